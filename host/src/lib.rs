@@ -1,0 +1,10 @@
+//! rekey: rotates API keys and other credentials through sandboxed
+//! WebAssembly provider plugins.
+//!
+//! The core knows no provider. A provider is a component that implements the
+//! `rekey:provider` WIT contract (`wit/` in the repository); [`runtime`] loads
+//! it and runs each call in a fresh sandbox that denies everything the plugin
+//! did not declare and the operator did not grant.
+
+pub mod cli;
+pub mod runtime;

@@ -1,0 +1,132 @@
+//! The wasmtime engine shared by every plugin: compiler and allocator
+//! settings, the epoch ticker behind call deadlines, and the linker.
+
+use super::cache::CodeCache;
+use super::error::PluginError;
+use super::limits::Limits;
+use super::plugin::Plugin;
+use super::sandbox::{self, Sandbox};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances: the granularity of call deadlines.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Calls that can run at once with the pooling allocator; more wait for a
+/// free slot rather than fail.
+const POOL_INSTANCES: u32 = 64;
+
+/// Loads plugins and runs their calls. Create one per process and share it:
+/// compiled code, the pooling allocator and the linker are reused by every
+/// plugin and call.
+pub struct Runtime {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// What plugins share with the runtime that loaded them.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<Sandbox>,
+    pub(crate) limits: Limits,
+    cache: Option<CodeCache>,
+    pooling: bool,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// A runtime with these limits. `cache_dir` holds compiled plugins
+    /// (`None` compiles on every load).
+    pub fn new(limits: Limits, cache_dir: Option<PathBuf>) -> Result<Self, PluginError> {
+        let (engine, pooling) = build_engine(&limits).map_err(|e| PluginError::Config {
+            plugin: "(runtime)".into(),
+            reason: format!("cannot set up the WebAssembly engine: {e}"),
+        })?;
+        let mut linker = Linker::new(&engine);
+        sandbox::link(&mut linker).expect("the sandbox's interfaces link once each");
+        let cache = cache_dir.map(CodeCache::open).transpose()?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), stop_ticker.clone());
+        let shared = Shared { engine, linker, limits, cache, pooling, stop_ticker };
+        Ok(Self { shared: Arc::new(shared) })
+    }
+
+    /// The default place for compiled plugins: `$REKEY_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/rekey/code`, else `~/.cache/rekey/code`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        let env = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+        env("REKEY_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("rekey/code")))
+            .or_else(|| env("HOME").map(|d| d.join(".cache/rekey/code")))
+    }
+
+    /// Loads a plugin file: compiles it (or takes it from the cache), checks
+    /// its imports and exports, and reads its `info`.
+    pub async fn load(&self, path: &Path) -> Result<Plugin, PluginError> {
+        let bytes = std::fs::read(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
+        Plugin::load(self.shared.clone(), path, &bytes).await
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.shared.limits
+    }
+
+    /// Whether the pooling allocator is in use (it falls back to on-demand
+    /// allocation where the machine cannot reserve the pool).
+    pub fn pooling(&self) -> bool {
+        self.shared.pooling
+    }
+}
+
+impl Shared {
+    pub(crate) fn cache(&self) -> Option<&CodeCache> {
+        self.cache.as_ref()
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+fn build_engine(limits: &Limits) -> wasmtime::Result<(Engine, bool)> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.max_wasm_stack(limits.stack_bytes);
+    // Host functions run on the same fiber stack as the guest: leave room.
+    config.async_stack_size(limits.stack_bytes + (1 << 20));
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 8)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 4)
+        .total_stacks(POOL_INSTANCES)
+        .max_memory_size(limits.memory_bytes);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    match Engine::new(&config) {
+        Ok(engine) => Ok((engine, true)),
+        Err(error) => {
+            tracing::warn!("pooling allocator unavailable ({error}); allocating instances on demand");
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            Ok((Engine::new(&config)?, false))
+        }
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until the runtime drops.
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("rekey-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("the OS can start one thread");
+}

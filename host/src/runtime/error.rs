@@ -1,0 +1,202 @@
+//! Everything that can go wrong with a plugin, typed so that callers can
+//! branch on the cause (retry a transient provider error, stop on a sandbox
+//! violation) and operators read which plugin did what.
+
+use super::addr::Reserved;
+use super::bindings::ProviderError;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A plugin failed to load or a call failed. Every variant names the plugin
+/// (its file at load time, its declared name after).
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The file could not be read.
+    #[error("cannot read plugin `{path}`: {source}")]
+    Read {
+        /// The plugin file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a WebAssembly component this host can compile.
+    #[error("`{path}` is not a WebAssembly component: {reason}. Build plugins with `cargo build --target wasm32-wasip2 --release`")]
+    NotAComponent {
+        /// The plugin file.
+        path: PathBuf,
+        /// What the compiler said.
+        reason: String,
+    },
+    /// The component does not export a compatible `provider` interface.
+    #[error("plugin `{plugin}` does not export {wanted}; it exports: {exports}. Build it against the `plugin` world of rekey:provider@0.1.0 (rekey-sdk does this)")]
+    WrongWorld {
+        /// The plugin file.
+        plugin: String,
+        /// The interface the host needs.
+        wanted: String,
+        /// What the component exports instead.
+        exports: String,
+    },
+    /// The component imports something the sandbox does not provide.
+    #[error("plugin `{plugin}` imports {imports}, which rekey does not provide to plugins (no filesystem, environment, arguments, stdin or UDP). Remove the code that uses them")]
+    ForbiddenImports {
+        /// The plugin file.
+        plugin: String,
+        /// The offending imports, comma-separated.
+        imports: String,
+    },
+    /// The compiled-code cache could not be used.
+    #[error("cannot use the compiled-code cache at `{path}`: {source}")]
+    Cache {
+        /// The cache file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The operator's configuration does not fit the plugin's schema, or a
+    /// permission template could not be filled in from it.
+    #[error("plugin `{plugin}`: {reason}")]
+    Config {
+        /// The plugin's name.
+        plugin: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The call ran past its deadline and was stopped.
+    #[error("plugin `{plugin}` ran past its deadline of {deadline:?} and was stopped")]
+    Deadline {
+        /// The plugin's name.
+        plugin: String,
+        /// The deadline.
+        deadline: Duration,
+    },
+    /// The plugin asked for more memory than allowed and was stopped.
+    #[error("plugin `{plugin}` tried to use more than {limit} bytes of memory and was stopped")]
+    MemoryLimit {
+        /// The plugin's name.
+        plugin: String,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The plugin overflowed its stack (usually runaway recursion).
+    #[error("plugin `{plugin}` overflowed its {limit}-byte stack (runaway recursion?) and was stopped")]
+    StackOverflow {
+        /// The plugin's name.
+        plugin: String,
+        /// The stack size, in bytes.
+        limit: usize,
+    },
+    /// The plugin wrote more log output than allowed and was stopped.
+    #[error("plugin `{plugin}` wrote more than {limit} bytes of log output in one call and was stopped")]
+    OutputLimit {
+        /// The plugin's name.
+        plugin: String,
+        /// The budget, in bytes.
+        limit: usize,
+    },
+    /// The plugin panicked.
+    #[error("plugin `{plugin}` panicked: {message}")]
+    Panic {
+        /// The plugin's name.
+        plugin: String,
+        /// The panic message the plugin printed, cleaned; or a placeholder.
+        message: String,
+    },
+    /// The sandbox refused a network access and the call failed.
+    #[error("plugin `{plugin}` was denied network access: {denial}")]
+    Denied {
+        /// The plugin's name.
+        plugin: String,
+        /// What was refused and why.
+        denial: Denial,
+    },
+    /// Any other trap (an `unreachable`, an out-of-bounds access…).
+    #[error("plugin `{plugin}` crashed: {message}")]
+    Trap {
+        /// The plugin's name.
+        plugin: String,
+        /// What wasmtime reported.
+        message: String,
+    },
+    /// The plugin returned something the host will not accept (an empty key
+    /// id, an oversized secret…).
+    #[error("plugin `{plugin}` returned an invalid result: {reason}")]
+    InvalidResult {
+        /// The plugin's name.
+        plugin: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The plugin ran and reported a provider error.
+    #[error("plugin `{plugin}` failed: {}", error.describe())]
+    Provider {
+        /// The plugin's name.
+        plugin: String,
+        /// The provider's error, which says whether to retry.
+        error: ProviderError,
+    },
+}
+
+/// A network access the sandbox refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Denial {
+    /// The plugin did not declare the host in its permissions.
+    #[error("{target} is not among the hosts the plugin declares ({declared})")]
+    Undeclared {
+        /// `host:port` asked for.
+        target: String,
+        /// What the plugin declares, comma-separated.
+        declared: String,
+    },
+    /// The plugin declared the host but the operator did not grant it.
+    #[error("{target} is declared by the plugin but not granted; grant it with `--grant {host}` once you trust the plugin to reach it")]
+    NotGranted {
+        /// `host:port` asked for.
+        target: String,
+        /// The host to grant.
+        host: String,
+    },
+    /// The name resolved to an address a name may not reach.
+    #[error("{target} resolved to {ip}, {class}; {advice}")]
+    Reserved {
+        /// `host:port` asked for.
+        target: String,
+        /// The address.
+        ip: IpAddr,
+        /// Why it is refused.
+        #[serde(skip)]
+        class: Reserved,
+        /// What the operator can do.
+        advice: String,
+    },
+    /// The name could not be resolved.
+    #[error("{target} could not be resolved: {reason}")]
+    Unresolved {
+        /// `host:port` asked for.
+        target: String,
+        /// The resolver's error.
+        reason: String,
+    },
+    /// A TCP connection to an address that is not granted.
+    #[error("TCP connection to {addr} is not granted")]
+    Tcp {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// Too many requests in one call.
+    #[error("more than {limit} requests in one call")]
+    RequestLimit {
+        /// The cap.
+        limit: u32,
+    },
+    /// A body larger than allowed.
+    #[error("a {direction} body exceeded {limit} bytes")]
+    BodyLimit {
+        /// `request` or `response`.
+        direction: &'static str,
+        /// The cap.
+        limit: u64,
+    },
+}

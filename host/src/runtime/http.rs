@@ -1,0 +1,158 @@
+//! The `wasi:http` hook that every outbound request of a plugin goes through:
+//! the policy check, the count and size caps, the connection to a vetted
+//! address and the transcript entry.
+
+use super::connect::{self, Chunk};
+use super::error::Denial;
+use super::grants::Policy;
+use super::limits::Limits;
+use super::transcript::{Entry, Exchange, Transcript};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Refusals of one call, read after it to name the cause of a failure.
+pub(crate) type Denials = Arc<Mutex<Vec<Denial>>>;
+
+/// The request hook of one call.
+pub(crate) struct Egress {
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) limits: Limits,
+    pub(crate) transcript: Transcript,
+    pub(crate) denials: Denials,
+    pub(crate) sent: u32,
+}
+
+type Sending = Box<dyn Future<Output = Result<(http::Response<WasiBody>, connect::Driver), Error>> + Send>;
+
+impl WasiHttpHooks for Egress {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Sending {
+        self.sent += 1;
+        let uri = request.uri();
+        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let host = uri.host().unwrap_or_default().trim_matches(['[', ']']).to_ascii_lowercase();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let entry = self.transcript.start(Exchange {
+            method: request.method().to_string(),
+            scheme: if https { "https" } else { "http" }.into(),
+            host: host.clone(),
+            port,
+            path: uri.path().to_string(),
+            status: None,
+            request_bytes: 0,
+            response_bytes: 0,
+            duration_ms: 0,
+            error: None,
+        });
+        let refuse = |denials: &Denials, entry: &Entry, denial: Denial| {
+            entry.failed(format!("denied: {denial}"));
+            denials.lock().unwrap_or_else(|e| e.into_inner()).push(denial);
+            Err(Error::HttpRequestDenied)
+        };
+        if self.sent > self.limits.max_requests {
+            let denial = Denial::RequestLimit { limit: self.limits.max_requests };
+            return Box::new(std::future::ready(refuse(&self.denials, &entry, denial)));
+        }
+        let policy = self.policy.clone();
+        let denials = self.denials.clone();
+        let limits = self.limits.clone();
+        Box::new(async move {
+            let grant = match policy.http_grant(&host, port) {
+                Ok(grant) => grant,
+                Err(denial) => return refuse(&denials, &entry, denial),
+            };
+            let addrs = match policy.resolve(grant, &host, port).await {
+                Ok(addrs) => addrs,
+                Err(denial) => return refuse(&denials, &entry, denial),
+            };
+            let request = request.map(|body| {
+                Metered::new(body, entry.clone(), denials.clone(), Direction::Request, limits.max_request_body).boxed_unsync()
+            });
+            let tls_name = https.then_some(host.as_str());
+            match connect::send(&addrs, tls_name, request).await {
+                Ok((response, driver)) => {
+                    entry.responded(response.status().as_u16());
+                    let response = response.map(|body| {
+                        let body = body.map_err(Error::from);
+                        Metered::new(body, entry, denials, Direction::Response, limits.max_response_body).boxed_unsync()
+                    });
+                    Ok((response, driver))
+                }
+                Err(error) => {
+                    entry.failed(format!("{error:?}"));
+                    Err(error)
+                }
+            }
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Request,
+    Response,
+}
+
+/// A body that counts its bytes into the transcript and fails past a cap.
+struct Metered<B> {
+    inner: B,
+    entry: Entry,
+    denials: Denials,
+    direction: Direction,
+    limit: u64,
+    seen: u64,
+}
+
+impl<B> Metered<B> {
+    fn new(inner: B, entry: Entry, denials: Denials, direction: Direction, limit: u64) -> Self {
+        Self { inner, entry, denials, direction, limit, seen: 0 }
+    }
+}
+
+impl<B> Body for Metered<B>
+where
+    B: Body<Data = Chunk, Error = Error> + Unpin,
+{
+    type Data = Chunk;
+    type Error = Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Chunk>, Error>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
+            let len = data.map_or(0, |d| d.len() as u64);
+            self.seen += len;
+            let (seen, direction) = (self.seen, self.direction);
+            self.entry.update(|e| match direction {
+                Direction::Request => e.request_bytes = seen,
+                Direction::Response => e.response_bytes = seen,
+            });
+            if self.seen > self.limit {
+                let (name, error) = match direction {
+                    Direction::Request => ("request", Error::HttpRequestBodySize(Some(self.seen))),
+                    Direction::Response => ("response", Error::HttpResponseBodySize(Some(self.seen))),
+                };
+                let denial = Denial::BodyLimit { direction: name, limit: self.limit };
+                self.entry.failed(format!("denied: {denial}"));
+                self.denials.lock().unwrap_or_else(|e| e.into_inner()).push(denial);
+                return Poll::Ready(Some(Err(error)));
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,384 @@
+//! A loaded plugin and its calls. Every call runs in a fresh store and
+//! instance (no state leaks between credentials) made from one
+//! pre-instantiated component, under the runtime's limits.
+
+use super::bindings::{
+    CallContext, Credential, Pair, Plugin as Bindings, PluginInfo, PluginPre, ProviderError,
+    Verification,
+};
+use super::engine::{EPOCH_TICK, Shared};
+use super::error::{Denial, PluginError};
+use super::grants::{Grants, Policy};
+use super::http::{Denials, Egress};
+use super::inspect::Surface;
+use super::limits::MemoryLimiter;
+use super::output::Output;
+use super::redact::Redactor;
+use super::sandbox::Sandbox;
+use super::transcript::{Exchange, Transcript};
+use super::validate;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, ResourceTable};
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+/// A plugin ready to be called.
+pub struct Plugin {
+    shared: Arc<Shared>,
+    pre: PluginPre<Sandbox>,
+    info: PluginInfo,
+    surface: Surface,
+    path: PathBuf,
+    digest: String,
+    size: u64,
+}
+
+/// The inputs of a call besides the credential.
+#[derive(Clone, Debug, Default)]
+pub struct CallOptions {
+    /// The operator's config for the credential.
+    pub config: BTreeMap<String, String>,
+    /// The admin secrets the provider needs.
+    pub admin_secrets: BTreeMap<String, String>,
+    /// What the operator lets the plugin reach.
+    pub grants: Grants,
+    /// The rotation this call belongs to; passed to the plugin so `generate`
+    /// can be idempotent.
+    pub rotation_id: String,
+}
+
+/// The result of a call, with what the plugin did on the network.
+#[derive(Debug)]
+pub struct Outcome<T> {
+    /// What the call returned, or why it failed.
+    pub result: Result<T, PluginError>,
+    /// Every request the plugin made or tried.
+    pub transcript: Vec<Exchange>,
+    /// Wall-clock time of the call, instantiation included.
+    pub elapsed: Duration,
+}
+
+/// A call on the `provider` interface.
+enum Request<'a> {
+    Info,
+    Generate,
+    Verify(&'a Credential),
+    Revoke(&'a Credential),
+}
+
+/// What a call returned.
+enum Response {
+    Info(PluginInfo),
+    Generated(Credential),
+    Verified(Verification),
+    Revoked,
+}
+
+impl Plugin {
+    /// Compiles (or reads from the cache), checks and describes a plugin.
+    pub(crate) async fn load(shared: Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Self, PluginError> {
+        let digest = hex::encode(Sha256::digest(bytes));
+        let not_a_component = |error: wasmtime::Error| PluginError::NotAComponent {
+            path: path.into(),
+            reason: format!("{error}"),
+        };
+        let component = match shared.cache() {
+            Some(cache) => cache.load(&shared.engine, &digest, bytes),
+            None => Component::new(&shared.engine, bytes),
+        }
+        .map_err(not_a_component)?;
+        let surface = Surface::of(&component, &shared.engine);
+        let plugin = path.display().to_string();
+        let forbidden = surface.forbidden_imports();
+        if !forbidden.is_empty() {
+            return Err(PluginError::ForbiddenImports { plugin, imports: forbidden.join(", ") });
+        }
+        if surface.provider_export().is_none() {
+            let exports = surface.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>();
+            return Err(PluginError::WrongWorld {
+                plugin,
+                wanted: format!("{}@{}", super::bindings::CONTRACT, super::bindings::CONTRACT_VERSION),
+                exports: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
+            });
+        }
+        let instance_pre = shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Trap { plugin: plugin.clone(), message: format!("cannot link: {e}") })?;
+        let pre = PluginPre::new(instance_pre)
+            .map_err(|e| PluginError::Trap { plugin: plugin.clone(), message: format!("cannot bind: {e}") })?;
+        let mut loaded = Self {
+            shared,
+            pre,
+            info: placeholder_info(&plugin),
+            surface,
+            path: path.into(),
+            digest,
+            size: bytes.len() as u64,
+        };
+        let info = match loaded.run(&CallOptions::default(), Request::Info).await.result? {
+            Response::Info(info) => info,
+            _ => unreachable!("info answers with info"),
+        };
+        validate::info(&info).map_err(|reason| PluginError::InvalidResult { plugin: plugin.clone(), reason })?;
+        loaded.info = info;
+        Ok(loaded)
+    }
+
+    /// What the plugin says about itself.
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    /// Its imports and exports.
+    pub fn surface(&self) -> &Surface {
+        &self.surface
+    }
+
+    /// The file it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sha256 of its bytes, in hex.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Its size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Creates a new key.
+    pub async fn generate(&self, options: &CallOptions) -> Outcome<Credential> {
+        self.run(options, Request::Generate).await.map(|response| match response {
+            Response::Generated(credential) => credential,
+            _ => unreachable!("generate answers with a credential"),
+        })
+    }
+
+    /// Checks that a key works.
+    pub async fn verify(&self, options: &CallOptions, credential: &Credential) -> Outcome<Verification> {
+        self.run(options, Request::Verify(credential)).await.map(|response| match response {
+            Response::Verified(verification) => verification,
+            _ => unreachable!("verify answers with a verification"),
+        })
+    }
+
+    /// Revokes a key.
+    pub async fn revoke(&self, options: &CallOptions, credential: &Credential) -> Outcome<()> {
+        self.run(options, Request::Revoke(credential)).await.map(|response| match response {
+            Response::Revoked => (),
+            _ => unreachable!("revoke answers with nothing"),
+        })
+    }
+
+    /// Runs one call in a fresh sandbox and turns whatever happened into an
+    /// [`Outcome`]; the plugin's output is emitted, cleaned, at the end.
+    async fn run(&self, options: &CallOptions, request: Request<'_>) -> Outcome<Response> {
+        let started = Instant::now();
+        let transcript = Transcript::default();
+        let denials = Denials::default();
+        let output = Output::new(self.shared.limits.max_output);
+        let mut redactor = Redactor::default();
+        options.admin_secrets.values().for_each(|s| redactor.add(s));
+        if let Request::Verify(c) | Request::Revoke(c) = &request {
+            redactor.add(&c.secret);
+        }
+        let result = self.sandboxed(options, request, &transcript, &denials, &output).await;
+        if let Ok(Response::Generated(credential)) = &result {
+            redactor.add(&credential.secret);
+        }
+        let result = result.or_else(|error| Err(self.explain(error, &denials, &output, &redactor)));
+        output.emit(&self.info.name, &redactor);
+        let transcript = transcript
+            .snapshot()
+            .into_iter()
+            .map(|mut exchange| {
+                exchange.path = redactor.clean(&exchange.path);
+                exchange
+            })
+            .collect();
+        Outcome { result, transcript, elapsed: started.elapsed() }
+    }
+
+    async fn sandboxed(
+        &self,
+        options: &CallOptions,
+        request: Request<'_>,
+        transcript: &Transcript,
+        denials: &Denials,
+        output: &Output,
+    ) -> Result<Response, Failure> {
+        let plugin = &self.info.name;
+        let config_error = |reason| Failure::Plugin(PluginError::Config { plugin: plugin.clone(), reason });
+        let config = match request {
+            Request::Info => BTreeMap::new(),
+            _ => validate::config(&self.info.config, &options.config, &options.admin_secrets).map_err(config_error)?,
+        };
+        let policy = Policy::new(&self.info.permissions, &config, options.grants.clone()).map_err(config_error)?;
+        let tcp = policy.tcp_addresses().await.map_err(|denial| Failure::Plugin(PluginError::Denied { plugin: plugin.clone(), denial }))?;
+        let limits = &self.shared.limits;
+        let sandbox = Sandbox {
+            wasi: wasi_context(output, tcp, denials.clone()),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            egress: Egress {
+                policy: Arc::new(policy),
+                limits: limits.clone(),
+                transcript: transcript.clone(),
+                denials: denials.clone(),
+                sent: 0,
+            },
+            limiter: MemoryLimiter::new(limits.memory_bytes),
+            output: output.clone(),
+        };
+        let mut store = Store::new(&self.shared.engine, sandbox);
+        store.limiter(|sandbox| &mut sandbox.limiter);
+        store.set_epoch_deadline(limits.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1);
+        store.epoch_deadline_trap();
+
+        let context = CallContext {
+            rotation_id: options.rotation_id.clone(),
+            config: pairs(&config),
+            admin_secrets: pairs(&options.admin_secrets),
+        };
+        let call = async {
+            let bindings: Bindings = self.pre.instantiate_async(&mut store).await?;
+            let provider = bindings.rekey_provider_provider();
+            wasmtime::Result::Ok(match request {
+                Request::Info => Ok(Response::Info(provider.call_info(&mut store).await?)),
+                Request::Generate => provider.call_generate(&mut store, &context).await?.map(Response::Generated),
+                Request::Verify(c) => provider.call_verify(&mut store, &context, c).await?.map(Response::Verified),
+                Request::Revoke(c) => provider.call_revoke(&mut store, &context, c).await?.map(|()| Response::Revoked),
+            })
+        };
+        let returned = match tokio::time::timeout(limits.deadline, call).await {
+            Err(_elapsed) => return Err(Failure::Deadline),
+            Ok(Err(trap)) => {
+                let refused = store.data().limiter.refused;
+                return Err(Failure::Trap { error: trap, memory_refused: refused });
+            }
+            Ok(Ok(returned)) => returned,
+        };
+        let response = returned.map_err(Failure::Provider)?;
+        let invalid = match &response {
+            Response::Generated(credential) => validate::credential(credential).err(),
+            Response::Verified(verification) => validate::verification(verification).err(),
+            Response::Info(_) | Response::Revoked => None,
+        };
+        match invalid {
+            Some(reason) => Err(Failure::Plugin(PluginError::InvalidResult { plugin: plugin.clone(), reason })),
+            None => Ok(response),
+        }
+    }
+
+    /// Names the cause of a failed call. The sandbox's own records (a
+    /// refused allocation, a spent output budget, a denied request) say more
+    /// than the trap or error they led to, so they are asked first.
+    fn explain(&self, failure: Failure, denials: &Denials, output: &Output, redactor: &Redactor) -> PluginError {
+        let plugin = self.info.name.clone();
+        let limits = &self.shared.limits;
+        let denial = denials.lock().unwrap_or_else(|e| e.into_inner()).first().cloned();
+        match failure {
+            Failure::Plugin(error) => error,
+            Failure::Deadline => PluginError::Deadline { plugin, deadline: limits.deadline },
+            Failure::Trap { error, memory_refused } => match error.downcast_ref::<Trap>() {
+                _ if memory_refused => PluginError::MemoryLimit { plugin, limit: limits.memory_bytes },
+                _ if output.exceeded() => PluginError::OutputLimit { plugin, limit: limits.max_output },
+                Some(Trap::Interrupt) => PluginError::Deadline { plugin, deadline: limits.deadline },
+                Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin, limit: limits.stack_bytes },
+                Some(Trap::UnreachableCodeReached) => match output.last_stderr_line(redactor) {
+                    Some(line) if line.contains("panicked") => PluginError::Panic { plugin, message: line },
+                    _ => PluginError::Trap { plugin, message: "reached `unreachable` (the plugin aborted)".into() },
+                },
+                _ => match denial {
+                    Some(denial) => PluginError::Denied { plugin, denial },
+                    None => PluginError::Trap { plugin, message: redactor.clean(&format!("{error:#}")) },
+                },
+            },
+            Failure::Provider(error) => match denial {
+                Some(denial) => PluginError::Denied { plugin, denial },
+                None => PluginError::Provider { plugin, error: clean_provider_error(error, redactor) },
+            },
+        }
+    }
+}
+
+/// Why a call failed, before [`Plugin::explain`] names the cause.
+enum Failure {
+    Plugin(PluginError),
+    Deadline,
+    Trap { error: wasmtime::Error, memory_refused: bool },
+    Provider(ProviderError),
+}
+
+impl<T> Outcome<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        Outcome { result: self.result.map(f), transcript: self.transcript, elapsed: self.elapsed }
+    }
+}
+
+/// The WASI context of a call: captured stdout/stderr, and TCP only to the
+/// vetted addresses. Nothing else is granted (and most is not even linked).
+fn wasi_context(output: &Output, tcp: Vec<SocketAddr>, denials: Denials) -> WasiCtx {
+    let tcp = Arc::new(tcp);
+    WasiCtx::builder()
+        .stdout(output.stdout())
+        .stderr(output.stderr())
+        .allow_tcp(!tcp.is_empty())
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(move |addr, usage| {
+            let allowed = match usage {
+                // `connect` first binds the wildcard address implicitly.
+                SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
+                SocketAddrUse::TcpConnect => tcp.contains(&addr),
+                _ => false,
+            };
+            if !allowed && !matches!(usage, SocketAddrUse::TcpBind) {
+                denials.lock().unwrap_or_else(|e| e.into_inner()).push(Denial::Tcp { addr });
+            }
+            Box::pin(std::future::ready(allowed))
+        })
+        .build()
+}
+
+fn pairs(map: &BTreeMap<String, String>) -> Vec<Pair> {
+    map.iter().map(|(key, value)| Pair { key: key.clone(), value: value.clone() }).collect()
+}
+
+/// Provider messages are shown to operators: mask secrets in them too.
+fn clean_provider_error(error: ProviderError, redactor: &Redactor) -> ProviderError {
+    match error {
+        ProviderError::InvalidConfig(m) => ProviderError::InvalidConfig(redactor.clean(&m)),
+        ProviderError::Unauthorized(m) => ProviderError::Unauthorized(redactor.clean(&m)),
+        ProviderError::NotFound(m) => ProviderError::NotFound(redactor.clean(&m)),
+        ProviderError::Unavailable(m) => ProviderError::Unavailable(redactor.clean(&m)),
+        ProviderError::Rejected(m) => ProviderError::Rejected(redactor.clean(&m)),
+        ProviderError::RateLimited(mut limit) => {
+            limit.message = redactor.clean(&limit.message);
+            ProviderError::RateLimited(limit)
+        }
+    }
+}
+
+/// Stands in for `info` while `info` itself is being called.
+fn placeholder_info(plugin: &str) -> PluginInfo {
+    PluginInfo {
+        name: plugin.to_string(),
+        version: String::new(),
+        description: String::new(),
+        config: vec![],
+        capabilities: super::bindings::Capabilities { concurrent_keys: false, reports_last_use: false, idempotent_generate: false },
+        permissions: super::bindings::Permissions { http_hosts: vec![], tcp: vec![] },
+    }
+}

@@ -1,0 +1,174 @@
+//! Checks on what crosses the sandbox boundary: the operator's config
+//! against the plugin's schema before a call, and everything a plugin
+//! returns against the bounds the host stores and shows.
+
+use super::bindings::{ConfigField, Credential, FieldType, PluginInfo, Verification};
+use std::collections::BTreeMap;
+
+/// Longest key id, attribute key or value, in bytes.
+const MAX_FIELD: usize = 1024;
+/// Longest secret, in bytes.
+const MAX_SECRET: usize = 64 << 10;
+/// Most attributes on one credential.
+const MAX_ATTRIBUTES: usize = 64;
+/// Longest free text (descriptions, help, verification details).
+const MAX_TEXT: usize = 4096;
+/// Most config fields or permissions a plugin declares.
+const MAX_ITEMS: usize = 128;
+
+/// The config a call receives: the operator's values checked against the
+/// schema, with declared defaults filled in. Secret fields must come in
+/// `secrets`, never in `config`.
+pub(crate) fn config(
+    schema: &[ConfigField],
+    config: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, String> {
+    let names = || schema.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ");
+    for key in config.keys() {
+        match schema.iter().find(|f| &f.name == key) {
+            None => return Err(format!("unknown config field `{key}`; the plugin accepts: {}", names())),
+            Some(field) if field.secret => {
+                return Err(format!("`{key}` is a secret: pass it as an admin secret (stdin or environment), never as config"));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut filled = BTreeMap::new();
+    for field in schema {
+        if field.secret {
+            if field.required && !secrets.contains_key(&field.name) {
+                return Err(format!("the admin secret `{}` is required ({})", field.name, field.help));
+            }
+            continue;
+        }
+        let value = config.get(&field.name).cloned().or_else(|| field.default_value.clone());
+        match value {
+            Some(value) => {
+                check_type(field, &value)?;
+                filled.insert(field.name.clone(), value);
+            }
+            None if field.required => {
+                return Err(format!("config field `{}` is required ({})", field.name, field.help));
+            }
+            None => {}
+        }
+    }
+    Ok(filled)
+}
+
+fn check_type(field: &ConfigField, value: &str) -> Result<(), String> {
+    let ok = match field.field_type {
+        FieldType::Text => true,
+        FieldType::Integer => value.trim().parse::<i64>().is_ok(),
+        FieldType::Boolean => matches!(value, "true" | "false"),
+        FieldType::Url => {
+            (value.starts_with("https://") || value.starts_with("http://")) && super::grants::Endpoint::parse(value).is_ok()
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("config field `{}` must be {:?}, got `{value}`", field.name, field.field_type).to_lowercase().replacen("fieldtype::", "", 1))
+    }
+}
+
+/// What `info` returned is usable: bounded, named, with unique fields.
+pub(crate) fn info(info: &PluginInfo) -> Result<(), String> {
+    let name_ok = !info.name.is_empty()
+        && info.name.len() <= 64
+        && info.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !name_ok {
+        return Err(format!("name `{}` must be 1-64 characters of a-z, 0-9 and `-`", info.name));
+    }
+    bounded("version", &info.version, MAX_FIELD)?;
+    bounded("description", &info.description, MAX_TEXT)?;
+    let items = info.config.len() + info.permissions.http_hosts.len() + info.permissions.tcp.len();
+    if items > MAX_ITEMS {
+        return Err(format!("declares {items} config fields and permissions; at most {MAX_ITEMS}"));
+    }
+    for (i, field) in info.config.iter().enumerate() {
+        bounded("config field name", &field.name, MAX_FIELD)?;
+        bounded("config field help", &field.help, MAX_TEXT)?;
+        if info.config[..i].iter().any(|f| f.name == field.name) {
+            return Err(format!("declares the config field `{}` twice", field.name));
+        }
+    }
+    Ok(())
+}
+
+/// What `generate` returned can be stored and shown.
+pub(crate) fn credential(credential: &Credential) -> Result<(), String> {
+    if credential.key_id.is_empty() {
+        return Err("the key id is empty".into());
+    }
+    if credential.secret.is_empty() {
+        return Err("the secret is empty".into());
+    }
+    bounded("key id", &credential.key_id, MAX_FIELD)?;
+    bounded("secret", &credential.secret, MAX_SECRET)?;
+    if credential.attributes.len() > MAX_ATTRIBUTES {
+        return Err(format!("{} attributes; at most {MAX_ATTRIBUTES}", credential.attributes.len()));
+    }
+    for pair in &credential.attributes {
+        bounded("attribute key", &pair.key, MAX_FIELD)?;
+        bounded("attribute value", &pair.value, MAX_FIELD)?;
+    }
+    Ok(())
+}
+
+/// What `verify` returned can be shown.
+pub(crate) fn verification(verification: &Verification) -> Result<(), String> {
+    bounded("detail", verification.detail.as_deref().unwrap_or_default(), MAX_TEXT)
+}
+
+fn bounded(what: &str, text: &str, max: usize) -> Result<(), String> {
+    if text.len() > max {
+        return Err(format!("the {what} has {} bytes; at most {max}", text.len()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, field_type: FieldType) -> ConfigField {
+        ConfigField { name: name.into(), field_type, required: false, secret: false, default_value: None, help: "help".into() }
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_the_accepted_ones() {
+        let schema = [field("length", FieldType::Integer)];
+        let error = config(&schema, &map(&[("lenght", "3")]), &map(&[])).unwrap_err();
+        assert!(error.contains("`lenght`") && error.contains("length"), "{error}");
+    }
+
+    #[test]
+    fn defaults_fill_in_and_types_are_checked() {
+        let schema = [ConfigField { default_value: Some("32".into()), ..field("length", FieldType::Integer) }];
+        assert_eq!(config(&schema, &map(&[]), &map(&[])).unwrap(), map(&[("length", "32")]));
+        let error = config(&schema, &map(&[("length", "many")]), &map(&[])).unwrap_err();
+        assert!(error.contains("must be integer"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_refused_as_config_and_required_as_secrets() {
+        let schema = [ConfigField { secret: true, required: true, ..field("token", FieldType::Text) }];
+        assert!(config(&schema, &map(&[("token", "x")]), &map(&[])).unwrap_err().contains("is a secret"));
+        assert!(config(&schema, &map(&[]), &map(&[])).unwrap_err().contains("admin secret `token` is required"));
+        assert!(config(&schema, &map(&[]), &map(&[("token", "x")])).is_ok());
+    }
+
+    #[test]
+    fn oversized_results_are_refused() {
+        let huge = Credential { key_id: "k".into(), secret: "s".repeat(MAX_SECRET + 1), attributes: vec![], expires_at: None };
+        assert!(credential(&huge).unwrap_err().contains("secret"));
+        let empty = Credential { key_id: String::new(), secret: "s".into(), attributes: vec![], expires_at: None };
+        assert!(credential(&empty).is_err());
+    }
+}

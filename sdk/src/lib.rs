@@ -1,0 +1,129 @@
+//! `rekey-sdk`: everything a provider plugin author needs.
+//!
+//! A provider is a WebAssembly component built for `wasm32-wasip2` that
+//! implements [`Provider`] and exports it with [`export_provider!`]. The host
+//! runs it in a sandbox: no filesystem, no environment, and network access
+//! only to the hosts its [`Permissions`] declare and the operator granted.
+//!
+//! # Example
+//!
+//! A complete plugin for a service that issues API keys over HTTP
+//! (`Cargo.toml`: `crate-type = ["cdylib"]`, depend on `rekey-sdk`; build with
+//! `cargo build --target wasm32-wasip2 --release`):
+//!
+//! ```no_run
+//! use rekey_sdk::{
+//!     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Permissions,
+//!     PluginInfo, Provider, ProviderError, Verification, http,
+//! };
+//!
+//! struct Example;
+//!
+//! impl Provider for Example {
+//!     fn info() -> PluginInfo {
+//!         PluginInfo {
+//!             name: "example".into(),
+//!             version: env!("CARGO_PKG_VERSION").into(),
+//!             description: "API keys of example.com".into(),
+//!             config: vec![
+//!                 ConfigField::new("api-url", FieldType::Url, "Base URL of the API")
+//!                     .default_value("https://api.example.com"),
+//!                 ConfigField::new("admin-token", FieldType::Text, "Token allowed to manage keys")
+//!                     .secret(),
+//!             ],
+//!             capabilities: Capabilities {
+//!                 concurrent_keys: true,
+//!                 reports_last_use: false,
+//!                 idempotent_generate: false,
+//!             },
+//!             permissions: Permissions { http_hosts: vec!["{api-url}".into()], tcp: vec![] },
+//!         }
+//!     }
+//!
+//!     fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
+//!         let config = Config::new(&ctx);
+//!         let url = format!("{}/keys", config.required("api-url")?);
+//!         let token = config.secret("admin-token")?;
+//!         let created: serde_json::Value = http::Request::post(&url)
+//!             .bearer(token)
+//!             .json(&serde_json::json!({ "label": ctx.rotation_id }))
+//!             .send()?
+//!             .json()?;
+//!         Ok(Credential {
+//!             key_id: created["id"].as_str().unwrap_or_default().into(),
+//!             secret: created["secret"].as_str().unwrap_or_default().into(),
+//!             attributes: vec![],
+//!             expires_at: None,
+//!         })
+//!     }
+//!
+//!     fn verify(_ctx: CallContext, key: Credential) -> Result<Verification, ProviderError> {
+//!         let status = http::Request::get("https://api.example.com/me")
+//!             .bearer(&key.secret)
+//!             .send()?
+//!             .status();
+//!         Ok(Verification { valid: status == 200, detail: None, last_used: None })
+//!     }
+//!
+//!     fn revoke(ctx: CallContext, key: Credential) -> Result<(), ProviderError> {
+//!         let config = Config::new(&ctx);
+//!         let url = format!("{}/keys/{}", config.required("api-url")?, key.key_id);
+//!         http::Request::delete(&url).bearer(config.secret("admin-token")?).send()?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! rekey_sdk::export_provider!(Example);
+//! ```
+
+mod config;
+mod error;
+pub mod http;
+pub mod log;
+mod schema;
+pub mod secret;
+
+/// The bindings generated from the `rekey:provider` WIT package (in the
+/// repository's `wit/` folder). The re-exports at the crate root are what
+/// most plugins need.
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "plugin",
+        with: {
+            "wasi:http/types@0.2.4": wasip2::http::types,
+            "wasi:http/outgoing-handler@0.2.4": wasip2::http::outgoing_handler,
+            "wasi:io/error@0.2.4": wasip2::io::error,
+            "wasi:io/poll@0.2.4": wasip2::io::poll,
+            "wasi:io/streams@0.2.4": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.4": wasip2::clocks::monotonic_clock,
+            "wasi:clocks/wall-clock@0.2.4": wasip2::clocks::wall_clock,
+            "wasi:random/random@0.2.4": wasip2::random::random,
+            "wasi:cli/stdout@0.2.4": wasip2::cli::stdout,
+            "wasi:cli/stderr@0.2.4": wasip2::cli::stderr,
+            "wasi:sockets/network@0.2.4": wasip2::sockets::network,
+            "wasi:sockets/instance-network@0.2.4": wasip2::sockets::instance_network,
+            "wasi:sockets/tcp@0.2.4": wasip2::sockets::tcp,
+            "wasi:sockets/tcp-create-socket@0.2.4": wasip2::sockets::tcp_create_socket,
+        },
+        pub_export_macro: true,
+        default_bindings_module: "rekey_sdk::bindings",
+    });
+}
+
+pub use bindings::exports::rekey::provider::provider::Guest as Provider;
+pub use bindings::rekey::provider::types::{
+    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions,
+    PluginInfo, ProviderError, RateLimit, Verification,
+};
+pub use config::Config;
+
+/// Exports a type that implements [`Provider`] as the plugin's `provider`
+/// interface. Call it once, at the root of the plugin crate.
+#[macro_export]
+macro_rules! export_provider {
+    ($provider:ident) => {
+        $crate::bindings::export!($provider with_types_in $crate::bindings);
+    };
+}
