@@ -48,3 +48,15 @@ impl ProviderError {
         matches!(self, Self::Unavailable(_) | Self::RateLimited(_))
     }
 }
+
+impl FieldType {
+    /// The name used in the WIT contract (`text`, `integer`, `boolean`, `url`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "integer",
+            Self::Boolean => "boolean",
+            Self::Url => "url",
+        }
+    }
+}

@@ -200,3 +200,33 @@ pub enum Denial {
         limit: u64,
     },
 }
+
+impl PluginError {
+    /// A short, stable name for the cause, for scripts (`--json`) and tests.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "read",
+            Self::NotAComponent { .. } => "not-a-component",
+            Self::WrongWorld { .. } => "wrong-world",
+            Self::ForbiddenImports { .. } => "forbidden-imports",
+            Self::Cache { .. } => "cache",
+            Self::Config { .. } => "config",
+            Self::Deadline { .. } => "deadline",
+            Self::MemoryLimit { .. } => "memory-limit",
+            Self::StackOverflow { .. } => "stack-overflow",
+            Self::OutputLimit { .. } => "output-limit",
+            Self::Panic { .. } => "panic",
+            Self::Denied { .. } => "denied",
+            Self::Trap { .. } => "trap",
+            Self::InvalidResult { .. } => "invalid-result",
+            Self::Provider { error, .. } => match error {
+                ProviderError::InvalidConfig(_) => "provider:invalid-config",
+                ProviderError::Unauthorized(_) => "provider:unauthorized",
+                ProviderError::NotFound(_) => "provider:not-found",
+                ProviderError::RateLimited(_) => "provider:rate-limited",
+                ProviderError::Unavailable(_) => "provider:unavailable",
+                ProviderError::Rejected(_) => "provider:rejected",
+            },
+        }
+    }
+}

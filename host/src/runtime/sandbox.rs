@@ -1,10 +1,13 @@
 //! The state of one call's store, and the linker that decides which imports
 //! a plugin gets at all.
 //!
-//! Only the interfaces of the `plugin` world are linked: `log`, `wasi:io`,
+//! The interfaces of the `plugin` world are linked: `log`, `wasi:io`,
 //! clocks, secure random, stdout/stderr (captured), TCP sockets (filtered)
-//! and outgoing HTTP (filtered). Filesystem, environment, arguments, stdin,
-//! exit, UDP and name lookups are not linked, so a component that imports
+//! and outgoing HTTP (filtered). Rust's standard library on `wasm32-wasip2`
+//! also imports the environment, exit, stdin and terminal interfaces into
+//! every component, so those are linked *inert*: no variables, no arguments,
+//! stdin at end-of-file, no terminal, and `exit` ends the call. Filesystem,
+//! UDP and name lookups are not linked at all, so a component that imports
 //! them is refused before it ever runs.
 
 use super::bindings::{Level, rekey};
@@ -68,6 +71,15 @@ pub(crate) const PROVIDED: &[&str] = &[
     "wasi:random/random",
     "wasi:cli/stdout",
     "wasi:cli/stderr",
+    // Inert: imported by Rust's standard library whether used or not.
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
     "wasi:sockets/network",
     "wasi:sockets/instance-network",
     "wasi:sockets/tcp",
@@ -87,6 +99,14 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     random::random::add_to_linker::<_, wasmtime_wasi::random::WasiRandom>(linker, |s| s.wasi.random())?;
     cli::stdout::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
     cli::stderr::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
+    cli::environment::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
+    cli::exit::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
+    cli::stdin::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_input::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_output::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_stdin::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_stdout::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
+    cli::terminal_stderr::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
     sockets::network::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, &(&options).into(), Sandbox::sockets)?;
     sockets::instance_network::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
     sockets::tcp_create_socket::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;

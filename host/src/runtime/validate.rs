@@ -69,8 +69,12 @@ fn check_type(field: &ConfigField, value: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("config field `{}` must be {:?}, got `{value}`", field.name, field.field_type).to_lowercase().replacen("fieldtype::", "", 1))
+        Err(format!("config field `{}` must be {} {}, got `{value}`", field.name, article(field.field_type), field.field_type.name()))
     }
+}
+
+fn article(field_type: FieldType) -> &'static str {
+    if matches!(field_type, FieldType::Integer) { "an" } else { "a" }
 }
 
 /// What `info` returned is usable: bounded, named, with unique fields.
@@ -153,7 +157,7 @@ mod tests {
         let schema = [ConfigField { default_value: Some("32".into()), ..field("length", FieldType::Integer) }];
         assert_eq!(config(&schema, &map(&[]), &map(&[])).unwrap(), map(&[("length", "32")]));
         let error = config(&schema, &map(&[("length", "many")]), &map(&[])).unwrap_err();
-        assert!(error.contains("must be integer"), "{error}");
+        assert!(error.contains("must be an integer"), "{error}");
     }
 
     #[test]

@@ -1,0 +1,50 @@
+//! Exit codes, so scripts can tell a failure from a misuse from an invalid
+//! key without parsing messages.
+
+use crate::runtime::PluginError;
+use std::process::ExitCode;
+
+/// How `rekey` ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: something failed (a plugin, a provider, the host).
+    Failure,
+    /// 2: the command line or its input is wrong.
+    Usage,
+    /// 3: `verify` ran and the key is not valid. Nothing more to print: the
+    /// result was already shown.
+    Quiet,
+}
+
+/// The input the operator gave is wrong; exits with 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// `verify` found the key invalid; exits with 3.
+#[derive(Debug, thiserror::Error)]
+#[error("the key is not valid")]
+pub struct InvalidKey;
+
+impl Exit {
+    /// The exit code for an error.
+    pub fn of(error: &anyhow::Error) -> Self {
+        if error.is::<InvalidKey>() {
+            Self::Quiet
+        } else if error.is::<UsageError>() || matches!(error.downcast_ref::<PluginError>(), Some(PluginError::Config { .. })) {
+            Self::Usage
+        } else {
+            Self::Failure
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(match exit {
+            Exit::Failure => 1,
+            Exit::Usage => 2,
+            Exit::Quiet => 3,
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! Human-readable output shared by the commands: aligned fields and the
+//! request transcript.
+
+use crate::runtime::{Exchange, Pair};
+
+/// Prints `name` padded to a column, then `value`.
+pub fn field(name: &str, value: impl std::fmt::Display) {
+    println!("{name:<13}{value}");
+}
+
+/// `key=value` pairs on one line, or `(none)`.
+pub fn pairs(pairs: &[Pair]) -> String {
+    if pairs.is_empty() {
+        return "(none)".into();
+    }
+    pairs.iter().map(|p| format!("{}={}", p.key, p.value)).collect::<Vec<_>>().join(" ")
+}
+
+/// A list on one line, or `(none)`.
+pub fn list(items: &[String]) -> String {
+    if items.is_empty() { "(none)".into() } else { items.join(", ") }
+}
+
+/// One line per request: what was asked, what came back, sizes and time.
+pub fn transcript(exchanges: &[Exchange]) {
+    if exchanges.is_empty() {
+        field("requests", "(none)");
+        return;
+    }
+    field("requests", exchanges.len());
+    for e in exchanges {
+        let result = match (&e.error, e.status) {
+            (Some(error), _) => error.clone(),
+            (None, Some(status)) => format!("{status}"),
+            (None, None) => "no response".into(),
+        };
+        println!(
+            "  {} {}://{}:{}{} -> {}  ({} B sent, {} B received, {} ms)",
+            e.method, e.scheme, e.host, e.port, e.path, result, e.request_bytes, e.response_bytes, e.duration_ms
+        );
+    }
+}
