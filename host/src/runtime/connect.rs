@@ -5,7 +5,6 @@
 //! DNS-rebinding attack relies on. TLS still verifies the certificate against
 //! the name the plugin asked for.
 
-use bytes::Bytes;
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
@@ -62,16 +61,27 @@ where
 {
     let (mut sender, connection) = hyper::client::conn::http1::handshake::<_, WasiBody>(io).await?;
     let mut connection = Box::pin(connection);
-    // The connection must be polled for the response to arrive; if it ends
-    // first, the response future reports why.
+    let mut connection_done = false;
+    let send = sender.send_request(request);
+    tokio::pin!(send);
+    // The connection must be polled for the response to arrive. A server
+    // that closes right after answering ends it first; the response is then
+    // already in hand, or its future reports why not.
     let response = tokio::select! {
-        response = sender.send_request(request) => response?,
+        biased;
+        response = &mut send => response?,
         ended = &mut connection => {
+            connection_done = true;
             ended?;
-            return Err(Error::ConnectionTerminated);
+            send.await?
         }
     };
-    let driver: Driver = Box::new(async move { connection.await.map_err(Error::from) });
+    let driver: Driver = Box::new(async move {
+        if !connection_done {
+            connection.await?;
+        }
+        Ok(())
+    });
     Ok((response, driver))
 }
 
@@ -91,6 +101,3 @@ fn tls_config() -> Arc<ClientConfig> {
         })
         .clone()
 }
-
-/// Request and response bodies, re-exported for the metering wrapper.
-pub(crate) type Chunk = Bytes;

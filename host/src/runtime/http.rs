@@ -2,7 +2,8 @@
 //! the policy check, the count and size caps, the connection to a vetted
 //! address and the transcript entry.
 
-use super::connect::{self, Chunk};
+use super::connect;
+use bytes::Bytes as Chunk;
 use super::error::Denial;
 use super::grants::Policy;
 use super::limits::Limits;

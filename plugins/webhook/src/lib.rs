@@ -1,0 +1,156 @@
+//! The `webhook` provider: rotates keys of any service whose API can create,
+//! check and delete keys over HTTP, configured by request templates and JSON
+//! pointers instead of code.
+//!
+//! - `generate`: `create-method base-url+create-path` with `create-body`,
+//!   authenticated by `admin-header`; the key id and secret are read from
+//!   the JSON response at `key-id-pointer` and `secret-pointer`.
+//! - `verify`: `verify-method base-url+verify-path` authenticated with the
+//!   *new* key through `verify-header`; 2xx means valid, 401/403 invalid.
+//! - `revoke`: `revoke-method base-url+revoke-path`; a 404 counts as done.
+//!
+//! Templates take `{rotation-id}`, `{key-id}`, `{secret}`, `{admin-token}`
+//! and any config field as `{field}`. Values are JSON-escaped in bodies and
+//! percent-encoded in paths.
+
+mod template;
+
+use rekey_sdk::http::Request;
+use rekey_sdk::{
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Permissions, PluginInfo,
+    Provider, ProviderError, Verification,
+};
+use serde_json::Value;
+use template::{Escape, render};
+
+/// The provider; see the crate documentation.
+pub struct Webhook;
+
+impl Provider for Webhook {
+    fn info() -> PluginInfo {
+        let text = |name, help| ConfigField::new(name, FieldType::Text, help);
+        PluginInfo {
+            name: "webhook".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Keys of any HTTP API with create, verify and revoke endpoints, configured by templates".into(),
+            config: vec![
+                ConfigField::new("base-url", FieldType::Url, "Base URL of the API; every path below is appended to it").required(),
+                text("admin-token", "Token allowed to create and delete keys").secret(),
+                text("admin-header", "Header sent on create and revoke").default_value("Authorization: Bearer {admin-token}"),
+                text("create-method", "HTTP method that creates a key").default_value("POST"),
+                text("create-path", "Path that creates a key").required(),
+                text("create-body", "JSON body that creates a key").default_value(r#"{"name": "rekey {rotation-id}"}"#),
+                text("key-id-pointer", "JSON pointer to the new key's id in the create response").default_value("/id"),
+                text("secret-pointer", "JSON pointer to the new key's secret in the create response").default_value("/secret"),
+                text("verify-method", "HTTP method of the request that checks a key").default_value("GET"),
+                text("verify-path", "Path that answers 2xx to a valid key").required(),
+                text("verify-header", "Header that presents the key being checked").default_value("Authorization: Bearer {secret}"),
+                text("last-used-pointer", "JSON pointer, in the verify response, to when the key was last used (Unix seconds)"),
+                text("revoke-method", "HTTP method that revokes a key").default_value("DELETE"),
+                text("revoke-path", "Path that revokes a key").default_value("/keys/{key-id}"),
+            ],
+            capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
+            permissions: Permissions { http_hosts: vec!["{base-url}".into()], tcp: vec![] },
+        }
+    }
+
+    fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
+        let call = Call::new(&ctx, None);
+        let response: Value = call
+            .admin(call.request("create-method", "create-path")?)?
+            .body(call.render("create-body", Escape::Json)?)
+            .header("content-type", "application/json")
+            .send()?
+            .json()?;
+        let pick = |field: &str| -> Result<String, ProviderError> {
+            let pointer = call.config.required(field)?;
+            match response.pointer(pointer) {
+                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                Some(Value::Number(n)) => Ok(n.to_string()),
+                _ => Err(ProviderError::Rejected(format!(
+                    "the create response has no string at `{pointer}` (config `{field}`)"
+                ))),
+            }
+        };
+        Ok(Credential { key_id: pick("key-id-pointer")?, secret: pick("secret-pointer")?, attributes: vec![], expires_at: None })
+    }
+
+    fn verify(ctx: CallContext, credential: Credential) -> Result<Verification, ProviderError> {
+        let call = Call::new(&ctx, Some(&credential));
+        let (name, value) = call.header("verify-header")?;
+        let response = call.request("verify-method", "verify-path")?.header(&name, &value).send_any_status()?;
+        let status = response.status();
+        if status == 401 || status == 403 {
+            return Ok(Verification { valid: false, detail: Some(format!("the API refused the key ({status})")), last_used: None });
+        }
+        response.error_for_status("verify")?;
+        let last_used = match call.config.get("last-used-pointer") {
+            Some(pointer) if !pointer.is_empty() => response.json::<Value>()?.pointer(pointer).and_then(Value::as_u64),
+            _ => None,
+        };
+        Ok(Verification { valid: true, detail: Some(format!("the API accepted the key ({status})")), last_used })
+    }
+
+    fn revoke(ctx: CallContext, credential: Credential) -> Result<(), ProviderError> {
+        let call = Call::new(&ctx, Some(&credential));
+        let response = call.admin(call.request("revoke-method", "revoke-path")?)?.send_any_status()?;
+        if response.status() == 404 {
+            return Ok(()); // already gone: revoking again is a success
+        }
+        response.error_for_status("revoke")
+    }
+}
+
+/// One call's config, with the values its templates can use.
+struct Call<'a> {
+    config: Config<'a>,
+    ctx: &'a CallContext,
+    credential: Option<&'a Credential>,
+}
+
+impl<'a> Call<'a> {
+    fn new(ctx: &'a CallContext, credential: Option<&'a Credential>) -> Self {
+        Self { config: Config::new(ctx), ctx, credential }
+    }
+
+    /// The value of a template variable.
+    fn var(&self, name: &str) -> Option<String> {
+        match name {
+            "rotation-id" => Some(self.ctx.rotation_id.clone()),
+            "key-id" => self.credential.map(|c| c.key_id.clone()),
+            "secret" => self.credential.map(|c| c.secret.clone()),
+            "admin-token" => self.config.secret("admin-token").ok().map(str::to_string),
+            other => self.config.get(other).map(str::to_string),
+        }
+    }
+
+    /// The config field `field`, rendered as a template.
+    fn render(&self, field: &str, escape: Escape) -> Result<String, ProviderError> {
+        render(self.config.required(field)?, escape, &|name| self.var(name))
+            .map_err(|e| ProviderError::InvalidConfig(format!("config field `{field}`: {e}")))
+    }
+
+    /// A request with the method and path of two config fields.
+    fn request(&self, method: &str, path: &str) -> Result<Request, ProviderError> {
+        let base = self.config.required("base-url")?.trim_end_matches('/');
+        let url = format!("{base}{}", self.render(path, Escape::Path)?);
+        Ok(Request::new(self.config.required(method)?, &url))
+    }
+
+    /// A header template split into name and value.
+    fn header(&self, field: &str) -> Result<(String, String), ProviderError> {
+        let header = self.render(field, Escape::None)?;
+        let (name, value) = header.split_once(':').ok_or_else(|| {
+            ProviderError::InvalidConfig(format!("config field `{field}` must look like `Name: value`"))
+        })?;
+        Ok((name.trim().to_string(), value.trim().to_string()))
+    }
+
+    /// Adds the admin header.
+    fn admin(&self, request: Request) -> Result<Request, ProviderError> {
+        let (name, value) = self.header("admin-header")?;
+        Ok(request.header(&name, &value))
+    }
+}
+
+rekey_sdk::export_provider!(Webhook);
