@@ -82,6 +82,7 @@ pub mod http;
 pub mod log;
 mod schema;
 pub mod secret;
+pub mod tcp;
 
 /// The bindings generated from the `rekey:provider` WIT package (in the
 /// repository's `wit/` folder). The re-exports at the crate root are what
@@ -92,20 +93,20 @@ pub mod bindings {
         path: "../wit",
         world: "plugin",
         with: {
-            "wasi:http/types@0.2.4": wasip2::http::types,
-            "wasi:http/outgoing-handler@0.2.4": wasip2::http::outgoing_handler,
-            "wasi:io/error@0.2.4": wasip2::io::error,
-            "wasi:io/poll@0.2.4": wasip2::io::poll,
-            "wasi:io/streams@0.2.4": wasip2::io::streams,
-            "wasi:clocks/monotonic-clock@0.2.4": wasip2::clocks::monotonic_clock,
-            "wasi:clocks/wall-clock@0.2.4": wasip2::clocks::wall_clock,
-            "wasi:random/random@0.2.4": wasip2::random::random,
-            "wasi:cli/stdout@0.2.4": wasip2::cli::stdout,
-            "wasi:cli/stderr@0.2.4": wasip2::cli::stderr,
-            "wasi:sockets/network@0.2.4": wasip2::sockets::network,
-            "wasi:sockets/instance-network@0.2.4": wasip2::sockets::instance_network,
-            "wasi:sockets/tcp@0.2.4": wasip2::sockets::tcp,
-            "wasi:sockets/tcp-create-socket@0.2.4": wasip2::sockets::tcp_create_socket,
+            "wasi:http/types@0.2.12": wasip2::http::types,
+            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+            "wasi:random/random@0.2.12": wasip2::random::random,
+            "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
+            "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
+            "wasi:sockets/network@0.2.12": wasip2::sockets::network,
+            "wasi:sockets/instance-network@0.2.12": wasip2::sockets::instance_network,
+            "wasi:sockets/tcp@0.2.12": wasip2::sockets::tcp,
+            "wasi:sockets/tcp-create-socket@0.2.12": wasip2::sockets::tcp_create_socket,
         },
         pub_export_macro: true,
         default_bindings_module: "rekey_sdk::bindings",

@@ -13,7 +13,7 @@ pub enum Exit {
     Usage,
     /// 3: `verify` ran and the key is not valid. Nothing more to print: the
     /// result was already shown.
-    Quiet,
+    Invalid,
 }
 
 /// The input the operator gave is wrong; exits with 2.
@@ -30,8 +30,8 @@ impl Exit {
     /// The exit code for an error.
     pub fn of(error: &anyhow::Error) -> Self {
         if error.is::<InvalidKey>() {
-            Self::Quiet
-        } else if error.is::<UsageError>() || matches!(error.downcast_ref::<PluginError>(), Some(PluginError::Config { .. })) {
+            Self::Invalid
+        } else if error.is::<UsageError>() || error.downcast_ref::<PluginError>().is_some_and(is_bad_input) {
             Self::Usage
         } else {
             Self::Failure
@@ -39,12 +39,20 @@ impl Exit {
     }
 }
 
+/// The operator's config is wrong, as the host or the provider found.
+fn is_bad_input(error: &PluginError) -> bool {
+    matches!(
+        error,
+        PluginError::Config { .. } | PluginError::Provider { error: crate::runtime::ProviderError::InvalidConfig(_), .. }
+    )
+}
+
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
         ExitCode::from(match exit {
             Exit::Failure => 1,
             Exit::Usage => 2,
-            Exit::Quiet => 3,
+            Exit::Invalid => 3,
         })
     }
 }

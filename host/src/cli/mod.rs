@@ -78,7 +78,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = Exit::of(&error);
-            if code != Exit::Quiet {
+            if code != Exit::Invalid {
                 eprintln!("error: {error:#}");
             }
             code.into()

@@ -94,15 +94,27 @@ impl Output {
         self.lock().exceeded
     }
 
-    /// The last line the plugin wrote to stderr (a panic message, for Rust
-    /// plugins), cleaned.
-    pub(crate) fn last_stderr_line(&self, redactor: &Redactor) -> Option<String> {
+    /// The message of a Rust panic the plugin printed to stderr, cleaned:
+    /// the lines after `panicked at LOCATION:` up to Rust's `note:` hint,
+    /// followed by the location.
+    pub(crate) fn panic_message(&self, redactor: &Redactor) -> Option<String> {
         let captured = self.lock();
         let partial = String::from_utf8_lossy(&captured.stderr).into_owned();
-        std::iter::once(partial)
-            .chain(captured.lines.iter().rev().filter(|(s, _)| matches!(s, Source::Stderr)).map(|(_, l)| l.clone()))
-            .map(|line| redactor.clean(&line))
-            .find(|line| !line.trim().is_empty())
+        let lines: Vec<&str> = captured
+            .lines
+            .iter()
+            .filter(|(source, _)| matches!(source, Source::Stderr))
+            .map(|(_, line)| line.as_str())
+            .chain(partial.lines())
+            .collect();
+        let start = lines.iter().rposition(|line| line.contains(" panicked at "))?;
+        let location = lines[start].split(" panicked at ").nth(1).unwrap_or_default().trim().trim_end_matches(':');
+        let message: Vec<&str> = lines[start + 1..]
+            .iter()
+            .map(|line| line.trim_end())
+            .take_while(|line| !line.starts_with("note: "))
+            .collect();
+        Some(redactor.clean(&format!("{} (at {location})", message.join(" / "))))
     }
 
     /// Sends every line to `tracing`, cleaned, under the plugin's name.

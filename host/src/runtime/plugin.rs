@@ -296,9 +296,9 @@ impl Plugin {
                 _ if output.exceeded() => PluginError::OutputLimit { plugin, limit: limits.max_output },
                 Some(Trap::Interrupt) => PluginError::Deadline { plugin, deadline: limits.deadline },
                 Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin, limit: limits.stack_bytes },
-                Some(Trap::UnreachableCodeReached) => match output.last_stderr_line(redactor) {
-                    Some(line) if line.contains("panicked") => PluginError::Panic { plugin, message: line },
-                    _ => PluginError::Trap { plugin, message: "reached `unreachable` (the plugin aborted)".into() },
+                Some(Trap::UnreachableCodeReached) => match output.panic_message(redactor) {
+                    Some(message) => PluginError::Panic { plugin, message },
+                    None => PluginError::Trap { plugin, message: "reached `unreachable` (the plugin aborted)".into() },
                 },
                 _ => match denial {
                     Some(denial) => PluginError::Denied { plugin, denial },

@@ -1,0 +1,216 @@
+//! The hostile-plugin suite: each guest in `tests/guests` carries one attack,
+//! and each test here states the exact error it must produce, then checks
+//! that the same runtime still serves a normal call.
+//!
+//! Every guest must have a test of the same name: `foreach_guest!` below
+//! refers to each one, so a guest without a test does not compile.
+
+mod support;
+
+use rekey::runtime::{CallOptions, Denial, Endpoint, Grants, Limits, PluginError, Runtime};
+use rekey_test_artifacts::{guests, plugins};
+use std::path::Path;
+use std::time::Duration;
+use support::{KeyServer, Listener};
+
+macro_rules! assert_tested {
+    ($name:ident) => {
+        #[allow(unused_imports)]
+        use self::$name as _;
+    };
+}
+rekey_test_artifacts::foreach_guest!(assert_tested);
+
+/// Loads `guest`, runs its `generate`, and returns the error it must end in;
+/// then proves the runtime is unharmed by running the `random` plugin.
+async fn attack(runtime: &Runtime, guest: &str, options: CallOptions) -> PluginError {
+    let plugin = runtime.load(Path::new(guest)).await.expect("the guest loads");
+    let error = plugin.generate(&options).await.result.expect_err("the attack must fail");
+    still_serves(runtime).await;
+    error
+}
+
+async fn still_serves(runtime: &Runtime) {
+    let random = runtime.load(Path::new(plugins::RANDOM)).await.unwrap();
+    let credential = random.generate(&CallOptions::default()).await.result.expect("a normal call after the attack");
+    assert_eq!(credential.secret.len(), 32);
+}
+
+fn granting(endpoints: &[&str]) -> Grants {
+    Grants { endpoints: endpoints.iter().map(|e| Endpoint::parse(e).unwrap()).collect(), ..Grants::default() }
+}
+
+fn config(pairs: &[(&str, String)]) -> std::collections::BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+#[tokio::test]
+async fn infinite_loop() {
+    let (runtime, _cache) = support::runtime(Limits { deadline: Duration::from_millis(300), ..Limits::default() });
+    let error = attack(&runtime, guests::INFINITE_LOOP, CallOptions::default()).await;
+    assert!(matches!(error, PluginError::Deadline { .. }), "{error:?}");
+    assert_eq!(error.to_string(), "plugin `infinite-loop` ran past its deadline of 300ms and was stopped");
+}
+
+#[tokio::test]
+async fn memory_bomb() {
+    let (runtime, _cache) = support::runtime(Limits { memory_bytes: 16 << 20, ..Limits::default() });
+    let error = attack(&runtime, guests::MEMORY_BOMB, CallOptions::default()).await;
+    assert!(matches!(error, PluginError::MemoryLimit { limit, .. } if limit == 16 << 20), "{error:?}");
+    assert_eq!(error.to_string(), "plugin `memory-bomb` tried to use more than 16777216 bytes of memory and was stopped");
+}
+
+#[tokio::test]
+async fn deep_recursion() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let error = attack(&runtime, guests::DEEP_RECURSION, CallOptions::default()).await;
+    assert!(matches!(error, PluginError::StackOverflow { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "plugin `deep-recursion` overflowed its 1048576-byte stack (runaway recursion?) and was stopped"
+    );
+}
+
+#[tokio::test]
+async fn undeclared_host() {
+    let server = KeyServer::start();
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let options = CallOptions {
+        config: config(&[("url", format!("{}/keys", server.base_url()))]),
+        // Granting the address does not help: the plugin never declared it.
+        grants: granting(&[&server.addr.to_string()]),
+        ..CallOptions::default()
+    };
+    let error = attack(&runtime, guests::UNDECLARED_HOST, options).await;
+    let expected = Denial::Undeclared { target: server.addr.to_string(), declared: "api.declared.example".into() };
+    assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
+    assert!(server.requests.lock().unwrap().is_empty(), "nothing reached the server");
+}
+
+#[tokio::test]
+async fn ungranted_host() {
+    let server = KeyServer::start();
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let options = CallOptions { config: config(&[("url", format!("{}/keys", server.base_url()))]), ..CallOptions::default() };
+    let error = attack(&runtime, guests::UNGRANTED_HOST, options).await;
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::NotGranted { .. }, .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "plugin `ungranted-host` was denied network access: {0} is declared by the plugin but not granted; \
+             grant it with `--grant {0}` once you trust the plugin to reach it",
+            server.addr
+        )
+    );
+    assert!(server.requests.lock().unwrap().is_empty(), "nothing reached the server");
+}
+
+#[tokio::test]
+async fn metadata_name() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let mut grants = granting(&["instance-data.test"]);
+    grants.resolve.insert("instance-data.test".into(), "169.254.169.254".parse().unwrap());
+    let error = attack(&runtime, guests::METADATA_NAME, CallOptions { grants, ..CallOptions::default() }).await;
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::Reserved { .. }, .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "plugin `metadata-name` was denied network access: instance-data.test:80 resolved to 169.254.169.254, \
+         a cloud metadata address; cloud metadata endpoints are never reachable from plugins"
+    );
+}
+
+#[tokio::test]
+async fn panic() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let error = attack(&runtime, guests::PANIC, CallOptions::default()).await;
+    assert!(matches!(error, PluginError::Panic { .. }), "{error:?}");
+    assert!(
+        error.to_string().starts_with("plugin `panic` panicked: boom: the provider exploded (at tests/guests/panic/src/lib.rs:"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn log_flood() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let error = attack(&runtime, guests::LOG_FLOOD, CallOptions::default()).await;
+    assert!(matches!(error, PluginError::OutputLimit { .. }), "{error:?}");
+    assert_eq!(error.to_string(), "plugin `log-flood` wrote more than 262144 bytes of log output in one call and was stopped");
+}
+
+#[test]
+fn ansi_log() {
+    let cache = tempfile::tempdir().unwrap();
+    let token = "tok-5ecret-value-81c2";
+    let output = support::run(
+        support::rekey(&cache).args(["plugin", "call", guests::ANSI_LOG, "generate"]).env("REKEY_ADMIN_TOKEN", token),
+        "",
+    );
+    let (stdout, stderr) = support::text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("red alert") && stderr.contains("stdout says"), "the lines are shown: {stderr}");
+    assert!(stderr.contains("token=***"), "the admin secret is masked: {stderr}");
+    for forbidden in [token, "\x1b", "\x07", "\u{202e}"] {
+        assert!(!stderr.contains(forbidden) && !stdout.contains(forbidden), "{forbidden:?} reached the terminal: {stderr:?}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_world() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let error = runtime.load(Path::new(guests::WRONG_WORLD)).await.err().expect("refused at load");
+    assert!(matches!(error, PluginError::WrongWorld { .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "plugin `{}` does not export rekey:provider/provider@0.1.0; it exports: greet. \
+             Build it against the `plugin` world of rekey:provider@0.1.0 (rekey-sdk does this)",
+            guests::WRONG_WORLD
+        )
+    );
+    still_serves(&runtime).await;
+}
+
+#[tokio::test]
+async fn tcp_escape() {
+    let (allowed, other) = (Listener::start(), Listener::start());
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let options = CallOptions {
+        config: config(&[("target", allowed.addr.to_string()), ("sneak", other.addr.to_string())]),
+        grants: granting(&[&allowed.addr.to_string(), &other.addr.to_string()]),
+        ..CallOptions::default()
+    };
+    let error = attack(&runtime, guests::TCP_ESCAPE, options).await;
+    let expected = Denial::Tcp { addr: other.addr };
+    assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
+    assert_eq!(error.to_string(), format!("plugin `tcp-escape` was denied network access: TCP connection to {} is not granted", other.addr));
+    // The granted address got its bytes; the other one never saw a connection.
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(allowed.received.lock().unwrap().as_slice(), [b"hello".to_vec()]);
+    assert!(other.received.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn request_flood() {
+    let server = KeyServer::start();
+    let (runtime, _cache) = support::runtime(Limits { max_requests: 20, ..Limits::default() });
+    let options = CallOptions {
+        config: config(&[("url", format!("{}/me", server.base_url()))]),
+        grants: granting(&[&server.addr.to_string()]),
+        ..CallOptions::default()
+    };
+    let error = attack(&runtime, guests::REQUEST_FLOOD, options).await;
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::RequestLimit { limit: 20 }, .. }), "{error:?}");
+    assert_eq!(error.to_string(), "plugin `request-flood` was denied network access: more than 20 requests in one call");
+    assert_eq!(server.requests.lock().unwrap().len(), 20, "the cap held at the server too");
+}
+
+#[tokio::test]
+async fn filesystem_reader() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let error = runtime.load(Path::new(guests::FILESYSTEM_READER)).await.err().expect("refused at load");
+    assert!(matches!(error, PluginError::ForbiddenImports { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("wasi:filesystem/types@0.2") && message.contains("wasi:filesystem/preopens@0.2"), "{message}");
+    still_serves(&runtime).await;
+}

@@ -1,0 +1,145 @@
+//! What the end-to-end tests share: a runtime, the `rekey` binary, and real
+//! servers on loopback (a key-issuing HTTP API, raw TCP listeners).
+
+#![allow(dead_code)] // each test binary uses its own part of this module
+
+use rekey::runtime::{Limits, Runtime};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+/// A runtime with these limits and a private compiled-code cache.
+pub fn runtime(limits: Limits) -> (Runtime, tempfile::TempDir) {
+    let cache = tempfile::tempdir().unwrap();
+    (Runtime::new(limits, Some(cache.path().to_path_buf())).unwrap(), cache)
+}
+
+/// The `rekey` binary with a private cache and no inherited secrets.
+pub fn rekey(cache: &tempfile::TempDir) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rekey"));
+    command.env("REKEY_CACHE_DIR", cache.path()).env("NO_COLOR", "1").env_remove("RUST_LOG");
+    for (name, _) in std::env::vars().filter(|(n, _)| n.starts_with("REKEY_ADMIN_") || n == "REKEY_CREDENTIAL_SECRET") {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// Runs a command with `stdin` as its input.
+pub fn run(command: &mut Command, stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// stdout and stderr as text.
+pub fn text(output: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// A key-issuing HTTP API on loopback, the kind the `webhook` plugin
+/// rotates: `POST /api/keys` (admin token) creates a key, `GET /api/me`
+/// answers 200 to a live key and 401 otherwise, `DELETE /api/keys/ID`
+/// (admin token) deletes one. It records every request it served.
+pub struct KeyServer {
+    pub addr: SocketAddr,
+    pub keys: Arc<Mutex<BTreeMap<String, String>>>,
+    pub requests: Arc<Mutex<Vec<String>>>,
+    server: Arc<tiny_http::Server>,
+}
+
+impl KeyServer {
+    pub const ADMIN_TOKEN: &str = "admin-token-3f9d0c1e";
+
+    pub fn start() -> Self {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let addr = server.server_addr().to_ip().unwrap();
+        let keys: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (s, k, r) = (server.clone(), keys.clone(), requests.clone());
+        thread::spawn(move || {
+            for mut request in s.incoming_requests() {
+                let mut body = String::new();
+                let _ = request.as_reader().read_to_string(&mut body);
+                let (status, reply) = Self::answer(&request, &k);
+                r.lock().unwrap().push(format!("{} {}", request.method(), request.url()));
+                let _ = request.respond(tiny_http::Response::from_string(reply).with_status_code(status));
+            }
+        });
+        Self { addr, keys, requests, server }
+    }
+
+    /// The base URL the plugin is configured with.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    fn answer(request: &tiny_http::Request, keys: &Mutex<BTreeMap<String, String>>) -> (u16, String) {
+        let bearer = request
+            .headers()
+            .iter()
+            .find(|h| h.field.equiv("authorization"))
+            .map(|h| h.value.as_str().trim_start_matches("Bearer ").to_string())
+            .unwrap_or_default();
+        let admin = bearer == Self::ADMIN_TOKEN;
+        let mut keys = keys.lock().unwrap();
+        match (request.method(), request.url()) {
+            (tiny_http::Method::Post, "/api/keys") if admin => {
+                let id = format!("key-{}", keys.len() + 1);
+                let secret = format!("sk_{:032x}", rand_u128());
+                keys.insert(id.clone(), secret.clone());
+                (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#))
+            }
+            (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => (200, r#"{"ok": true}"#.into()),
+            (tiny_http::Method::Delete, url) if admin => match keys.remove(url.trim_start_matches("/api/keys/")) {
+                Some(_) => (204, String::new()),
+                None => (404, String::new()),
+            },
+            _ => (401, r#"{"error": "unauthorized"}"#.into()),
+        }
+    }
+}
+
+impl Drop for KeyServer {
+    fn drop(&mut self) {
+        self.server.unblock();
+    }
+}
+
+/// Random enough for test secrets, from the OS through std's hasher seed.
+fn rand_u128() -> u128 {
+    use std::hash::{BuildHasher, RandomState};
+    let state = RandomState::new();
+    (state.hash_one(1u8) as u128) << 64 | state.hash_one(2u8) as u128
+}
+
+/// A TCP listener on loopback that records what each connection sent.
+pub struct Listener {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Listener {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+        let sink = received.clone();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut bytes = Vec::new();
+                let _ = (&stream).take(1024).read_to_end(&mut bytes);
+                sink.lock().unwrap().push(bytes);
+            }
+        });
+        Self { addr, received }
+    }
+}
