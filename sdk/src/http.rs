@@ -21,6 +21,8 @@ const CHUNK: u64 = 4096;
 #[derive(Debug)]
 pub struct Request {
     method: Method,
+    /// The method as given, for messages.
+    method_name: String,
     url: String,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -37,7 +39,8 @@ pub struct Response {
 impl Request {
     /// A request with any method (`GET`, `POST`, … or an extension method).
     pub fn new(method: &str, url: &str) -> Self {
-        let method = match method.to_ascii_uppercase().as_str() {
+        let method_name = method.to_ascii_uppercase();
+        let method = match method_name.as_str() {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
             "POST" => Method::Post,
@@ -47,7 +50,7 @@ impl Request {
             "OPTIONS" => Method::Options,
             other => Method::Other(other.to_string()),
         };
-        Self { method, url: url.to_string(), headers: Vec::new(), body: Vec::new() }
+        Self { method, method_name, url: url.to_string(), headers: Vec::new(), body: Vec::new() }
     }
 
     /// A `GET` request.
@@ -97,7 +100,7 @@ impl Request {
     /// above is turned into the matching [`ProviderError`]; use
     /// [`Request::send_any_status`] to look at such responses yourself.
     pub fn send(self) -> Result<Response, ProviderError> {
-        let what = format!("{:?} {}", self.method, self.url);
+        let what = format!("{} {}", self.method_name, self.url);
         let response = self.send_any_status()?;
         response.error_for_status(&what)?;
         Ok(response)

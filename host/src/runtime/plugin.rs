@@ -197,7 +197,7 @@ impl Plugin {
         if let Ok(Response::Generated(credential)) = &result {
             redactor.add(&credential.secret);
         }
-        let result = result.or_else(|error| Err(self.explain(error, &denials, &output, &redactor)));
+        let result = result.map_err(|error| self.explain(error, &denials, &output, &redactor));
         output.emit(&self.info.name, &redactor);
         let transcript = transcript
             .snapshot()
