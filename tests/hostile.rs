@@ -57,7 +57,10 @@ async fn memory_bomb() {
     let (runtime, _cache) = support::runtime(Limits { memory_bytes: 16 << 20, ..Limits::default() });
     let error = attack(&runtime, guests::MEMORY_BOMB, CallOptions::default()).await;
     assert!(matches!(error, PluginError::MemoryLimit { limit, .. } if limit == 16 << 20), "{error:?}");
-    assert_eq!(error.to_string(), "plugin `memory-bomb` tried to use more than 16777216 bytes of memory and was stopped");
+    assert_eq!(
+        error.to_string(),
+        "plugin `memory-bomb` tried to use more than 16777216 bytes of memory and was stopped"
+    );
 }
 
 #[tokio::test]
@@ -91,7 +94,8 @@ async fn undeclared_host() {
 async fn ungranted_host() {
     let server = KeyServer::start();
     let (runtime, _cache) = support::runtime(Limits::default());
-    let options = CallOptions { config: config(&[("url", format!("{}/keys", server.base_url()))]), ..CallOptions::default() };
+    let options =
+        CallOptions { config: config(&[("url", format!("{}/keys", server.base_url()))]), ..CallOptions::default() };
     let error = attack(&runtime, guests::UNGRANTED_HOST, options).await;
     assert!(matches!(&error, PluginError::Denied { denial: Denial::NotGranted { .. }, .. }), "{error:?}");
     assert_eq!(
@@ -125,7 +129,9 @@ async fn panic() {
     let error = attack(&runtime, guests::PANIC, CallOptions::default()).await;
     assert!(matches!(error, PluginError::Panic { .. }), "{error:?}");
     assert!(
-        error.to_string().starts_with("plugin `panic` panicked: boom: the provider exploded (at tests/guests/panic/src/lib.rs:"),
+        error
+            .to_string()
+            .starts_with("plugin `panic` panicked: boom: the provider exploded (at tests/guests/panic/src/lib.rs:"),
         "{error}"
     );
 }
@@ -135,7 +141,10 @@ async fn log_flood() {
     let (runtime, _cache) = support::runtime(Limits::default());
     let error = attack(&runtime, guests::LOG_FLOOD, CallOptions::default()).await;
     assert!(matches!(error, PluginError::OutputLimit { .. }), "{error:?}");
-    assert_eq!(error.to_string(), "plugin `log-flood` wrote more than 262144 bytes of log output in one call and was stopped");
+    assert_eq!(
+        error.to_string(),
+        "plugin `log-flood` wrote more than 262144 bytes of log output in one call and was stopped"
+    );
 }
 
 #[test]
@@ -151,7 +160,10 @@ fn ansi_log() {
     assert!(stderr.contains("red alert") && stderr.contains("stdout says"), "the lines are shown: {stderr}");
     assert!(stderr.contains("token=***"), "the admin secret is masked: {stderr}");
     for forbidden in [token, "\x1b", "\x07", "\u{202e}"] {
-        assert!(!stderr.contains(forbidden) && !stdout.contains(forbidden), "{forbidden:?} reached the terminal: {stderr:?}");
+        assert!(
+            !stderr.contains(forbidden) && !stdout.contains(forbidden),
+            "{forbidden:?} reached the terminal: {stderr:?}"
+        );
     }
 }
 
@@ -183,7 +195,10 @@ async fn tcp_escape() {
     let error = attack(&runtime, guests::TCP_ESCAPE, options).await;
     let expected = Denial::Tcp { addr: other.addr };
     assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
-    assert_eq!(error.to_string(), format!("plugin `tcp-escape` was denied network access: TCP connection to {} is not granted", other.addr));
+    assert_eq!(
+        error.to_string(),
+        format!("plugin `tcp-escape` was denied network access: TCP connection to {} is not granted", other.addr)
+    );
     // The granted address got its bytes; the other one never saw a connection.
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(allowed.received.lock().unwrap().as_slice(), [b"hello".to_vec()]);
@@ -201,7 +216,10 @@ async fn request_flood() {
     };
     let error = attack(&runtime, guests::REQUEST_FLOOD, options).await;
     assert!(matches!(&error, PluginError::Denied { denial: Denial::RequestLimit { limit: 20 }, .. }), "{error:?}");
-    assert_eq!(error.to_string(), "plugin `request-flood` was denied network access: more than 20 requests in one call");
+    assert_eq!(
+        error.to_string(),
+        "plugin `request-flood` was denied network access: more than 20 requests in one call"
+    );
     assert_eq!(server.requests.lock().unwrap().len(), 20, "the cap held at the server too");
 }
 
@@ -211,6 +229,9 @@ async fn filesystem_reader() {
     let error = runtime.load(Path::new(guests::FILESYSTEM_READER)).await.err().expect("refused at load");
     assert!(matches!(error, PluginError::ForbiddenImports { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains("wasi:filesystem/types@0.2") && message.contains("wasi:filesystem/preopens@0.2"), "{message}");
+    assert!(
+        message.contains("wasi:filesystem/types@0.2") && message.contains("wasi:filesystem/preopens@0.2"),
+        "{message}"
+    );
     still_serves(&runtime).await;
 }

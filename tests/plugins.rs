@@ -24,7 +24,8 @@ fn inspect_describes_identity_world_imports_and_schema() {
     assert_eq!(report["world"], "rekey:provider/plugin@0.1.0");
     assert_eq!(report["info"]["name"], "webhook");
     assert_eq!(report["info"]["permissions"]["http_hosts"], serde_json::json!(["{base-url}"]));
-    let imports: Vec<&str> = report["imports"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let imports: Vec<&str> =
+        report["imports"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
     assert!(imports.iter().any(|i| i.starts_with("wasi:http/outgoing-handler@0.2.")), "{imports:?}");
     assert!(!imports.iter().any(|i| i.starts_with("wasi:filesystem")), "{imports:?}");
     let token = report["info"]["config"].as_array().unwrap().iter().find(|f| f["name"] == "admin-token").unwrap();
@@ -32,7 +33,9 @@ fn inspect_describes_identity_world_imports_and_schema() {
 
     let text_output = run(rekey(&cache).args(["plugin", "inspect", plugins::RANDOM]), "");
     let (stdout, _) = text(&text_output);
-    for expected in ["name         random", "world        rekey:provider/plugin@0.1.0", "length", "[integer, optional, default 32]"] {
+    for expected in
+        ["name         random", "world        rekey:provider/plugin@0.1.0", "length", "[integer, optional, default 32]"]
+    {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
 }
@@ -52,11 +55,13 @@ fn random_generates_the_configured_shape_and_verifies_it() {
 
     // The JSON of `generate` is what `verify --stdin` reads.
     let stdout = text(&generated).0;
-    let verified = run(rekey(&cache).args(["plugin", "call", plugins::RANDOM, "verify", "--stdin"]).args(config), &stdout);
+    let verified =
+        run(rekey(&cache).args(["plugin", "call", plugins::RANDOM, "verify", "--stdin"]).args(config), &stdout);
     assert_eq!(verified.status.code(), Some(0), "{}", text(&verified).1);
     assert!(text(&verified).0.contains("valid        yes"));
 
-    let other_shape = run(rekey(&cache).args(["plugin", "call", plugins::RANDOM, "verify", "--stdin", "-c", "prefix=sk_"]), &stdout);
+    let other_shape =
+        run(rekey(&cache).args(["plugin", "call", plugins::RANDOM, "verify", "--stdin", "-c", "prefix=sk_"]), &stdout);
     assert_eq!(other_shape.status.code(), Some(3), "an invalid key exits with 3");
     assert!(text(&other_shape).0.contains("does not start with the prefix `sk_`"));
 }
@@ -77,13 +82,18 @@ fn bad_config_is_a_usage_error_that_names_the_field() {
     let cache = tempfile::tempdir().unwrap();
     let typo = run(rekey(&cache).args(["plugin", "call", plugins::RANDOM, "generate", "-c", "lenght=40"]), "");
     assert_eq!(typo.status.code(), Some(2));
-    assert!(text(&typo).1.contains("unknown config field `lenght`; the plugin accepts: length, encoding, prefix"), "{}", text(&typo).1);
+    assert!(
+        text(&typo).1.contains("unknown config field `lenght`; the plugin accepts: length, encoding, prefix"),
+        "{}",
+        text(&typo).1
+    );
 
     let too_short = run(rekey(&cache).args(["plugin", "call", plugins::RANDOM, "generate", "-c", "length=8"]), "");
     assert_eq!(too_short.status.code(), Some(2));
     assert!(text(&too_short).1.contains("`length` must be between 16 and 4096, got 8"), "{}", text(&too_short).1);
 
-    let not_a_number = run(rekey(&cache).args(["plugin", "call", plugins::RANDOM, "generate", "-c", "length=many"]), "");
+    let not_a_number =
+        run(rekey(&cache).args(["plugin", "call", plugins::RANDOM, "generate", "-c", "length=many"]), "");
     assert_eq!(not_a_number.status.code(), Some(2));
     assert!(text(&not_a_number).1.contains("config field `length` must be an integer, got `many`"));
 }
@@ -92,7 +102,16 @@ fn bad_config_is_a_usage_error_that_names_the_field() {
 fn secrets_are_refused_on_the_command_line() {
     let cache = tempfile::tempdir().unwrap();
     let output = run(
-        rekey(&cache).args(["plugin", "call", plugins::WEBHOOK, "generate", "-c", "admin-token=oops", "-c", "base-url=http://127.0.0.1:9"]),
+        rekey(&cache).args([
+            "plugin",
+            "call",
+            plugins::WEBHOOK,
+            "generate",
+            "-c",
+            "admin-token=oops",
+            "-c",
+            "base-url=http://127.0.0.1:9",
+        ]),
         "",
     );
     assert_eq!(output.status.code(), Some(2));
@@ -102,9 +121,18 @@ fn secrets_are_refused_on_the_command_line() {
 /// `webhook` config for the test API.
 fn webhook_args(server: &KeyServer) -> Vec<String> {
     let base = server.base_url();
-    ["-c", &format!("base-url={base}"), "-c", "create-path=/keys", "-c", "verify-path=/me", "--grant", &server.addr.to_string()]
-        .map(String::from)
-        .to_vec()
+    [
+        "-c",
+        &format!("base-url={base}"),
+        "-c",
+        "create-path=/keys",
+        "-c",
+        "verify-path=/me",
+        "--grant",
+        &server.addr.to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 #[test]
@@ -125,10 +153,15 @@ fn webhook_creates_verifies_and_revokes_a_key_at_the_api() {
     let key_id = credential["key_id"].as_str().unwrap().to_string();
     assert_eq!(server.keys.lock().unwrap().get(&key_id).map(String::as_str), credential["secret"].as_str());
     let exchange = &report["transcript"][0];
-    assert_eq!((exchange["method"].as_str(), exchange["path"].as_str(), exchange["status"].as_u64()), (Some("POST"), Some("/api/keys"), Some(201)));
+    assert_eq!(
+        (exchange["method"].as_str(), exchange["path"].as_str(), exchange["status"].as_u64()),
+        (Some("POST"), Some("/api/keys"), Some(201))
+    );
     assert!(exchange["response_bytes"].as_u64().unwrap() > 0);
 
-    let with_key = serde_json::json!({ "admin_secrets": { "admin-token": KeyServer::ADMIN_TOKEN }, "credential": credential }).to_string();
+    let with_key =
+        serde_json::json!({ "admin_secrets": { "admin-token": KeyServer::ADMIN_TOKEN }, "credential": credential })
+            .to_string();
     let verified = call("verify", &with_key);
     assert_eq!(json(&verified)["verification"]["valid"], true);
 
@@ -172,7 +205,18 @@ fn webhook_needs_a_grant_for_its_api() {
     let cache = tempfile::tempdir().unwrap();
     let base = format!("base-url={}", server.base_url());
     let mut command = rekey(&cache);
-    command.args(["plugin", "call", plugins::WEBHOOK, "generate", "-c", &base, "-c", "create-path=/keys", "-c", "verify-path=/me"]);
+    command.args([
+        "plugin",
+        "call",
+        plugins::WEBHOOK,
+        "generate",
+        "-c",
+        &base,
+        "-c",
+        "create-path=/keys",
+        "-c",
+        "verify-path=/me",
+    ]);
     let output = run(command.env("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN), "");
     assert_eq!(output.status.code(), Some(1));
     assert!(text(&output).1.contains(&format!("grant it with `--grant {}`", server.addr)), "{}", text(&output).1);

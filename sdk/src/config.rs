@@ -32,9 +32,7 @@ impl<'a> Config<'a> {
         match self.get(name) {
             None | Some("") => Ok(default),
             Some(text) => text.trim().parse().map_err(|_| {
-                ProviderError::InvalidConfig(format!(
-                    "config field `{name}` must be a whole number, got `{text}`"
-                ))
+                ProviderError::InvalidConfig(format!("config field `{name}` must be a whole number, got `{text}`"))
             }),
         }
     }
@@ -54,9 +52,8 @@ impl<'a> Config<'a> {
     /// An admin secret that must be present. The message of the error names
     /// the field, never a value.
     pub fn secret(&self, name: &str) -> Result<&'a str, ProviderError> {
-        lookup(&self.ctx.admin_secrets, name).ok_or_else(|| {
-            ProviderError::InvalidConfig(format!("admin secret `{name}` is required"))
-        })
+        lookup(&self.ctx.admin_secrets, name)
+            .ok_or_else(|| ProviderError::InvalidConfig(format!("admin secret `{name}` is required")))
     }
 }
 

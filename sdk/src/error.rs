@@ -25,9 +25,7 @@ impl From<serde_json::Error> for ProviderError {
 impl From<wasip2::io::streams::StreamError> for ProviderError {
     fn from(error: wasip2::io::streams::StreamError) -> Self {
         match error {
-            wasip2::io::streams::StreamError::Closed => {
-                Self::Unavailable("the connection closed early".into())
-            }
+            wasip2::io::streams::StreamError::Closed => Self::Unavailable("the connection closed early".into()),
             wasip2::io::streams::StreamError::LastOperationFailed(e) => {
                 Self::Unavailable(format!("network I/O failed: {}", e.to_debug_string()))
             }

@@ -9,9 +9,7 @@ use crate::{ProviderError, RateLimit};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
-};
+use wasip2::http::types::{ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme};
 
 /// Largest chunk written to or read from a body stream at once (the WASI
 /// streams limit a single blocking write to 4 KiB).
@@ -111,9 +109,9 @@ impl Request {
         let url = Url::parse(&self.url)?;
         let headers = Fields::new();
         for (name, value) in &self.headers {
-            headers.append(name, value.as_bytes()).map_err(|e| {
-                ProviderError::InvalidConfig(format!("header `{name}` is not valid: {e:?}"))
-            })?;
+            headers
+                .append(name, value.as_bytes())
+                .map_err(|e| ProviderError::InvalidConfig(format!("header `{name}` is not valid: {e:?}")))?;
         }
         let request = OutgoingRequest::new(headers);
         let invalid = |part: &str| ProviderError::InvalidConfig(format!("the {part} of `{}` is not valid", self.url));
@@ -155,10 +153,7 @@ impl Response {
 
     /// The first value of a header (names compare case-insensitively).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The body as bytes.
@@ -212,9 +207,7 @@ impl<'a> Url<'a> {
         } else if let Some(rest) = url.strip_prefix("http://") {
             (Scheme::Http, rest)
         } else {
-            return Err(ProviderError::InvalidConfig(format!(
-                "`{url}` is not an absolute http:// or https:// URL"
-            )));
+            return Err(ProviderError::InvalidConfig(format!("`{url}` is not an absolute http:// or https:// URL")));
         };
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, path) = rest.split_at(end);

@@ -115,8 +115,8 @@ pub mod bindings {
 
 pub use bindings::exports::rekey::provider::provider::Guest as Provider;
 pub use bindings::rekey::provider::types::{
-    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions,
-    PluginInfo, ProviderError, RateLimit, Verification,
+    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, ProviderError,
+    RateLimit, Verification,
 };
 pub use config::Config;
 

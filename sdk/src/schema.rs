@@ -5,14 +5,7 @@ use crate::{ConfigField, FieldType};
 impl ConfigField {
     /// An optional, non-secret field with no default.
     pub fn new(name: &str, field_type: FieldType, help: &str) -> Self {
-        Self {
-            name: name.into(),
-            field_type,
-            required: false,
-            secret: false,
-            default_value: None,
-            help: help.into(),
-        }
+        Self { name: name.into(), field_type, required: false, secret: false, default_value: None, help: help.into() }
     }
 
     /// Marks the field as required.

@@ -35,12 +35,16 @@ impl TcpStream {
         let (family, remote) = match addr {
             SocketAddr::V4(v4) => {
                 let [a, b, c, d] = v4.ip().octets();
-                (IpAddressFamily::Ipv4, IpSocketAddress::Ipv4(Ipv4SocketAddress { port: v4.port(), address: (a, b, c, d) }))
+                (
+                    IpAddressFamily::Ipv4,
+                    IpSocketAddress::Ipv4(Ipv4SocketAddress { port: v4.port(), address: (a, b, c, d) }),
+                )
             }
             SocketAddr::V6(v6) => {
                 let s = v6.ip().segments();
                 let address = (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
-                let remote = Ipv6SocketAddress { port: v6.port(), flow_info: v6.flowinfo(), address, scope_id: v6.scope_id() };
+                let remote =
+                    Ipv6SocketAddress { port: v6.port(), flow_info: v6.flowinfo(), address, scope_id: v6.scope_id() };
                 (IpAddressFamily::Ipv6, IpSocketAddress::Ipv6(remote))
             }
         };

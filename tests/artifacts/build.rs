@@ -14,10 +14,7 @@ const TARGET: &str = "wasm32-wasip2";
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
     let plugins = crates_in(&root.join("plugins"));
-    let guests = crates_in(&root.join("tests/guests"))
-        .into_iter()
-        .filter(|name| name != "support")
-        .collect::<Vec<_>>();
+    let guests = crates_in(&root.join("tests/guests")).into_iter().filter(|name| name != "support").collect::<Vec<_>>();
     for watched in ["wit", "sdk", "plugins", "tests/guests"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -25,11 +22,17 @@ fn main() {
     let target_dir = root.join("target/guests");
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo.current_dir(&root).args(["build", "--release", "--target", TARGET, "--target-dir"]).arg(&target_dir);
-    for dir in plugins.iter().map(|n| root.join("plugins").join(n)).chain(guests.iter().map(|n| root.join("tests/guests").join(n))) {
+    for dir in plugins
+        .iter()
+        .map(|n| root.join("plugins").join(n))
+        .chain(guests.iter().map(|n| root.join("tests/guests").join(n)))
+    {
         cargo.arg("-p").arg(package_name(&dir));
     }
     // Settings meant for the host build must not leak into the guest build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in
+        ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"]
+    {
         cargo.env_remove(var);
     }
     let status = cargo.status().expect("cannot run cargo to build the guests");
@@ -46,7 +49,8 @@ fn main() {
             let file = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
             assert!(file.exists(), "guest `{name}` built no {}", file.display());
             let constant = name.to_uppercase().replace('-', "_");
-            writeln!(code, "    /// `{name}`.\n    pub const {constant}: &str = {:?};", file.display().to_string()).unwrap();
+            writeln!(code, "    /// `{name}`.\n    pub const {constant}: &str = {:?};", file.display().to_string())
+                .unwrap();
         }
         code.push_str("}\n");
     };

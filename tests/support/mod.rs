@@ -98,7 +98,9 @@ impl KeyServer {
                 keys.insert(id.clone(), secret.clone());
                 (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#))
             }
-            (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => (200, r#"{"ok": true}"#.into()),
+            (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => {
+                (200, r#"{"ok": true}"#.into())
+            }
             (tiny_http::Method::Delete, url) if admin => match keys.remove(url.trim_start_matches("/api/keys/")) {
                 Some(_) => (204, String::new()),
                 None => (404, String::new()),

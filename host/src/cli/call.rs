@@ -87,10 +87,20 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
         })
     };
     let report = match args.call {
-        Call::Generate => Report::from(&plugin, "generate", plugin.generate(&options).await, |c| serde_json::json!({ "credential": c })),
+        Call::Generate => Report::from(
+            &plugin,
+            "generate",
+            plugin.generate(&options).await,
+            |c| serde_json::json!({ "credential": c }),
+        ),
         Call::Verify => {
             let credential = credential()?;
-            Report::from(&plugin, "verify", plugin.verify(&options, &credential).await, |v| serde_json::json!({ "verification": v }))
+            Report::from(
+                &plugin,
+                "verify",
+                plugin.verify(&options, &credential).await,
+                |v| serde_json::json!({ "verification": v }),
+            )
         }
         Call::Revoke => {
             let credential = credential()?;
@@ -145,7 +155,10 @@ impl Report {
         let j = &self.json;
         field("plugin", format!("{} {}", str(&j["plugin"]["name"]), str(&j["plugin"]["version"])));
         let status = if self.error.is_some() { "failed" } else { "ok" };
-        field("call", format!("{} {status} in {:.1} ms", str(&j["call"]), j["elapsed_ms"].as_f64().unwrap_or_default()));
+        field(
+            "call",
+            format!("{} {status} in {:.1} ms", str(&j["call"]), j["elapsed_ms"].as_f64().unwrap_or_default()),
+        );
         if let Some(error) = &self.error {
             field("error", format!("[{}] {error}", error.kind()));
         }
@@ -154,7 +167,13 @@ impl Report {
             if reveal {
                 field("secret", &credential.secret);
             } else {
-                field("secret", format!("{} characters (hidden; --reveal or --json to print it)", credential.secret.chars().count()));
+                field(
+                    "secret",
+                    format!(
+                        "{} characters (hidden; --reveal or --json to print it)",
+                        credential.secret.chars().count()
+                    ),
+                );
             }
             field("attributes", pairs(&credential.attributes));
             if let Some(expires) = credential.expires_at {

@@ -43,7 +43,8 @@ impl Exit {
 fn is_bad_input(error: &PluginError) -> bool {
     matches!(
         error,
-        PluginError::Config { .. } | PluginError::Provider { error: crate::runtime::ProviderError::InvalidConfig(_), .. }
+        PluginError::Config { .. }
+            | PluginError::Provider { error: crate::runtime::ProviderError::InvalidConfig(_), .. }
     )
 }
 

@@ -7,10 +7,10 @@ mod inspect;
 mod secrets;
 mod show;
 
+use crate::runtime::{Limits, Runtime};
 use clap::{Parser, Subcommand};
 use clap_complete::Shell;
 use exit::Exit;
-use crate::runtime::{Limits, Runtime};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +19,10 @@ use std::process::ExitCode;
 /// provider plugins.
 #[derive(Debug, Parser)]
 #[command(name = "rekey", version, propagate_version = true, max_term_width = 100)]
-#[command(after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to see more. NO_COLOR disables colour.\n\
-Exit codes: 0 success, 1 failure, 2 bad usage or input, 3 the verified key is not valid.")]
+#[command(
+    after_help = "Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to see more. NO_COLOR disables colour.\n\
+Exit codes: 0 success, 1 failure, 2 bad usage or input, 3 the verified key is not valid."
+)]
 struct Cli {
     /// Folder for compiled plugins [default: $REKEY_CACHE_DIR, $XDG_CACHE_HOME/rekey/code or ~/.cache/rekey/code]
     #[arg(long, global = true, value_name = "DIR")]
@@ -60,7 +62,12 @@ pub fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "rekey", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "rekey",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
         Command::Plugin(command) => runtime_block_on(async {
@@ -87,11 +94,7 @@ pub fn main() -> ExitCode {
 }
 
 fn runtime_block_on(future: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?
-        .block_on(future)
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(future)
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (plugin lines at `info` by default).

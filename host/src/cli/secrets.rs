@@ -33,9 +33,7 @@ pub fn admin_var(field: &str) -> String {
 pub fn read(from_stdin: bool, info: &PluginInfo, key_id: Option<String>) -> Result<Secrets, UsageError> {
     let mut secrets = if from_stdin {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| UsageError(format!("cannot read stdin: {e}")))?;
+        std::io::stdin().read_to_string(&mut text).map_err(|e| UsageError(format!("cannot read stdin: {e}")))?;
         // The message of a serde error quotes no input, only its position.
         serde_json::from_str::<Secrets>(&text).map_err(|e| {
             UsageError(format!(

@@ -15,11 +15,11 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use rekey::provider::types::{
-    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo,
-    ProviderError, RateLimit, Verification,
+pub use self::rekey::provider::log::Level;
+pub use self::rekey::provider::types::{
+    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, ProviderError,
+    RateLimit, Verification,
 };
-pub use rekey::provider::log::Level;
 
 /// The version of the contract this host speaks; plugins must export a
 /// semver-compatible `rekey:provider/provider` interface.

@@ -21,7 +21,9 @@ pub enum PluginError {
         source: std::io::Error,
     },
     /// The bytes are not a WebAssembly component this host can compile.
-    #[error("`{path}` is not a WebAssembly component: {reason}. Build plugins with `cargo build --target wasm32-wasip2 --release`")]
+    #[error(
+        "`{path}` is not a WebAssembly component: {reason}. Build plugins with `cargo build --target wasm32-wasip2 --release`"
+    )]
     NotAComponent {
         /// The plugin file.
         path: PathBuf,
@@ -29,7 +31,9 @@ pub enum PluginError {
         reason: String,
     },
     /// The component does not export a compatible `provider` interface.
-    #[error("plugin `{plugin}` does not export {wanted}; it exports: {exports}. Build it against the `plugin` world of rekey:provider@0.1.0 (rekey-sdk does this)")]
+    #[error(
+        "plugin `{plugin}` does not export {wanted}; it exports: {exports}. Build it against the `plugin` world of rekey:provider@0.1.0 (rekey-sdk does this)"
+    )]
     WrongWorld {
         /// The plugin file.
         plugin: String,
@@ -39,7 +43,9 @@ pub enum PluginError {
         exports: String,
     },
     /// The component imports something the sandbox does not provide.
-    #[error("plugin `{plugin}` imports {imports}, which rekey does not provide to plugins (no filesystem, environment, arguments, stdin or UDP). Remove the code that uses them")]
+    #[error(
+        "plugin `{plugin}` imports {imports}, which rekey does not provide to plugins (no filesystem, environment, arguments, stdin or UDP). Remove the code that uses them"
+    )]
     ForbiddenImports {
         /// The plugin file.
         plugin: String,
@@ -151,7 +157,9 @@ pub enum Denial {
         declared: String,
     },
     /// The plugin declared the host but the operator did not grant it.
-    #[error("{target} is declared by the plugin but not granted; grant it with `--grant {host}` once you trust the plugin to reach it")]
+    #[error(
+        "{target} is declared by the plugin but not granted; grant it with `--grant {host}` once you trust the plugin to reach it"
+    )]
     NotGranted {
         /// `host:port` asked for.
         target: String,

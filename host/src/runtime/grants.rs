@@ -25,16 +25,21 @@ impl Endpoint {
         let (rest, default_port) = match text.split_once("://") {
             Some(("https", rest)) => (rest, Some(443)),
             Some(("http", rest)) => (rest, Some(80)),
-            Some((scheme, _)) => return Err(format!("`{text}`: only http and https URLs are endpoints, not `{scheme}`")),
+            Some((scheme, _)) => {
+                return Err(format!("`{text}`: only http and https URLs are endpoints, not `{scheme}`"));
+            }
             None => (text, None),
         };
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let authority = authority.rsplit('@').next().unwrap_or_default();
-        let (host, port) = split_host_port(authority)
-            .ok_or_else(|| format!("`{text}` is not a host, host:port or URL"))?;
+        let (host, port) =
+            split_host_port(authority).ok_or_else(|| format!("`{text}` is not a host, host:port or URL"))?;
         let host = host.to_ascii_lowercase();
         let valid = !host.is_empty()
-            && host.trim_start_matches("*.").chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
+            && host
+                .trim_start_matches("*.")
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '_'));
         if !valid {
             return Err(format!("`{text}` has no valid host name"));
         }
@@ -49,7 +54,11 @@ impl Endpoint {
     /// Whether a request to `host:port` falls under this endpoint.
     pub fn matches(&self, host: &str, port: u16) -> bool {
         let host_ok = match self.host.strip_prefix("*.") {
-            Some(domain) => host.len() > domain.len() + 1 && host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.'),
+            Some(domain) => {
+                host.len() > domain.len() + 1
+                    && host.ends_with(domain)
+                    && host[..host.len() - domain.len()].ends_with('.')
+            }
             None => self.host.eq_ignore_ascii_case(host) || self.ip().is_some_and(|ip| host.parse() == Ok(ip)),
         };
         host_ok && self.port.is_none_or(|p| p == port)
@@ -127,14 +136,15 @@ impl Policy {
     /// one that `grant` does not reach.
     pub(crate) async fn resolve(&self, grant: &Endpoint, host: &str, port: u16) -> Result<Vec<SocketAddr>, Denial> {
         let target = format!("{host}:{port}");
-        let addrs: Vec<SocketAddr> = if let Some(ip) = self.grants.resolve.get(host).copied().or_else(|| host.parse().ok()) {
-            vec![SocketAddr::new(ip, port)]
-        } else {
-            tokio::net::lookup_host((host, port))
-                .await
-                .map_err(|e| Denial::Unresolved { target: target.clone(), reason: e.to_string() })?
-                .collect()
-        };
+        let addrs: Vec<SocketAddr> =
+            if let Some(ip) = self.grants.resolve.get(host).copied().or_else(|| host.parse().ok()) {
+                vec![SocketAddr::new(ip, port)]
+            } else {
+                tokio::net::lookup_host((host, port))
+                    .await
+                    .map_err(|e| Denial::Unresolved { target: target.clone(), reason: e.to_string() })?
+                    .collect()
+            };
         if addrs.is_empty() {
             return Err(Denial::Unresolved { target, reason: "no addresses".into() });
         }
@@ -158,17 +168,22 @@ impl Policy {
     }
 }
 
-fn grant_for<'a>(declared: &[Endpoint], granted: &'a [Endpoint], host: &str, port: u16) -> Result<&'a Endpoint, Denial> {
+fn grant_for<'a>(
+    declared: &[Endpoint],
+    granted: &'a [Endpoint],
+    host: &str,
+    port: u16,
+) -> Result<&'a Endpoint, Denial> {
     let target = format!("{host}:{port}");
     if !declared.iter().any(|d| d.matches(host, port)) {
         let declared = declared.iter().map(ToString::to_string).collect::<Vec<_>>();
         let declared = if declared.is_empty() { "none".to_string() } else { declared.join(", ") };
         return Err(Denial::Undeclared { target, declared });
     }
-    granted
-        .iter()
-        .find(|g| g.matches(host, port))
-        .ok_or_else(|| Denial::NotGranted { target, host: Endpoint { host: host.into(), port: Some(port) }.to_string() })
+    granted.iter().find(|g| g.matches(host, port)).ok_or_else(|| Denial::NotGranted {
+        target,
+        host: Endpoint { host: host.into(), port: Some(port) }.to_string(),
+    })
 }
 
 /// A name reaches only public addresses; an address literal granted as such
@@ -178,7 +193,10 @@ fn check_address(grant: &Endpoint, target: &str, ip: IpAddr) -> Result<(), Denia
     let advice = match class {
         Reserved::Metadata => "cloud metadata endpoints are never reachable from plugins".to_string(),
         _ if grant.ip() == Some(ip) => return Ok(()),
-        _ => format!("a granted name only reaches public addresses; if this internal address is intended, grant it literally (`--grant {}`)", Endpoint { host: ip.to_string(), port: target.rsplit(':').next().and_then(|p| p.parse().ok()) }),
+        _ => format!(
+            "a granted name only reaches public addresses; if this internal address is intended, grant it literally (`--grant {}`)",
+            Endpoint { host: ip.to_string(), port: target.rsplit(':').next().and_then(|p| p.parse().ok()) }
+        ),
     };
     Err(Denial::Reserved { target: target.to_string(), ip, class, advice })
 }
@@ -188,11 +206,12 @@ fn render(template: &str, config: &BTreeMap<String, String>) -> Result<String, S
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find('{') {
-        let end = rest[start..].find('}').ok_or_else(|| format!("permission `{template}` has an unclosed `{{`"))? + start;
+        let end =
+            rest[start..].find('}').ok_or_else(|| format!("permission `{template}` has an unclosed `{{`"))? + start;
         let name = &rest[start + 1..end];
-        let value = config.get(name).ok_or_else(|| {
-            format!("permission `{template}` needs the config field `{name}`, which is not set")
-        })?;
+        let value = config
+            .get(name)
+            .ok_or_else(|| format!("permission `{template}` needs the config field `{name}`, which is not set"))?;
         out.push_str(&rest[..start]);
         out.push_str(value);
         rest = &rest[end + 1..];

@@ -3,11 +3,11 @@
 //! address and the transcript entry.
 
 use super::connect;
-use bytes::Bytes as Chunk;
 use super::error::Denial;
 use super::grants::Policy;
 use super::limits::Limits;
 use super::transcript::{Entry, Exchange, Transcript};
+use bytes::Bytes as Chunk;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use std::pin::Pin;
@@ -75,7 +75,8 @@ impl WasiHttpHooks for Egress {
                 Err(denial) => return refuse(&denials, &entry, denial),
             };
             let request = request.map(|body| {
-                Metered::new(body, entry.clone(), denials.clone(), Direction::Request, limits.max_request_body).boxed_unsync()
+                Metered::new(body, entry.clone(), denials.clone(), Direction::Request, limits.max_request_body)
+                    .boxed_unsync()
             });
             let tls_name = https.then_some(host.as_str());
             match connect::send(&addrs, tls_name, request).await {

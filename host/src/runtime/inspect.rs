@@ -29,7 +29,9 @@ impl Surface {
     pub(crate) fn of(component: &Component, engine: &Engine) -> Self {
         let ty = component.component_type();
         let list = |items: &mut dyn Iterator<Item = (&str, ComponentExtern<'_>)>| -> Vec<Interface> {
-            items.map(|(name, item)| Interface { name: name.to_string(), functions: functions(engine, &item.ty) }).collect()
+            items
+                .map(|(name, item)| Interface { name: name.to_string(), functions: functions(engine, &item.ty) })
+                .collect()
         };
         Self { imports: list(&mut ty.imports(engine)), exports: list(&mut ty.exports(engine)) }
     }
@@ -50,9 +52,10 @@ impl Surface {
 
     /// The exported provider interface, if it is a compatible version.
     pub(crate) fn provider_export(&self) -> Option<&str> {
-        self.exports.iter().map(|e| e.name.as_str()).find(|name| {
-            name.split_once('@').is_some_and(|(base, version)| base == CONTRACT && compatible(version))
-        })
+        self.exports
+            .iter()
+            .map(|e| e.name.as_str())
+            .find(|name| name.split_once('@').is_some_and(|(base, version)| base == CONTRACT && compatible(version)))
     }
 
     /// The world this component targets, as far as its exports tell.

@@ -25,8 +25,8 @@ mod transcript;
 mod validate;
 
 pub use bindings::{
-    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo,
-    ProviderError, RateLimit, Verification,
+    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, ProviderError,
+    RateLimit, Verification,
 };
 pub use engine::Runtime;
 pub use error::{Denial, PluginError};

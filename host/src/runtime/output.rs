@@ -178,12 +178,7 @@ impl StdoutStream for Stream {
 
 impl AsyncWrite for Stream {
     fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Poll::Ready(
-            self.output
-                .write(self.source, buf)
-                .map(|()| buf.len())
-                .map_err(io::Error::other),
-        )
+        Poll::Ready(self.output.write(self.source, buf).map(|()| buf.len()).map_err(io::Error::other))
     }
 
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -3,8 +3,7 @@
 //! pre-instantiated component, under the runtime's limits.
 
 use super::bindings::{
-    CallContext, Credential, Pair, Plugin as Bindings, PluginInfo, PluginPre, ProviderError,
-    Verification,
+    CallContext, Credential, Pair, Plugin as Bindings, PluginInfo, PluginPre, ProviderError, Verification,
 };
 use super::engine::{EPOCH_TICK, Shared};
 use super::error::{Denial, PluginError};
@@ -85,10 +84,8 @@ impl Plugin {
     /// Compiles (or reads from the cache), checks and describes a plugin.
     pub(crate) async fn load(shared: Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Self, PluginError> {
         let digest = hex::encode(Sha256::digest(bytes));
-        let not_a_component = |error: wasmtime::Error| PluginError::NotAComponent {
-            path: path.into(),
-            reason: format!("{error}"),
-        };
+        let not_a_component =
+            |error: wasmtime::Error| PluginError::NotAComponent { path: path.into(), reason: format!("{error}") };
         let component = match shared.cache() {
             Some(cache) => cache.load(&shared.engine, &digest, bytes),
             None => Component::new(&shared.engine, bytes),
@@ -225,7 +222,10 @@ impl Plugin {
             _ => validate::config(&self.info.config, &options.config, &options.admin_secrets).map_err(config_error)?,
         };
         let policy = Policy::new(&self.info.permissions, &config, options.grants.clone()).map_err(config_error)?;
-        let tcp = policy.tcp_addresses().await.map_err(|denial| Failure::Plugin(PluginError::Denied { plugin: plugin.clone(), denial }))?;
+        let tcp = policy
+            .tcp_addresses()
+            .await
+            .map_err(|denial| Failure::Plugin(PluginError::Denied { plugin: plugin.clone(), denial }))?;
         let limits = &self.shared.limits;
         let sandbox = Sandbox {
             wasi: wasi_context(output, tcp, denials.clone()),
@@ -378,7 +378,11 @@ fn placeholder_info(plugin: &str) -> PluginInfo {
         version: String::new(),
         description: String::new(),
         config: vec![],
-        capabilities: super::bindings::Capabilities { concurrent_keys: false, reports_last_use: false, idempotent_generate: false },
+        capabilities: super::bindings::Capabilities {
+            concurrent_keys: false,
+            reports_last_use: false,
+            idempotent_generate: false,
+        },
         permissions: super::bindings::Permissions { http_hosts: vec![], tcp: vec![] },
     }
 }

@@ -15,9 +15,9 @@ use super::http::Egress;
 use super::limits::MemoryLimiter;
 use super::output::Output;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime_wasi::p2::bindings::{cli, clocks, random, sockets};
 use wasmtime_wasi::cli::WasiCliView;
 use wasmtime_wasi::clocks::WasiClocksView;
+use wasmtime_wasi::p2::bindings::{cli, clocks, random, sockets};
 use wasmtime_wasi::sockets::WasiSocketsView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -107,7 +107,11 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     cli::terminal_stdin::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
     cli::terminal_stdout::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
     cli::terminal_stderr::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
-    sockets::network::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, &(&options).into(), Sandbox::sockets)?;
+    sockets::network::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(
+        linker,
+        &(&options).into(),
+        Sandbox::sockets,
+    )?;
     sockets::instance_network::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
     sockets::tcp_create_socket::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
     sockets::tcp::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;

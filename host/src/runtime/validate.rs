@@ -29,7 +29,9 @@ pub(crate) fn config(
         match schema.iter().find(|f| &f.name == key) {
             None => return Err(format!("unknown config field `{key}`; the plugin accepts: {}", names())),
             Some(field) if field.secret => {
-                return Err(format!("`{key}` is a secret: pass it as an admin secret (stdin or environment), never as config"));
+                return Err(format!(
+                    "`{key}` is a secret: pass it as an admin secret (stdin or environment), never as config"
+                ));
             }
             Some(_) => {}
         }
@@ -63,13 +65,19 @@ fn check_type(field: &ConfigField, value: &str) -> Result<(), String> {
         FieldType::Integer => value.trim().parse::<i64>().is_ok(),
         FieldType::Boolean => matches!(value, "true" | "false"),
         FieldType::Url => {
-            (value.starts_with("https://") || value.starts_with("http://")) && super::grants::Endpoint::parse(value).is_ok()
+            (value.starts_with("https://") || value.starts_with("http://"))
+                && super::grants::Endpoint::parse(value).is_ok()
         }
     };
     if ok {
         Ok(())
     } else {
-        Err(format!("config field `{}` must be {} {}, got `{value}`", field.name, article(field.field_type), field.field_type.name()))
+        Err(format!(
+            "config field `{}` must be {} {}, got `{value}`",
+            field.name,
+            article(field.field_type),
+            field.field_type.name()
+        ))
     }
 }
 
@@ -138,7 +146,14 @@ mod tests {
     use super::*;
 
     fn field(name: &str, field_type: FieldType) -> ConfigField {
-        ConfigField { name: name.into(), field_type, required: false, secret: false, default_value: None, help: "help".into() }
+        ConfigField {
+            name: name.into(),
+            field_type,
+            required: false,
+            secret: false,
+            default_value: None,
+            help: "help".into(),
+        }
     }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -170,7 +185,8 @@ mod tests {
 
     #[test]
     fn oversized_results_are_refused() {
-        let huge = Credential { key_id: "k".into(), secret: "s".repeat(MAX_SECRET + 1), attributes: vec![], expires_at: None };
+        let huge =
+            Credential { key_id: "k".into(), secret: "s".repeat(MAX_SECRET + 1), attributes: vec![], expires_at: None };
         assert!(credential(&huge).unwrap_err().contains("secret"));
         let empty = Credential { key_id: String::new(), secret: "s".into(), attributes: vec![], expires_at: None };
         assert!(credential(&empty).is_err());

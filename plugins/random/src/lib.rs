@@ -8,8 +8,8 @@
 
 use rekey_sdk::secret::{Encoding, random_secret};
 use rekey_sdk::{
-    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Pair, Permissions,
-    PluginInfo, Provider, ProviderError, Verification,
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, Provider,
+    ProviderError, Verification,
 };
 
 /// Secrets shorter than this are refused: 16 characters of hex are 64 bits.
@@ -68,19 +68,20 @@ impl Provider for Random {
         PluginInfo {
             name: "random".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Static secrets (signing keys, session secrets, shared tokens) drawn from a secure random source".into(),
+            description:
+                "Static secrets (signing keys, session secrets, shared tokens) drawn from a secure random source".into(),
             config: vec![
-                ConfigField::new("length", FieldType::Integer, "Characters of randomness, after the prefix (16 to 4096)")
-                    .default_value("32"),
+                ConfigField::new(
+                    "length",
+                    FieldType::Integer,
+                    "Characters of randomness, after the prefix (16 to 4096)",
+                )
+                .default_value("32"),
                 ConfigField::new("encoding", FieldType::Text, "Alphabet of the secret: hex, base64url or alphanumeric")
                     .default_value("base64url"),
                 ConfigField::new("prefix", FieldType::Text, "Text put before the random part, e.g. `whsec_`"),
             ],
-            capabilities: Capabilities {
-                concurrent_keys: true,
-                reports_last_use: false,
-                idempotent_generate: false,
-            },
+            capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
             permissions: Permissions { http_hosts: vec![], tcp: vec![] },
         }
     }

@@ -17,8 +17,8 @@ mod template;
 
 use rekey_sdk::http::Request;
 use rekey_sdk::{
-    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Permissions, PluginInfo,
-    Provider, ProviderError, Verification,
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Permissions, PluginInfo, Provider,
+    ProviderError, Verification,
 };
 use serde_json::Value;
 use template::{Escape, render};
@@ -32,20 +32,28 @@ impl Provider for Webhook {
         PluginInfo {
             name: "webhook".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Keys of any HTTP API with create, verify and revoke endpoints, configured by templates".into(),
+            description: "Keys of any HTTP API with create, verify and revoke endpoints, configured by templates"
+                .into(),
             config: vec![
-                ConfigField::new("base-url", FieldType::Url, "Base URL of the API; every path below is appended to it").required(),
+                ConfigField::new("base-url", FieldType::Url, "Base URL of the API; every path below is appended to it")
+                    .required(),
                 text("admin-token", "Token allowed to create and delete keys").secret(),
-                text("admin-header", "Header sent on create and revoke").default_value("Authorization: Bearer {admin-token}"),
+                text("admin-header", "Header sent on create and revoke")
+                    .default_value("Authorization: Bearer {admin-token}"),
                 text("create-method", "HTTP method that creates a key").default_value("POST"),
                 text("create-path", "Path that creates a key").required(),
                 text("create-body", "JSON body that creates a key").default_value(r#"{"name": "rekey {rotation-id}"}"#),
                 text("key-id-pointer", "JSON pointer to the new key's id in the create response").default_value("/id"),
-                text("secret-pointer", "JSON pointer to the new key's secret in the create response").default_value("/secret"),
+                text("secret-pointer", "JSON pointer to the new key's secret in the create response")
+                    .default_value("/secret"),
                 text("verify-method", "HTTP method of the request that checks a key").default_value("GET"),
                 text("verify-path", "Path that answers 2xx to a valid key").required(),
-                text("verify-header", "Header that presents the key being checked").default_value("Authorization: Bearer {secret}"),
-                text("last-used-pointer", "JSON pointer, in the verify response, to when the key was last used (Unix seconds)"),
+                text("verify-header", "Header that presents the key being checked")
+                    .default_value("Authorization: Bearer {secret}"),
+                text(
+                    "last-used-pointer",
+                    "JSON pointer, in the verify response, to when the key was last used (Unix seconds)",
+                ),
                 text("revoke-method", "HTTP method that revokes a key").default_value("DELETE"),
                 text("revoke-path", "Path that revokes a key").default_value("/keys/{key-id}"),
             ],
@@ -72,7 +80,12 @@ impl Provider for Webhook {
                 ))),
             }
         };
-        Ok(Credential { key_id: pick("key-id-pointer")?, secret: pick("secret-pointer")?, attributes: vec![], expires_at: None })
+        Ok(Credential {
+            key_id: pick("key-id-pointer")?,
+            secret: pick("secret-pointer")?,
+            attributes: vec![],
+            expires_at: None,
+        })
     }
 
     fn verify(ctx: CallContext, credential: Credential) -> Result<Verification, ProviderError> {
@@ -81,7 +94,11 @@ impl Provider for Webhook {
         let response = call.request("verify-method", "verify-path")?.header(&name, &value).send_any_status()?;
         let status = response.status();
         if status == 401 || status == 403 {
-            return Ok(Verification { valid: false, detail: Some(format!("the API refused the key ({status})")), last_used: None });
+            return Ok(Verification {
+                valid: false,
+                detail: Some(format!("the API refused the key ({status})")),
+                last_used: None,
+            });
         }
         response.error_for_status("verify")?;
         let last_used = match call.config.get("last-used-pointer") {

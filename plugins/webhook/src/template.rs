@@ -30,7 +30,8 @@ pub fn render(template: &str, escape: Escape, var: &dyn Fn(&str) -> Option<Strin
                 let rest = &template[i + 1..];
                 let end = rest.find('}').ok_or_else(|| format!("unclosed `{{` in `{template}`"))?;
                 let name = &rest[..end];
-                let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                let is_name =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
                 if !is_name {
                     // Not a placeholder (e.g. a JSON object): keep the brace.
                     out.push('{');

@@ -45,7 +45,10 @@ macro_rules! guest {
                 $attack
             }
 
-            fn verify(_: rekey_sdk::CallContext, _: rekey_sdk::Credential) -> Result<rekey_sdk::Verification, rekey_sdk::ProviderError> {
+            fn verify(
+                _: rekey_sdk::CallContext,
+                _: rekey_sdk::Credential,
+            ) -> Result<rekey_sdk::Verification, rekey_sdk::ProviderError> {
                 Ok($crate::verification())
             }
 

@@ -1,7 +1,7 @@
 //! Connects to its declared, granted address, then tries a second address it
 //! never declared: the first works, the second is refused.
-use std::io::Write;
 use rekey_sdk::tcp::TcpStream;
+use std::io::Write;
 
 guest_support::guest! {
     info: guest_support::info("tcp-escape", &[], &["{target}"], &["target", "sneak"]),
