@@ -235,3 +235,21 @@ async fn filesystem_reader() {
     );
     still_serves(&runtime).await;
 }
+
+#[tokio::test]
+async fn oversized_body() {
+    let server = KeyServer::start();
+    let (runtime, _cache) = support::runtime(Limits { max_response_body: 256 << 10, ..Limits::default() });
+    let options = CallOptions {
+        config: config(&[("url", format!("{}/big", server.base_url()))]),
+        grants: granting(&[&server.addr.to_string()]),
+        ..CallOptions::default()
+    };
+    let error = attack(&runtime, guests::OVERSIZED_BODY, options).await;
+    let expected = Denial::BodyLimit { direction: "response", limit: 256 << 10 };
+    assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "plugin `oversized-body` was denied network access: a response body exceeded 262144 bytes"
+    );
+}

@@ -48,7 +48,8 @@ pub fn text(output: &Output) -> (String, String) {
 /// A key-issuing HTTP API on loopback, the kind the `webhook` plugin
 /// rotates: `POST /api/keys` (admin token) creates a key, `GET /api/me`
 /// answers 200 to a live key and 401 otherwise, `DELETE /api/keys/ID`
-/// (admin token) deletes one. It records every request it served.
+/// (admin token) deletes one, and `GET /api/big` answers 8 MiB to anyone.
+/// It records every request it served.
 pub struct KeyServer {
     pub addr: SocketAddr,
     pub keys: Arc<Mutex<BTreeMap<String, String>>>,
@@ -98,6 +99,7 @@ impl KeyServer {
                 keys.insert(id.clone(), secret.clone());
                 (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#))
             }
+            (tiny_http::Method::Get, "/api/big") => (200, "x".repeat(8 << 20)),
             (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => {
                 (200, r#"{"ok": true}"#.into())
             }

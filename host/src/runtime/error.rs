@@ -52,6 +52,15 @@ pub enum PluginError {
         /// The offending imports, comma-separated.
         imports: String,
     },
+    /// The component's imports do not match what the host provides (a
+    /// different signature for a WASI function, say).
+    #[error("plugin `{plugin}` cannot be linked to the host: {reason}")]
+    Incompatible {
+        /// The plugin file.
+        plugin: String,
+        /// What wasmtime reported.
+        reason: String,
+    },
     /// The compiled-code cache could not be used.
     #[error("cannot use the compiled-code cache at `{path}`: {source}")]
     Cache {
@@ -217,6 +226,7 @@ impl PluginError {
             Self::NotAComponent { .. } => "not-a-component",
             Self::WrongWorld { .. } => "wrong-world",
             Self::ForbiddenImports { .. } => "forbidden-imports",
+            Self::Incompatible { .. } => "incompatible",
             Self::Cache { .. } => "cache",
             Self::Config { .. } => "config",
             Self::Deadline { .. } => "deadline",

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// API requests; operators can tighten or loosen each.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Limits {
-    /// Linear memory, in bytes, across the component's memories.
+    /// Bytes of each linear memory of the plugin.
     pub memory_bytes: usize,
     /// Wall-clock time for the whole call, host I/O included.
     pub deadline: Duration,

@@ -108,9 +108,9 @@ impl Plugin {
         let instance_pre = shared
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| PluginError::Trap { plugin: plugin.clone(), message: format!("cannot link: {e}") })?;
+            .map_err(|e| PluginError::Incompatible { plugin: plugin.clone(), reason: format!("{e:#}") })?;
         let pre = PluginPre::new(instance_pre)
-            .map_err(|e| PluginError::Trap { plugin: plugin.clone(), message: format!("cannot bind: {e}") })?;
+            .map_err(|e| PluginError::Incompatible { plugin: plugin.clone(), reason: format!("{e:#}") })?;
         let mut loaded = Self {
             shared,
             pre,

@@ -36,6 +36,14 @@ pub(crate) fn config(
             Some(_) => {}
         }
     }
+    for key in secrets.keys() {
+        if !schema.iter().any(|f| &f.name == key && f.secret) {
+            return Err(format!(
+                "`{key}` is not a secret field of this plugin, so it is not passed to it; its secret fields: {}",
+                schema.iter().filter(|f| f.secret).map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     let mut filled = BTreeMap::new();
     for field in schema {
         if field.secret {
@@ -181,6 +189,13 @@ mod tests {
         assert!(config(&schema, &map(&[("token", "x")]), &map(&[])).unwrap_err().contains("is a secret"));
         assert!(config(&schema, &map(&[]), &map(&[])).unwrap_err().contains("admin secret `token` is required"));
         assert!(config(&schema, &map(&[]), &map(&[("token", "x")])).is_ok());
+    }
+
+    #[test]
+    fn a_plugin_never_receives_secrets_it_did_not_declare() {
+        let schema = [ConfigField { secret: true, required: true, ..field("token", FieldType::Text) }];
+        let error = config(&schema, &map(&[]), &map(&[("token", "x"), ("aws-root-key", "y")])).unwrap_err();
+        assert!(error.contains("`aws-root-key` is not a secret field"), "{error}");
     }
 
     #[test]
