@@ -7,4 +7,8 @@
 //! did not declare and the operator did not grant.
 
 pub mod cli;
+pub mod config;
+pub mod deploy;
+pub mod rotation;
 pub mod runtime;
+pub mod store;

@@ -31,7 +31,14 @@ impl Exit {
     pub fn of(error: &anyhow::Error) -> Self {
         if error.is::<InvalidKey>() {
             Self::Invalid
-        } else if error.is::<UsageError>() || error.downcast_ref::<PluginError>().is_some_and(is_bad_input) {
+        } else if error.is::<UsageError>()
+            || error.is::<crate::config::ConfigError>()
+            || matches!(
+                error.downcast_ref::<crate::rotation::RotationError>(),
+                Some(crate::rotation::RotationError::Setup { .. })
+            )
+            || error.downcast_ref::<PluginError>().is_some_and(is_bad_input)
+        {
             Self::Usage
         } else {
             Self::Failure

@@ -1,11 +1,18 @@
 //! The command line: argument parsing (clap), logging set-up, and the exit
 //! codes scripts can rely on. Errors are `anyhow` from here up.
 
+mod audit;
+mod backup;
 mod call;
+mod context;
+mod credential;
 mod exit;
+mod init;
 mod inspect;
+mod rotate;
 mod secrets;
 mod show;
+mod status;
 
 use crate::runtime::{Limits, Runtime};
 use clap::{Parser, Subcommand};
@@ -24,6 +31,10 @@ use std::process::ExitCode;
 Exit codes: 0 success, 1 failure, 2 bad usage or input, 3 the verified key is not valid."
 )]
 struct Cli {
+    /// The declaration of credentials, targets and notifications.
+    #[arg(long, short = 'C', global = true, env = "REKEY_CONFIG", default_value = "rekey.toml", value_name = "FILE")]
+    config: PathBuf,
+
     /// Folder for compiled plugins [default: $REKEY_CACHE_DIR, $XDG_CACHE_HOME/rekey/code or ~/.cache/rekey/code]
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
@@ -38,6 +49,51 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create the store (and the master key file) that rekey.toml names.
+    Init,
+    /// List, show and import credentials.
+    #[command(subcommand)]
+    Credential(credential::Command),
+    /// Rotate credentials: backup, generate, verify, deploy stage by stage, promote, revoke.
+    Rotate(rotate::Args),
+    /// Continue interrupted rotations, and revoke previous keys whose grace period is over.
+    Resume,
+    /// Undo the last rotation of a credential while its previous key is not yet revoked.
+    Rollback {
+        /// The credential.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// End a credential's grace period now: revoke its previous key.
+    RevokePrevious {
+        /// The credential.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Each credential: version, age, due date, last rotation, anything in progress.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every rotation of a credential, with its journal.
+    History {
+        /// The credential.
+        name: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read and verify the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(audit::Command),
+    /// Export the store to an encrypted file, or import one into a fresh store.
+    #[command(subcommand)]
+    Backup(backup::Command),
     /// Inspect and call provider plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -60,7 +116,21 @@ enum PluginCommand {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
+    let cache = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(Runtime::default_cache_dir) };
+    let load = || context::Context::load(cli.config.clone(), cache.clone());
     let result = match cli.command {
+        Command::Init => init::run(&cli.config),
+        Command::Credential(command) => load().and_then(|c| credential::run(command, &c)),
+        Command::Rotate(args) => runtime_block_on(async { rotate::run(args, &load()?).await }),
+        Command::Resume => runtime_block_on(async { rotate::resume(&load()?).await }),
+        Command::Rollback { name, yes } => runtime_block_on(async { rotate::finish(&name, true, yes, &load()?).await }),
+        Command::RevokePrevious { name, yes } => {
+            runtime_block_on(async { rotate::finish(&name, false, yes, &load()?).await })
+        }
+        Command::Status { json } => load().and_then(|c| status::status(json, &c)),
+        Command::History { name, json } => load().and_then(|c| status::history(&name, json, &c)),
+        Command::Audit(command) => load().and_then(|c| audit::run(command, &c)),
+        Command::Backup(command) => load().and_then(|c| backup::run(command, &c)),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -71,7 +141,6 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Command::Plugin(command) => runtime_block_on(async {
-            let cache = if cli.no_cache { None } else { cli.cache_dir.or_else(Runtime::default_cache_dir) };
             match command {
                 PluginCommand::Inspect(args) => inspect::run(args, &Runtime::new(Limits::default(), cache)?).await,
                 PluginCommand::Call(args) => {

@@ -10,7 +10,7 @@
 mod addr;
 mod bindings;
 mod cache;
-mod connect;
+pub(crate) mod connect;
 mod engine;
 mod error;
 mod grants;

@@ -1,0 +1,69 @@
+//! What the store commands share: the checked `rekey.toml`, the store it
+//! names, and a plugin runtime.
+
+use crate::config::Config;
+use crate::runtime::{Limits, Runtime};
+use crate::store::Store;
+use std::path::PathBuf;
+
+/// The loaded configuration and how to reach the store and plugins.
+pub struct Context {
+    /// The checked `rekey.toml`.
+    pub config: Config,
+    cache: Option<PathBuf>,
+}
+
+impl Context {
+    /// Reads and checks `rekey.toml`.
+    pub fn load(file: PathBuf, cache: Option<PathBuf>) -> anyhow::Result<Self> {
+        Ok(Self { config: Config::load(&file)?, cache })
+    }
+
+    /// Opens the store with the master key.
+    pub fn store(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.config.store_path(), &self.config.key_file())?)
+    }
+
+    /// A plugin runtime with default limits.
+    pub fn runtime(&self) -> anyhow::Result<Runtime> {
+        Ok(Runtime::new(Limits::default(), self.cache.clone())?)
+    }
+}
+
+/// Formats Unix seconds as UTC `YYYY-MM-DD HH:MM:SS`.
+pub fn time(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm), proleptic Gregorian.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", secs / 3_600, secs % 3_600 / 60, secs % 60)
+}
+
+/// A duration in seconds as `3d 4h`, `5m`, `12s`.
+pub fn age(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3_600 => format!("{}m", s / 60),
+        3_600..86_400 => format!("{}h {}m", s / 3_600, s % 3_600 / 60),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3_600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unix_times_print_as_utc_dates() {
+        assert_eq!(super::time(0), "1970-01-01 00:00:00");
+        assert_eq!(super::time(1_795_000_000), "2026-11-18 09:46:40");
+        assert_eq!(super::age(90 * 86_400 + 3_600), "90d 1h");
+    }
+}

@@ -1,0 +1,192 @@
+//! `rekey rotate`, `resume`, `rollback` and `revoke-previous`: the commands
+//! that drive the rotation state machine.
+
+use super::context::{Context, time};
+use super::exit::UsageError;
+use crate::config::duration;
+use crate::rotation::{Ended, RotationError, Rotator, is_due, plan};
+use crate::store::versions::Label;
+use std::io::IsTerminal;
+
+/// Arguments of `rekey rotate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The credentials to rotate.
+    names: Vec<String>,
+    /// Also every credential whose key is older than its policy's max_age (or has none).
+    #[arg(long)]
+    all_due: bool,
+    /// A leak or a departure: revoke the old key right after the new one verifies, with no grace period.
+    #[arg(long)]
+    emergency: bool,
+    /// Print the plan (every step, target and check) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Skip the confirmation of --emergency.
+    #[arg(long)]
+    yes: bool,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Rotates the named (and due) credentials, one after the other.
+pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
+    let config = &context.config;
+    let mut names = args.names.clone();
+    for name in &names {
+        if config.credential(name).is_none() {
+            return Err(UsageError(format!("credential `{name}` is not declared in {}", config.file.display())).into());
+        }
+    }
+    if args.dry_run {
+        return print_plans(&names, args.all_due, args.emergency, args.json, context);
+    }
+    let store = context.store()?;
+    if args.all_due {
+        for spec in &config.manifest.credentials {
+            if is_due(&store, spec)? && !names.contains(spec.name.get_ref()) {
+                names.push(spec.name.get_ref().clone());
+            }
+        }
+    }
+    if names.is_empty() {
+        return Err(UsageError("nothing to rotate: name credentials, or use --all-due".into()).into());
+    }
+    if args.emergency {
+        confirm(args.yes, &format!("revoke the current key of {} as soon as the new one verifies", names.join(", ")))?;
+    }
+    let runtime = context.runtime()?;
+    let mut failures = 0;
+    let mut results = Vec::new();
+    for name in &names {
+        let started = std::time::Instant::now();
+        let outcome = match Rotator::new(config, &store, &runtime, name).await {
+            Ok(rotator) => rotator.rotate(args.emergency).await,
+            Err(e) => Err(e),
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        failures += usize::from(outcome.is_err());
+        let message = describe(name, &outcome);
+        if !args.json {
+            println!("{message} ({seconds:.2} s)");
+        }
+        results.push(
+            serde_json::json!({ "credential": name, "ok": outcome.is_ok(), "message": message, "seconds": seconds }),
+        );
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    }
+    if failures > 0 {
+        anyhow::bail!("{failures} of {} rotations failed", names.len());
+    }
+    Ok(())
+}
+
+/// `rekey resume`: continues every interrupted rotation and ends the grace
+/// periods that are over.
+pub async fn resume(context: &Context) -> anyhow::Result<()> {
+    let store = context.store()?;
+    let open = store.open_rotations()?;
+    if open.is_empty() {
+        println!("nothing to resume");
+        return Ok(());
+    }
+    let runtime = context.runtime()?;
+    let mut failures = 0;
+    for rotation in open {
+        let outcome = match Rotator::new(&context.config, &store, &runtime, &rotation.credential).await {
+            Ok(rotator) => rotator.resume().await.map(|ended| ended.unwrap_or(Ended::Succeeded)),
+            Err(e) => Err(e),
+        };
+        failures += usize::from(outcome.is_err());
+        println!("{}", describe(&rotation.credential, &outcome));
+    }
+    if failures > 0 {
+        anyhow::bail!("{failures} rotations could not be resumed");
+    }
+    Ok(())
+}
+
+/// `rekey rollback NAME` and `rekey revoke-previous NAME`.
+pub async fn finish(name: &str, rollback: bool, yes: bool, context: &Context) -> anyhow::Result<()> {
+    if context.config.credential(name).is_none() {
+        return Err(
+            UsageError(format!("credential `{name}` is not declared in {}", context.config.file.display())).into()
+        );
+    }
+    let action = if rollback {
+        format!("put the previous key of `{name}` back in every target and revoke the new one")
+    } else {
+        format!("revoke the previous key of `{name}` now, before its grace period ends")
+    };
+    confirm(yes, &action)?;
+    let store = context.store()?;
+    let runtime = context.runtime()?;
+    let rotator = Rotator::new(&context.config, &store, &runtime, name).await?;
+    let outcome = if rollback { rotator.rollback().await } else { rotator.revoke_previous().await };
+    println!("{}", describe(name, &outcome));
+    outcome.map(drop).map_err(Into::into)
+}
+
+fn describe(name: &str, outcome: &Result<Ended, RotationError>) -> String {
+    match outcome {
+        Ok(Ended::Succeeded) => format!("{name}: rotated; the old key is revoked"),
+        Ok(Ended::InGrace { until }) => format!(
+            "{name}: rotated; the old key stays valid until {} UTC, then `rekey resume` revokes it",
+            time(*until)
+        ),
+        Ok(Ended::RolledBack) => format!("{name}: rolled back; the previous key is current again"),
+        Err(error) => format!("{name}: {error}"),
+    }
+}
+
+/// Asks before a destructive action, unless `--yes`.
+fn confirm(yes: bool, action: &str) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError(format!("this would {action}; confirm with --yes")).into());
+    }
+    eprint!("This will {action}. Continue? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(UsageError("cancelled".into()).into()) }
+}
+
+fn print_plans(names: &[String], all_due: bool, emergency: bool, json: bool, context: &Context) -> anyhow::Result<()> {
+    let config = &context.config;
+    let mut names = names.to_vec();
+    if all_due {
+        let store = context.store()?;
+        for spec in &config.manifest.credentials {
+            if is_due(&store, spec)? && !names.contains(spec.name.get_ref()) {
+                names.push(spec.name.get_ref().clone());
+            }
+        }
+    }
+    let mut plans = Vec::new();
+    for name in &names {
+        let spec = config.credential(name).expect("checked above");
+        let steps = plan::steps(spec, emergency);
+        let current = match context.store() {
+            Ok(store) => store.labeled(name, Label::Current)?.map(|v| v.version),
+            Err(_) => None,
+        };
+        if !json {
+            println!("plan for `{name}` (dry run: nothing is changed){}", if emergency { " — EMERGENCY" } else { "" });
+            println!("  current version: {}", current.map_or("none".into(), |v| v.to_string()));
+            println!("  grace period: {}", duration::format(spec.policy.grace_period));
+            for (i, step) in steps.iter().enumerate() {
+                println!("  {:>2}. {:<16} {}", i + 1, step.name, step.description);
+            }
+        }
+        plans.push(serde_json::json!({ "credential": name, "emergency": emergency, "current_version": current, "steps": steps }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&plans)?);
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! `rekey status` and `rekey history NAME`.
+
+use super::context::{Context, age, time};
+use super::exit::UsageError;
+use crate::store::now;
+use crate::store::versions::Label;
+
+/// Each declared credential: version, age, due date, last rotation, anything
+/// in progress.
+pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
+    let store = context.store()?;
+    let mut rows = Vec::new();
+    for spec in &context.config.manifest.credentials {
+        let name = spec.name.get_ref();
+        let current = store.labeled(name, Label::Current)?;
+        let last = store.rotations(name)?.into_iter().next();
+        let open = store.open_rotation(name)?;
+        let due_at = current.as_ref().map(|v| v.created_at + spec.policy.max_age.as_secs() as i64);
+        rows.push(serde_json::json!({
+            "name": name,
+            "version": current.as_ref().map(|v| v.version),
+            "key_id": current.as_ref().map(|v| v.key_id.clone()),
+            "age_seconds": current.as_ref().map(|v| now() - v.created_at),
+            "due_at": due_at,
+            "due": due_at.is_none_or(|t| t <= now()),
+            "last_rotation": last.as_ref().map(|r| serde_json::json!({ "id": r.id, "state": r.state, "started_at": r.started_at, "error": r.error })),
+            "in_progress": open.as_ref().map(|r| serde_json::json!({ "id": r.id, "state": r.state, "revoke_after": r.revoke_after })),
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!("{:<22} {:<7} {:<10} {:<21} {:<28} {}", "NAME", "VERSION", "AGE", "DUE", "LAST ROTATION", "IN PROGRESS");
+    for r in &rows {
+        let version = r["version"].as_i64().map_or("-".into(), |v| format!("v{v}"));
+        let age_text = r["age_seconds"].as_i64().map_or("-".into(), age);
+        let due = match r["due_at"].as_i64() {
+            Some(t) if r["due"] == true => format!("OVERDUE {}", &time(t)[..10]),
+            Some(t) => time(t)[..10].to_string(),
+            None => "now (no key)".into(),
+        };
+        let last = r["last_rotation"]["state"].as_str().map_or("never".into(), |s| {
+            format!("{s} {}", time(r["last_rotation"]["started_at"].as_i64().unwrap_or_default()))
+        });
+        let open = r["in_progress"]["state"]
+            .as_str()
+            .map_or("-".into(), |s| format!("{s} {}", r["in_progress"]["id"].as_str().unwrap_or_default()));
+        println!(
+            "{:<22} {:<7} {:<10} {:<21} {:<28} {}",
+            r["name"].as_str().unwrap_or_default(),
+            version,
+            age_text,
+            due,
+            last,
+            open
+        );
+    }
+    Ok(())
+}
+
+/// Every rotation of a credential, with its journal.
+pub fn history(name: &str, json: bool, context: &Context) -> anyhow::Result<()> {
+    if context.config.credential(name).is_none() {
+        return Err(
+            UsageError(format!("credential `{name}` is not declared in {}", context.config.file.display())).into()
+        );
+    }
+    let store = context.store()?;
+    let rotations = store.rotations(name)?;
+    if json {
+        let mut out = Vec::new();
+        for r in &rotations {
+            out.push(serde_json::json!({ "rotation": r, "journal": store.journal(&r.id)? }));
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    if rotations.is_empty() {
+        println!("`{name}` has never been rotated");
+    }
+    for r in &rotations {
+        let versions = format!(
+            "v{} -> v{}",
+            r.from_version.map_or("-".into(), |v| v.to_string()),
+            r.to_version.map_or("-".into(), |v| v.to_string())
+        );
+        println!(
+            "{}  {}  {:?}{}  {versions}",
+            time(r.started_at),
+            r.id,
+            r.state,
+            if r.emergency { " (emergency)" } else { "" }
+        );
+        if let Some(error) = &r.error {
+            println!("    error: {error}");
+        }
+        let steps: Vec<String> =
+            store.journal(&r.id)?.into_iter().filter(|j| j.state == "done").map(|j| j.step).collect();
+        println!("    done: {}", steps.join(", "));
+    }
+    Ok(())
+}

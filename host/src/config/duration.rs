@@ -1,0 +1,52 @@
+//! Durations as operators write them: `90d`, `1h`, `30m`, `45s`, `0s`.
+
+use serde::{Deserialize, Deserializer};
+use std::time::Duration;
+
+/// Parses `<number><unit>` with unit `s`, `m`, `h` or `d`.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90d, 1h, 30m or 45s"))?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}` has no unit: write 90d, 1h, 30m or 45s")),
+    };
+    Ok(Duration::from_secs(number * seconds))
+}
+
+/// Formats a duration in the largest unit that divides it.
+pub fn format(duration: Duration) -> String {
+    let s = duration.as_secs();
+    match s {
+        0 => "0s".into(),
+        _ if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        _ if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        _ if s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
+/// `#[serde(with = "duration")]`.
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    parse(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_and_print_in_operator_units() {
+        assert_eq!(parse("90d").unwrap(), Duration::from_secs(90 * 86_400));
+        assert_eq!(parse("0s").unwrap(), Duration::ZERO);
+        assert!(parse("90").unwrap_err().contains("no unit"));
+        assert!(parse("soon").is_err());
+        assert_eq!(format(Duration::from_secs(3_600)), "1h");
+        assert_eq!(format(Duration::from_secs(90)), "90s");
+    }
+}

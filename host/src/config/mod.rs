@@ -1,0 +1,264 @@
+//! `rekey.toml`: what operators declare. The whole file is read and checked
+//! before anything runs, and every error names the file, the line and the
+//! field, so a typo never surfaces halfway through a rotation.
+
+pub mod duration;
+mod model;
+pub mod reference;
+
+pub use model::{Check, CredentialSpec, Manifest, Notifier, Policy, SecretVia, Stage, Target};
+
+use crate::runtime::Endpoint;
+use reference::Reference;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// A mistake in `rekey.toml`.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+/// A checked `rekey.toml` and the folder its relative paths start from.
+#[derive(Debug)]
+pub struct Config {
+    /// The file.
+    pub file: PathBuf,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// Its content.
+    pub manifest: Manifest,
+}
+
+impl Config {
+    /// Reads and checks `file`.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
+            file: file.into(),
+            line: 0,
+            message: format!("cannot read it: {e} (create it, or pass --config)"),
+        })?;
+        Self::parse(file, &text)
+    }
+
+    /// Checks `text` as the content of `file`.
+    pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
+        let error = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
+            file: file.into(),
+            line: span.map_or(0, |s| line_of(text, s.start)),
+            message,
+        };
+        let manifest: Manifest = toml::from_str(text).map_err(|e| error(e.span(), e.message().trim().to_string()))?;
+        validate(&manifest).map_err(|(span, message)| error(Some(span), message))?;
+        let dir = file
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Self { file: file.into(), dir, manifest })
+    }
+
+    /// A path from the file, made absolute against its folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() { path.into() } else { self.dir.join(path) }
+    }
+
+    /// The store's path.
+    pub fn store_path(&self) -> PathBuf {
+        self.resolve(&self.manifest.store)
+    }
+
+    /// The master key file's path.
+    pub fn key_file(&self) -> PathBuf {
+        match &self.manifest.key_file {
+            Some(path) => self.resolve(path),
+            None => self.store_path().with_extension("key"),
+        }
+    }
+
+    /// A credential by name.
+    pub fn credential(&self, name: &str) -> Option<&CredentialSpec> {
+        self.manifest.credentials.iter().find(|c| *c.name.get_ref() == name)
+    }
+
+    /// The plugin file of a credential: a path as written (relative to this
+    /// file), or a bundled plugin's name looked up in `plugin_dir` or
+    /// `$REKEY_PLUGIN_DIR`.
+    pub fn plugin_path(&self, spec: &CredentialSpec) -> Result<PathBuf, String> {
+        let plugin = spec.plugin.get_ref();
+        if plugin.ends_with(".wasm") || plugin.contains('/') {
+            let path = self.resolve(Path::new(plugin));
+            return if path.exists() {
+                Ok(path)
+            } else {
+                Err(format!("plugin file {} does not exist", path.display()))
+            };
+        }
+        let dirs: Vec<PathBuf> = self
+            .manifest
+            .plugin_dir
+            .iter()
+            .map(|d| self.resolve(d))
+            .chain(std::env::var_os("REKEY_PLUGIN_DIR").map(PathBuf::from))
+            .collect();
+        dirs.iter().map(|d| d.join(format!("{plugin}.wasm"))).find(|p| p.exists()).ok_or_else(|| {
+            let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            format!(
+                "unknown plugin `{plugin}`: no {plugin}.wasm in {} (set plugin_dir in rekey.toml or $REKEY_PLUGIN_DIR, or give a path)",
+                if searched.is_empty() { "any plugin folder".to_string() } else { searched.join(", ") }
+            )
+        })
+    }
+}
+
+/// The plugin config of a credential, as strings.
+pub fn plugin_config(spec: &CredentialSpec) -> BTreeMap<String, String> {
+    spec.config
+        .iter()
+        .map(|(k, v)| {
+            let text = match v.get_ref() {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+type Invalid = (std::ops::Range<usize>, String);
+
+fn validate(manifest: &Manifest) -> Result<(), Invalid> {
+    let mut names = HashSet::new();
+    for c in &manifest.credentials {
+        let name = c.name.get_ref();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.'))
+            && !name.starts_with('.');
+        if !valid {
+            return Err((c.name.span(), format!("credential name `{name}`: use 1-64 of a-z, 0-9, `-`, `_`, `.`")));
+        }
+        if !names.insert(name.as_str()) {
+            return Err((c.name.span(), format!("credential `{name}` is declared twice")));
+        }
+        for (field, value) in &c.config {
+            if matches!(value.get_ref(), toml::Value::Table(_) | toml::Value::Array(_)) {
+                return Err((
+                    value.span(),
+                    format!("credential `{name}`: config.{field} must be a string, number or boolean"),
+                ));
+            }
+        }
+        for (field, reference) in &c.admin_secrets {
+            Reference::parse(reference.get_ref())
+                .map_err(|e| (reference.span(), format!("credential `{name}`: admin_secrets.{field}: {e}")))?;
+        }
+        for grant in &c.grants {
+            Endpoint::parse(grant.get_ref())
+                .map_err(|e| (grant.span(), format!("credential `{name}`: grants: {e}")))?;
+        }
+        let mut stages = HashSet::new();
+        for stage in &c.stages {
+            if !stages.insert(stage.name.get_ref().as_str()) {
+                return Err((
+                    stage.name.span(),
+                    format!("credential `{name}`: stage `{}` is declared twice", stage.name.get_ref()),
+                ));
+            }
+            let commands = stage
+                .targets
+                .iter()
+                .filter_map(|t| match t {
+                    Target::Exec { command, .. } => Some(command),
+                    _ => None,
+                })
+                .chain(stage.checks.iter().filter_map(|c| match c {
+                    Check::Exec { command, .. } => Some(command),
+                    Check::Http { .. } => None,
+                }));
+            for command in commands {
+                if command.is_empty() {
+                    return Err((
+                        stage.name.span(),
+                        format!("credential `{name}`: stage `{}`: an exec command is empty", stage.name.get_ref()),
+                    ));
+                }
+            }
+        }
+    }
+    for notifier in &manifest.notify {
+        if let Notifier::Webhook { signing_secret: Some(reference), .. } = notifier.get_ref() {
+            Reference::parse(reference).map_err(|e| (notifier.span(), format!("notify.signing_secret: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// The 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(Path::new("rekey.toml"), text)
+    }
+
+    const GOOD: &str = r#"
+[[credential]]
+name = "api"
+plugin = "random"
+config = { length = 40, prefix = "sk_" }
+admin_secrets = { token = "env:API_TOKEN" }
+policy = { max_age = "60d", grace_period = "0s", owners = ["team@example.com"] }
+
+[[credential.stages]]
+name = "dev"
+targets = [{ type = "env-file", path = "dev.env", variable = "API_KEY" }]
+checks = [{ type = "exec", command = ["true"] }]
+"#;
+
+    #[test]
+    fn a_complete_credential_reads_with_defaults() {
+        let config = parse(GOOD).unwrap();
+        let api = config.credential("api").unwrap();
+        assert_eq!(api.policy.max_age.as_secs(), 60 * 86_400);
+        assert_eq!(plugin_config(api).get("length").map(String::as_str), Some("40"));
+        assert_eq!(config.store_path(), Path::new("./rekey.db"));
+        assert_eq!(config.key_file(), Path::new("./rekey.key"));
+    }
+
+    #[test]
+    fn a_literal_secret_is_refused_with_its_line() {
+        let text = GOOD.replace("env:API_TOKEN", "hunter2");
+        let error = parse(&text).unwrap_err();
+        assert_eq!(error.line, 6);
+        assert!(error.to_string().starts_with("rekey.toml:6: credential `api`: admin_secrets.token:"), "{error}");
+        assert!(!error.to_string().contains("hunter2"), "the error does not echo the secret");
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_name_their_line() {
+        let error = parse(&GOOD.replace("variable =", "varible =")).unwrap_err();
+        assert_eq!(error.line, 11, "{error}");
+        assert!(error.message.contains("varible"), "{error}");
+        let error = parse(&GOOD.replace("\"60d\"", "\"60\"")).unwrap_err();
+        assert_eq!(error.line, 7, "{error}");
+        assert!(error.message.contains("no unit"), "{error}");
+    }
+
+    #[test]
+    fn duplicate_credentials_are_refused() {
+        let error = parse(&format!("{GOOD}\n[[credential]]\nname = \"api\"\nplugin = \"random\"\n")).unwrap_err();
+        assert!(error.message.contains("declared twice"), "{error}");
+    }
+}

@@ -1,0 +1,217 @@
+//! The shape of `rekey.toml`, as serde reads it. Spanned fields remember
+//! where they were written, so validation errors can name the line.
+
+use super::duration;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The SQLite store, relative to this file [default: `rekey.db`].
+    #[serde(default = "default_store")]
+    pub store: PathBuf,
+    /// The master key file [default: the store's path with `.key`].
+    pub key_file: Option<PathBuf>,
+    /// Where plugins named without a path are found [default: `$REKEY_PLUGIN_DIR`].
+    pub plugin_dir: Option<PathBuf>,
+    /// Where every credential's events go.
+    #[serde(default)]
+    pub notify: Vec<Spanned<Notifier>>,
+    /// The managed credentials.
+    #[serde(default, rename = "credential")]
+    pub credentials: Vec<CredentialSpec>,
+}
+
+fn default_store() -> PathBuf {
+    PathBuf::from("rekey.db")
+}
+
+/// One managed credential.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSpec {
+    /// Its name: lower-case letters, digits, `-`, `_` and `.`.
+    pub name: Spanned<String>,
+    /// A bundled plugin's name or a path to a `.wasm` file.
+    pub plugin: Spanned<String>,
+    /// The plugin's config (not secret).
+    #[serde(default)]
+    pub config: BTreeMap<String, Spanned<toml::Value>>,
+    /// Admin secrets, as references: `env:VAR`, `file:PATH` or `store:NAME`.
+    #[serde(default)]
+    pub admin_secrets: BTreeMap<String, Spanned<String>>,
+    /// Network endpoints the plugin may reach (`host[:port]`).
+    #[serde(default)]
+    pub grants: Vec<Spanned<String>>,
+    /// When to rotate and who to tell.
+    #[serde(default)]
+    pub policy: Policy,
+    /// Where the key goes, stage by stage, in order.
+    #[serde(default)]
+    pub stages: Vec<Stage>,
+}
+
+/// Rotation policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    /// A key older than this is due [default: 90d].
+    #[serde(default = "default_max_age", with = "duration")]
+    pub max_age: Duration,
+    /// How long the old key stays valid after the new one is promoted [default: 1h].
+    #[serde(default = "default_grace", with = "duration")]
+    pub grace_period: Duration,
+    /// Owners and stakeholders, named in every event about this credential.
+    #[serde(default)]
+    pub owners: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self { max_age: default_max_age(), grace_period: default_grace(), owners: vec![] }
+    }
+}
+
+fn default_max_age() -> Duration {
+    Duration::from_secs(90 * 86_400)
+}
+
+fn default_grace() -> Duration {
+    Duration::from_secs(3_600)
+}
+
+/// One deployment stage.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    /// `dev`, `staging`, `prod`…
+    pub name: Spanned<String>,
+    /// Where the key is written.
+    #[serde(default)]
+    pub targets: Vec<Target>,
+    /// What must pass before the next stage.
+    #[serde(default)]
+    pub checks: Vec<Check>,
+}
+
+/// How a command receives the secret.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretVia {
+    /// In the environment variable `REKEY_SECRET`.
+    #[default]
+    Env,
+    /// On standard input.
+    Stdin,
+}
+
+/// Where a key is deployed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Target {
+    /// One variable in a dotenv file.
+    EnvFile {
+        /// The file.
+        path: PathBuf,
+        /// The variable.
+        variable: String,
+    },
+    /// One value in a JSON file.
+    JsonFile {
+        /// The file.
+        path: PathBuf,
+        /// Where the value goes (RFC 6901), e.g. `/db/password`.
+        pointer: String,
+    },
+    /// A command that installs the key.
+    Exec {
+        /// Program and arguments (never the secret).
+        command: Vec<String>,
+        /// How the secret is passed.
+        #[serde(default)]
+        secret_via: SecretVia,
+        /// How long the command may run [default: 30s].
+        #[serde(default = "default_timeout", with = "duration")]
+        timeout: Duration,
+    },
+}
+
+/// A test that deployed keys work.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Check {
+    /// An HTTP request made with the new key.
+    Http {
+        /// The URL.
+        url: String,
+        /// The method [default: GET].
+        #[serde(default = "default_method")]
+        method: String,
+        /// The header carrying the key; `{secret}` is replaced by it.
+        #[serde(default = "default_header")]
+        header: String,
+        /// The status that means success [default: 200].
+        #[serde(default = "default_status")]
+        expect_status: u16,
+        /// How long the request may take [default: 30s].
+        #[serde(default = "default_timeout", with = "duration")]
+        timeout: Duration,
+    },
+    /// A command that exits 0 when the key works (secret in `REKEY_SECRET`).
+    Exec {
+        /// Program and arguments.
+        command: Vec<String>,
+        /// How long it may run [default: 30s].
+        #[serde(default = "default_timeout", with = "duration")]
+        timeout: Duration,
+    },
+}
+
+/// Where events go.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Notifier {
+    /// A JSON POST signed with HMAC-SHA256 (`X-Rekey-Signature`).
+    Webhook {
+        /// The URL.
+        url: String,
+        /// A reference to the signing secret (`env:`, `file:`, `store:`).
+        signing_secret: Option<String>,
+        /// Attempts after the first [default: 3].
+        #[serde(default = "default_retries")]
+        retries: u32,
+    },
+    /// A command that receives the event as JSON on stdin.
+    Exec {
+        /// Program and arguments.
+        command: Vec<String>,
+        /// How long it may run [default: 30s].
+        #[serde(default = "default_timeout", with = "duration")]
+        timeout: Duration,
+    },
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_method() -> String {
+    "GET".into()
+}
+
+fn default_header() -> String {
+    "Authorization: Bearer {secret}".into()
+}
+
+fn default_status() -> u16 {
+    200
+}
+
+fn default_retries() -> u32 {
+    3
+}

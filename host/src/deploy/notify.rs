@@ -1,0 +1,81 @@
+//! Notifications: a JSON event per step that matters, sent to every
+//! notifier in `rekey.toml`. A webhook is signed with HMAC-SHA256 over the
+//! body (`X-Rekey-Signature: sha256=<hex>`) and retried with backoff. A
+//! notification that fails is logged, never fatal to the rotation.
+
+use super::{DeployError, exec, http};
+use crate::config::{Notifier, SecretVia};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::path::Path;
+use std::time::Duration;
+
+/// One event.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Event<'a> {
+    /// `rotation.started`, `rotation.succeeded`, `rotation.failed`,
+    /// `rotation.rolled_back` or `key.revoked`.
+    pub event: &'a str,
+    /// The credential.
+    pub credential: &'a str,
+    /// The rotation.
+    pub rotation: &'a str,
+    /// Unix seconds.
+    pub at: i64,
+    /// The credential's owners and stakeholders.
+    pub owners: &'a [String],
+    /// Details (never a secret).
+    pub detail: serde_json::Value,
+}
+
+/// Sends `event` to `notifier`; `signing_secret` is the resolved secret of a
+/// webhook.
+pub async fn send(
+    notifier: &Notifier,
+    event: &Event<'_>,
+    signing_secret: Option<&str>,
+    dir: &Path,
+) -> Result<(), DeployError> {
+    let body = serde_json::to_vec(event).expect("events serialize");
+    match notifier {
+        Notifier::Webhook { url, retries, .. } => {
+            let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+            if let Some(secret) = signing_secret {
+                let mut mac =
+                    <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+                mac.update(&body);
+                headers
+                    .push(("x-rekey-signature".into(), format!("sha256={}", hex::encode(mac.finalize().into_bytes()))));
+            }
+            let mut delay = Duration::from_millis(200);
+            let mut attempt = 0;
+            loop {
+                let result = match http::request("POST", url, &headers, body.clone(), Duration::from_secs(10)).await {
+                    Ok(status) if (200..300).contains(&status) => return Ok(()),
+                    Ok(status) => Err(DeployError(format!("webhook {url} answered {status}"))),
+                    Err(e) => Err(e),
+                };
+                if attempt >= *retries {
+                    return result;
+                }
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+        Notifier::Exec { command, timeout } => {
+            // The event is not secret; it goes on stdin like a secret would.
+            let context = exec::Context { credential: event.credential, ..Default::default() };
+            let json = String::from_utf8(body).expect("JSON is UTF-8");
+            exec::run(command, SecretVia::Stdin, &json, *timeout, dir, &context).await
+        }
+    }
+}
+
+/// Describes a notifier for plans (no secret).
+pub fn describe(notifier: &Notifier) -> String {
+    match notifier {
+        Notifier::Webhook { url, .. } => format!("webhook {url}"),
+        Notifier::Exec { command, .. } => format!("exec {}", command.join(" ")),
+    }
+}

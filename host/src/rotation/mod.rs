@@ -1,0 +1,465 @@
+//! The rotation state machine: the steps of a safe key reset, journaled so
+//! that a killed process resumes where it stopped and never loses a key the
+//! provider already made.
+//!
+//! `notify:started → backup → generate → verify → (emergency: revoke-old) →
+//! deploy:S → check:S (each stage S in order) → promote → (after the grace
+//! period: revoke-old) → notify:done`
+//!
+//! Each step is journaled `begun` before its side effect and `done` after it;
+//! every side effect is idempotent, so a step that was begun but not done is
+//! simply run again (`generate` gets the same rotation id, so a provider can
+//! return the key it already made). A failure before `promote` rolls back:
+//! the old key goes back to every target and the new one is revoked.
+
+mod crash;
+pub mod plan;
+mod retry;
+
+use crate::config::reference::Reference;
+use crate::config::{Config, CredentialSpec, plugin_config};
+use crate::deploy::{self, Context, check, notify};
+use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Plugin, PluginError, Runtime};
+use crate::store::lock::CredentialLock;
+use crate::store::rotations::{Rotation, State};
+use crate::store::versions::Label;
+use crate::store::{Store, StoreError, now};
+use plan::{BACKUP, GENERATE, NOTIFY_DONE, NOTIFY_STARTED, PROMOTE, REVOKE_OLD, ROLLBACK, VERIFY};
+
+pub use crash::VAR as CRASH_VAR;
+
+/// Why a rotation could not run or did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    /// The store failed, or refused (busy, wrong key…).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The credential is not declared, or its declaration cannot be used.
+    #[error("credential `{credential}`: {reason}")]
+    Setup {
+        /// The credential.
+        credential: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The previous key is still in its grace period.
+    #[error(
+        "credential `{credential}`: rotation {rotation} is in its grace period until {until} (Unix time); end it now with `rekey revoke-previous {credential}` or undo it with `rekey rollback {credential}`"
+    )]
+    InGrace {
+        /// The credential.
+        credential: String,
+        /// The rotation.
+        rotation: String,
+        /// When the grace period ends.
+        until: i64,
+    },
+    /// A step failed; `rolled_back` says whether the old key is current again.
+    #[error("credential `{credential}`: rotation {rotation} failed at {step}: {cause}{}", if *rolled_back { "; rolled back: the old key is current again in every target" } else { "" })]
+    Failed {
+        /// The credential.
+        credential: String,
+        /// The rotation.
+        rotation: String,
+        /// The step that failed.
+        step: String,
+        /// Why.
+        cause: String,
+        /// Whether it was rolled back.
+        rolled_back: bool,
+    },
+}
+
+/// How a rotation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Every step is done; the old key is revoked.
+    Succeeded,
+    /// Promoted; the old key is revoked once the grace period ends.
+    InGrace {
+        /// When (Unix seconds).
+        until: i64,
+    },
+    /// Undone at the operator's request.
+    RolledBack,
+}
+
+/// Everything a rotation of one credential needs.
+pub struct Rotator<'a> {
+    config: &'a Config,
+    store: &'a Store,
+    spec: &'a CredentialSpec,
+    plugin: Plugin,
+    options: CallOptions,
+    _lock: CredentialLock,
+}
+
+impl<'a> Rotator<'a> {
+    /// Locks the credential against other processes and loads its plugin.
+    pub async fn new(
+        config: &'a Config,
+        store: &'a Store,
+        runtime: &Runtime,
+        name: &str,
+    ) -> Result<Self, RotationError> {
+        let setup = |reason: String| RotationError::Setup { credential: name.into(), reason };
+        let spec =
+            config.credential(name).ok_or_else(|| setup(format!("not declared in {}", config.file.display())))?;
+        let lock = CredentialLock::try_acquire(store.path(), name)?.ok_or_else(|| {
+            let rotation = store.open_rotation(name).ok().flatten().map_or_else(|| "unknown".into(), |r| r.id);
+            StoreError::Busy { credential: name.into(), rotation }
+        })?;
+        let plugin =
+            runtime.load(&config.plugin_path(spec).map_err(&setup)?).await.map_err(|e| setup(e.to_string()))?;
+        let mut admin_secrets = std::collections::BTreeMap::new();
+        for (field, reference) in &spec.admin_secrets {
+            let reference =
+                Reference::parse(reference.get_ref()).map_err(|e| setup(format!("admin_secrets.{field}: {e}")))?;
+            let value =
+                reference.resolve(&config.dir, store).map_err(|e| setup(format!("admin secret `{field}`: {e}")))?;
+            admin_secrets.insert(field.clone(), value.to_string());
+        }
+        let grants = Grants {
+            endpoints: spec
+                .grants
+                .iter()
+                .map(|g| Endpoint::parse(g.get_ref()))
+                .collect::<Result<_, _>>()
+                .map_err(&setup)?,
+            ..Grants::default()
+        };
+        let options = CallOptions { config: plugin_config(spec), admin_secrets, grants, rotation_id: String::new() };
+        Ok(Self { config, store, spec, plugin, options, _lock: lock })
+    }
+
+    fn name(&self) -> &str {
+        self.spec.name.get_ref()
+    }
+
+    /// Rotates the credential: resumes an interrupted rotation, finishes one
+    /// whose grace period is over, or starts a new one.
+    pub async fn rotate(&self, emergency: bool) -> Result<Ended, RotationError> {
+        if let Some(open) = self.store.open_rotation(self.name())? {
+            match open.state {
+                State::Running => {
+                    tracing::warn!("resuming the interrupted rotation {} of `{}`", open.id, self.name());
+                    return self.drive(open).await;
+                }
+                _ if open.revoke_after.is_some_and(|t| t > now()) => {
+                    return Err(RotationError::InGrace {
+                        credential: self.name().into(),
+                        rotation: open.id,
+                        until: open.revoke_after.unwrap_or_default(),
+                    });
+                }
+                _ => {
+                    self.drive(open).await?;
+                }
+            }
+        }
+        let rotation = self.store.start_rotation(self.name(), emergency)?;
+        self.drive(rotation).await
+    }
+
+    /// Continues the credential's open rotation, if any.
+    pub async fn resume(&self) -> Result<Option<Ended>, RotationError> {
+        match self.store.open_rotation(self.name())? {
+            Some(open) => self.drive(open).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends the grace period now: revokes the previous key.
+    pub async fn revoke_previous(&self) -> Result<Ended, RotationError> {
+        let open = self.store.open_rotation(self.name())?.filter(|r| r.state == State::Grace).ok_or_else(|| {
+            RotationError::Setup {
+                credential: self.name().into(),
+                reason: "no previous key is waiting to be revoked".into(),
+            }
+        })?;
+        self.store.end_grace(&open)?;
+        self.drive(self.store.rotation(&open.id)?).await
+    }
+
+    /// Undoes the open rotation while the old key is not yet revoked: the
+    /// old key goes back to every target and becomes current again, and the
+    /// new key is revoked.
+    pub async fn rollback(&self) -> Result<Ended, RotationError> {
+        let setup = |reason: &str| RotationError::Setup { credential: self.name().into(), reason: reason.into() };
+        let open = self.store.open_rotation(self.name())?.ok_or_else(|| setup("has no rotation to roll back"))?;
+        if open.from_version.is_none() {
+            return Err(setup("its rotation has no previous key to go back to"));
+        }
+        if self.store.step_done(&open.id, REVOKE_OLD)? {
+            return Err(setup("the previous key is already revoked; rotate again instead"));
+        }
+        if open.state == State::Grace {
+            self.store.demote(&open)?;
+        }
+        self.undo(&self.store.rotation(&open.id)?, "rolled back by the operator").await.map_err(|cause| {
+            RotationError::Failed {
+                credential: self.name().into(),
+                rotation: open.id.clone(),
+                step: ROLLBACK.into(),
+                cause: format!("{cause}; run `rekey rollback {}` again once the cause is fixed", self.name()),
+                rolled_back: false,
+            }
+        })?;
+        Ok(Ended::RolledBack)
+    }
+
+    /// Runs the steps of `rotation` that are not done yet.
+    async fn drive(&self, rotation: Rotation) -> Result<Ended, RotationError> {
+        if self.store.step_begun(&rotation.id, ROLLBACK)? {
+            // A rollback was interrupted: finish it.
+            let reason = rotation.error.clone().unwrap_or_else(|| "interrupted rollback".into());
+            return self.undo(&rotation, &reason).await.map(|()| Ended::RolledBack).map_err(|cause| {
+                RotationError::Failed {
+                    credential: self.name().into(),
+                    rotation: rotation.id.clone(),
+                    step: ROLLBACK.into(),
+                    cause,
+                    rolled_back: false,
+                }
+            });
+        }
+        for step in plan::steps(self.spec, rotation.emergency) {
+            if self.store.step_done(&rotation.id, &step.name)? {
+                continue;
+            }
+            let rotation = self.store.rotation(&rotation.id)?;
+            if step.name == REVOKE_OLD && !rotation.emergency {
+                let until = rotation.revoke_after.unwrap_or_default();
+                if until > now() {
+                    return Ok(Ended::InGrace { until });
+                }
+            }
+            self.store.record(&rotation.id, &step.name, "begun")?;
+            crash::point(&step.name, "begun");
+            if let Err(cause) = self.run_step(&rotation, &step).await {
+                return Err(self.fail(&rotation, &step.name, cause).await);
+            }
+            crash::point(&step.name, "done");
+        }
+        Ok(Ended::Succeeded)
+    }
+
+    /// One step's side effect, and its `done` record.
+    async fn run_step(&self, rotation: &Rotation, step: &plan::Step) -> Result<(), String> {
+        let options = CallOptions { rotation_id: rotation.id.clone(), ..self.options.clone() };
+        let done = || self.store.record(&rotation.id, &step.name, "done").map_err(|e| e.to_string());
+        match step.name.as_str() {
+            NOTIFY_STARTED => {
+                self.notify(rotation, "rotation.started", serde_json::json!({ "emergency": rotation.emergency })).await;
+                done()
+            }
+            BACKUP => {
+                if let Some(from) = rotation.from_version {
+                    let old = self.store.version(self.name(), from).map_err(|e| e.to_string())?;
+                    self.store.secret(&old).map_err(|e| {
+                        format!("the current key cannot be read back, so nothing would be left to roll back to: {e}")
+                    })?;
+                }
+                done()
+            }
+            GENERATE => {
+                let key =
+                    retry::retrying("generate", || self.plugin.generate(&options)).await.map_err(|e| e.to_string())?;
+                self.store.store_pending(rotation, &key).map(drop).map_err(|e| e.to_string())
+            }
+            VERIFY => {
+                let new = self.new_key(rotation)?;
+                let verification = retry::retrying("verify", || self.plugin.verify(&options, &new))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !verification.valid {
+                    return Err(format!("the new key does not work: {}", verification.detail.unwrap_or_default()));
+                }
+                done()
+            }
+            REVOKE_OLD => match self.old_key(rotation)? {
+                Some((version, old)) => {
+                    retry::retrying("revoke", || self.plugin.revoke(&options, &old))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    self.store.revoked(rotation, version, REVOKE_OLD).map_err(|e| e.to_string())?;
+                    self.notify(
+                        rotation,
+                        "key.revoked",
+                        serde_json::json!({ "version": version, "key_id": old.key_id }),
+                    )
+                    .await;
+                    Ok(())
+                }
+                None => done(),
+            },
+            PROMOTE => {
+                let grace = self.spec.policy.grace_period.as_secs() as i64;
+                self.store.promote(rotation, now() + grace).map_err(|e| e.to_string())
+            }
+            NOTIFY_DONE => {
+                self.store.finish(rotation, State::Succeeded, None).map_err(|e| e.to_string())?;
+                self.notify(rotation, "rotation.succeeded", serde_json::json!({ "version": rotation.to_version }))
+                    .await;
+                done()
+            }
+            _ => {
+                let stage = &self.spec.stages[step.stage.expect("deploy and check steps have a stage")];
+                let new = self.new_key(rotation)?;
+                let context = Context { credential: self.name(), stage: stage.name.get_ref(), key_id: &new.key_id };
+                if step.name.starts_with("deploy:") {
+                    for target in &stage.targets {
+                        deploy::deploy(target, &new.secret, &self.config.dir, &context)
+                            .await
+                            .map_err(|e| format!("{}: {e}", deploy::describe(target)))?;
+                    }
+                } else {
+                    for c in &stage.checks {
+                        check::run(c, &new.secret, &self.config.dir, &context)
+                            .await
+                            .map_err(|e| format!("{}: {e}", check::describe(c)))?;
+                    }
+                }
+                done()
+            }
+        }
+    }
+
+    /// The key this rotation generated.
+    fn new_key(&self, rotation: &Rotation) -> Result<Credential, String> {
+        let version = rotation.to_version.ok_or("the rotation has no new key")?;
+        self.store.version(self.name(), version).and_then(|v| self.store.credential(&v)).map_err(|e| e.to_string())
+    }
+
+    /// The key this rotation replaces, unless there is none or it is revoked.
+    fn old_key(&self, rotation: &Rotation) -> Result<Option<(i64, Credential)>, String> {
+        let Some(from) = rotation.from_version else { return Ok(None) };
+        let version = self.store.version(self.name(), from).map_err(|e| e.to_string())?;
+        if version.revoked_at.is_some() {
+            return Ok(None);
+        }
+        self.store.credential(&version).map(|c| Some((from, c))).map_err(|e| e.to_string())
+    }
+
+    /// Handles a failed step: before `promote`, rolls back; after it (or
+    /// once the old key is revoked in an emergency) nothing can be undone, so
+    /// the rotation stays open for `rekey resume` once the cause is fixed.
+    async fn fail(&self, rotation: &Rotation, step: &str, cause: String) -> RotationError {
+        let failed = |rolled_back| RotationError::Failed {
+            credential: self.name().into(),
+            rotation: rotation.id.clone(),
+            step: step.into(),
+            cause: cause.clone(),
+            rolled_back,
+        };
+        let promoted = self.store.step_done(&rotation.id, PROMOTE).unwrap_or(true);
+        let old_revoked = self.store.step_done(&rotation.id, REVOKE_OLD).unwrap_or(true);
+        if promoted || old_revoked {
+            let _ = self.store.audit(
+                "rotation.step_failed",
+                Some(self.name()),
+                Some(&rotation.id),
+                serde_json::json!({ "step": step, "error": cause }),
+            );
+            self.notify(
+                rotation,
+                "rotation.failed",
+                serde_json::json!({ "step": step, "error": cause, "resumable": true }),
+            )
+            .await;
+            return failed(false);
+        }
+        match self.undo(rotation, &format!("{step} failed: {cause}")).await {
+            Ok(()) => failed(true),
+            Err(undo) => RotationError::Failed {
+                credential: self.name().into(),
+                rotation: rotation.id.clone(),
+                step: step.into(),
+                cause: format!("{cause}; the rollback failed too ({undo}); run `rekey resume` once the cause is fixed"),
+                rolled_back: false,
+            },
+        }
+    }
+
+    /// Rolls back: the old key to every target that may have the new one,
+    /// the new key revoked at the provider, the rotation closed.
+    async fn undo(&self, rotation: &Rotation, reason: &str) -> Result<(), String> {
+        if !self.store.step_begun(&rotation.id, ROLLBACK).map_err(|e| e.to_string())? {
+            self.store.record(&rotation.id, ROLLBACK, "begun").map_err(|e| e.to_string())?;
+            let _ = self.store.set_error(rotation, reason);
+        }
+        crash::point(ROLLBACK, "begun");
+        if let Some((_, old)) = self.old_key(rotation)? {
+            for stage in &self.spec.stages {
+                if !self
+                    .store
+                    .step_begun(&rotation.id, &format!("deploy:{}", stage.name.get_ref()))
+                    .map_err(|e| e.to_string())?
+                {
+                    continue;
+                }
+                let context = Context { credential: self.name(), stage: stage.name.get_ref(), key_id: &old.key_id };
+                for target in &stage.targets {
+                    deploy::deploy(target, &old.secret, &self.config.dir, &context)
+                        .await
+                        .map_err(|e| format!("restoring {}: {e}", deploy::describe(target)))?;
+                }
+            }
+        }
+        if let Some(version) = rotation.to_version {
+            let new = self.new_key(rotation)?;
+            let options = CallOptions { rotation_id: rotation.id.clone(), ..self.options.clone() };
+            retry::retrying("revoke", || self.plugin.revoke(&options, &new))
+                .await
+                .map_err(|e: PluginError| format!("revoking the new key: {e}"))?;
+            self.store.revoked(rotation, version, "rollback:revoke-new").map_err(|e| e.to_string())?;
+        }
+        self.store.record(&rotation.id, ROLLBACK, "done").map_err(|e| e.to_string())?;
+        self.store.finish(rotation, State::RolledBack, Some(reason)).map_err(|e| e.to_string())?;
+        self.notify(rotation, "rotation.failed", serde_json::json!({ "error": reason })).await;
+        self.notify(rotation, "rotation.rolled_back", serde_json::json!({ "current_version": rotation.from_version }))
+            .await;
+        Ok(())
+    }
+
+    /// Sends an event to every notifier; failures are logged and audited.
+    async fn notify(&self, rotation: &Rotation, event: &str, detail: serde_json::Value) {
+        let message = notify::Event {
+            event,
+            credential: self.name(),
+            rotation: &rotation.id,
+            at: now(),
+            owners: &self.spec.policy.owners,
+            detail,
+        };
+        for notifier in &self.config.manifest.notify {
+            let notifier = notifier.get_ref();
+            let secret = match notifier {
+                crate::config::Notifier::Webhook { signing_secret: Some(reference), .. } => {
+                    Reference::parse(reference).and_then(|r| r.resolve(&self.config.dir, self.store)).ok()
+                }
+                _ => None,
+            };
+            if let Err(error) =
+                notify::send(notifier, &message, secret.as_deref().map(|s| s.as_str()), &self.config.dir).await
+            {
+                tracing::warn!("notification {event} to {} failed: {error}", notify::describe(notifier));
+                let _ = self.store.audit(
+                    "notify.failed",
+                    Some(self.name()),
+                    Some(&rotation.id),
+                    serde_json::json!({ "event": event, "error": error.to_string() }),
+                );
+            }
+        }
+    }
+}
+
+/// Whether a credential is due: no current key, or one older than its
+/// policy's maximum age.
+pub fn is_due(store: &Store, spec: &CredentialSpec) -> Result<bool, StoreError> {
+    Ok(match store.labeled(spec.name.get_ref(), Label::Current)? {
+        None => true,
+        Some(current) => now() - current.created_at >= spec.policy.max_age.as_secs() as i64,
+    })
+}

@@ -1,0 +1,83 @@
+//! The steps of one rotation, in order, derived from the credential's
+//! declaration. The same list drives the rotation, the journal and
+//! `rekey rotate --dry-run`.
+
+use crate::config::CredentialSpec;
+use crate::deploy::{check, describe};
+
+/// Step names, as journaled.
+pub const NOTIFY_STARTED: &str = "notify:started";
+/// See [`NOTIFY_STARTED`].
+pub const BACKUP: &str = "backup";
+/// See [`NOTIFY_STARTED`].
+pub const GENERATE: &str = "generate";
+/// See [`NOTIFY_STARTED`].
+pub const VERIFY: &str = "verify";
+/// See [`NOTIFY_STARTED`].
+pub const PROMOTE: &str = "promote";
+/// See [`NOTIFY_STARTED`].
+pub const REVOKE_OLD: &str = "revoke-old";
+/// See [`NOTIFY_STARTED`].
+pub const NOTIFY_DONE: &str = "notify:done";
+/// Journaled when a rotation is being undone.
+pub const ROLLBACK: &str = "rollback";
+
+/// One step of a plan.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Step {
+    /// The journal name, e.g. `deploy:prod`.
+    pub name: String,
+    /// What it does, for people.
+    pub description: String,
+    /// The stage it belongs to, for deploy and check steps.
+    #[serde(skip)]
+    pub stage: Option<usize>,
+}
+
+/// Every step of a rotation of `spec`, in order.
+pub fn steps(spec: &CredentialSpec, emergency: bool) -> Vec<Step> {
+    let step = |name: &str, description: String| Step { name: name.into(), description, stage: None };
+    let plugin = spec.plugin.get_ref();
+    let mut steps = vec![
+        step(
+            NOTIFY_STARTED,
+            format!("tell the notifiers and owners ({}) that the rotation started", spec.policy.owners.join(", ")),
+        ),
+        step(BACKUP, "keep the current key as the one to roll back to".into()),
+        step(GENERATE, format!("create a new key with the `{plugin}` plugin and store it, encrypted, as pending")),
+        step(VERIFY, format!("check the new key works with the `{plugin}` plugin")),
+    ];
+    let revoke = step(REVOKE_OLD, format!("revoke the old key with the `{plugin}` plugin"));
+    if emergency {
+        steps.push(Step {
+            description: format!("{} now (emergency: no grace period)", revoke.description),
+            ..revoke.clone()
+        });
+    }
+    for (i, stage) in spec.stages.iter().enumerate() {
+        let name = stage.name.get_ref();
+        let targets: Vec<String> = stage.targets.iter().map(describe).collect();
+        let checks: Vec<String> = stage.checks.iter().map(check::describe).collect();
+        steps.push(Step {
+            name: format!("deploy:{name}"),
+            description: format!("write the new key to: {}", list(&targets)),
+            stage: Some(i),
+        });
+        steps.push(Step {
+            name: format!("check:{name}"),
+            description: format!("run the checks: {}", list(&checks)),
+            stage: Some(i),
+        });
+    }
+    steps.push(step(PROMOTE, "make the new key current and the old one previous".into()));
+    if !emergency {
+        let grace = crate::config::duration::format(spec.policy.grace_period);
+        steps.push(Step { description: format!("{} after the {grace} grace period", revoke.description), ..revoke });
+    }
+    steps.push(step(NOTIFY_DONE, "record the outcome and tell the notifiers".into()));
+    steps
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() { "(none)".into() } else { items.join("; ") }
+}

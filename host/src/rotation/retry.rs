@@ -1,0 +1,49 @@
+//! Retries of provider calls: transient failures (`unavailable`,
+//! `rate-limited`) are retried with exponential backoff and full jitter, or
+//! after the delay the provider asked for; permanent ones are not.
+
+use crate::runtime::{Outcome, PluginError, ProviderError, RateLimit};
+use std::time::Duration;
+
+/// Attempts in all, the first included.
+const ATTEMPTS: u32 = 5;
+/// The first backoff; it doubles each time.
+const BASE: Duration = Duration::from_millis(200);
+/// No single wait is longer.
+const CAP: Duration = Duration::from_secs(30);
+
+/// Runs `call` until it succeeds, fails for good, or runs out of attempts.
+pub async fn retrying<T, F, Fut>(what: &str, mut call: F) -> Result<T, PluginError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Outcome<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        let error = match call().await.result {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        let wait = match &error {
+            PluginError::Provider { error: e, .. } if e.is_transient() && attempt < ATTEMPTS => delay(e, attempt),
+            _ => return Err(error),
+        };
+        tracing::warn!("{what} failed ({error}); retrying in {wait:?} (attempt {} of {ATTEMPTS})", attempt + 1);
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+fn delay(error: &ProviderError, attempt: u32) -> Duration {
+    if let ProviderError::RateLimited(RateLimit { retry_after_seconds: Some(seconds), .. }) = error {
+        return Duration::from_secs(u64::from(*seconds)).min(CAP);
+    }
+    let ceiling = BASE.saturating_mul(1 << (attempt - 1)).min(CAP);
+    ceiling.mul_f64(jitter())
+}
+
+/// A uniform number in [0.5, 1): full jitter, but never a zero wait.
+fn jitter() -> f64 {
+    let [byte]: [u8; 1] = crate::store::rand_bytes();
+    0.5 + f64::from(byte) / 512.0
+}

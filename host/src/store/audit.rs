@@ -1,0 +1,139 @@
+//! The append-only audit log. Each entry carries a MAC over its content and
+//! the MAC of the entry before it, keyed by the master key; a head record
+//! seals the count and the last MAC. Editing, deleting, reordering or
+//! truncating entries breaks the chain, and `verify` names the first entry
+//! where it breaks.
+
+use super::{Store, StoreError, now};
+use rusqlite::{OptionalExtension, params};
+
+/// One audit entry.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Entry {
+    /// 1, 2, 3… without gaps.
+    pub seq: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// What happened, e.g. `rotation.started`, `key.revoked`.
+    pub event: String,
+    /// The credential concerned.
+    pub credential: Option<String>,
+    /// The rotation concerned.
+    pub rotation: Option<String>,
+    /// Details (never a secret).
+    pub detail: serde_json::Value,
+}
+
+impl Entry {
+    fn canonical(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}|{}",
+            self.seq,
+            self.at,
+            self.event,
+            self.credential.as_deref().unwrap_or(""),
+            self.rotation.as_deref().unwrap_or(""),
+            self.detail
+        )
+    }
+}
+
+/// Where the chain breaks.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Break {
+    /// An entry's content or position does not match its MAC.
+    #[error("audit entry {0} was edited or moved")]
+    Edited(i64),
+    /// A sequence number is missing.
+    #[error("audit entry {0} was removed")]
+    Removed(i64),
+    /// Entries at the end were removed, or the head was edited.
+    #[error("audit entries after {0} were removed (the log is shorter than it was)")]
+    Truncated(i64),
+}
+
+impl Store {
+    /// Appends an entry (inside the caller's transaction, when it has one).
+    pub fn audit(
+        &self,
+        event: &str,
+        credential: Option<&str>,
+        rotation: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let last: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let seq = last.as_ref().map_or(1, |(seq, _)| seq + 1);
+        let entry = Entry {
+            seq,
+            at: now(),
+            event: event.into(),
+            credential: credential.map(Into::into),
+            rotation: rotation.map(Into::into),
+            detail,
+        };
+        self.append(&entry, &last.map(|(_, mac)| mac).unwrap_or_default()).map(drop)
+    }
+
+    /// Writes `entry` after the entry whose MAC is `previous`, and moves the
+    /// head. Also used to re-chain a log imported from a backup.
+    pub(super) fn append(&self, entry: &Entry, previous: &str) -> Result<String, StoreError> {
+        let seq = entry.seq;
+        let mac = self.sealer.chain(previous, &entry.canonical());
+        self.conn.execute(
+            "INSERT INTO audit (seq, at, event, credential, rotation, detail, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![entry.seq, entry.at, entry.event, entry.credential, entry.rotation, entry.detail.to_string(), mac],
+        )?;
+        let head = self.sealer.chain("head", &format!("{seq}|{mac}"));
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)", [head])?;
+        Ok(mac)
+    }
+
+    /// Entries, oldest first, optionally for one credential.
+    pub fn audit_log(&self, credential: Option<&str>) -> Result<Vec<Entry>, StoreError> {
+        Ok(self.audit_rows(credential)?.into_iter().map(|(entry, _)| entry).collect())
+    }
+
+    fn audit_rows(&self, credential: Option<&str>) -> Result<Vec<(Entry, String)>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
+             WHERE ?1 IS NULL OR credential = ?1 ORDER BY seq",
+        )?;
+        let rows = statement.query_map([credential], |r| {
+            let detail: String = r.get(5)?;
+            let entry = Entry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                event: r.get(2)?,
+                credential: r.get(3)?,
+                rotation: r.get(4)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+            };
+            Ok((entry, r.get::<_, String>(6)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Checks the whole chain; `Ok(n)` is the number of entries verified.
+    pub fn verify_audit(&self) -> Result<Result<usize, Break>, StoreError> {
+        let rows = self.audit_rows(None)?;
+        let mut previous = String::new();
+        for (expected, (entry, mac)) in (1..).zip(&rows) {
+            if entry.seq != expected {
+                return Ok(Err(Break::Removed(expected)));
+            }
+            if self.sealer.chain(&previous, &entry.canonical()) != *mac {
+                return Ok(Err(Break::Edited(entry.seq)));
+            }
+            previous.clone_from(mac);
+        }
+        let count = rows.len() as i64;
+        let head = self.meta("audit_head")?.unwrap_or_default();
+        if head != self.sealer.chain("head", &format!("{count}|{previous}")) {
+            return Ok(Err(Break::Truncated(count)));
+        }
+        Ok(Ok(rows.len()))
+    }
+}

@@ -1,0 +1,56 @@
+//! What can go wrong with the store, typed so the CLI can say what to do.
+
+/// A store error. None of them carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed (I/O, a locked or corrupt file).
+    #[error("store database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file next to the store could not be used.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The master key is missing or malformed.
+    #[error("{0}")]
+    MasterKey(String),
+    /// The master key does not open this store.
+    #[error("the master key from {0} does not open this store (wrong key, passphrase or key file)")]
+    WrongKey(String),
+    /// A sealed value failed to open with the right key: it was edited or
+    /// moved from another row.
+    #[error(
+        "the stored secret `{0}` was tampered with (it does not decrypt for its row); restore the store from a backup"
+    )]
+    Tampered(String),
+    /// The store was written by a newer rekey.
+    #[error("the store has schema version {found}, newer than this rekey understands ({supported}); upgrade rekey")]
+    NewerSchema {
+        /// The store's version.
+        found: i64,
+        /// This build's version.
+        supported: i64,
+    },
+    /// The store does not exist yet.
+    #[error("no store at {0}; run `rekey init` first")]
+    Missing(std::path::PathBuf),
+    /// `rekey init` on an existing store.
+    #[error("a store already exists at {0}; nothing was changed")]
+    Exists(std::path::PathBuf),
+    /// Another process is rotating this credential.
+    #[error(
+        "credential `{credential}` is being rotated by another rekey process (rotation {rotation}); wait for it to finish"
+    )]
+    Busy {
+        /// The credential.
+        credential: String,
+        /// The rotation in progress.
+        rotation: String,
+    },
+    /// A record the caller expected is not there.
+    #[error("{0}")]
+    NotFound(String),
+}

@@ -1,0 +1,302 @@
+//! Rotations and their journal. Each step of a rotation is journaled
+//! `begun` before its side effect and `done` after it; the state changes
+//! that must not be torn apart (a new key and its journal entry, a promotion)
+//! happen in one transaction.
+
+use super::versions::Label;
+use super::{Store, StoreError, now};
+use crate::runtime::Credential;
+use rusqlite::{OptionalExtension, Row, params};
+
+/// Where a rotation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Steps remain (or the process running it died: `rekey resume`).
+    Running,
+    /// Promoted; the previous key is revoked once the grace period ends.
+    Grace,
+    /// Done: the old key is revoked.
+    Succeeded,
+    /// Failed and undone: the old key is current again.
+    RolledBack,
+    /// Failed and could not be undone; see the error.
+    Failed,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Grace => "grace",
+            Self::Succeeded => "succeeded",
+            Self::RolledBack => "rolled-back",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "running" => Self::Running,
+            "grace" => Self::Grace,
+            "succeeded" => Self::Succeeded,
+            "rolled-back" => Self::RolledBack,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// One rotation of one credential.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Rotation {
+    /// Unique id, also passed to the provider.
+    pub id: String,
+    /// The credential.
+    pub credential: String,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Unix seconds, once it ended.
+    pub finished_at: Option<i64>,
+    /// Where it stands.
+    pub state: State,
+    /// Whether the old key is revoked right after the new one verifies.
+    pub emergency: bool,
+    /// The version that was current when it started.
+    pub from_version: Option<i64>,
+    /// The version it generated.
+    pub to_version: Option<i64>,
+    /// When the previous key may be revoked (Unix seconds).
+    pub revoke_after: Option<i64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// One journal record.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct JournalEntry {
+    /// The step, e.g. `generate` or `deploy:prod`.
+    pub step: String,
+    /// `begun` or `done`.
+    pub state: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+const COLUMNS: &str =
+    "id, credential, started_at, finished_at, state, emergency, from_version, to_version, revoke_after, error";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Rotation> {
+    let state: String = row.get(4)?;
+    Ok(Rotation {
+        id: row.get(0)?,
+        credential: row.get(1)?,
+        started_at: row.get(2)?,
+        finished_at: row.get(3)?,
+        state: State::parse(&state),
+        emergency: row.get(5)?,
+        from_version: row.get(6)?,
+        to_version: row.get(7)?,
+        revoke_after: row.get(8)?,
+        error: row.get(9)?,
+    })
+}
+
+impl Store {
+    /// Starts a rotation of `credential` from its current version.
+    pub fn start_rotation(&self, credential: &str, emergency: bool) -> Result<Rotation, StoreError> {
+        let id = format!("rot-{}-{}", now(), hex::encode(super::rand_bytes::<4>()));
+        let from = self.labeled(credential, Label::Current)?.map(|v| v.version);
+        let tx = self.conn.unchecked_transaction()?;
+        self.conn.execute(
+            "INSERT INTO rotations (id, credential, started_at, state, emergency, from_version) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+            params![id, credential, now(), emergency, from],
+        )?;
+        self.audit(
+            "rotation.started",
+            Some(credential),
+            Some(&id),
+            serde_json::json!({ "emergency": emergency, "from_version": from }),
+        )?;
+        tx.commit()?;
+        self.rotation(&id)
+    }
+
+    /// A rotation by id.
+    pub fn rotation(&self, id: &str) -> Result<Rotation, StoreError> {
+        self.conn
+            .query_row(&format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"), [id], from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("no rotation `{id}`")))
+    }
+
+    /// The unfinished rotation of a credential (running or in its grace
+    /// period), if any.
+    pub fn open_rotation(&self, credential: &str) -> Result<Option<Rotation>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM rotations WHERE credential = ?1 AND state IN ('running', 'grace')");
+        Ok(self.conn.query_row(&sql, [credential], from_row).optional()?)
+    }
+
+    /// Every unfinished rotation.
+    pub fn open_rotations(&self) -> Result<Vec<Rotation>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM rotations WHERE state IN ('running', 'grace') ORDER BY started_at");
+        let mut statement = self.conn.prepare(&sql)?;
+        let rows = statement.query_map([], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The rotations of a credential, newest first.
+    pub fn rotations(&self, credential: &str) -> Result<Vec<Rotation>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM rotations WHERE credential = ?1 ORDER BY started_at DESC, rowid DESC");
+        let mut statement = self.conn.prepare(&sql)?;
+        let rows = statement.query_map([credential], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The journal of a rotation, in order.
+    pub fn journal(&self, rotation: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut statement =
+            self.conn.prepare("SELECT step, state, at FROM journal WHERE rotation = ?1 ORDER BY seq")?;
+        let rows = statement
+            .query_map([rotation], |r| Ok(JournalEntry { step: r.get(0)?, state: r.get(1)?, at: r.get(2)? }))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether a step of a rotation is journaled as done.
+    pub fn step_done(&self, rotation: &str, step: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT 1 FROM journal WHERE rotation = ?1 AND step = ?2 AND state = 'done'",
+                params![rotation, step],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Whether a step of a rotation was begun (done or not).
+    pub fn step_begun(&self, rotation: &str, step: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = self
+            .conn
+            .query_row("SELECT 1 FROM journal WHERE rotation = ?1 AND step = ?2", params![rotation, step], |r| r.get(0))
+            .optional()?;
+        Ok(found.is_some())
+    }
+
+    /// Journals a step (`begun` or `done`).
+    pub fn record(&self, rotation: &str, step: &str, state: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO journal (rotation, seq, step, state, at)
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE rotation = ?1), ?2, ?3, ?4)",
+            params![rotation, step, state, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Stores the key `generate` returned as `pending` and journals the step
+    /// done, together: once the provider made a key, the store has it.
+    pub fn store_pending(&self, rotation: &Rotation, key: &Credential) -> Result<i64, StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        let version = self.insert_version(&rotation.credential, Label::Pending, key, Some(&rotation.id))?;
+        self.conn.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", params![rotation.id, version])?;
+        self.record(&rotation.id, "generate", "done")?;
+        self.audit(
+            "key.generated",
+            Some(&rotation.credential),
+            Some(&rotation.id),
+            serde_json::json!({ "version": version, "key_id": key.key_id }),
+        )?;
+        tx.commit()?;
+        Ok(version)
+    }
+
+    /// `pending` becomes `current` and `current` becomes `previous`, and the
+    /// rotation enters its grace period (ending at `revoke_after`).
+    pub fn promote(&self, rotation: &Rotation, revoke_after: i64) -> Result<(), StoreError> {
+        let to = rotation.to_version.ok_or_else(|| StoreError::NotFound("nothing to promote".into()))?;
+        let tx = self.conn.unchecked_transaction()?;
+        if let Some(current) = self.labeled(&rotation.credential, Label::Current)? {
+            self.relabel(&rotation.credential, current.version, Some(Label::Previous))?;
+        }
+        self.relabel(&rotation.credential, to, Some(Label::Current))?;
+        self.conn.execute(
+            "UPDATE rotations SET state = 'grace', revoke_after = ?2 WHERE id = ?1",
+            params![rotation.id, revoke_after],
+        )?;
+        self.record(&rotation.id, "promote", "done")?;
+        self.audit(
+            "key.promoted",
+            Some(&rotation.credential),
+            Some(&rotation.id),
+            serde_json::json!({ "version": to, "revoke_after": revoke_after }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that a version was revoked at the provider, with its step.
+    pub fn revoked(&self, rotation: &Rotation, version: i64, step: &str) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        self.mark_revoked(&rotation.credential, version)?;
+        self.record(&rotation.id, step, "done")?;
+        self.audit(
+            "key.revoked",
+            Some(&rotation.credential),
+            Some(&rotation.id),
+            serde_json::json!({ "version": version }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Undoes a promotion: the previous version is current again and the
+    /// version the rotation made goes back to `pending` (to be revoked).
+    pub fn demote(&self, rotation: &Rotation) -> Result<(), StoreError> {
+        let (Some(from), Some(to)) = (rotation.from_version, rotation.to_version) else {
+            return Err(StoreError::NotFound("this rotation has no previous key to go back to".into()));
+        };
+        let tx = self.conn.unchecked_transaction()?;
+        self.relabel(&rotation.credential, to, None)?;
+        self.relabel(&rotation.credential, from, Some(Label::Current))?;
+        self.relabel(&rotation.credential, to, Some(Label::Pending))?;
+        self.conn.execute("UPDATE rotations SET state = 'running' WHERE id = ?1", [&rotation.id])?;
+        self.audit(
+            "key.demoted",
+            Some(&rotation.credential),
+            Some(&rotation.id),
+            serde_json::json!({ "current": from, "pending": to }),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records why a rotation is failing, before it is undone.
+    pub fn set_error(&self, rotation: &Rotation, error: &str) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE rotations SET error = ?2 WHERE id = ?1", params![rotation.id, error])?;
+        Ok(())
+    }
+
+    /// Ends the grace period now.
+    pub fn end_grace(&self, rotation: &Rotation) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE rotations SET revoke_after = ?2 WHERE id = ?1", params![rotation.id, now()])?;
+        self.audit("grace.ended", Some(&rotation.credential), Some(&rotation.id), serde_json::json!({}))?;
+        Ok(())
+    }
+
+    /// Ends a rotation.
+    pub fn finish(&self, rotation: &Rotation, state: State, error: Option<&str>) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        self.conn.execute(
+            "UPDATE rotations SET state = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+            params![rotation.id, state.as_str(), now(), error],
+        )?;
+        let event = match state {
+            State::Succeeded => "rotation.succeeded",
+            State::RolledBack => "rotation.rolled_back",
+            _ => "rotation.failed",
+        };
+        self.audit(event, Some(&rotation.credential), Some(&rotation.id), serde_json::json!({ "error": error }))?;
+        tx.commit()?;
+        Ok(())
+    }
+}
