@@ -46,10 +46,12 @@ pub fn text(output: &Output) -> (String, String) {
 }
 
 /// A key-issuing HTTP API on loopback, the kind the `webhook` plugin
-/// rotates: `POST /api/keys` (admin token) creates a key, `GET /api/me`
-/// answers 200 to a live key and 401 otherwise, `DELETE /api/keys/ID`
-/// (admin token) deletes one, and `GET /api/big` answers 8 MiB to anyone.
-/// It records every request it served.
+/// rotates: `POST /api/keys` (admin token) creates a key — or returns the
+/// live key already created under the same `name`, which makes `generate`
+/// idempotent per rotation id — `GET /api/me` answers 200 to a live key and
+/// 401 otherwise, `DELETE /api/keys/ID` (admin token) deletes one, and
+/// `GET /api/big` answers 8 MiB to anyone. It records every request it
+/// served, and `keys` is exactly the set of live keys.
 pub struct KeyServer {
     pub addr: SocketAddr,
     pub keys: Arc<Mutex<BTreeMap<String, String>>>,
@@ -65,12 +67,13 @@ impl KeyServer {
         let addr = server.server_addr().to_ip().unwrap();
         let keys: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (s, k, r) = (server.clone(), keys.clone(), requests.clone());
+        let names: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+        let (s, k, r, n) = (server.clone(), keys.clone(), requests.clone(), names);
         thread::spawn(move || {
             for mut request in s.incoming_requests() {
                 let mut body = String::new();
                 let _ = request.as_reader().read_to_string(&mut body);
-                let (status, reply) = Self::answer(&request, &k);
+                let (status, reply) = Self::answer(&request, &body, &k, &n);
                 r.lock().unwrap().push(format!("{} {}", request.method(), request.url()));
                 let _ = request.respond(tiny_http::Response::from_string(reply).with_status_code(status));
             }
@@ -83,7 +86,12 @@ impl KeyServer {
         format!("http://{}/api", self.addr)
     }
 
-    fn answer(request: &tiny_http::Request, keys: &Mutex<BTreeMap<String, String>>) -> (u16, String) {
+    fn answer(
+        request: &tiny_http::Request,
+        body: &str,
+        keys: &Mutex<BTreeMap<String, String>>,
+        names: &Mutex<BTreeMap<String, String>>,
+    ) -> (u16, String) {
         let bearer = request
             .headers()
             .iter()
@@ -94,9 +102,19 @@ impl KeyServer {
         let mut keys = keys.lock().unwrap();
         match (request.method(), request.url()) {
             (tiny_http::Method::Post, "/api/keys") if admin => {
-                let id = format!("key-{}", keys.len() + 1);
+                let name = serde_json::from_str::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|b| b["name"].as_str().map(String::from));
+                let mut names = names.lock().unwrap();
+                if let Some(id) = name.as_ref().and_then(|n| names.get(n)).filter(|id| keys.contains_key(*id)) {
+                    return (200, format!(r#"{{"id": "{id}", "secret": "{}"}}"#, keys[id]));
+                }
+                let id = format!("key-{}", rand_u128() % 1_000_000_007);
                 let secret = format!("sk_{:032x}", rand_u128());
                 keys.insert(id.clone(), secret.clone());
+                if let Some(name) = name {
+                    names.insert(name, id.clone());
+                }
                 (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#))
             }
             (tiny_http::Method::Get, "/api/big") => (200, "x".repeat(8 << 20)),

@@ -57,7 +57,7 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         confirm(args.yes, &format!("revoke the current key of {} as soon as the new one verifies", names.join(", ")))?;
     }
     let runtime = context.runtime()?;
-    let mut failures = 0;
+    let mut failures = Vec::new();
     let mut results = Vec::new();
     for name in &names {
         let started = std::time::Instant::now();
@@ -66,7 +66,6 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
             Err(e) => Err(e),
         };
         let seconds = started.elapsed().as_secs_f64();
-        failures += usize::from(outcome.is_err());
         let message = describe(name, &outcome);
         if !args.json {
             println!("{message} ({seconds:.2} s)");
@@ -74,14 +73,19 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         results.push(
             serde_json::json!({ "credential": name, "ok": outcome.is_ok(), "message": message, "seconds": seconds }),
         );
+        if let Err(error) = outcome {
+            failures.push(error);
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
-    if failures > 0 {
-        anyhow::bail!("{failures} of {} rotations failed", names.len());
+    match failures.len() {
+        0 => Ok(()),
+        // One failure keeps its own error, and so its exit code.
+        1 if names.len() == 1 => Err(failures.remove(0).into()),
+        n => anyhow::bail!("{n} of {} rotations failed", names.len()),
     }
-    Ok(())
 }
 
 /// `rekey resume`: continues every interrupted rotation and ends the grace

@@ -157,6 +157,10 @@ impl<'a> Rotator<'a> {
                 }
             }
         }
+        // Nothing starts unless the key to roll back to can be read back.
+        if let Some(current) = self.store.labeled(self.name(), Label::Current)? {
+            self.store.secret(&current)?;
+        }
         let rotation = self.store.start_rotation(self.name(), emergency)?;
         self.drive(rotation).await
     }
@@ -265,6 +269,9 @@ impl<'a> Rotator<'a> {
             GENERATE => {
                 let key =
                     retry::retrying("generate", || self.plugin.generate(&options)).await.map_err(|e| e.to_string())?;
+                // The provider holds the key, the store does not yet: resuming
+                // from here must not make a second one.
+                crash::point(GENERATE, "returned");
                 self.store.store_pending(rotation, &key).map(drop).map_err(|e| e.to_string())
             }
             VERIFY => {
@@ -391,18 +398,21 @@ impl<'a> Rotator<'a> {
         crash::point(ROLLBACK, "begun");
         if let Some((_, old)) = self.old_key(rotation)? {
             for stage in &self.spec.stages {
-                if !self
-                    .store
-                    .step_begun(&rotation.id, &format!("deploy:{}", stage.name.get_ref()))
-                    .map_err(|e| e.to_string())?
-                {
+                let step = format!("deploy:{}", stage.name.get_ref());
+                if !self.store.step_begun(&rotation.id, &step).map_err(|e| e.to_string())? {
                     continue;
                 }
+                let completed = self.store.step_done(&rotation.id, &step).map_err(|e| e.to_string())?;
                 let context = Context { credential: self.name(), stage: stage.name.get_ref(), key_id: &old.key_id };
                 for target in &stage.targets {
-                    deploy::deploy(target, &old.secret, &self.config.dir, &context)
-                        .await
-                        .map_err(|e| format!("restoring {}: {e}", deploy::describe(target)))?;
+                    match deploy::deploy(target, &old.secret, &self.config.dir, &context).await {
+                        Ok(()) => {}
+                        // In the stage that failed, the target that could not
+                        // take the new key cannot take the old one either: it
+                        // still holds what it had.
+                        Err(e) if !completed => tracing::warn!("not restored: {} ({e})", deploy::describe(target)),
+                        Err(e) => return Err(format!("restoring {}: {e}", deploy::describe(target))),
+                    }
                 }
             }
         }

@@ -1,0 +1,497 @@
+//! Rotations through the real `rekey` binary, the real `webhook` plugin and a
+//! key-issuing HTTP API on loopback that records which keys are live: the
+//! happy path, a SIGKILL at every step boundary, every kind of rollback,
+//! concurrent runs, emergency and grace periods, and bad input.
+
+mod support;
+
+use rekey_test_artifacts::plugins;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use support::{KeyServer, text};
+
+const ADMIN_VAR: &str = "TEST_API_ADMIN_TOKEN";
+
+/// A folder with `rekey.toml`, a store, and two stages of targets for the
+/// credential `api`: `dev.env` (API_KEY) and `prod.json` (/api/key), each
+/// checked by calling the API with the new key.
+struct Workspace {
+    dir: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    server: KeyServer,
+}
+
+impl Workspace {
+    fn new(extra_stage: &str) -> Self {
+        let server = KeyServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            r#"
+[[credential]]
+name = "api"
+plugin = "{plugin}"
+config = {{ base-url = "{base}", create-path = "/keys", verify-path = "/me" }}
+admin_secrets = {{ admin-token = "env:{ADMIN_VAR}" }}
+grants = ["{addr}"]
+policy = {{ grace_period = "0s", owners = ["team@example.com"] }}
+
+[[credential.stages]]
+name = "dev"
+targets = [{{ type = "env-file", path = "dev.env", variable = "API_KEY" }}]
+checks = [{{ type = "http", url = "{base}/me" }}]
+
+[[credential.stages]]
+name = "prod"
+targets = [{{ type = "json-file", path = "prod.json", pointer = "/api/key" }}]
+checks = [{{ type = "http", url = "{base}/me" }}]
+{extra_stage}
+"#,
+            plugin = plugins::WEBHOOK,
+            base = server.base_url(),
+            addr = server.addr,
+        );
+        std::fs::write(dir.path().join("rekey.toml"), toml).unwrap();
+        let workspace = Self { dir, cache: tempfile::tempdir().unwrap(), server };
+        workspace.ok(&["init"]);
+        workspace
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = support::rekey(&self.cache);
+        command.current_dir(self.dir.path()).args(args).env(ADMIN_VAR, KeyServer::ADMIN_TOKEN);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        support::run(&mut self.command(args), "")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        let (stdout, stderr) = text(&output);
+        assert!(output.status.success(), "`rekey {}` failed:\n{stdout}\n{stderr}", args.join(" "));
+        stdout
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    /// The current key: id and secret.
+    fn current(&self) -> (String, String) {
+        let show = self.json(&["credential", "show", "api", "--reveal", "--json"]);
+        let current =
+            show["versions"].as_array().unwrap().iter().find(|v| v["label"] == "current").expect("a current key");
+        (current["key_id"].as_str().unwrap().into(), show["secret"].as_str().unwrap().into())
+    }
+
+    /// What the two targets hold.
+    fn targets(&self) -> (Option<String>, Option<String>) {
+        let dev = std::fs::read_to_string(self.path("dev.env"))
+            .ok()
+            .and_then(|t| t.lines().find_map(|l| l.strip_prefix("API_KEY=").map(String::from)));
+        let prod = std::fs::read_to_string(self.path("prod.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|j| j["api"]["key"].as_str().map(String::from));
+        (dev, prod)
+    }
+
+    fn live_keys(&self) -> Vec<String> {
+        self.server.keys.lock().unwrap().keys().cloned().collect()
+    }
+
+    /// The invariants of a credential at rest: one live key at the provider,
+    /// it is current in the store, every target holds it, nothing is open,
+    /// and the audit chain verifies.
+    fn assert_settled(&self) {
+        let (key_id, secret) = self.current();
+        assert_eq!(self.live_keys(), vec![key_id.clone()], "exactly the current key is live at the provider");
+        assert_eq!(self.targets(), (Some(secret.clone()), Some(secret)), "every target holds the current key");
+        let status = self.json(&["status", "--json"]);
+        assert_eq!(status[0]["in_progress"], Value::Null, "{status}");
+        self.ok(&["audit", "verify"]);
+    }
+}
+
+fn failed_with(output: &Output, code: i32, message: &str) {
+    let (stdout, stderr) = text(output);
+    assert_eq!(output.status.code(), Some(code), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains(message) || stderr.contains(message), "expected {message:?} in:\n{stdout}\n{stderr}");
+}
+
+#[test]
+fn a_rotation_deploys_stage_by_stage_then_revokes_the_old_key() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    ws.assert_settled();
+    let (first, _) = ws.current();
+
+    let out = ws.ok(&["rotate", "api"]);
+    assert!(out.contains("api: rotated; the old key is revoked"), "{out}");
+    ws.assert_settled();
+    let (second, _) = ws.current();
+    assert_ne!(first, second);
+    assert!(!ws.live_keys().contains(&first), "the old key is revoked at the provider");
+
+    let history = ws.json(&["history", "api", "--json"]);
+    let steps: Vec<&str> = history[0]["journal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["state"] == "done")
+        .map(|j| j["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "notify:started",
+            "backup",
+            "generate",
+            "verify",
+            "deploy:dev",
+            "check:dev",
+            "deploy:prod",
+            "check:prod",
+            "promote",
+            "revoke-old",
+            "notify:done"
+        ]
+    );
+    let events: Vec<String> = ws
+        .json(&["audit", "log", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .collect();
+    for expected in ["rotation.started", "key.generated", "key.promoted", "key.revoked", "rotation.succeeded"] {
+        assert!(events.contains(&expected.to_string()), "{events:?}");
+    }
+}
+
+#[test]
+fn a_kill_at_any_step_boundary_resumes_without_losing_or_leaking_a_key() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    let plan = ws.json(&["rotate", "api", "--dry-run", "--json"]);
+    let mut boundaries = Vec::new();
+    for step in plan[0]["steps"].as_array().unwrap() {
+        let step = step["name"].as_str().unwrap();
+        boundaries.push(format!("{step}:begun"));
+        if step == "generate" {
+            boundaries.push("generate:returned".into());
+        }
+        boundaries.push(format!("{step}:done"));
+    }
+    let revoked_from = boundaries.iter().position(|b| b == "revoke-old:done").unwrap();
+    for (i, boundary) in boundaries.iter().enumerate() {
+        let (old_id, old_secret) = ws.current();
+        let mut command = ws.command(&["rotate", "api"]);
+        let killed = support::run(command.env("REKEY_CRASH_AT", boundary), "");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(killed.status.signal(), Some(9), "killed by SIGKILL at {boundary}: {:?}", text(&killed));
+
+        // Nothing is revoked early: the old key works until revoke-old is done.
+        assert_eq!(ws.live_keys().contains(&old_id), i < revoked_from, "old key liveness after a kill at {boundary}");
+        // Every target holds a key that works at the provider.
+        let (dev, prod) = ws.targets();
+        let live: Vec<String> = ws.server.keys.lock().unwrap().values().cloned().collect();
+        for held in [dev, prod].into_iter().flatten() {
+            assert!(
+                live.contains(&held) || held == old_secret && i < revoked_from,
+                "a target holds a dead key after a kill at {boundary}"
+            );
+        }
+
+        let resumed = ws.run(&["resume"]);
+        assert!(resumed.status.success(), "resume after {boundary}: {:?}", text(&resumed));
+        ws.assert_settled();
+        if i > boundaries.iter().position(|b| b == "generate:begun").unwrap() {
+            assert_ne!(ws.current().0, old_id, "the rotation interrupted at {boundary} completed");
+        }
+    }
+}
+
+#[test]
+fn a_new_key_that_does_not_verify_is_rolled_back() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    let before = ws.current();
+    let toml = std::fs::read_to_string(ws.path("rekey.toml"))
+        .unwrap()
+        .replace("verify-path = \"/me\"", "verify-path = \"/denied\"");
+    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    let out = ws.run(&["rotate", "api"]);
+    failed_with(&out, 1, "failed at verify: the new key does not work");
+    failed_with(&out, 1, "rolled back: the old key is current again in every target");
+    assert_eq!(ws.current(), before);
+    ws.assert_settled();
+}
+
+#[test]
+fn a_failing_deploy_in_the_second_stage_is_rolled_back() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    let before = ws.current();
+    // A third stage whose target cannot be written.
+    let mut toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap();
+    toml.push_str("\n[[credential.stages]]\nname = \"edge\"\ntargets = [{ type = \"env-file\", path = \"no-such-folder/edge.env\", variable = \"API_KEY\" }]\n");
+    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    let out = ws.run(&["rotate", "api"]);
+    failed_with(&out, 1, "failed at deploy:edge: env-file no-such-folder/edge.env (API_KEY): cannot write");
+    failed_with(&out, 1, "rolled back: the old key is current again in every target");
+    assert_eq!(ws.current(), before);
+    ws.assert_settled();
+}
+
+#[test]
+fn a_failing_check_is_rolled_back() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    let before = ws.current();
+    let toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap();
+    let toml = toml.replacen(
+        r#"checks = [{ type = "http", url = "#,
+        r#"checks = [{ type = "exec", command = ["sh", "-c", "exit 7"] }, { type = "http", url = "#,
+        2,
+    );
+    let toml = toml.replacen(r#"checks = [{ type = "exec", command = ["sh", "-c", "exit 7"] }, "#, "checks = [", 1);
+    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    let out = ws.run(&["rotate", "api"]);
+    failed_with(&out, 1, "failed at check:prod: exec sh -c exit 7");
+    assert_eq!(ws.current(), before, "the old key is current again");
+    ws.assert_settled();
+}
+
+#[test]
+fn two_concurrent_rotations_of_one_credential_make_one_rotation() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    let toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap().replacen(
+        r#"checks = [{ type = "http", url = "#,
+        r#"checks = [{ type = "exec", command = ["sleep", "1"] }, { type = "http", url = "#,
+        1,
+    );
+    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    let first = ws
+        .command(&["rotate", "api"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let second = ws.run(&["rotate", "api"]);
+    failed_with(&second, 1, "is being rotated by another rekey process (rotation rot-");
+    assert!(first.wait_with_output().unwrap().status.success());
+    assert_eq!(
+        ws.json(&["history", "api", "--json"]).as_array().unwrap().len(),
+        2,
+        "the setup rotation and exactly one more"
+    );
+    ws.assert_settled();
+}
+
+#[test]
+fn an_emergency_revokes_the_old_key_right_after_the_new_one_verifies() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    let refused = ws.run(&["rotate", "api", "--emergency"]);
+    failed_with(&refused, 2, "confirm with --yes");
+    let (old, _) = ws.current();
+    ws.ok(&["rotate", "api", "--emergency", "--yes"]);
+    let history = ws.json(&["history", "api", "--json"]);
+    let steps: Vec<&str> = history[0]["journal"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|j| j["state"] == "done")
+        .map(|j| j["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(&steps[..5], ["notify:started", "backup", "generate", "verify", "revoke-old"]);
+    assert!(!ws.live_keys().contains(&old));
+    ws.assert_settled();
+}
+
+#[test]
+fn the_grace_period_keeps_the_old_key_until_it_ends_or_is_rolled_back() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    let toml = std::fs::read_to_string(ws.path("rekey.toml"))
+        .unwrap()
+        .replace("grace_period = \"0s\"", "grace_period = \"1h\"");
+    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    let (old, old_secret) = ws.current();
+
+    let out = ws.ok(&["rotate", "api"]);
+    assert!(out.contains("the old key stays valid until"), "{out}");
+    assert_eq!(ws.live_keys().len(), 2, "old and new keys both work during the grace period");
+    failed_with(&ws.run(&["rotate", "api"]), 1, "is in its grace period until");
+
+    // Rolling back puts the old key back everywhere and revokes the new one.
+    ws.ok(&["rollback", "api", "--yes"]);
+    assert_eq!(ws.current(), (old.clone(), old_secret));
+    ws.assert_settled();
+
+    // Rotating again and ending the grace period early revokes the old key.
+    ws.ok(&["rotate", "api"]);
+    ws.ok(&["revoke-previous", "api", "--yes"]);
+    assert!(!ws.live_keys().contains(&old));
+    ws.assert_settled();
+}
+
+#[test]
+fn an_existing_key_is_imported_then_rotated_away() {
+    let ws = Workspace::new("");
+    // A key made at the provider by hand, before rekey managed it.
+    let created = ureq_post(&ws.server);
+    let (id, secret) = (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
+    let out = support::run(&mut ws.command(&["credential", "import", "api", "--key-id", &id]), &format!("{secret}\n"));
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(ws.current(), (id.clone(), secret));
+    ws.ok(&["rotate", "api"]);
+    assert!(!ws.live_keys().contains(&id), "the imported key is revoked");
+    ws.assert_settled();
+}
+
+/// Creates a key at the test API directly, as an operator would have.
+fn ureq_post(server: &KeyServer) -> Value {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
+    let body = r#"{"name": "made by hand"}"#;
+    write!(
+        stream,
+        "POST /api/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        KeyServer::ADMIN_TOKEN,
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap()).unwrap()
+}
+
+/// Every file in the folder (not SQLite's transient WAL and lock files), with
+/// its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.to_string_lossy().ends_with("-wal") && !p.to_string_lossy().ends_with("-shm"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn bad_input_is_a_clear_error_that_changes_nothing() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    let toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap();
+    let before = snapshot(ws.dir.path());
+    let unchanged = |what: &str| assert!(snapshot(ws.dir.path()) == before, "{what} changed files on disk");
+
+    let malformed = toml.replace("name = \"dev\"", "name = \"dev");
+    std::fs::write(ws.path("bad.toml"), &malformed).unwrap();
+    failed_with(&ws.run(&["--config", "bad.toml", "rotate", "api"]), 2, "bad.toml:11:");
+
+    std::fs::write(ws.path("bad.toml"), toml.replace(plugins::WEBHOOK, "nope")).unwrap();
+    failed_with(&ws.run(&["--config", "bad.toml", "rotate", "api"]), 2, "unknown plugin `nope`");
+    std::fs::remove_file(ws.path("bad.toml")).unwrap();
+
+    let mut no_secret = ws.command(&["rotate", "api"]);
+    failed_with(
+        &support::run(no_secret.env_remove(ADMIN_VAR), ""),
+        2,
+        "admin secret `admin-token`: environment variable $TEST_API_ADMIN_TOKEN is not set",
+    );
+    unchanged("a missing admin secret");
+
+    let mut wrong_key = ws.command(&["rotate", "api"]);
+    wrong_key.env("REKEY_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    failed_with(&support::run(&mut wrong_key, ""), 1, "the master key from $REKEY_MASTER_KEY does not open this store");
+    unchanged("a wrong master key");
+
+    // One flipped bit in the sealed secret of the current key.
+    let db = rusqlite::Connection::open(ws.path("rekey.db")).unwrap();
+    let mut sealed: Vec<u8> =
+        db.query_row("SELECT secret FROM versions WHERE label = 'current'", [], |r| r.get(0)).unwrap();
+    *sealed.last_mut().unwrap() ^= 1;
+    db.execute("UPDATE versions SET secret = ?1 WHERE label = 'current'", [sealed]).unwrap();
+    drop(db);
+    let tampered = snapshot(ws.dir.path());
+    failed_with(&ws.run(&["rotate", "api"]), 1, "was tampered with (it does not decrypt for its row)");
+    assert!(snapshot(ws.dir.path()) == tampered, "a tampered store changed nothing more");
+
+    let db = rusqlite::Connection::open(ws.path("rekey.db")).unwrap();
+    db.execute("UPDATE audit SET detail = '{\"emergency\":true}' WHERE seq = 2", []).unwrap();
+    drop(db);
+    failed_with(&ws.run(&["audit", "verify"]), 1, "the audit log was tampered with: audit entry 2 was edited or moved");
+    let db = rusqlite::Connection::open(ws.path("rekey.db")).unwrap();
+    db.execute("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", []).unwrap();
+    db.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+    drop(db);
+    failed_with(&ws.run(&["audit", "verify"]), 1, "audit entry 2 was removed");
+}
+
+#[test]
+fn no_secret_is_ever_written_in_clear_to_the_store_or_the_logs() {
+    let ws = Workspace::new("");
+    let mut logs = String::new();
+    for _ in 0..3 {
+        let mut command = ws.command(&["rotate", "api"]);
+        let out = support::run(command.env("RUST_LOG", "trace"), "");
+        let (stdout, stderr) = text(&out);
+        logs.push_str(&stdout);
+        logs.push_str(&stderr);
+    }
+    let mut secrets: Vec<String> = ws.server.keys.lock().unwrap().values().cloned().collect();
+    secrets.push(KeyServer::ADMIN_TOKEN.into());
+    let history = ws.json(&["credential", "show", "api", "--json"]);
+    assert_eq!(history["versions"].as_array().unwrap().len(), 3);
+    let mut stored = Vec::new();
+    for file in std::fs::read_dir(ws.dir.path()).unwrap() {
+        let path = file.unwrap().path();
+        if path.to_string_lossy().contains("rekey.db") {
+            stored.extend(std::fs::read(path).unwrap());
+        }
+    }
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
+        assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret is in the store in clear");
+    }
+}
+
+#[test]
+fn a_backup_restores_into_a_fresh_store_with_another_master_key() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    ws.ok(&["rotate", "api"]);
+    let current = ws.current();
+    let mut export = ws.command(&["backup", "export", "--output", "backup.bin"]);
+    assert!(support::run(export.env("REKEY_BACKUP_PASSPHRASE", "correct horse battery"), "").status.success());
+
+    for file in ["rekey.db", "rekey.key"] {
+        std::fs::remove_file(ws.path(file)).unwrap();
+    }
+    ws.ok(&["init"]);
+    let mut wrong = ws.command(&["backup", "import", "backup.bin"]);
+    failed_with(
+        &support::run(wrong.env("REKEY_BACKUP_PASSPHRASE", "wrong horse battery"), ""),
+        1,
+        "passphrase is wrong",
+    );
+    let mut import = ws.command(&["backup", "import", "backup.bin"]);
+    let out = support::run(import.env("REKEY_BACKUP_PASSPHRASE", "correct horse battery"), "");
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(ws.current(), current);
+    ws.ok(&["audit", "verify"]);
+    ws.ok(&["rotate", "api"]);
+    ws.assert_settled();
+}
