@@ -495,3 +495,84 @@ fn a_backup_restores_into_a_fresh_store_with_another_master_key() {
     ws.ok(&["rotate", "api"]);
     ws.assert_settled();
 }
+
+/// Receives notifications: every POST body with its signature header.
+fn event_sink() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>, std::sync::Arc<tiny_http::Server>)
+{
+    let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let url = format!("http://{}/hook", server.server_addr().to_ip().unwrap());
+    let events: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let (s, e) = (server.clone(), events.clone());
+    std::thread::spawn(move || {
+        for mut request in s.incoming_requests() {
+            let mut body = String::new();
+            let _ = std::io::Read::read_to_string(request.as_reader(), &mut body);
+            let signature = request
+                .headers()
+                .iter()
+                .find(|h| h.field.equiv("x-rekey-signature"))
+                .map(|h| h.value.to_string())
+                .unwrap_or_default();
+            e.lock().unwrap().push((body, signature));
+            let _ = request.respond(tiny_http::Response::empty(204));
+        }
+    });
+    (url, events, server)
+}
+
+#[test]
+fn notifications_are_signed_events_for_every_outcome() {
+    let ws = Workspace::new("");
+    let (url, events, _server) = event_sink();
+    let hook_key = "hook-signing-key-77";
+    let toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap();
+    let toml = format!(
+        "[[notify]]\ntype = \"webhook\"\nurl = \"{url}\"\nsigning_secret = \"env:TEST_HOOK_KEY\"\n\n[[notify]]\ntype = \"exec\"\ncommand = [\"sh\", \"-c\", \"cat >> events.jsonl; echo >> events.jsonl\"]\n{toml}"
+    );
+    std::fs::write(ws.path("rekey.toml"), &toml).unwrap();
+    let rotate = |args: &[&str]| support::run(ws.command(args).env("TEST_HOOK_KEY", hook_key), "");
+    assert!(rotate(&["rotate", "api"]).status.success());
+    assert!(rotate(&["rotate", "api"]).status.success());
+    std::fs::write(ws.path("rekey.toml"), toml.replace("verify-path = \"/me\"", "verify-path = \"/denied\"")).unwrap();
+    assert!(!rotate(&["rotate", "api"]).status.success());
+
+    let received = events.lock().unwrap().clone();
+    let names: Vec<String> = received
+        .iter()
+        .map(|(body, _)| serde_json::from_str::<Value>(body).unwrap()["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "rotation.started",
+            "rotation.succeeded",
+            "rotation.started",
+            "key.revoked",
+            "rotation.succeeded",
+            "rotation.started",
+            "key.revoked",
+            "rotation.failed",
+            "rotation.rolled_back",
+        ],
+        "{names:?}"
+    );
+    for (body, signature) in &received {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(hook_key.as_bytes()).unwrap();
+        mac.update(body.as_bytes());
+        assert_eq!(
+            *signature,
+            format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
+            "a valid HMAC-SHA256 signature"
+        );
+        let event: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(event["credential"], "api");
+        assert_eq!(event["owners"], serde_json::json!(["team@example.com"]));
+    }
+    let lines = std::fs::read_to_string(ws.path("events.jsonl")).unwrap();
+    assert_eq!(
+        lines.lines().filter(|l| !l.is_empty()).count(),
+        received.len(),
+        "the exec notifier got every event too"
+    );
+}

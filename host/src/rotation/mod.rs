@@ -423,6 +423,12 @@ impl<'a> Rotator<'a> {
                 .await
                 .map_err(|e: PluginError| format!("revoking the new key: {e}"))?;
             self.store.revoked(rotation, version, "rollback:revoke-new").map_err(|e| e.to_string())?;
+            self.notify(
+                rotation,
+                "key.revoked",
+                serde_json::json!({ "version": version, "key_id": new.key_id, "rollback": true }),
+            )
+            .await;
         }
         self.store.record(&rotation.id, ROLLBACK, "done").map_err(|e| e.to_string())?;
         self.store.finish(rotation, State::RolledBack, Some(reason)).map_err(|e| e.to_string())?;
