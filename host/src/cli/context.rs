@@ -63,7 +63,8 @@ mod tests {
     #[test]
     fn unix_times_print_as_utc_dates() {
         assert_eq!(super::time(0), "1970-01-01 00:00:00");
-        assert_eq!(super::time(1_795_000_000), "2026-11-18 09:46:40");
+        assert_eq!(super::time(1_795_000_000), "2026-11-18 11:06:40");
+        assert_eq!(super::time(951_782_400), "2000-02-29 00:00:00");
         assert_eq!(super::age(90 * 86_400 + 3_600), "90d 1h");
     }
 }

@@ -47,3 +47,54 @@ fn jitter() -> f64 {
     let [byte]: [u8; 1] = crate::store::rand_bytes();
     0.5 + f64::from(byte) / 512.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn outcome<T>(result: Result<T, ProviderError>) -> Outcome<T> {
+        Outcome {
+            result: result.map_err(|error| PluginError::Provider { plugin: "p".into(), error }),
+            transcript: vec![],
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried_until_success() {
+        let calls = Cell::new(0);
+        let result = retrying("test", || {
+            calls.set(calls.get() + 1);
+            let result = if calls.get() < 3 { Err(ProviderError::Unavailable("503".into())) } else { Ok(7) };
+            std::future::ready(outcome(result))
+        })
+        .await;
+        assert_eq!((result.unwrap(), calls.get()), (7, 3));
+    }
+
+    #[tokio::test]
+    async fn permanent_failures_are_not_retried() {
+        let calls = Cell::new(0);
+        let result: Result<(), _> = retrying("test", || {
+            calls.set(calls.get() + 1);
+            std::future::ready(outcome(Err(ProviderError::Rejected("quota".into()))))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls.get(), 1);
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_honours_retry_after() {
+        let unavailable = ProviderError::Unavailable("x".into());
+        for attempt in 1..5 {
+            let ceiling = BASE * (1 << (attempt - 1));
+            let wait = delay(&unavailable, attempt);
+            assert!(wait >= ceiling / 2 && wait < ceiling, "attempt {attempt}: {wait:?}");
+        }
+        let limited =
+            ProviderError::RateLimited(RateLimit { retry_after_seconds: Some(3), message: "slow down".into() });
+        assert_eq!(delay(&limited, 1), Duration::from_secs(3));
+    }
+}

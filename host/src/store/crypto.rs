@@ -190,6 +190,6 @@ mod tests {
         let key = MasterKey::generate();
         let again = MasterKey::decode(&key.encode()).unwrap();
         assert_eq!(key.0.as_ref(), again.0.as_ref());
-        assert!(MasterKey::decode("c2hvcnQ=").unwrap_err().contains("holds 5 bytes"));
+        assert!(MasterKey::decode("c2hvcnQ=").err().unwrap().contains("holds 5 bytes"));
     }
 }

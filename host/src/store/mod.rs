@@ -112,3 +112,66 @@ pub fn rand_bytes<const N: usize>() -> [u8; N] {
     getrandom::fill(&mut bytes).expect("the OS has a random source");
     bytes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Credential;
+
+    fn credential(id: &str, secret: &str) -> Credential {
+        Credential { key_id: id.into(), secret: secret.into(), attributes: vec![], expires_at: None }
+    }
+
+    fn fresh() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, key) = (dir.path().join("rekey.db"), dir.path().join("rekey.key"));
+        Store::init(&db, &key).unwrap();
+        (dir, db, key)
+    }
+
+    #[test]
+    fn a_store_opens_with_its_key_and_keeps_secrets_sealed() {
+        let (_dir, db, key) = fresh();
+        let store = Store::open(&db, &key).unwrap();
+        store.import("api", &credential("k1", "s3cr3t-value")).unwrap();
+        let current = store.labeled("api", versions::Label::Current).unwrap().unwrap();
+        assert_eq!(store.secret(&current).unwrap().as_str(), "s3cr3t-value");
+        let bytes = std::fs::read(&db).unwrap();
+        assert!(!bytes.windows(12).any(|w| w == b"s3cr3t-value"));
+        assert!(matches!(Store::init(&db, &key), Err(StoreError::Exists(_))));
+    }
+
+    #[test]
+    fn a_ciphertext_moved_to_another_row_does_not_open() {
+        let (_dir, db, key) = fresh();
+        let store = Store::open(&db, &key).unwrap();
+        store.import("a", &credential("k1", "secret-a")).unwrap();
+        store.import("b", &credential("k2", "secret-b")).unwrap();
+        store.conn.execute("UPDATE versions SET secret = (SELECT secret FROM versions WHERE credential = 'a') WHERE credential = 'b'", []).unwrap();
+        let b = store.labeled("b", versions::Label::Current).unwrap().unwrap();
+        assert!(matches!(store.secret(&b), Err(StoreError::Tampered(id)) if id == "secret/b/1"));
+    }
+
+    #[test]
+    fn a_store_from_a_newer_rekey_is_refused() {
+        let (_dir, db, key) = fresh();
+        Connection::open(&db)
+            .unwrap()
+            .execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", [])
+            .unwrap();
+        let error = Store::open(&db, &key).err().unwrap();
+        assert_eq!(
+            error.to_string(),
+            "the store has schema version 99, newer than this rekey understands (1); upgrade rekey"
+        );
+    }
+
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        let (_dir, db, key) = fresh();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = Store::open(&db, &key).err().unwrap().to_string();
+        assert!(error.contains("can be read by others (mode 644)"), "{error}");
+    }
+}
