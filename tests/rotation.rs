@@ -176,6 +176,22 @@ fn a_rotation_deploys_stage_by_stage_then_revokes_the_old_key() {
 }
 
 #[test]
+fn all_due_rotates_only_credentials_without_a_key_or_past_their_max_age() {
+    let ws = Workspace::new("");
+    assert_eq!(ws.json(&["status", "--json"])[0]["due"], true, "no key yet: due");
+    let out = ws.ok(&["rotate", "--all-due"]);
+    assert!(out.contains("api: rotated"), "{out}");
+    assert_eq!(ws.json(&["status", "--json"])[0]["due"], false);
+    failed_with(&ws.run(&["rotate", "--all-due"]), 2, "nothing to rotate");
+    let toml = std::fs::read_to_string(ws.path("rekey.toml"))
+        .unwrap()
+        .replace("grace_period = \"0s\"", "grace_period = \"0s\", max_age = \"0s\"");
+    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    assert!(ws.ok(&["rotate", "--all-due"]).contains("api: rotated"), "a key at its max age is due");
+    ws.assert_settled();
+}
+
+#[test]
 fn a_kill_at_any_step_boundary_resumes_without_losing_or_leaking_a_key() {
     let ws = Workspace::new("");
     ws.ok(&["rotate", "api"]);
@@ -399,10 +415,10 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
 
     let malformed = toml.replace("name = \"dev\"", "name = \"dev");
     std::fs::write(ws.path("bad.toml"), &malformed).unwrap();
-    failed_with(&ws.run(&["--config", "bad.toml", "rotate", "api"]), 2, "bad.toml:11:");
+    failed_with(&ws.run(&["--config-file", "bad.toml", "rotate", "api"]), 2, "bad.toml:11:");
 
     std::fs::write(ws.path("bad.toml"), toml.replace(plugins::WEBHOOK, "nope")).unwrap();
-    failed_with(&ws.run(&["--config", "bad.toml", "rotate", "api"]), 2, "unknown plugin `nope`");
+    failed_with(&ws.run(&["--config-file", "bad.toml", "rotate", "api"]), 2, "unknown plugin `nope`");
     std::fs::remove_file(ws.path("bad.toml")).unwrap();
 
     let mut no_secret = ws.command(&["rotate", "api"]);
@@ -496,12 +512,14 @@ fn a_backup_restores_into_a_fresh_store_with_another_master_key() {
     ws.assert_settled();
 }
 
-/// Receives notifications: every POST body with its signature header.
-fn event_sink() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>, std::sync::Arc<tiny_http::Server>)
-{
+/// Each notification received: its body and its signature header.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// Receives notifications on loopback; returns its URL.
+fn event_sink() -> (String, Received, std::sync::Arc<tiny_http::Server>) {
     let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
     let url = format!("http://{}/hook", server.server_addr().to_ip().unwrap());
-    let events: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>> = Default::default();
+    let events: Received = Default::default();
     let (s, e) = (server.clone(), events.clone());
     std::thread::spawn(move || {
         for mut request in s.incoming_requests() {

@@ -57,7 +57,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
-                println!("{:<24} {:<12} {:<8} {}", "NAME", "PLUGIN", "VERSION", "KEY ID");
+                println!("{:<24} {:<12} {:<8} KEY ID", "NAME", "PLUGIN", "VERSION");
                 for r in rows {
                     let text = |v: &serde_json::Value| {
                         v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string().replace("null", "-"))

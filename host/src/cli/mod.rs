@@ -33,7 +33,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage or input, 3 the verified key is no
 struct Cli {
     /// The declaration of credentials, targets and notifications.
     #[arg(long, short = 'C', global = true, env = "REKEY_CONFIG", default_value = "rekey.toml", value_name = "FILE")]
-    config: PathBuf,
+    config_file: PathBuf,
 
     /// Folder for compiled plugins [default: $REKEY_CACHE_DIR, $XDG_CACHE_HOME/rekey/code or ~/.cache/rekey/code]
     #[arg(long, global = true, value_name = "DIR")]
@@ -117,9 +117,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let cache = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(Runtime::default_cache_dir) };
-    let load = || context::Context::load(cli.config.clone(), cache.clone());
+    let load = || context::Context::load(cli.config_file.clone(), cache.clone());
     let result = match cli.command {
-        Command::Init => init::run(&cli.config),
+        Command::Init => init::run(&cli.config_file),
         Command::Credential(command) => load().and_then(|c| credential::run(command, &c)),
         Command::Rotate(args) => runtime_block_on(async { rotate::run(args, &load()?).await }),
         Command::Resume => runtime_block_on(async { rotate::resume(&load()?).await }),
@@ -177,4 +177,13 @@ fn init_logging() {
         .with_ansi(color)
         .without_time()
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        // Duplicate flags, bad defaults and the like, for every subcommand.
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

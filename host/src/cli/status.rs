@@ -31,7 +31,7 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:<22} {:<7} {:<10} {:<21} {:<28} {}", "NAME", "VERSION", "AGE", "DUE", "LAST ROTATION", "IN PROGRESS");
+    println!("{:<22} {:<7} {:<10} {:<21} {:<28} IN PROGRESS", "NAME", "VERSION", "AGE", "DUE", "LAST ROTATION");
     for r in &rows {
         let version = r["version"].as_i64().map_or("-".into(), |v| format!("v{v}"));
         let age_text = r["age_seconds"].as_i64().map_or("-".into(), age);
