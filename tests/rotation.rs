@@ -102,6 +102,26 @@ checks = [{{ type = "http", url = "{base}/me" }}]
         (dev, prod)
     }
 
+    /// Rewrites `rekey.toml`.
+    fn edit_config(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.path("rekey.toml");
+        std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
+    }
+
+    /// After a good rotation, breaks the config with `edit`, and checks the
+    /// next rotation fails at `failure` and is rolled back: the old key is
+    /// current again, in every target, and still works.
+    fn assert_rolls_back(&self, edit: impl FnOnce(String) -> String, failure: &str) {
+        self.ok(&["rotate", "api"]);
+        let before = self.current();
+        self.edit_config(edit);
+        let out = self.run(&["rotate", "api"]);
+        failed_with(&out, 1, failure);
+        failed_with(&out, 1, "rolled back: the old key is current again in every target");
+        assert_eq!(self.current(), before);
+        self.assert_settled();
+    }
+
     fn live_keys(&self) -> Vec<String> {
         self.server.keys.lock().unwrap().keys().cloned().collect()
     }
@@ -183,10 +203,7 @@ fn all_due_rotates_only_credentials_without_a_key_or_past_their_max_age() {
     assert!(out.contains("api: rotated"), "{out}");
     assert_eq!(ws.json(&["status", "--json"])[0]["due"], false);
     failed_with(&ws.run(&["rotate", "--all-due"]), 2, "nothing to rotate");
-    let toml = std::fs::read_to_string(ws.path("rekey.toml"))
-        .unwrap()
-        .replace("grace_period = \"0s\"", "grace_period = \"0s\", max_age = \"0s\"");
-    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    ws.edit_config(|toml| toml.replace("grace_period = \"0s\"", "grace_period = \"0s\", max_age = \"0s\""));
     assert!(ws.ok(&["rotate", "--all-due"]).contains("api: rotated"), "a key at its max age is due");
     ws.assert_settled();
 }
@@ -236,65 +253,49 @@ fn a_kill_at_any_step_boundary_resumes_without_losing_or_leaking_a_key() {
 
 #[test]
 fn a_new_key_that_does_not_verify_is_rolled_back() {
-    let ws = Workspace::new("");
-    ws.ok(&["rotate", "api"]);
-    let before = ws.current();
-    let toml = std::fs::read_to_string(ws.path("rekey.toml"))
-        .unwrap()
-        .replace("verify-path = \"/me\"", "verify-path = \"/denied\"");
-    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
-    let out = ws.run(&["rotate", "api"]);
-    failed_with(&out, 1, "failed at verify: the new key does not work");
-    failed_with(&out, 1, "rolled back: the old key is current again in every target");
-    assert_eq!(ws.current(), before);
-    ws.assert_settled();
+    Workspace::new("").assert_rolls_back(
+        |toml| toml.replace("verify-path = \"/me\"", "verify-path = \"/denied\""),
+        "failed at verify: the new key does not work",
+    );
 }
 
 #[test]
 fn a_failing_deploy_in_the_second_stage_is_rolled_back() {
-    let ws = Workspace::new("");
-    ws.ok(&["rotate", "api"]);
-    let before = ws.current();
     // A third stage whose target cannot be written.
-    let mut toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap();
-    toml.push_str("\n[[credential.stages]]\nname = \"edge\"\ntargets = [{ type = \"env-file\", path = \"no-such-folder/edge.env\", variable = \"API_KEY\" }]\n");
-    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
-    let out = ws.run(&["rotate", "api"]);
-    failed_with(&out, 1, "failed at deploy:edge: env-file no-such-folder/edge.env (API_KEY): cannot write");
-    failed_with(&out, 1, "rolled back: the old key is current again in every target");
-    assert_eq!(ws.current(), before);
-    ws.assert_settled();
+    let edge = "\n[[credential.stages]]\nname = \"edge\"\ntargets = [{ type = \"env-file\", path = \"no-such-folder/edge.env\", variable = \"API_KEY\" }]\n";
+    Workspace::new("").assert_rolls_back(
+        |toml| toml + edge,
+        "failed at deploy:edge: env-file no-such-folder/edge.env (API_KEY): cannot write",
+    );
 }
 
 #[test]
 fn a_failing_check_is_rolled_back() {
-    let ws = Workspace::new("");
-    ws.ok(&["rotate", "api"]);
-    let before = ws.current();
-    let toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap();
-    let toml = toml.replacen(
-        r#"checks = [{ type = "http", url = "#,
-        r#"checks = [{ type = "exec", command = ["sh", "-c", "exit 7"] }, { type = "http", url = "#,
-        2,
+    // prod's check fails; dev's passes, so dev must be restored too.
+    Workspace::new("").assert_rolls_back(
+        |toml| {
+            let at = toml.rfind("checks = [").unwrap();
+            format!(
+                "{}checks = [{{ type = \"exec\", command = [\"sh\", \"-c\", \"exit 7\"] }}, {}",
+                &toml[..at],
+                &toml[at + "checks = [".len()..]
+            )
+        },
+        "failed at check:prod: exec sh -c exit 7",
     );
-    let toml = toml.replacen(r#"checks = [{ type = "exec", command = ["sh", "-c", "exit 7"] }, "#, "checks = [", 1);
-    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
-    let out = ws.run(&["rotate", "api"]);
-    failed_with(&out, 1, "failed at check:prod: exec sh -c exit 7");
-    assert_eq!(ws.current(), before, "the old key is current again");
-    ws.assert_settled();
 }
 
 #[test]
 fn two_concurrent_rotations_of_one_credential_make_one_rotation() {
     let ws = Workspace::new("");
     ws.ok(&["rotate", "api"]);
-    let toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap().replacen(
-        r#"checks = [{ type = "http", url = "#,
-        r#"checks = [{ type = "exec", command = ["sleep", "1"] }, { type = "http", url = "#,
-        1,
-    );
-    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    ws.edit_config(|toml| {
+        toml.replacen(
+            r#"checks = [{ type = "http", url = "#,
+            r#"checks = [{ type = "exec", command = ["sleep", "1"] }, { type = "http", url = "#,
+            1,
+        )
+    });
     let first = ws
         .command(&["rotate", "api"])
         .stdout(std::process::Stdio::piped())
@@ -338,10 +339,7 @@ fn an_emergency_revokes_the_old_key_right_after_the_new_one_verifies() {
 fn the_grace_period_keeps_the_old_key_until_it_ends_or_is_rolled_back() {
     let ws = Workspace::new("");
     ws.ok(&["rotate", "api"]);
-    let toml = std::fs::read_to_string(ws.path("rekey.toml"))
-        .unwrap()
-        .replace("grace_period = \"0s\"", "grace_period = \"1h\"");
-    std::fs::write(ws.path("rekey.toml"), toml).unwrap();
+    ws.edit_config(|toml| toml.replace("grace_period = \"0s\"", "grace_period = \"1h\""));
     let (old, old_secret) = ws.current();
 
     let out = ws.ok(&["rotate", "api"]);
@@ -403,6 +401,30 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     files.sort();
     files
+}
+
+#[test]
+fn a_passphrase_can_stand_in_for_the_key_file() {
+    let server_less = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::write(
+        server_less.path().join("rekey.toml"),
+        format!("[[credential]]\nname = \"s\"\nplugin = \"{}\"\n", plugins::RANDOM),
+    )
+    .unwrap();
+    let rekey = |passphrase: &str, args: &[&str]| {
+        let mut command = support::rekey(&cache);
+        command.current_dir(server_less.path()).args(args).env("REKEY_PASSPHRASE", passphrase);
+        support::run(&mut command, "")
+    };
+    assert!(rekey("a long passphrase", &["init"]).status.success());
+    assert!(!server_less.path().join("rekey.key").exists(), "no key file when a passphrase is set");
+    assert!(rekey("a long passphrase", &["rotate", "s"]).status.success());
+    failed_with(
+        &rekey("another passphrase", &["status"]),
+        1,
+        "the master key from $REKEY_PASSPHRASE does not open this store",
+    );
 }
 
 #[test]

@@ -43,6 +43,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_document_keeps_its_key_order() {
+        let mut doc: Value = serde_json::from_str(r#"{"zeta": 1, "alpha": {"b": 2, "a": 3}}"#).unwrap();
+        put(&mut doc, "/alpha/a", "new").unwrap();
+        assert_eq!(doc.to_string(), r#"{"zeta":1,"alpha":{"b":2,"a":"new"}}"#);
+    }
+
+    #[test]
     fn the_value_is_set_and_siblings_kept() {
         let mut doc: Value = serde_json::json!({ "db": { "host": "x", "password": "old" }, "n": 1 });
         put(&mut doc, "/db/password", "new").unwrap();
