@@ -91,5 +91,5 @@ fn error(address: &str, code: ErrorCode) -> io::Error {
         ErrorCode::Timeout => io::ErrorKind::TimedOut,
         _ => io::ErrorKind::Other,
     };
-    io::Error::new(kind, format!("TCP connection to {address} failed: {code:?}"))
+    io::Error::new(kind, format!("TCP connection to {address} failed: {}", code.name()))
 }

@@ -107,7 +107,9 @@ impl Config {
             .map(|d| self.resolve(d))
             .chain(std::env::var_os("REKEY_PLUGIN_DIR").map(PathBuf::from))
             .collect();
-        dirs.iter().map(|d| d.join(format!("{plugin}.wasm"))).find(|p| p.exists()).ok_or_else(|| {
+        // Cargo names a plugin's file after its library, with `_` for `-`.
+        let files = [format!("{plugin}.wasm"), format!("{}.wasm", plugin.replace('-', "_"))];
+        dirs.iter().flat_map(|d| files.iter().map(move |f| d.join(f))).find(|p| p.exists()).ok_or_else(|| {
             let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
             format!(
                 "unknown plugin `{plugin}`: no {plugin}.wasm in {} (set plugin_dir in rekey.toml or $REKEY_PLUGIN_DIR, or give a path)",

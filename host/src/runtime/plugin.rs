@@ -334,7 +334,9 @@ fn wasi_context(output: &Output, tcp: Vec<SocketAddr>, denials: Denials) -> Wasi
     WasiCtx::builder()
         .stdout(output.stdout())
         .stderr(output.stderr())
-        .allow_tcp(!tcp.is_empty())
+        // Sockets may be created; the address check below decides (and
+        // records) every connection, so a refused one has a typed cause.
+        .allow_tcp(true)
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .socket_addr_check(move |addr, usage| {

@@ -1,0 +1,242 @@
+//! The `redis-acl` provider against a real `redis-server` that each test
+//! starts on a free loopback port, through the real `rekey` binary: a
+//! rotation under a client that never stops authenticating, an emergency,
+//! wrong admin credentials, an unreachable server, and an address the plugin
+//! was not granted.
+
+mod support;
+
+use rekey_test_artifacts::plugins;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use support::text;
+
+const ADMIN_PASSWORD: &str = "redis-admin-pw-5d1c";
+const FIRST_PASSWORD: &str = "firstAppPassword0123456789";
+
+/// A `redis-server` whose `default` user is the admin, with an ACL user
+/// `app` that has one password.
+struct Redis {
+    port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--requirepass", ADMIN_PASSWORD])
+            .arg("--dir")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test installs it)");
+        let redis = Self { port, child, _dir: dir };
+        for _ in 0..100 {
+            if redis.auth("default", ADMIN_PASSWORD).is_ok() {
+                let reply = redis.admin(&format!("ACL SETUSER app on >{FIRST_PASSWORD} ~* +@all"));
+                assert!(reply.starts_with("+OK"), "{reply}");
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    /// `AUTH user password` on a fresh connection: Ok, or Redis's error.
+    fn auth(&self, user: &str, password: &str) -> Result<(), String> {
+        let reply = self.send(&format!("AUTH {user} {password}"))?;
+        if reply == "+OK" { Ok(()) } else { Err(reply) }
+    }
+
+    /// An inline command as the admin; its whole reply.
+    fn admin(&self, command: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(stream, "AUTH default {ADMIN_PASSWORD}\r\n{command}\r\nQUIT\r\n").unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        reply.split_once("\r\n").map(|(_auth, rest)| rest.to_string()).unwrap_or_default()
+    }
+
+    /// How many passwords the `app` user holds.
+    fn app_passwords(&self) -> usize {
+        let acl = self.admin("ACL LIST");
+        acl.lines().find(|l| l.starts_with("user app ")).map_or(0, |l| l.matches(" #").count())
+    }
+
+    fn send(&self, line: &str) -> Result<String, String> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
+        write!(stream, "{line}\r\nQUIT\r\n").map_err(|e| e.to_string())?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).map_err(|e| e.to_string())?;
+        Ok(reply.lines().next().unwrap_or_default().to_string())
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A folder with rekey.toml for the credential `app-redis`, deployed to
+/// `dev.env` then `prod.env`, its first password imported.
+struct Project {
+    dir: tempfile::TempDir,
+    cache: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(redis: &Redis, port: u16, grant: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            r#"
+[[credential]]
+name = "app-redis"
+plugin = "{plugin}"
+config = {{ host = "127.0.0.1", port = {port}, user = "app" }}
+admin_secrets = {{ admin-password = "env:TEST_REDIS_ADMIN" }}
+grants = ["{grant}"]
+policy = {{ grace_period = "0s" }}
+
+[[credential.stages]]
+name = "dev"
+targets = [{{ type = "env-file", path = "dev.env", variable = "REDIS_PASSWORD" }}]
+
+[[credential.stages]]
+name = "prod"
+targets = [{{ type = "env-file", path = "prod.env", variable = "REDIS_PASSWORD" }}]
+"#,
+            plugin = plugins::REDIS_ACL,
+        );
+        std::fs::write(dir.path().join("rekey.toml"), toml).unwrap();
+        for file in ["dev.env", "prod.env"] {
+            std::fs::write(dir.path().join(file), format!("REDIS_PASSWORD={FIRST_PASSWORD}\n")).unwrap();
+        }
+        let project = Self { dir, cache: tempfile::tempdir().unwrap() };
+        assert!(project.run(&["init"], "").status.success());
+        let imported = project.run(&["credential", "import", "app-redis", "--key-id", "app#first"], FIRST_PASSWORD);
+        assert!(imported.status.success(), "{:?}", text(&imported));
+        let _ = redis;
+        project
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut command = support::rekey(&self.cache);
+        command.current_dir(self.dir.path()).args(args).env("TEST_REDIS_ADMIN", ADMIN_PASSWORD);
+        support::run(&mut command, stdin)
+    }
+
+    fn password_in(&self, file: &str) -> String {
+        read_password(&self.dir.path().join(file))
+    }
+}
+
+fn read_password(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap().lines().find_map(|l| l.strip_prefix("REDIS_PASSWORD=")).unwrap_or_default().to_string()
+}
+
+#[test]
+fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
+    let redis = Arc::new(Redis::start());
+    let project = Project::new(&redis, redis.port, &format!("127.0.0.1:{}", redis.port));
+    let prod = project.dir.path().join("prod.env");
+
+    // A client that authenticates, again and again, with whatever prod.env holds.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (successes, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let client = {
+        let (redis, stop, successes, failures, prod) = (redis.clone(), stop.clone(), successes.clone(), failures.clone(), prod.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let password = read_password(&prod);
+                match redis.auth("app", &password) {
+                    Ok(()) => successes.fetch_add(1, Ordering::Relaxed),
+                    // A file read just before a deploy is not downtime:
+                    // only a failure with the key the target still holds is.
+                    Err(_) if read_password(&prod) != password => 0,
+                    Err(e) => {
+                        eprintln!("downtime: {e}");
+                        failures.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    for _ in 0..3 {
+        let out = project.run(&["rotate", "app-redis"], "");
+        assert!(out.status.success(), "{:?}", text(&out));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    client.join().unwrap();
+
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "the client never failed to authenticate");
+    assert!(successes.load(Ordering::Relaxed) > 20, "the client kept working throughout");
+    let current = project.password_in("prod.env");
+    assert_eq!(project.password_in("dev.env"), current);
+    assert_eq!(redis.auth("app", &current), Ok(()));
+    assert!(redis.auth("app", FIRST_PASSWORD).unwrap_err().starts_with("-WRONGPASS"), "the first password is revoked");
+    assert_eq!(redis.app_passwords(), 1, "the user holds exactly one password again: nothing left behind");
+}
+
+#[test]
+fn an_emergency_rotation_kills_the_old_password_at_once() {
+    let redis = Redis::start();
+    let project = Project::new(&redis, redis.port, &format!("127.0.0.1:{}", redis.port));
+    let out = project.run(&["rotate", "app-redis", "--emergency", "--yes"], "");
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(redis.auth("app", FIRST_PASSWORD).is_err());
+    assert_eq!(redis.auth("app", &project.password_in("prod.env")), Ok(()));
+}
+
+#[test]
+fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
+    let redis = Redis::start();
+    let project = Project::new(&redis, redis.port, &format!("127.0.0.1:{}", redis.port));
+    let mut command = support::rekey(&project.cache);
+    command.current_dir(project.dir.path()).args(["rotate", "app-redis"]).env("TEST_REDIS_ADMIN", "not-the-admin-password");
+    let out = support::run(&mut command, "");
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = text(&out);
+    assert!(stdout.contains("failed at generate") && stdout.contains("Redis refused the admin user `default`"), "{stdout}{stderr}");
+    assert!(stdout.contains("rolled back"), "{stdout}");
+    assert_eq!(project.password_in("prod.env"), FIRST_PASSWORD);
+    assert_eq!(redis.auth("app", FIRST_PASSWORD), Ok(()));
+    assert!(!stdout.contains("not-the-admin-password") && !stderr.contains("not-the-admin-password"));
+}
+
+#[test]
+fn an_unreachable_server_fails_cleanly() {
+    let redis = Redis::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let project = Project::new(&redis, closed, &format!("127.0.0.1:{closed}"));
+    let out = project.run(&["rotate", "app-redis"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("failed at generate") && stdout.contains("cannot reach Redis at 127.0.0.1"), "{stdout}");
+    assert_eq!(project.password_in("prod.env"), FIRST_PASSWORD);
+    assert_eq!(redis.auth("app", FIRST_PASSWORD), Ok(()));
+}
+
+#[test]
+fn the_plugin_cannot_reach_an_address_it_was_not_granted() {
+    let redis = Redis::start();
+    // Configured for the real server, granted only another address.
+    let project = Project::new(&redis, redis.port, "127.0.0.1:1");
+    let out = project.run(&["rotate", "app-redis"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains(&format!("TCP connection to 127.0.0.1:{} is not granted", redis.port)), "{stdout}");
+    assert_eq!(redis.app_passwords(), 1, "Redis was not touched");
+}
