@@ -142,7 +142,12 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "REDIS_PASSWORD" 
 }
 
 fn read_password(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap().lines().find_map(|l| l.strip_prefix("REDIS_PASSWORD=")).unwrap_or_default().to_string()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("REDIS_PASSWORD="))
+        .unwrap_or_default()
+        .to_string()
 }
 
 #[test]
@@ -155,7 +160,8 @@ fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
     let stop = Arc::new(AtomicBool::new(false));
     let (successes, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let client = {
-        let (redis, stop, successes, failures, prod) = (redis.clone(), stop.clone(), successes.clone(), failures.clone(), prod.clone());
+        let (redis, stop, successes, failures, prod) =
+            (redis.clone(), stop.clone(), successes.clone(), failures.clone(), prod.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 let password = read_password(&prod);
@@ -205,11 +211,17 @@ fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
     let redis = Redis::start();
     let project = Project::new(&redis, redis.port, &format!("127.0.0.1:{}", redis.port));
     let mut command = support::rekey(&project.cache);
-    command.current_dir(project.dir.path()).args(["rotate", "app-redis"]).env("TEST_REDIS_ADMIN", "not-the-admin-password");
+    command
+        .current_dir(project.dir.path())
+        .args(["rotate", "app-redis"])
+        .env("TEST_REDIS_ADMIN", "not-the-admin-password");
     let out = support::run(&mut command, "");
     assert_eq!(out.status.code(), Some(1));
     let (stdout, stderr) = text(&out);
-    assert!(stdout.contains("failed at generate") && stdout.contains("Redis refused the admin user `default`"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("failed at generate") && stdout.contains("Redis refused the admin user `default`"),
+        "{stdout}{stderr}"
+    );
     assert!(stdout.contains("rolled back"), "{stdout}");
     assert_eq!(project.password_in("prod.env"), FIRST_PASSWORD);
     assert_eq!(redis.auth("app", FIRST_PASSWORD), Ok(()));

@@ -209,6 +209,31 @@ fn all_due_rotates_only_credentials_without_a_key_or_past_their_max_age() {
 }
 
 #[test]
+fn verify_records_the_last_use_the_provider_reports_and_status_flags_unused_keys() {
+    let ws = Workspace::new("");
+    ws.edit_config(|toml| {
+        toml.replace("verify-path = \"/me\"", "verify-path = \"/me\", last-used-pointer = \"/last_used\"")
+            .replace("grace_period = \"0s\"", "grace_period = \"0s\", unused_after = \"30d\"")
+    });
+    ws.ok(&["rotate", "api"]);
+    let out = ws.ok(&["verify", "api"]);
+    assert!(out.contains("api: valid (last used: "), "{out}");
+    let status = ws.json(&["status", "--json"]);
+    assert_eq!(status[0]["last_used_at"].as_u64(), Some(KeyServer::last_used()));
+    assert_eq!((status[0]["valid"].clone(), status[0]["unused"].clone()), (Value::Bool(true), Value::Bool(false)));
+
+    // Three days without use is too long under a one-day policy.
+    ws.edit_config(|toml| toml.replace("unused_after = \"30d\"", "unused_after = \"1d\""));
+    assert_eq!(ws.json(&["status", "--json"])[0]["unused"], true);
+    assert!(ws.ok(&["status"]).contains("UNUSED "), "the text status flags it too");
+
+    // A key the provider no longer accepts makes `verify` exit with 3.
+    ws.server.keys.lock().unwrap().clear();
+    failed_with(&ws.run(&["verify", "api"]), 3, "api: NOT VALID");
+    assert_eq!(ws.json(&["status", "--json"])[0]["valid"], false);
+}
+
+#[test]
 fn a_kill_at_any_step_boundary_resumes_without_losing_or_leaking_a_key() {
     let ws = Workspace::new("");
     ws.ok(&["rotate", "api"]);

@@ -101,6 +101,7 @@ pub mod bindings {
             "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
             "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
             "wasi:random/random@0.2.12": wasip2::random::random,
+            "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
             "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
             "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
             "wasi:sockets/network@0.2.12": wasip2::sockets::network,

@@ -81,6 +81,11 @@ impl KeyServer {
         Self { addr, keys, requests, server }
     }
 
+    /// When `GET /api/me` says a key was last used: three days ago.
+    pub fn last_used() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() - 3 * 86_400
+    }
+
     /// The base URL the plugin is configured with.
     pub fn base_url(&self) -> String {
         format!("http://{}/api", self.addr)
@@ -119,7 +124,7 @@ impl KeyServer {
             }
             (tiny_http::Method::Get, "/api/big") => (200, "x".repeat(8 << 20)),
             (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => {
-                (200, r#"{"ok": true}"#.into())
+                (200, format!(r#"{{"ok": true, "last_used": {}}}"#, Self::last_used()))
             }
             (tiny_http::Method::Delete, url) if admin => match keys.remove(url.trim_start_matches("/api/keys/")) {
                 Some(_) => (204, String::new()),

@@ -13,6 +13,7 @@ mod rotate;
 mod secrets;
 mod show;
 mod status;
+mod verify;
 
 use crate::runtime::{Limits, Runtime};
 use clap::{Parser, Subcommand};
@@ -74,7 +75,15 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Each credential: version, age, due date, last rotation, anything in progress.
+    /// Ask the providers whether the current keys work and when they were last used.
+    Verify {
+        /// The credentials [default: all].
+        names: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each credential: version, age, due date, last use, last rotation, anything in progress.
     Status {
         /// Print JSON.
         #[arg(long)]
@@ -127,6 +136,7 @@ pub fn main() -> ExitCode {
         Command::RevokePrevious { name, yes } => {
             runtime_block_on(async { rotate::finish(&name, false, yes, &load()?).await })
         }
+        Command::Verify { names, json } => runtime_block_on(async { verify::run(names, json, &load()?).await }),
         Command::Status { json } => load().and_then(|c| status::status(json, &c)),
         Command::History { name, json } => load().and_then(|c| status::history(&name, json, &c)),
         Command::Audit(command) => load().and_then(|c| audit::run(command, &c)),

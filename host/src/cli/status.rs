@@ -16,6 +16,14 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
         let last = store.rotations(name)?.into_iter().next();
         let open = store.open_rotation(name)?;
         let due_at = current.as_ref().map(|v| v.created_at + spec.policy.max_age.as_secs() as i64);
+        // Unused: the provider's last reported use (or, never used, the key's
+        // creation) is older than the policy allows.
+        let unused = match (&current, spec.policy.unused_after) {
+            (Some(v), Some(limit)) if v.checked_at.is_some() => {
+                now() - v.last_used_at.unwrap_or(v.created_at) > limit.as_secs() as i64
+            }
+            _ => false,
+        };
         rows.push(serde_json::json!({
             "name": name,
             "version": current.as_ref().map(|v| v.version),
@@ -23,6 +31,10 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
             "age_seconds": current.as_ref().map(|v| now() - v.created_at),
             "due_at": due_at,
             "due": due_at.is_none_or(|t| t <= now()),
+            "last_used_at": current.as_ref().and_then(|v| v.last_used_at),
+            "checked_at": current.as_ref().and_then(|v| v.checked_at),
+            "valid": current.as_ref().and_then(|v| v.valid),
+            "unused": unused,
             "last_rotation": last.as_ref().map(|r| serde_json::json!({ "id": r.id, "state": r.state, "started_at": r.started_at, "error": r.error })),
             "in_progress": open.as_ref().map(|r| serde_json::json!({ "id": r.id, "state": r.state, "revoke_after": r.revoke_after })),
         }));
@@ -31,7 +43,10 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{:<22} {:<7} {:<10} {:<21} {:<28} IN PROGRESS", "NAME", "VERSION", "AGE", "DUE", "LAST ROTATION");
+    println!(
+        "{:<22} {:<7} {:<10} {:<21} {:<18} {:<28} IN PROGRESS",
+        "NAME", "VERSION", "AGE", "DUE", "LAST USED", "LAST ROTATION"
+    );
     for r in &rows {
         let version = r["version"].as_i64().map_or("-".into(), |v| format!("v{v}"));
         let age_text = r["age_seconds"].as_i64().map_or("-".into(), age);
@@ -40,6 +55,12 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
             Some(t) => time(t)[..10].to_string(),
             None => "now (no key)".into(),
         };
+        let used = match (r["last_used_at"].as_i64(), r["unused"] == true) {
+            (Some(t), true) => format!("UNUSED {}", &time(t)[..10]),
+            (None, true) => "UNUSED (never)".into(),
+            (Some(t), false) => time(t)[..10].to_string(),
+            (None, false) => "-".into(),
+        };
         let last = r["last_rotation"]["state"].as_str().map_or("never".into(), |s| {
             format!("{s} {}", time(r["last_rotation"]["started_at"].as_i64().unwrap_or_default()))
         });
@@ -47,11 +68,12 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
             .as_str()
             .map_or("-".into(), |s| format!("{s} {}", r["in_progress"]["id"].as_str().unwrap_or_default()));
         println!(
-            "{:<22} {:<7} {:<10} {:<21} {:<28} {}",
+            "{:<22} {:<7} {:<10} {:<21} {:<18} {:<28} {}",
             r["name"].as_str().unwrap_or_default(),
             version,
             age_text,
             due,
+            used,
             last,
             open
         );

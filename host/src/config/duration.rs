@@ -36,6 +36,19 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duratio
     parse(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
 }
 
+/// `#[serde(with = "duration::optional")]`, for a field that may be absent.
+pub mod optional {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    /// Reads an optional duration.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|t| super::parse(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

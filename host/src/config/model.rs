@@ -69,11 +69,15 @@ pub struct Policy {
     /// Owners and stakeholders, named in every event about this credential.
     #[serde(default)]
     pub owners: Vec<String>,
+    /// A key the provider reports unused for longer than this is flagged
+    /// by `rekey status` (a forgotten or leaked key) [default: never].
+    #[serde(default, with = "duration::optional")]
+    pub unused_after: Option<Duration>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { max_age: default_max_age(), grace_period: default_grace(), owners: vec![] }
+        Self { max_age: default_max_age(), grace_period: default_grace(), owners: vec![], unused_after: None }
     }
 }
 

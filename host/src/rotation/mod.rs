@@ -212,6 +212,21 @@ impl<'a> Rotator<'a> {
         Ok(Ended::RolledBack)
     }
 
+    /// Checks the current key with the provider now, and records whether it
+    /// works and when the provider last saw it used.
+    pub async fn check_current(&self) -> Result<crate::runtime::Verification, RotationError> {
+        let setup = |reason: &str| RotationError::Setup { credential: self.name().into(), reason: reason.into() };
+        let current =
+            self.store.labeled(self.name(), Label::Current)?.ok_or_else(|| setup("has no current key yet"))?;
+        let key = self.store.credential(&current)?;
+        let options = CallOptions { rotation_id: format!("check-{}", now()), ..self.options.clone() };
+        let verification = retry::retrying("verify", || self.plugin.verify(&options, &key))
+            .await
+            .map_err(|e| RotationError::Setup { credential: self.name().into(), reason: e.to_string() })?;
+        self.store.record_check(&current, verification.valid, verification.last_used.map(|t| t as i64))?;
+        Ok(verification)
+    }
+
     /// Runs the steps of `rotation` that are not done yet.
     async fn drive(&self, rotation: Rotation) -> Result<Ended, RotationError> {
         if self.store.step_begun(&rotation.id, ROLLBACK)? {

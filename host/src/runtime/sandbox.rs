@@ -69,6 +69,9 @@ pub(crate) const PROVIDED: &[&str] = &[
     "wasi:clocks/wall-clock",
     "wasi:clocks/monotonic-clock",
     "wasi:random/random",
+    // Rust's `HashMap` seeds itself from these; they carry no capability.
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
     "wasi:cli/stdout",
     "wasi:cli/stderr",
     // Inert: imported by Rust's standard library whether used or not.
@@ -97,6 +100,8 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     clocks::wall_clock::add_to_linker::<_, wasmtime_wasi::clocks::WasiClocks>(linker, Sandbox::clocks)?;
     clocks::monotonic_clock::add_to_linker::<_, wasmtime_wasi::clocks::WasiClocks>(linker, Sandbox::clocks)?;
     random::random::add_to_linker::<_, wasmtime_wasi::random::WasiRandom>(linker, |s| s.wasi.random())?;
+    random::insecure::add_to_linker::<_, wasmtime_wasi::random::WasiRandom>(linker, |s| s.wasi.random())?;
+    random::insecure_seed::add_to_linker::<_, wasmtime_wasi::random::WasiRandom>(linker, |s| s.wasi.random())?;
     cli::stdout::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
     cli::stderr::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;
     cli::environment::add_to_linker::<_, wasmtime_wasi::cli::WasiCli>(linker, Sandbox::cli)?;

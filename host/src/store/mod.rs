@@ -162,8 +162,23 @@ mod tests {
         let error = Store::open(&db, &key).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "the store has schema version 99, newer than this rekey understands (1); upgrade rekey"
+            "the store has schema version 99, newer than this rekey understands (2); upgrade rekey"
         );
+    }
+
+    #[test]
+    fn a_store_from_an_older_rekey_is_upgraded_in_place() {
+        let (_dir, db, key) = fresh();
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "ALTER TABLE versions DROP COLUMN last_used_at; ALTER TABLE versions DROP COLUMN checked_at;
+             ALTER TABLE versions DROP COLUMN valid; UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+        )
+        .unwrap();
+        drop(conn);
+        let store = Store::open(&db, &key).unwrap();
+        store.import("api", &credential("k1", "s")).unwrap();
+        assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("2"));
     }
 
     #[test]

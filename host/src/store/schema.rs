@@ -8,7 +8,16 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use rusqlite::{Connection, OptionalExtension};
 
 /// The schema this build writes and understands.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
+
+/// The steps from each older schema to the next, applied in order when a
+/// store is opened (`MIGRATIONS[0]` takes version 1 to 2).
+const MIGRATIONS: &[&str] = &[
+    // 2: what the provider last said about a key's use, and when it was asked.
+    "ALTER TABLE versions ADD COLUMN last_used_at INTEGER;
+     ALTER TABLE versions ADD COLUMN checked_at INTEGER;
+     ALTER TABLE versions ADD COLUMN valid INTEGER;",
+];
 const KEY_CHECK: &[u8] = b"rekey master key check";
 const KEY_CHECK_ID: &str = "meta/key-check";
 
@@ -60,7 +69,8 @@ pub fn create(conn: &Connection, salt: &[u8]) -> Result<(), StoreError> {
              mac TEXT NOT NULL
          );",
     )?;
-    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", [VERSION.to_string()])?;
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", ["1"])?;
+    migrate(conn, 1)?;
     conn.execute("INSERT INTO meta (key, value) VALUES ('argon2_salt', ?1)", [BASE64.encode(salt)])?;
     Ok(())
 }
@@ -77,6 +87,21 @@ pub fn key_check_opens(conn: &Connection, sealer: &Sealer) -> Result<bool, Store
     Ok(sealer.open(KEY_CHECK_ID, &sealed).is_ok_and(|plain| plain.as_slice() == KEY_CHECK))
 }
 
+/// Brings a store at schema `from` up to [`VERSION`], in one transaction.
+fn migrate(conn: &Connection, from: i64) -> Result<(), StoreError> {
+    if from >= VERSION {
+        return Ok(());
+    }
+    let tx = conn.unchecked_transaction()?;
+    for step in &MIGRATIONS[(from - 1) as usize..] {
+        conn.execute_batch(step)?;
+    }
+    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", [VERSION.to_string()])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Checks the store's schema, and upgrades an older one.
 pub fn check_version(conn: &Connection) -> Result<(), StoreError> {
     let found: Option<String> = conn
         .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
@@ -88,7 +113,7 @@ pub fn check_version(conn: &Connection) -> Result<(), StoreError> {
     if found > VERSION {
         return Err(StoreError::NewerSchema { found, supported: VERSION });
     }
-    Ok(())
+    migrate(conn, found)
 }
 
 pub fn salt(conn: &Connection) -> Result<Vec<u8>, StoreError> {

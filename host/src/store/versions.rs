@@ -59,6 +59,12 @@ pub struct Version {
     pub rotation: Option<String>,
     /// When it was revoked at the provider.
     pub revoked_at: Option<i64>,
+    /// When the provider last saw it used, as of the last check.
+    pub last_used_at: Option<i64>,
+    /// When it was last checked with the provider (`rekey verify`).
+    pub checked_at: Option<i64>,
+    /// What that check found.
+    pub valid: Option<bool>,
 }
 
 /// The identity a version's secret is sealed to.
@@ -66,7 +72,7 @@ fn identity(credential: &str, version: i64) -> String {
     format!("secret/{credential}/{version}")
 }
 
-const COLUMNS: &str = "credential, version, label, key_id, attributes, expires_at, created_at, rotation, revoked_at";
+const COLUMNS: &str = "credential, version, label, key_id, attributes, expires_at, created_at, rotation, revoked_at, last_used_at, checked_at, valid";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Version> {
     let label: Option<String> = row.get(2)?;
@@ -81,6 +87,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Version> {
         created_at: row.get(6)?,
         rotation: row.get(7)?,
         revoked_at: row.get(8)?,
+        last_used_at: row.get(9)?,
+        checked_at: row.get(10)?,
+        valid: row.get(11)?,
     })
 }
 
@@ -198,6 +207,20 @@ impl Store {
             "UPDATE versions SET label = ?3 WHERE credential = ?1 AND version = ?2",
             params![credential, version, label.map(Label::as_str)],
         )?;
+        Ok(())
+    }
+
+    /// Records what a check of a version with the provider found.
+    pub fn record_check(&self, version: &Version, valid: bool, last_used_at: Option<i64>) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction()?;
+        self.conn.execute(
+            "UPDATE versions SET valid = ?3, last_used_at = COALESCE(?4, last_used_at), checked_at = ?5
+             WHERE credential = ?1 AND version = ?2",
+            params![version.credential, version.version, valid, last_used_at, now()],
+        )?;
+        let detail = serde_json::json!({ "version": version.version, "valid": valid, "last_used_at": last_used_at });
+        self.audit("key.checked", Some(&version.credential), None, detail)?;
+        tx.commit()?;
         Ok(())
     }
 

@@ -49,7 +49,9 @@ impl<'a> Target<'a> {
         let mut connection = Connection::open(&self.address)?;
         match connection.command(&["AUTH", self.admin_user, self.admin_password])? {
             Reply::Simple(_) => Ok(connection),
-            Reply::Error(e) => Err(ProviderError::Unauthorized(format!("Redis refused the admin user `{}`: {e}", self.admin_user))),
+            Reply::Error(e) => {
+                Err(ProviderError::Unauthorized(format!("Redis refused the admin user `{}`: {e}", self.admin_user)))
+            }
             other => Err(unexpected(&other)),
         }
     }
@@ -81,14 +83,17 @@ impl Provider for RedisAcl {
         PluginInfo {
             name: "redis-acl".into(),
             version: env!("CARGO_PKG_VERSION").into(),
-            description: "Passwords of Redis ACL users, rotated with no downtime (a user may hold two passwords)".into(),
+            description: "Passwords of Redis ACL users, rotated with no downtime (a user may hold two passwords)"
+                .into(),
             config: vec![
                 ConfigField::new("host", FieldType::Text, "IP address of the Redis server").required(),
                 ConfigField::new("port", FieldType::Integer, "Port of the Redis server").default_value("6379"),
                 ConfigField::new("user", FieldType::Text, "The ACL user whose password is rotated").required(),
-                ConfigField::new("admin-user", FieldType::Text, "ACL user allowed to run ACL SETUSER").default_value("default"),
+                ConfigField::new("admin-user", FieldType::Text, "ACL user allowed to run ACL SETUSER")
+                    .default_value("default"),
                 ConfigField::new("admin-password", FieldType::Text, "Password of the admin user").secret(),
-                ConfigField::new("length", FieldType::Integer, "Characters of a new password (alphanumeric)").default_value("40"),
+                ConfigField::new("length", FieldType::Integer, "Characters of a new password (alphanumeric)")
+                    .default_value("40"),
             ],
             capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
             permissions: Permissions { http_hosts: vec![], tcp: vec!["{host}:{port}".into()] },
@@ -104,7 +109,10 @@ impl Provider for RedisAcl {
         }
         let mut admin = target.admin()?;
         if admin.command(&["ACL", "GETUSER", target.user])? == Reply::Array(None) {
-            return Err(ProviderError::NotFound(format!("the Redis ACL user `{}` does not exist; create it first", target.user)));
+            return Err(ProviderError::NotFound(format!(
+                "the Redis ACL user `{}` does not exist; create it first",
+                target.user
+            )));
         }
         let password = random_secret(length as usize, Encoding::Alphanumeric);
         match target.set_user(&mut admin, &format!(">{password}"))? {
@@ -124,8 +132,14 @@ impl Provider for RedisAcl {
         let target = Target::from(&config)?;
         let mut connection = Connection::open(&target.address)?;
         Ok(match connection.command(&["AUTH", target.user, &credential.secret])? {
-            Reply::Simple(_) => Verification { valid: true, detail: Some(format!("authenticated as `{}`", target.user)), last_used: None },
-            Reply::Error(e) => Verification { valid: false, detail: Some(format!("Redis refused the password: {e}")), last_used: None },
+            Reply::Simple(_) => Verification {
+                valid: true,
+                detail: Some(format!("authenticated as `{}`", target.user)),
+                last_used: None,
+            },
+            Reply::Error(e) => {
+                Verification { valid: false, detail: Some(format!("Redis refused the password: {e}")), last_used: None }
+            }
             other => return Err(unexpected(&other)),
         })
     }

@@ -32,7 +32,9 @@ impl Connection {
     /// Connects to `address` (`ip:port`).
     pub fn open(address: &str) -> Result<Self, ProviderError> {
         let stream = TcpStream::connect(address).map_err(|e| match e.kind() {
-            std::io::ErrorKind::PermissionDenied => ProviderError::Rejected(format!("the sandbox refused the connection: {e}")),
+            std::io::ErrorKind::PermissionDenied => {
+                ProviderError::Rejected(format!("the sandbox refused the connection: {e}"))
+            }
             std::io::ErrorKind::InvalidInput => ProviderError::InvalidConfig(e.to_string()),
             _ => ProviderError::Unavailable(format!("cannot reach Redis at {address}: {e}")),
         })?;
@@ -54,16 +56,21 @@ impl Connection {
     fn read(&mut self) -> Result<Reply, ProviderError> {
         let mut line = String::new();
         (&mut self.reader).take(MAX_BULK as u64).read_line(&mut line).map_err(lost)?;
-        let line = line.strip_suffix("\r\n").ok_or_else(|| ProviderError::Unavailable("Redis closed the connection".into()))?;
+        let line = line
+            .strip_suffix("\r\n")
+            .ok_or_else(|| ProviderError::Unavailable("Redis closed the connection".into()))?;
         let (kind, rest) = line.split_at(1.min(line.len()));
-        let number = || rest.parse::<i64>().map_err(|_| ProviderError::Rejected(format!("not a Redis reply: {line:?}")));
+        let number =
+            || rest.parse::<i64>().map_err(|_| ProviderError::Rejected(format!("not a Redis reply: {line:?}")));
         Ok(match kind {
             "+" => Reply::Simple(rest.into()),
             "-" => Reply::Error(rest.into()),
             ":" => Reply::Integer(number()?),
             "$" => match number()? {
                 -1 => Reply::Bulk(None),
-                n if n < 0 || n as usize > MAX_BULK => return Err(ProviderError::Rejected(format!("bulk reply of {n} bytes"))),
+                n if n < 0 || n as usize > MAX_BULK => {
+                    return Err(ProviderError::Rejected(format!("bulk reply of {n} bytes")));
+                }
                 n => {
                     let mut bytes = vec![0; n as usize + 2];
                     self.reader.read_exact(&mut bytes).map_err(lost)?;
@@ -73,7 +80,7 @@ impl Connection {
             },
             "*" => match number()? {
                 -1 => Reply::Array(None),
-                n if n < 0 || n > 4096 => return Err(ProviderError::Rejected(format!("array reply of {n} items"))),
+                n if !(0..=4096).contains(&n) => return Err(ProviderError::Rejected(format!("array reply of {n} items"))),
                 n => Reply::Array(Some((0..n).map(|_| self.read()).collect::<Result<_, _>>()?)),
             },
             _ => return Err(ProviderError::Rejected(format!("not a Redis reply: {line:?}"))),
