@@ -372,8 +372,14 @@ fn the_grace_period_keeps_the_old_key_until_it_ends_or_is_rolled_back() {
     assert_eq!(ws.live_keys().len(), 2, "old and new keys both work during the grace period");
     failed_with(&ws.run(&["rotate", "api"]), 1, "is in its grace period until");
 
-    // Rolling back puts the old key back everywhere and revokes the new one.
-    ws.ok(&["rollback", "api", "--yes"]);
+    // Rolling back puts the old key back everywhere and revokes the new one,
+    // even when rekey is killed right after journaling the rollback.
+    let mut command = ws.command(&["rollback", "api", "--yes"]);
+    let killed = support::run(command.env("REKEY_CRASH_AT", "rollback:begun"), "");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(killed.status.signal(), Some(9));
+    assert!(ws.live_keys().contains(&old), "the old key still works after the kill");
+    ws.ok(&["resume"]);
     assert_eq!(ws.current(), (old.clone(), old_secret));
     ws.assert_settled();
 

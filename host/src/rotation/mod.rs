@@ -54,6 +54,14 @@ pub enum RotationError {
         /// When the grace period ends.
         until: i64,
     },
+    /// Checking the current key with the provider failed.
+    #[error("credential `{credential}`: the check with the provider failed: {cause}")]
+    Check {
+        /// The credential.
+        credential: String,
+        /// Why.
+        cause: String,
+    },
     /// A step failed; `rolled_back` says whether the old key is current again.
     #[error("credential `{credential}`: rotation {rotation} failed at {step}: {cause}{}", if *rolled_back { "; rolled back: the old key is current again in every target" } else { "" })]
     Failed {
@@ -197,17 +205,12 @@ impl<'a> Rotator<'a> {
         if self.store.step_done(&open.id, REVOKE_OLD)? {
             return Err(setup("the previous key is already revoked; rotate again instead"));
         }
-        if open.state == State::Grace {
-            self.store.demote(&open)?;
-        }
-        self.undo(&self.store.rotation(&open.id)?, "rolled back by the operator").await.map_err(|cause| {
-            RotationError::Failed {
-                credential: self.name().into(),
-                rotation: open.id.clone(),
-                step: ROLLBACK.into(),
-                cause: format!("{cause}; run `rekey rollback {}` again once the cause is fixed", self.name()),
-                rolled_back: false,
-            }
+        self.undo(&open, "rolled back by the operator").await.map_err(|cause| RotationError::Failed {
+            credential: self.name().into(),
+            rotation: open.id.clone(),
+            step: ROLLBACK.into(),
+            cause: format!("{cause}; run `rekey rollback {}` again once the cause is fixed", self.name()),
+            rolled_back: false,
         })?;
         Ok(Ended::RolledBack)
     }
@@ -222,7 +225,7 @@ impl<'a> Rotator<'a> {
         let options = CallOptions { rotation_id: format!("check-{}", now()), ..self.options.clone() };
         let verification = retry::retrying("verify", || self.plugin.verify(&options, &key))
             .await
-            .map_err(|e| RotationError::Setup { credential: self.name().into(), reason: e.to_string() })?;
+            .map_err(|e| RotationError::Check { credential: self.name().into(), cause: e.to_string() })?;
         self.store.record_check(&current, verification.valid, verification.last_used.map(|t| t as i64))?;
         Ok(verification)
     }
@@ -411,6 +414,11 @@ impl<'a> Rotator<'a> {
             let _ = self.store.set_error(rotation, reason);
         }
         crash::point(ROLLBACK, "begun");
+        // After a promotion, the previous key is made current again first
+        // (once: the demotion ends the grace state).
+        if self.store.rotation(&rotation.id).map_err(|e| e.to_string())?.state == State::Grace {
+            self.store.demote(rotation).map_err(|e| e.to_string())?;
+        }
         if let Some((_, old)) = self.old_key(rotation)? {
             for stage in &self.spec.stages {
                 let step = format!("deploy:{}", stage.name.get_ref());

@@ -80,7 +80,9 @@ impl Connection {
             },
             "*" => match number()? {
                 -1 => Reply::Array(None),
-                n if !(0..=4096).contains(&n) => return Err(ProviderError::Rejected(format!("array reply of {n} items"))),
+                n if !(0..=4096).contains(&n) => {
+                    return Err(ProviderError::Rejected(format!("array reply of {n} items")));
+                }
                 n => Reply::Array(Some((0..n).map(|_| self.read()).collect::<Result<_, _>>()?)),
             },
             _ => return Err(ProviderError::Rejected(format!("not a Redis reply: {line:?}"))),
