@@ -9,12 +9,11 @@ mod support;
 use rekey_test_artifacts::plugins;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-use support::text;
+use support::{Project, env_value, text};
 
 const ADMIN_PASSWORD: &str = "redis-admin-pw-5d1c";
 const FIRST_PASSWORD: &str = "firstAppPassword0123456789";
@@ -88,18 +87,11 @@ impl Drop for Redis {
     }
 }
 
-/// A folder with rekey.toml for the credential `app-redis`, deployed to
-/// `dev.env` then `prod.env`, its first password imported.
-struct Project {
-    dir: tempfile::TempDir,
-    cache: tempfile::TempDir,
-}
-
-impl Project {
-    fn new(redis: &Redis, port: u16, grant: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let toml = format!(
-            r#"
+/// rekey.toml for the credential `app-redis` on `port`, granted `grant`,
+/// deployed to `dev.env` then `prod.env`; the first password imported.
+fn project(port: u16, grant: &str) -> Project {
+    let toml = format!(
+        r#"
 [[credential]]
 name = "app-redis"
 plugin = "{plugin}"
@@ -116,44 +108,21 @@ targets = [{{ type = "env-file", path = "dev.env", variable = "REDIS_PASSWORD" }
 name = "prod"
 targets = [{{ type = "env-file", path = "prod.env", variable = "REDIS_PASSWORD" }}]
 "#,
-            plugin = plugins::REDIS_ACL,
-        );
-        std::fs::write(dir.path().join("rekey.toml"), toml).unwrap();
-        for file in ["dev.env", "prod.env"] {
-            std::fs::write(dir.path().join(file), format!("REDIS_PASSWORD={FIRST_PASSWORD}\n")).unwrap();
-        }
-        let project = Self { dir, cache: tempfile::tempdir().unwrap() };
-        assert!(project.run(&["init"], "").status.success());
-        let imported = project.run(&["credential", "import", "app-redis", "--key-id", "app#first"], FIRST_PASSWORD);
-        assert!(imported.status.success(), "{:?}", text(&imported));
-        let _ = redis;
-        project
+        plugin = plugins::REDIS_ACL,
+    );
+    let project = Project::new(&toml, &[("TEST_REDIS_ADMIN", ADMIN_PASSWORD)]);
+    for file in ["dev.env", "prod.env"] {
+        std::fs::write(project.dir.path().join(file), format!("REDIS_PASSWORD={FIRST_PASSWORD}\n")).unwrap();
     }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut command = support::rekey(&self.cache);
-        command.current_dir(self.dir.path()).args(args).env("TEST_REDIS_ADMIN", ADMIN_PASSWORD);
-        support::run(&mut command, stdin)
-    }
-
-    fn password_in(&self, file: &str) -> String {
-        read_password(&self.dir.path().join(file))
-    }
-}
-
-fn read_password(path: &Path) -> String {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("REDIS_PASSWORD="))
-        .unwrap_or_default()
-        .to_string()
+    let imported = project.run(&["credential", "import", "app-redis", "--key-id", "app#first"], FIRST_PASSWORD);
+    assert!(imported.status.success(), "{:?}", text(&imported));
+    project
 }
 
 #[test]
 fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
     let redis = Arc::new(Redis::start());
-    let project = Project::new(&redis, redis.port, &format!("127.0.0.1:{}", redis.port));
+    let project = project(redis.port, &format!("127.0.0.1:{}", redis.port));
     let prod = project.dir.path().join("prod.env");
 
     // A client that authenticates, again and again, with whatever prod.env holds.
@@ -164,12 +133,12 @@ fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
             (redis.clone(), stop.clone(), successes.clone(), failures.clone(), prod.clone());
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let password = read_password(&prod);
+                let password = env_value(&prod, "REDIS_PASSWORD");
                 match redis.auth("app", &password) {
                     Ok(()) => successes.fetch_add(1, Ordering::Relaxed),
                     // A file read just before a deploy is not downtime:
                     // only a failure with the key the target still holds is.
-                    Err(_) if read_password(&prod) != password => 0,
+                    Err(_) if env_value(&prod, "REDIS_PASSWORD") != password => 0,
                     Err(e) => {
                         eprintln!("downtime: {e}");
                         failures.fetch_add(1, Ordering::Relaxed)
@@ -189,8 +158,8 @@ fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
 
     assert_eq!(failures.load(Ordering::Relaxed), 0, "the client never failed to authenticate");
     assert!(successes.load(Ordering::Relaxed) > 20, "the client kept working throughout");
-    let current = project.password_in("prod.env");
-    assert_eq!(project.password_in("dev.env"), current);
+    let current = project.env_value("prod.env", "REDIS_PASSWORD");
+    assert_eq!(project.env_value("dev.env", "REDIS_PASSWORD"), current);
     assert_eq!(redis.auth("app", &current), Ok(()));
     assert!(redis.auth("app", FIRST_PASSWORD).unwrap_err().starts_with("-WRONGPASS"), "the first password is revoked");
     assert_eq!(redis.app_passwords(), 1, "the user holds exactly one password again: nothing left behind");
@@ -199,23 +168,18 @@ fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
 #[test]
 fn an_emergency_rotation_kills_the_old_password_at_once() {
     let redis = Redis::start();
-    let project = Project::new(&redis, redis.port, &format!("127.0.0.1:{}", redis.port));
+    let project = project(redis.port, &format!("127.0.0.1:{}", redis.port));
     let out = project.run(&["rotate", "app-redis", "--emergency", "--yes"], "");
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(redis.auth("app", FIRST_PASSWORD).is_err());
-    assert_eq!(redis.auth("app", &project.password_in("prod.env")), Ok(()));
+    assert_eq!(redis.auth("app", &project.env_value("prod.env", "REDIS_PASSWORD")), Ok(()));
 }
 
 #[test]
 fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
     let redis = Redis::start();
-    let project = Project::new(&redis, redis.port, &format!("127.0.0.1:{}", redis.port));
-    let mut command = support::rekey(&project.cache);
-    command
-        .current_dir(project.dir.path())
-        .args(["rotate", "app-redis"])
-        .env("TEST_REDIS_ADMIN", "not-the-admin-password");
-    let out = support::run(&mut command, "");
+    let project = project(redis.port, &format!("127.0.0.1:{}", redis.port));
+    let out = project.run_with("TEST_REDIS_ADMIN", "not-the-admin-password", &["rotate", "app-redis"]);
     assert_eq!(out.status.code(), Some(1));
     let (stdout, stderr) = text(&out);
     assert!(
@@ -223,7 +187,7 @@ fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
         "{stdout}{stderr}"
     );
     assert!(stdout.contains("rolled back"), "{stdout}");
-    assert_eq!(project.password_in("prod.env"), FIRST_PASSWORD);
+    assert_eq!(project.env_value("prod.env", "REDIS_PASSWORD"), FIRST_PASSWORD);
     assert_eq!(redis.auth("app", FIRST_PASSWORD), Ok(()));
     assert!(!stdout.contains("not-the-admin-password") && !stderr.contains("not-the-admin-password"));
 }
@@ -232,12 +196,12 @@ fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
 fn an_unreachable_server_fails_cleanly() {
     let redis = Redis::start();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let project = Project::new(&redis, closed, &format!("127.0.0.1:{closed}"));
+    let project = project(closed, &format!("127.0.0.1:{closed}"));
     let out = project.run(&["rotate", "app-redis"], "");
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out).0;
     assert!(stdout.contains("failed at generate") && stdout.contains("cannot reach Redis at 127.0.0.1"), "{stdout}");
-    assert_eq!(project.password_in("prod.env"), FIRST_PASSWORD);
+    assert_eq!(project.env_value("prod.env", "REDIS_PASSWORD"), FIRST_PASSWORD);
     assert_eq!(redis.auth("app", FIRST_PASSWORD), Ok(()));
 }
 
@@ -245,7 +209,7 @@ fn an_unreachable_server_fails_cleanly() {
 fn the_plugin_cannot_reach_an_address_it_was_not_granted() {
     let redis = Redis::start();
     // Configured for the real server, granted only another address.
-    let project = Project::new(&redis, redis.port, "127.0.0.1:1");
+    let project = project(redis.port, "127.0.0.1:1");
     let out = project.run(&["rotate", "app-redis"], "");
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out).0;

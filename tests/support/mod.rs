@@ -170,3 +170,54 @@ impl Listener {
         Self { addr, received }
     }
 }
+
+/// A folder holding a `rekey.toml`, its store and its deploy targets, with
+/// the environment the `rekey` commands run under (admin secrets).
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    cache: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Project {
+    /// Writes `toml`, runs `rekey init`.
+    pub fn new(toml: &str, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rekey.toml"), toml).unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let project = Self { dir, cache: tempfile::tempdir().unwrap(), env };
+        let init = project.run(&["init"], "");
+        assert!(init.status.success(), "{:?}", text(&init));
+        project
+    }
+
+    /// `rekey ARGS` in the folder, with `stdin`.
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut command = rekey(&self.cache);
+        command.current_dir(self.dir.path()).args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
+        run(&mut command, stdin)
+    }
+
+    /// The same, with the environment variable `name` set to `value`.
+    pub fn run_with(&self, name: &str, value: &str, args: &[&str]) -> Output {
+        let mut command = rekey(&self.cache);
+        command.current_dir(self.dir.path()).args(args).envs(self.env.iter().map(|(k, v)| (k, v))).env(name, value);
+        run(&mut command, "")
+    }
+
+    /// The value of `variable` in the env file `file` of the folder.
+    pub fn env_value(&self, file: &str, variable: &str) -> String {
+        env_value(&self.dir.path().join(file), variable)
+    }
+}
+
+/// The value of `variable` in the env file at `path` (empty if absent).
+pub fn env_value(path: &std::path::Path, variable: &str) -> String {
+    let prefix = format!("{variable}=");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_default()
+        .to_string()
+}

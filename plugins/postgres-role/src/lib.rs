@@ -1,0 +1,262 @@
+//! The `postgres-role` provider: the password of a PostgreSQL login role,
+//! in one of two strategies.
+//!
+//! - `single`: `generate` sets a new password on the one role. The old
+//!   password stops working at once, so applications must pick the new one
+//!   up quickly; `revoke` has nothing left to do.
+//! - `alternating`: two login roles (members of one group role that holds
+//!   the privileges) take turns. `generate` gives the *standby* role a new
+//!   password and lets it log in; applications switch to it stage by stage
+//!   while the active role keeps working; `revoke` retires the old role
+//!   (a random unknown password, expired, or `NOLOGIN` by config). The
+//!   standby is the role that cannot log in (NOLOGIN or an expired
+//!   password), so the server itself records whose turn it is.
+//!
+//! Passwords are sent as SCRAM-SHA-256 verifiers computed in the plugin, so
+//! the plaintext never reaches the server or its logs.
+
+mod wire;
+
+use postgres_protocol::password::scram_sha_256;
+use rekey_sdk::secret::{Encoding, random_secret};
+use rekey_sdk::{
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, Provider,
+    ProviderError, Verification,
+};
+use sha2::{Digest, Sha256};
+use wire::{PgError, Session};
+
+/// The provider; see the crate documentation.
+pub struct PostgresRole;
+
+/// One call's settings.
+struct Server<'a> {
+    address: String,
+    host: &'a str,
+    port: u64,
+    database: &'a str,
+    config: Config<'a>,
+}
+
+impl<'a> Server<'a> {
+    fn from(ctx: &'a CallContext) -> Result<Self, ProviderError> {
+        let config = Config::new(ctx);
+        let host = config.required("host")?;
+        let port = config.integer("port", 5432)?;
+        let address = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        Ok(Self { address, host, port, database: config.get("database").unwrap_or("postgres"), config })
+    }
+
+    fn admin(&self) -> Result<Session, ProviderError> {
+        let user = self.config.required("admin-user")?;
+        Session::open(&self.address, user, self.config.secret("admin-password")?, self.database).map_err(|e| {
+            if e.is_auth() {
+                ProviderError::Unauthorized(format!("PostgreSQL refused the admin role `{user}`: {e}"))
+            } else {
+                network(e)
+            }
+        })
+    }
+
+    fn alternating(&self) -> Result<bool, ProviderError> {
+        match self.config.get("strategy").unwrap_or("single") {
+            "single" => Ok(false),
+            "alternating" => Ok(true),
+            other => Err(ProviderError::InvalidConfig(format!(
+                "`strategy` must be `single` or `alternating`, got `{other}`"
+            ))),
+        }
+    }
+
+    /// The secret applications receive: the password, or a connection URI
+    /// (which also names the role, as alternating needs).
+    fn secret(&self, role: &str, password: &str) -> Result<String, ProviderError> {
+        match self.config.get("secret-format").unwrap_or("password") {
+            "password" => Ok(password.to_string()),
+            "uri" => Ok(format!("postgresql://{role}:{password}@{}:{}/{}", self.host, self.port, self.database)),
+            other => {
+                Err(ProviderError::InvalidConfig(format!("`secret-format` must be `password` or `uri`, got `{other}`")))
+            }
+        }
+    }
+}
+
+fn network(error: PgError) -> ProviderError {
+    match error {
+        PgError::Network(m) if m.contains("access-denied") => {
+            ProviderError::Rejected(format!("the sandbox refused the connection: {m}"))
+        }
+        PgError::Network(m) => ProviderError::Unavailable(format!("cannot talk to PostgreSQL: {m}")),
+        PgError::Server { code, message } if code.starts_with("42") => {
+            ProviderError::Unauthorized(format!("the admin role may not do this: {message} (SQLSTATE {code})"))
+        }
+        other => ProviderError::Rejected(other.to_string()),
+    }
+}
+
+/// `"name"`, with quotes doubled.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'`, with quotes doubled.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The password inside a secret (a URI carries it between `:` and `@`).
+fn password_of(secret: &str) -> &str {
+    match secret.strip_prefix("postgresql://").and_then(|rest| rest.split_once('@')) {
+        Some((user_and_password, _)) => user_and_password.split_once(':').map_or("", |(_, p)| p),
+        None => secret,
+    }
+}
+
+/// The role a credential belongs to.
+fn role_of(credential: &Credential) -> &str {
+    credential
+        .attributes
+        .iter()
+        .find(|p| p.key == "role")
+        .map_or_else(|| credential.key_id.split('#').next().unwrap_or_default(), |p| p.value.as_str())
+}
+
+impl Provider for PostgresRole {
+    fn info() -> PluginInfo {
+        let text = |name, help| ConfigField::new(name, FieldType::Text, help);
+        PluginInfo {
+            name: "postgres-role".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Passwords of PostgreSQL login roles (single, or two alternating roles), sent as SCRAM-SHA-256 verifiers".into(),
+            config: vec![
+                text("host", "IP address of the PostgreSQL server").required(),
+                ConfigField::new("port", FieldType::Integer, "Port of the server").default_value("5432"),
+                text("database", "Database to connect to").default_value("postgres"),
+                text("admin-user", "Role with CREATEROLE that changes the passwords").required(),
+                text("admin-password", "Password of the admin role").secret(),
+                text("strategy", "`single` (one role) or `alternating` (two roles taking turns)").default_value("single"),
+                text("role", "The login role, for `single`"),
+                text("roles", "The two login roles, comma-separated, for `alternating`"),
+                text("revoke", "How a retired alternating role is shut: `password` (random, expired) or `nologin`").default_value("password"),
+                text("secret-format", "What applications receive: `password` or `uri` (postgresql://role:password@host:port/db)").default_value("password"),
+                ConfigField::new("length", FieldType::Integer, "Characters of a new password (alphanumeric)").default_value("40"),
+            ],
+            capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
+            permissions: Permissions { http_hosts: vec![], tcp: vec!["{host}:{port}".into()] },
+        }
+    }
+
+    fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
+        let server = Server::from(&ctx)?;
+        let length = server.config.integer("length", 40)?;
+        if !(20..=256).contains(&length) {
+            return Err(ProviderError::InvalidConfig(format!("`length` must be between 20 and 256, got {length}")));
+        }
+        let mut admin = server.admin()?;
+        let role = if server.alternating()? {
+            standby(&server, &mut admin)?
+        } else {
+            server.config.required("role")?.to_string()
+        };
+        let password = random_secret(length as usize, Encoding::Alphanumeric);
+        let verifier = scram_sha_256(password.as_bytes());
+        let sql =
+            format!("ALTER ROLE {} WITH LOGIN PASSWORD {} VALID UNTIL 'infinity'", ident(&role), literal(&verifier));
+        admin.query(&sql).map_err(network)?;
+        Ok(Credential {
+            key_id: format!("{role}#{}", &hex::encode(Sha256::digest(password.as_bytes()))[..16]),
+            secret: server.secret(&role, &password)?,
+            attributes: vec![Pair { key: "role".into(), value: role }],
+            expires_at: None,
+        })
+    }
+
+    fn verify(ctx: CallContext, credential: Credential) -> Result<Verification, ProviderError> {
+        let server = Server::from(&ctx)?;
+        let role = role_of(&credential);
+        Ok(match Session::open(&server.address, role, password_of(&credential.secret), server.database) {
+            Ok(_) => Verification { valid: true, detail: Some(format!("logged in as `{role}`")), last_used: None },
+            Err(e) if e.is_auth() => Verification {
+                valid: false,
+                detail: Some(format!("PostgreSQL refused the password: {e}")),
+                last_used: None,
+            },
+            Err(e) => return Err(network(e)),
+        })
+    }
+
+    fn revoke(ctx: CallContext, credential: Credential) -> Result<(), ProviderError> {
+        let server = Server::from(&ctx)?;
+        if !server.alternating()? {
+            // The old password was replaced when the new one was set.
+            return Ok(());
+        }
+        let role = role_of(&credential);
+        let unknown = scram_sha_256(random_secret(40, Encoding::Alphanumeric).as_bytes());
+        let shut = match server.config.get("revoke").unwrap_or("password") {
+            "nologin" => "NOLOGIN ",
+            "password" => "",
+            other => {
+                return Err(ProviderError::InvalidConfig(format!(
+                    "`revoke` must be `password` or `nologin`, got `{other}`"
+                )));
+            }
+        };
+        let sql =
+            format!("ALTER ROLE {} WITH {shut}PASSWORD {} VALID UNTIL '-infinity'", ident(role), literal(&unknown));
+        server.admin()?.query(&sql).map_err(network)?;
+        Ok(())
+    }
+}
+
+/// The alternating role whose turn it is: the one that cannot log in now.
+fn standby(server: &Server<'_>, admin: &mut Session) -> Result<String, ProviderError> {
+    let roles: Vec<&str> =
+        server.config.required("roles")?.split(',').map(str::trim).filter(|r| !r.is_empty()).collect();
+    let [a, b] = roles[..] else {
+        return Err(ProviderError::InvalidConfig(
+            "`roles` must name exactly two roles, e.g. `app_blue,app_green`".into(),
+        ));
+    };
+    let sql = format!(
+        "SELECT rolname, rolcanlogin AND COALESCE(rolvaliduntil > now(), true) FROM pg_roles WHERE rolname IN ({}, {}) ORDER BY rolname",
+        literal(a),
+        literal(b)
+    );
+    let rows = admin.query(&sql).map_err(network)?;
+    if rows.len() != 2 {
+        return Err(ProviderError::NotFound(format!("the roles `{a}` and `{b}` must both exist; create them first")));
+    }
+    let active = |row: &Vec<Option<String>>| row.get(1).and_then(|v| v.as_deref()) == Some("t");
+    match rows.iter().find(|row| !active(row)) {
+        Some(row) => Ok(row[0].clone().unwrap_or_default()),
+        None => Err(ProviderError::Rejected(format!(
+            "both `{a}` and `{b}` can log in, so neither is the standby; retire the one not in use (ALTER ROLE … NOLOGIN)"
+        ))),
+    }
+}
+
+rekey_sdk::export_provider!(PostgresRole);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_literals_are_quoted_against_injection() {
+        assert_eq!(ident(r#"app"; DROP TABLE x; --"#), r#""app""; DROP TABLE x; --""#);
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn the_password_is_found_in_either_secret_format() {
+        assert_eq!(password_of("postgresql://app_blue:s3cret@127.0.0.1:5432/postgres"), "s3cret");
+        assert_eq!(password_of("plain-password"), "plain-password");
+    }
+
+    #[test]
+    fn a_verifier_never_contains_the_password() {
+        let verifier = scram_sha_256(b"correct-horse");
+        assert!(verifier.starts_with("SCRAM-SHA-256$4096:") && !verifier.contains("correct-horse"));
+    }
+}

@@ -1,0 +1,245 @@
+//! The `postgres-role` provider against a real PostgreSQL server that each
+//! test initialises and starts on a free loopback port (as the `postgres`
+//! user: the server refuses to run as root), through the real `rekey` binary.
+
+mod support;
+
+use rekey_test_artifacts::plugins;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use support::{Project, env_value, text};
+
+const ADMIN_PASSWORD: &str = "pg-admin-pw-8e21";
+const BLUE_PASSWORD: &str = "bluePasswordFirst0123456789";
+
+/// A PostgreSQL cluster in a temporary folder, stopped when dropped. Its log
+/// records every statement (`log_statement=all`).
+struct Postgres {
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn bin(tool: &str) -> PathBuf {
+    let root = Path::new("/usr/lib/postgresql");
+    let version = std::fs::read_dir(root)
+        .expect("PostgreSQL is installed (scripts/test installs it)")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .max();
+    version.expect("a PostgreSQL version").join("bin").join(tool)
+}
+
+fn as_postgres(tool: &str, args: &[&str]) {
+    let status = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin(tool))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{tool} {args:?} failed");
+}
+
+impl Postgres {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Command::new("chown").arg("postgres").arg(dir.path()).status().unwrap();
+        let path = dir.path().to_str().unwrap().to_string();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        as_postgres(
+            "initdb",
+            &["-D", &format!("{path}/data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"],
+        );
+        let options = format!("-p {port} -k {path} -c listen_addresses=127.0.0.1 -c log_statement=all");
+        as_postgres(
+            "pg_ctl",
+            &["-D", &format!("{path}/data"), "-l", &format!("{path}/server.log"), "-w", "-o", &options, "start"],
+        );
+        let server = Self { port, dir };
+        server.sql(&format!(
+            "CREATE ROLE rekey_admin LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}';
+             CREATE ROLE app NOLOGIN;
+             CREATE ROLE app_blue LOGIN PASSWORD '{BLUE_PASSWORD}' IN ROLE app;
+             CREATE ROLE app_green NOLOGIN IN ROLE app;"
+        ));
+        server
+    }
+
+    /// Runs SQL as the superuser over the local socket.
+    fn sql(&self, sql: &str) {
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin("psql"))
+            .args([
+                "-h",
+                self.dir.path().to_str().unwrap(),
+                "-p",
+                &self.port.to_string(),
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{sql}");
+    }
+
+    /// Whether `role` can log in over TCP with `password`.
+    fn login(&self, role: &str, password: &str) -> bool {
+        Command::new(bin("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", role, "-d", "postgres", "-tAc", "SELECT 1"])
+            .env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "5")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = format!("{}/data", self.dir.path().display());
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin("pg_ctl"))
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .status();
+    }
+}
+
+/// A URI's role and password.
+fn parts(uri: &str) -> (String, String) {
+    let rest = uri.strip_prefix("postgresql://").unwrap();
+    let (user_password, _) = rest.split_once('@').unwrap();
+    let (user, password) = user_password.split_once(':').unwrap();
+    (user.into(), password.into())
+}
+
+/// rekey.toml for `app-db` with `config`, deployed to `app.env` (DATABASE_URL).
+fn project(pg: &Postgres, config: &str, grant_port: u16) -> Project {
+    let toml = format!(
+        r#"
+[[credential]]
+name = "app-db"
+plugin = "{plugin}"
+config = {{ host = "127.0.0.1", port = {port}, admin-user = "rekey_admin", secret-format = "uri", {config} }}
+admin_secrets = {{ admin-password = "env:TEST_PG_ADMIN" }}
+grants = ["127.0.0.1:{grant_port}"]
+policy = {{ grace_period = "0s" }}
+
+[[credential.stages]]
+name = "prod"
+targets = [{{ type = "env-file", path = "app.env", variable = "DATABASE_URL" }}]
+"#,
+        plugin = plugins::POSTGRES_ROLE,
+        port = pg.port,
+    );
+    Project::new(&toml, &[("TEST_PG_ADMIN", ADMIN_PASSWORD)])
+}
+
+fn import_blue(project: &Project, pg: &Postgres) {
+    let uri = format!("postgresql://app_blue:{BLUE_PASSWORD}@127.0.0.1:{}/postgres", pg.port);
+    std::fs::write(project.dir.path().join("app.env"), format!("DATABASE_URL={uri}\n")).unwrap();
+    let out = project.run(&["credential", "import", "app-db", "--key-id", "app_blue#first"], &uri);
+    assert!(out.status.success(), "{:?}", text(&out));
+}
+
+#[test]
+fn alternating_roles_rotate_with_no_downtime_and_never_log_a_password() {
+    let pg = Arc::new(Postgres::start());
+    let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
+    import_blue(&project, &pg);
+    let env = project.dir.path().join("app.env");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (successes, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let client = {
+        let (pg, stop, successes, failures, env) =
+            (pg.clone(), stop.clone(), successes.clone(), failures.clone(), env.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let uri = env_value(&env, "DATABASE_URL");
+                let (role, password) = parts(&uri);
+                if pg.login(&role, &password) {
+                    successes.fetch_add(1, Ordering::Relaxed);
+                } else if env_value(&env, "DATABASE_URL") == uri {
+                    eprintln!("downtime for {role}");
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let mut roles = Vec::new();
+    for _ in 0..2 {
+        let out = project.run(&["rotate", "app-db"], "");
+        assert!(out.status.success(), "{:?}", text(&out));
+        roles.push(parts(&env_value(&env, "DATABASE_URL")).0);
+    }
+    stop.store(true, Ordering::Relaxed);
+    client.join().unwrap();
+
+    assert_eq!(roles, ["app_green", "app_blue"], "the roles take turns");
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "the client never failed to log in");
+    assert!(successes.load(Ordering::Relaxed) > 3, "the client kept working throughout");
+    let (role, password) = parts(&env_value(&env, "DATABASE_URL"));
+    assert!(pg.login(&role, &password));
+    assert!(!pg.login("app_blue", BLUE_PASSWORD), "the first password is retired");
+    let log = pg.log();
+    assert!(log.contains("SCRAM-SHA-256$4096:"), "the server saw verifiers");
+    assert!(!log.contains(&password), "the server never saw a plaintext password");
+}
+
+#[test]
+fn a_single_role_gets_a_new_password_and_the_old_one_stops_working() {
+    let pg = Postgres::start();
+    let project = project(&pg, r#"role = "app_blue""#, pg.port);
+    import_blue(&project, &pg);
+    let out = project.run(&["rotate", "app-db"], "");
+    assert!(out.status.success(), "{:?}", text(&out));
+    let (role, password) = parts(&project.env_value("app.env", "DATABASE_URL"));
+    assert_eq!(role, "app_blue");
+    assert!(pg.login("app_blue", &password));
+    assert!(!pg.login("app_blue", BLUE_PASSWORD));
+}
+
+#[test]
+fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
+    let pg = Postgres::start();
+    let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
+    import_blue(&project, &pg);
+    let out = project.run_with("TEST_PG_ADMIN", "not-the-admin-password", &["rotate", "app-db"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = text(&out);
+    assert!(
+        stdout.contains("failed at generate") && stdout.contains("PostgreSQL refused the admin role `rekey_admin`"),
+        "{stdout}{stderr}"
+    );
+    assert!(stdout.contains("rolled back"), "{stdout}");
+    assert!(pg.login("app_blue", BLUE_PASSWORD));
+    assert!(!stdout.contains("not-the-admin-password") && !stderr.contains("not-the-admin-password"));
+}
+
+#[test]
+fn the_plugin_cannot_reach_an_address_it_was_not_granted() {
+    let pg = Postgres::start();
+    let project = project(&pg, r#"role = "app_blue""#, 1);
+    import_blue(&project, &pg);
+    let out = project.run(&["rotate", "app-db"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).0.contains(&format!("TCP connection to 127.0.0.1:{} is not granted", pg.port)),
+        "{:?}",
+        text(&out)
+    );
+    assert!(pg.login("app_blue", BLUE_PASSWORD), "the server was not touched");
+}
