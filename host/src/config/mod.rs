@@ -173,6 +173,19 @@ fn validate(manifest: &Manifest) -> Result<(), Invalid> {
                     format!("credential `{name}`: stage `{}` is declared twice", stage.name.get_ref()),
                 ));
             }
+            for target in &stage.targets {
+                if let Target::EnvFile { variable, variables, .. } = target
+                    && variable.is_some() != variables.is_empty()
+                {
+                    return Err((
+                        stage.name.span(),
+                        format!(
+                            "credential `{name}`: stage `{}`: an env-file target takes `variable` or `variables`, exactly one of them",
+                            stage.name.get_ref()
+                        ),
+                    ));
+                }
+            }
             let commands = stage
                 .targets
                 .iter()
@@ -256,6 +269,14 @@ checks = [{ type = "exec", command = ["true"] }]
         let error = parse(&GOOD.replace("\"60d\"", "\"60\"")).unwrap_err();
         assert_eq!(error.line, 7, "{error}");
         assert!(error.message.contains("no unit"), "{error}");
+    }
+
+    #[test]
+    fn an_env_file_target_takes_one_variable_or_a_table_of_them() {
+        let both = GOOD.replace(r#"variable = "API_KEY" }"#, r#"variable = "API_KEY", variables = { ID = "{key_id}" } }"#);
+        assert!(parse(&both).unwrap_err().message.contains("exactly one of them"));
+        let table = GOOD.replace(r#"variable = "API_KEY" }"#, r#"variables = { ID = "{key_id}", KEY = "{secret}" } }"#);
+        assert!(parse(&table).is_ok());
     }
 
     #[test]

@@ -122,8 +122,13 @@ pub enum Target {
     EnvFile {
         /// The file.
         path: PathBuf,
-        /// The variable.
-        variable: String,
+        /// The variable that receives the secret.
+        variable: Option<String>,
+        /// Several variables set in one atomic write, each a template of
+        /// `{secret}` and `{key_id}`: e.g. `{ AWS_ACCESS_KEY_ID = "{key_id}",
+        /// AWS_SECRET_ACCESS_KEY = "{secret}" }`, so readers never see half a pair.
+        #[serde(default)]
+        variables: BTreeMap<String, String>,
     },
     /// One value in a JSON file.
     JsonFile {
@@ -131,6 +136,9 @@ pub enum Target {
         path: PathBuf,
         /// Where the value goes (RFC 6901), e.g. `/db/password`.
         pointer: String,
+        /// What is written: `{secret}` [default], `{key_id}`, or text around them.
+        #[serde(default = "default_value")]
+        value: String,
     },
     /// A command that installs the key.
     Exec {
@@ -198,6 +206,10 @@ pub enum Notifier {
         #[serde(default = "default_timeout", with = "duration")]
         timeout: Duration,
     },
+}
+
+fn default_value() -> String {
+    "{secret}".into()
 }
 
 fn default_timeout() -> Duration {

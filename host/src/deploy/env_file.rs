@@ -3,15 +3,16 @@
 use super::{DeployError, atomic};
 use std::path::Path;
 
-/// Sets `variable` to `value` in the dotenv file at `path` (created if
-/// missing).
-pub fn set(path: &Path, variable: &str, value: &str) -> Result<(), DeployError> {
+/// Sets each variable to its value in the dotenv file at `path` (created if
+/// missing), in one atomic write.
+pub fn set(path: &Path, values: &[(&str, String)]) -> Result<(), DeployError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(DeployError(format!("cannot read {}: {e}", path.display()))),
     };
-    atomic::write(path, with_variable(&text, variable, value).as_bytes())
+    let text = values.iter().fold(text, |text, (variable, value)| with_variable(&text, variable, value));
+    atomic::write(path, text.as_bytes())
 }
 
 /// `text` with the assignment of `variable` replaced, or appended.
@@ -72,6 +73,15 @@ mod tests {
     fn a_missing_variable_is_appended_and_odd_values_quoted() {
         assert_eq!(with_variable("A=1\n", "B", "x y$z"), "A=1\nB=\"x y\\$z\"\n");
         assert_eq!(with_variable("", "B", "v"), "B=v\n");
+    }
+
+    #[test]
+    fn several_variables_are_written_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.env");
+        std::fs::write(&path, "# keep me\nAWS_ACCESS_KEY_ID=old\n").unwrap();
+        set(&path, &[("AWS_ACCESS_KEY_ID", "AKIA2".into()), ("AWS_SECRET_ACCESS_KEY", "s/2".into())]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# keep me\nAWS_ACCESS_KEY_ID=AKIA2\nAWS_SECRET_ACCESS_KEY=s/2\n");
     }
 
     #[test]

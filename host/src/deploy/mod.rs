@@ -12,6 +12,7 @@ mod json_file;
 pub mod notify;
 
 use crate::config::Target;
+use crate::runtime::Credential;
 use std::path::Path;
 
 /// Why a target, check or notification failed. Never contains the secret.
@@ -19,13 +20,28 @@ use std::path::Path;
 #[error("{0}")]
 pub struct DeployError(pub String);
 
-/// Writes `secret` to `target`; relative paths start at `dir`.
-pub async fn deploy(target: &Target, secret: &str, dir: &Path, context: &exec::Context<'_>) -> Result<(), DeployError> {
+/// Writes the key to `target`: its secret, or what the target's `value`
+/// template makes of it (`{secret}`, `{key_id}`); relative paths start at
+/// `dir`.
+pub async fn deploy(
+    target: &Target,
+    key: &Credential,
+    dir: &Path,
+    context: &exec::Context<'_>,
+) -> Result<(), DeployError> {
+    let render = |value: &str| value.replace("{key_id}", &key.key_id).replace("{secret}", &key.secret);
     match target {
-        Target::EnvFile { path, variable } => env_file::set(&dir.join(path), variable, secret),
-        Target::JsonFile { path, pointer } => json_file::set(&dir.join(path), pointer, secret),
+        Target::EnvFile { path, variable, variables } => {
+            let values: Vec<(&str, String)> = variable
+                .iter()
+                .map(|v| (v.as_str(), key.secret.clone()))
+                .chain(variables.iter().map(|(name, template)| (name.as_str(), render(template))))
+                .collect();
+            env_file::set(&dir.join(path), &values)
+        }
+        Target::JsonFile { path, pointer, value } => json_file::set(&dir.join(path), pointer, &render(value)),
         Target::Exec { command, secret_via, timeout } => {
-            exec::run(command, *secret_via, secret, *timeout, dir, context).await
+            exec::run(command, *secret_via, &key.secret, *timeout, dir, context).await
         }
     }
 }
@@ -33,8 +49,12 @@ pub async fn deploy(target: &Target, secret: &str, dir: &Path, context: &exec::C
 /// Describes a target for plans and messages (no secret).
 pub fn describe(target: &Target) -> String {
     match target {
-        Target::EnvFile { path, variable } => format!("env-file {} ({variable})", path.display()),
-        Target::JsonFile { path, pointer } => format!("json-file {} ({pointer})", path.display()),
+        Target::EnvFile { path, variable, variables } => {
+            let names: Vec<&str> =
+                variable.iter().map(String::as_str).chain(variables.keys().map(String::as_str)).collect();
+            format!("env-file {} ({})", path.display(), names.join(", "))
+        }
+        Target::JsonFile { path, pointer, .. } => format!("json-file {} ({pointer})", path.display()),
         Target::Exec { command, .. } => format!("exec {}", command.join(" ")),
     }
 }

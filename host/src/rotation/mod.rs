@@ -334,7 +334,7 @@ impl<'a> Rotator<'a> {
                 let context = Context { credential: self.name(), stage: stage.name.get_ref(), key_id: &new.key_id };
                 if step.name.starts_with("deploy:") {
                     for target in &stage.targets {
-                        deploy::deploy(target, &new.secret, &self.config.dir, &context)
+                        deploy::deploy(target, &new, &self.config.dir, &context)
                             .await
                             .map_err(|e| format!("{}: {e}", deploy::describe(target)))?;
                     }
@@ -428,7 +428,7 @@ impl<'a> Rotator<'a> {
                 let completed = self.store.step_done(&rotation.id, &step).map_err(|e| e.to_string())?;
                 let context = Context { credential: self.name(), stage: stage.name.get_ref(), key_id: &old.key_id };
                 for target in &stage.targets {
-                    match deploy::deploy(target, &old.secret, &self.config.dir, &context).await {
+                    match deploy::deploy(target, &old, &self.config.dir, &context).await {
                         Ok(()) => {}
                         // In the stage that failed, the target that could not
                         // take the new key cannot take the old one either: it

@@ -1,0 +1,177 @@
+//! The `aws-iam` provider against `moto_server` (IAM and STS), started by
+//! each test on a free loopback port with request authentication on, so keys
+//! and SigV4 signatures are checked as AWS checks them; through the real
+//! `rekey` binary. The moto virtualenv is made by `scripts/test`.
+
+mod support;
+
+use rekey_test_artifacts::plugins;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use support::{Project, env_value, text};
+
+fn venv(tool: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv/bin").join(tool);
+    assert!(path.exists(), "{} is missing: scripts/test installs moto into target/venv", path.display());
+    path
+}
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws").join(name)
+}
+
+/// A moto server with an admin user and a user `app` with one key.
+struct Moto {
+    endpoint: String,
+    port: u16,
+    child: Child,
+    admin: (String, String),
+    app: (String, String),
+}
+
+impl Moto {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(venv("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "6")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let endpoint = format!("http://127.0.0.1:{port}");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let setup = Command::new(venv("python")).arg(script("setup.py")).arg(&endpoint).output().unwrap();
+        assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
+        let keys: Value = serde_json::from_slice(&setup.stdout).unwrap();
+        let pair = |who: &str| (keys[who][0].as_str().unwrap().to_string(), keys[who][1].as_str().unwrap().to_string());
+        Self { endpoint, port, child, admin: pair("admin"), app: pair("app") }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// rekey.toml for `app-aws`, deployed as a key pair to `app.env`, the
+/// first key imported.
+fn project(moto: &Moto, grant: &str) -> Project {
+    let toml = format!(
+        r#"
+[[credential]]
+name = "app-aws"
+plugin = "{plugin}"
+config = {{ user-name = "app", endpoint = "{endpoint}", sts-endpoint = "{endpoint}", admin-access-key-id = "{admin}", delete-inactive = true }}
+admin_secrets = {{ admin-secret-access-key = "env:TEST_AWS_ADMIN_SECRET" }}
+grants = ["{grant}"]
+policy = {{ grace_period = "0s" }}
+
+[[credential.stages]]
+name = "prod"
+targets = [{{ type = "env-file", path = "app.env", variables = {{ AWS_ACCESS_KEY_ID = "{{key_id}}", AWS_SECRET_ACCESS_KEY = "{{secret}}" }} }}]
+"#,
+        plugin = plugins::AWS_IAM,
+        endpoint = moto.endpoint,
+        admin = moto.admin.0,
+    );
+    let project = Project::new(&toml, &[("TEST_AWS_ADMIN_SECRET", &moto.admin.1)]);
+    let (id, secret) = &moto.app;
+    std::fs::write(
+        project.dir.path().join("app.env"),
+        format!("AWS_ACCESS_KEY_ID={id}\nAWS_SECRET_ACCESS_KEY={secret}\n"),
+    )
+    .unwrap();
+    let imported = project.run(&["credential", "import", "app-aws", "--key-id", id], secret);
+    assert!(imported.status.success(), "{:?}", text(&imported));
+    project
+}
+
+/// Whether STS accepts an access key (a real boto3 call).
+fn works(moto: &Moto, id: &str, secret: &str) -> bool {
+    let code = format!(
+        "import boto3; boto3.client('sts', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='{id}', aws_secret_access_key='{secret}').get_caller_identity()",
+        moto.endpoint
+    );
+    Command::new(venv("python")).args(["-c", &code]).stderr(Stdio::null()).status().unwrap().success()
+}
+
+#[test]
+fn a_rotation_keeps_the_application_working_and_deletes_the_old_key() {
+    let moto = Moto::start();
+    let project = project(&moto, &format!("127.0.0.1:{}", moto.port));
+    let env = project.dir.path().join("app.env");
+    let stop = project.dir.path().join("stop");
+    let client = Command::new(venv("python"))
+        .arg(script("client.py"))
+        .arg(&env)
+        .arg(&moto.endpoint)
+        .arg(&stop)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for _ in 0..2 {
+        let out = project.run(&["rotate", "app-aws"], "");
+        assert!(out.status.success(), "{:?}", text(&out));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::fs::write(&stop, "").unwrap();
+    let report = String::from_utf8(client.wait_with_output().unwrap().stdout).unwrap();
+    let counts: Vec<u32> = report.split_whitespace().map(|n| n.parse().unwrap()).collect();
+    assert_eq!(counts[1], 0, "the application never failed");
+    assert!(counts[0] > 3, "the application kept working: {report}");
+
+    let (id, secret) = (env_value(&env, "AWS_ACCESS_KEY_ID"), env_value(&env, "AWS_SECRET_ACCESS_KEY"));
+    assert_ne!(id, moto.app.0);
+    assert!(works(&moto, &id, &secret));
+    assert!(!works(&moto, &moto.app.0, &moto.app.1), "the first key is deleted");
+    // `rekey verify` reports the key's last use from GetAccessKeyLastUsed.
+    assert!(text(&project.run(&["verify", "app-aws"], "")).0.contains("app-aws: valid (last used: "));
+}
+
+#[test]
+fn an_emergency_rotation_deletes_the_old_key_at_once() {
+    let moto = Moto::start();
+    let project = project(&moto, &format!("127.0.0.1:{}", moto.port));
+    let out = project.run(&["rotate", "app-aws", "--emergency", "--yes"], "");
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(!works(&moto, &moto.app.0, &moto.app.1));
+    let env = project.dir.path().join("app.env");
+    assert!(works(&moto, &env_value(&env, "AWS_ACCESS_KEY_ID"), &env_value(&env, "AWS_SECRET_ACCESS_KEY")));
+}
+
+#[test]
+fn a_wrong_admin_secret_fails_cleanly_and_the_key_keeps_working() {
+    let moto = Moto::start();
+    let project = project(&moto, &format!("127.0.0.1:{}", moto.port));
+    let out = project.run_with("TEST_AWS_ADMIN_SECRET", "wrong-secret-access-key", &["rotate", "app-aws"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("failed at generate") && stdout.contains("SignatureDoesNotMatch"), "{stdout}");
+    assert!(works(&moto, &moto.app.0, &moto.app.1));
+    assert!(!stdout.contains("wrong-secret-access-key"));
+}
+
+#[test]
+fn the_plugin_cannot_reach_an_endpoint_it_was_not_granted() {
+    let moto = Moto::start();
+    let project = project(&moto, "127.0.0.1:1");
+    let out = project.run(&["rotate", "app-aws"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).0.contains(&format!("127.0.0.1:{} is declared by the plugin but not granted", moto.port)),
+        "{:?}",
+        text(&out)
+    );
+    assert!(works(&moto, &moto.app.0, &moto.app.1));
+}

@@ -1,0 +1,26 @@
+"""Creates, on a moto server, an admin user allowed to manage IAM and an
+application user `app` with one access key; prints their keys as JSON.
+Exactly six requests: moto authenticates every request after the first
+INITIAL_NO_AUTH_ACTION_COUNT=6, like AWS does."""
+import json
+import sys
+
+import boto3
+
+endpoint = sys.argv[1]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIASETUP000000000000", aws_secret_access_key="setup")
+iam = boto3.client("iam", **kw)
+
+
+def allow(user, actions):
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    iam.put_user_policy(UserName=user, PolicyName="rekey-test", PolicyDocument=json.dumps(policy))
+
+
+iam.create_user(UserName="rekey-admin")
+allow("rekey-admin", ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "sts:GetCallerIdentity"])
+admin = iam.create_access_key(UserName="rekey-admin")["AccessKey"]
+iam.create_user(UserName="app")
+allow("app", ["sts:GetCallerIdentity"])
+app = iam.create_access_key(UserName="app")["AccessKey"]
+print(json.dumps({"admin": [admin["AccessKeyId"], admin["SecretAccessKey"]], "app": [app["AccessKeyId"], app["SecretAccessKey"]]}))
