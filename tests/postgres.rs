@@ -52,12 +52,8 @@ impl Postgres {
             "initdb",
             &["-D", &format!("{path}/data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"],
         );
-        let options = format!("-p {port} -k {path} -c listen_addresses=127.0.0.1 -c log_statement=all");
-        as_postgres(
-            "pg_ctl",
-            &["-D", &format!("{path}/data"), "-l", &format!("{path}/server.log"), "-w", "-o", &options, "start"],
-        );
         let server = Self { port, dir };
+        server.run();
         server.sql(&format!(
             "CREATE ROLE rekey_admin LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}';
              CREATE ROLE app NOLOGIN;
@@ -65,6 +61,20 @@ impl Postgres {
              CREATE ROLE app_green NOLOGIN IN ROLE app;"
         ));
         server
+    }
+
+    /// Starts the server (again, after a kill).
+    fn run(&self) {
+        let path = self.dir.path().to_str().unwrap();
+        let options = format!("-p {} -k {path} -c listen_addresses=127.0.0.1 -c log_statement=all", self.port);
+        let (data, log) = (format!("{path}/data"), format!("{path}/server.log"));
+        as_postgres("pg_ctl", &["-D", &data, "-l", &log, "-w", "-o", &options, "start"]);
+    }
+
+    /// The postmaster's process id.
+    fn pid(&self) -> String {
+        let pid_file = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")).unwrap();
+        pid_file.lines().next().unwrap().to_string()
     }
 
     /// Runs SQL as the superuser over the local socket.
@@ -113,6 +123,7 @@ impl Drop for Postgres {
             .args(["-u", "postgres", "--"])
             .arg(bin("pg_ctl"))
             .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
             .status();
     }
 }
@@ -227,6 +238,35 @@ fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
     assert!(stdout.contains("rolled back"), "{stdout}");
     assert!(pg.login("app_blue", BLUE_PASSWORD));
     assert!(!stdout.contains("not-the-admin-password") && !stderr.contains("not-the-admin-password"));
+}
+
+#[test]
+fn a_server_killed_mid_rotation_is_rolled_back_once_it_is_back() {
+    let pg = Postgres::start();
+    let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
+    import_blue(&project, &pg);
+    // prod's check kills the server: the check fails, the old URI goes back to
+    // the target, but the role that took the new password cannot be retired yet.
+    let check = format!(r#"checks = [{{ type = "exec", command = ["sh", "-c", "kill -9 {}; exit 1"] }}]"#, pg.pid());
+    let toml = std::fs::read_to_string(project.dir.path().join("rekey.toml")).unwrap();
+    std::fs::write(project.dir.path().join("rekey.toml"), format!("{toml}{check}\n")).unwrap();
+    let out = project.run(&["rotate", "app-db"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("failed at check:prod") && stdout.contains("the rollback failed too"), "{stdout}");
+    assert_eq!(parts(&project.env_value("app.env", "DATABASE_URL")).0, "app_blue", "the old credential is back");
+
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    pg.run();
+    let resumed = project.run(&["resume"], "");
+    assert!(resumed.status.success(), "{:?}", text(&resumed));
+    assert!(text(&resumed).0.contains("app-db: rolled back"), "{:?}", text(&resumed));
+    assert!(pg.login("app_blue", BLUE_PASSWORD), "the credential still works");
+    // The role that took the new password was retired: it is the standby again.
+    std::fs::write(project.dir.path().join("rekey.toml"), toml).unwrap();
+    let rotate = project.run(&["rotate", "app-db"], "");
+    assert!(rotate.status.success(), "{:?}", text(&rotate));
+    assert_eq!(parts(&project.env_value("app.env", "DATABASE_URL")).0, "app_green");
 }
 
 #[test]

@@ -19,35 +19,54 @@ const ADMIN_PASSWORD: &str = "redis-admin-pw-5d1c";
 const FIRST_PASSWORD: &str = "firstAppPassword0123456789";
 
 /// A `redis-server` whose `default` user is the admin, with an ACL user
-/// `app` that has one password.
+/// `app` that has one password. Users come from an ACL file, so a server
+/// killed and started again comes back as the file says (changes made with
+/// `ACL SETUSER` since are lost, as in production without `ACL SAVE`).
 struct Redis {
     port: u16,
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Redis {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let acl = format!("user default on >{ADMIN_PASSWORD} ~* &* +@all\nuser app on >{FIRST_PASSWORD} ~* &* +@all\n");
+        std::fs::write(dir.path().join("users.acl"), acl).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new("redis-server")
+        let child = Self::spawn(dir.path(), port);
+        let redis = Self { port, child, dir };
+        redis.wait();
+        redis
+    }
+
+    fn spawn(dir: &std::path::Path, port: u16) -> Child {
+        Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .args(["--requirepass", ADMIN_PASSWORD])
+            .arg("--aclfile")
+            .arg(dir.join("users.acl"))
             .arg("--dir")
-            .arg(dir.path())
+            .arg(dir)
             .stdout(Stdio::null())
             .spawn()
-            .expect("redis-server is installed (scripts/test installs it)");
-        let redis = Self { port, child, _dir: dir };
+            .expect("redis-server is installed (scripts/test installs it)")
+    }
+
+    fn wait(&self) {
         for _ in 0..100 {
-            if redis.auth("default", ADMIN_PASSWORD).is_ok() {
-                let reply = redis.admin(&format!("ACL SETUSER app on >{FIRST_PASSWORD} ~* +@all"));
-                assert!(reply.starts_with("+OK"), "{reply}");
-                return redis;
+            if self.auth("default", ADMIN_PASSWORD).is_ok() {
+                return;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("redis-server did not start on port {port}");
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// Starts the server again after it was killed, on the same port.
+    fn restart(&mut self) {
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.dir.path(), self.port);
+        self.wait();
     }
 
     /// `AUTH user password` on a fresh connection: Ok, or Redis's error.
@@ -203,6 +222,43 @@ fn an_unreachable_server_fails_cleanly() {
     assert!(stdout.contains("failed at generate") && stdout.contains("cannot reach Redis at 127.0.0.1"), "{stdout}");
     assert_eq!(project.env_value("prod.env", "REDIS_PASSWORD"), FIRST_PASSWORD);
     assert_eq!(redis.auth("app", FIRST_PASSWORD), Ok(()));
+}
+
+#[test]
+fn a_server_killed_mid_rotation_is_rolled_back_once_it_is_back() {
+    let mut redis = Redis::start();
+    let project = project(redis.port, &format!("127.0.0.1:{}", redis.port));
+    // dev's check kills the server: the check fails, the old password goes
+    // back to the targets, but the new one cannot be revoked yet.
+    let kill = format!("kill -9 {}; exit 1", redis.child.id());
+    let toml = std::fs::read_to_string(project.dir.path().join("rekey.toml")).unwrap();
+    let toml = toml.replacen(
+        r#"variable = "REDIS_PASSWORD" }]"#,
+        &format!(
+            r#"variable = "REDIS_PASSWORD" }}]
+checks = [{{ type = "exec", command = ["sh", "-c", "{kill}"] }}]"#
+        ),
+        1,
+    );
+    std::fs::write(project.dir.path().join("rekey.toml"), toml).unwrap();
+    let out = project.run(&["rotate", "app-redis"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("failed at check:dev") && stdout.contains("the rollback failed too"), "{stdout}");
+    assert!(stdout.contains("run `rekey resume` once the cause is fixed"), "{stdout}");
+    assert_eq!(
+        project.env_value("dev.env", "REDIS_PASSWORD"),
+        FIRST_PASSWORD,
+        "the old password is back in the target"
+    );
+
+    redis.restart();
+    let resumed = project.run(&["resume"], "");
+    assert!(resumed.status.success(), "{:?}", text(&resumed));
+    assert!(text(&resumed).0.contains("app-redis: rolled back"), "{:?}", text(&resumed));
+    assert_eq!(redis.auth("app", FIRST_PASSWORD), Ok(()), "the credential still works");
+    assert_eq!(redis.app_passwords(), 1);
+    assert!(project.run(&["audit", "verify"], "").status.success());
 }
 
 #[test]

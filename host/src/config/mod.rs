@@ -273,7 +273,8 @@ checks = [{ type = "exec", command = ["true"] }]
 
     #[test]
     fn an_env_file_target_takes_one_variable_or_a_table_of_them() {
-        let both = GOOD.replace(r#"variable = "API_KEY" }"#, r#"variable = "API_KEY", variables = { ID = "{key_id}" } }"#);
+        let both =
+            GOOD.replace(r#"variable = "API_KEY" }"#, r#"variable = "API_KEY", variables = { ID = "{key_id}" } }"#);
         assert!(parse(&both).unwrap_err().message.contains("exactly one of them"));
         let table = GOOD.replace(r#"variable = "API_KEY" }"#, r#"variables = { ID = "{key_id}", KEY = "{secret}" } }"#);
         assert!(parse(&table).is_ok());

@@ -81,7 +81,10 @@ mod tests {
         let path = dir.path().join("app.env");
         std::fs::write(&path, "# keep me\nAWS_ACCESS_KEY_ID=old\n").unwrap();
         set(&path, &[("AWS_ACCESS_KEY_ID", "AKIA2".into()), ("AWS_SECRET_ACCESS_KEY", "s/2".into())]).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "# keep me\nAWS_ACCESS_KEY_ID=AKIA2\nAWS_SECRET_ACCESS_KEY=s/2\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# keep me\nAWS_ACCESS_KEY_ID=AKIA2\nAWS_SECRET_ACCESS_KEY=s/2\n"
+        );
     }
 
     #[test]
