@@ -163,6 +163,22 @@ fn a_wrong_admin_secret_fails_cleanly_and_the_key_keeps_working() {
 }
 
 #[test]
+fn an_unreachable_endpoint_fails_cleanly() {
+    let moto = Moto::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let project = project(&moto, &format!("127.0.0.1:{closed}"));
+    let toml = std::fs::read_to_string(project.dir.path().join("rekey.toml"))
+        .unwrap()
+        .replace(&moto.endpoint, &format!("http://127.0.0.1:{closed}"));
+    std::fs::write(project.dir.path().join("rekey.toml"), toml).unwrap();
+    let out = project.run(&["rotate", "app-aws"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("failed at generate") && stdout.contains("ConnectionRefused"), "{stdout}");
+    assert!(works(&moto, &moto.app.0, &moto.app.1));
+}
+
+#[test]
 fn the_plugin_cannot_reach_an_endpoint_it_was_not_granted() {
     let moto = Moto::start();
     let project = project(&moto, "127.0.0.1:1");

@@ -143,7 +143,7 @@ fn project(pg: &Postgres, config: &str, grant_port: u16) -> Project {
 [[credential]]
 name = "app-db"
 plugin = "{plugin}"
-config = {{ host = "127.0.0.1", port = {port}, admin-user = "rekey_admin", secret-format = "uri", {config} }}
+config = {{ host = "127.0.0.1", admin-user = "rekey_admin", secret-format = "uri", {config} }}
 admin_secrets = {{ admin-password = "env:TEST_PG_ADMIN" }}
 grants = ["127.0.0.1:{grant_port}"]
 policy = {{ grace_period = "0s" }}
@@ -153,7 +153,7 @@ name = "prod"
 targets = [{{ type = "env-file", path = "app.env", variable = "DATABASE_URL" }}]
 "#,
         plugin = plugins::POSTGRES_ROLE,
-        port = pg.port,
+        config = if config.contains("port =") { config.to_string() } else { format!("port = {}, {config}", pg.port) },
     );
     Project::new(&toml, &[("TEST_PG_ADMIN", ADMIN_PASSWORD)])
 }
@@ -267,6 +267,31 @@ fn a_server_killed_mid_rotation_is_rolled_back_once_it_is_back() {
     let rotate = project.run(&["rotate", "app-db"], "");
     assert!(rotate.status.success(), "{:?}", text(&rotate));
     assert_eq!(parts(&project.env_value("app.env", "DATABASE_URL")).0, "app_green");
+}
+
+#[test]
+fn an_emergency_rotation_retires_the_old_role_at_once() {
+    let pg = Postgres::start();
+    let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
+    import_blue(&project, &pg);
+    let out = project.run(&["rotate", "app-db", "--emergency", "--yes"], "");
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(!pg.login("app_blue", BLUE_PASSWORD));
+    let (role, password) = parts(&project.env_value("app.env", "DATABASE_URL"));
+    assert!(pg.login(&role, &password));
+}
+
+#[test]
+fn an_unreachable_server_fails_cleanly() {
+    let pg = Postgres::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let project = project(&pg, &format!(r#"role = "app_blue", port = {closed}"#), closed);
+    import_blue(&project, &pg);
+    let out = project.run(&["rotate", "app-db"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("failed at generate") && stdout.contains("cannot talk to PostgreSQL"), "{stdout}");
+    assert!(pg.login("app_blue", BLUE_PASSWORD));
 }
 
 #[test]

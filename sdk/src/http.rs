@@ -122,8 +122,10 @@ impl Request {
 
         let outgoing = request.body().expect("a new request's body is taken once");
         let future = outgoing_handler::handle(request, None).map_err(|e| transport_error(&self.url, e))?;
-        write_body(&outgoing, &self.body)?;
-        OutgoingBody::finish(outgoing, None).map_err(|e| transport_error(&self.url, e))?;
+        // A body that cannot be written usually means the request failed
+        // (a refused connection, a denial): the response says why.
+        let written = write_body(&outgoing, &self.body)
+            .and_then(|()| OutgoingBody::finish(outgoing, None).map_err(|e| transport_error(&self.url, e)));
 
         future.subscribe().block();
         let incoming = match future.get() {
@@ -133,6 +135,7 @@ impl Request {
                 return Err(ProviderError::Unavailable(format!("no response from {}", self.url)));
             }
         };
+        written?;
         let status = incoming.status();
         let headers = incoming
             .headers()
