@@ -33,6 +33,17 @@ struct Moto {
 impl Moto {
     fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Self::spawn(port);
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let setup = Command::new(venv("python")).arg(script("setup.py")).arg(&endpoint).output().unwrap();
+        assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
+        let keys: Value = serde_json::from_slice(&setup.stdout).unwrap();
+        let pair = |who: &str| (keys[who][0].as_str().unwrap().to_string(), keys[who][1].as_str().unwrap().to_string());
+        Self { endpoint, port, child, admin: pair("admin"), app: pair("app") }
+    }
+
+    /// A moto server on `port`, once it accepts connections.
+    fn spawn(port: u16) -> Child {
         let child = Command::new(venv("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("INITIAL_NO_AUTH_ACTION_COUNT", "6")
@@ -40,18 +51,13 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let endpoint = format!("http://127.0.0.1:{port}");
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        let setup = Command::new(venv("python")).arg(script("setup.py")).arg(&endpoint).output().unwrap();
-        assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
-        let keys: Value = serde_json::from_slice(&setup.stdout).unwrap();
-        let pair = |who: &str| (keys[who][0].as_str().unwrap().to_string(), keys[who][1].as_str().unwrap().to_string());
-        Self { endpoint, port, child, admin: pair("admin"), app: pair("app") }
+        child
     }
 }
 
@@ -176,6 +182,32 @@ fn an_unreachable_endpoint_fails_cleanly() {
     let stdout = text(&out).0;
     assert!(stdout.contains("failed at generate") && stdout.contains("ConnectionRefused"), "{stdout}");
     assert!(works(&moto, &moto.app.0, &moto.app.1));
+}
+
+#[test]
+fn an_endpoint_killed_mid_rotation_gets_a_clear_error_and_the_old_key_back_in_place() {
+    let mut moto = Moto::start();
+    let project = project(&moto, &format!("127.0.0.1:{}", moto.port));
+    let check =
+        format!(r#"checks = [{{ type = "exec", command = ["sh", "-c", "kill -9 {}; exit 1"] }}]"#, moto.child.id());
+    let toml = std::fs::read_to_string(project.dir.path().join("rekey.toml")).unwrap();
+    std::fs::write(project.dir.path().join("rekey.toml"), format!("{toml}{check}\n")).unwrap();
+    let out = project.run(&["rotate", "app-aws"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("failed at check:prod") && stdout.contains("the rollback failed too"), "{stdout}");
+    let env = project.dir.path().join("app.env");
+    assert_eq!(env_value(&env, "AWS_ACCESS_KEY_ID"), moto.app.0, "the old key is back in the target");
+    assert_eq!(env_value(&env, "AWS_SECRET_ACCESS_KEY"), moto.app.1);
+
+    // moto keeps its state in memory: the restarted endpoint knows no key, so
+    // revoking the new one finds it gone, and the rollback completes.
+    let _ = moto.child.wait();
+    moto.child = Moto::spawn(moto.port);
+    let resumed = project.run(&["resume"], "");
+    assert!(resumed.status.success(), "{:?}", text(&resumed));
+    assert!(text(&resumed).0.contains("app-aws: rolled back"), "{:?}", text(&resumed));
+    assert!(project.run(&["audit", "verify"], "").status.success());
 }
 
 #[test]
