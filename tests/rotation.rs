@@ -122,6 +122,13 @@ checks = [{{ type = "http", url = "{base}/me" }}]
         self.assert_settled();
     }
 
+    /// The steps the latest rotation journaled as done, in order.
+    fn done_steps(&self) -> Vec<String> {
+        let history = self.json(&["history", "api", "--json"]);
+        let journal = history[0]["journal"].as_array().unwrap();
+        journal.iter().filter(|j| j["state"] == "done").map(|j| j["step"].as_str().unwrap().to_string()).collect()
+    }
+
     fn live_keys(&self) -> Vec<String> {
         self.server.keys.lock().unwrap().keys().cloned().collect()
     }
@@ -159,14 +166,7 @@ fn a_rotation_deploys_stage_by_stage_then_revokes_the_old_key() {
     assert_ne!(first, second);
     assert!(!ws.live_keys().contains(&first), "the old key is revoked at the provider");
 
-    let history = ws.json(&["history", "api", "--json"]);
-    let steps: Vec<&str> = history[0]["journal"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|j| j["state"] == "done")
-        .map(|j| j["step"].as_str().unwrap())
-        .collect();
+    let steps = ws.done_steps();
     assert_eq!(
         steps,
         [
@@ -347,14 +347,7 @@ fn an_emergency_revokes_the_old_key_right_after_the_new_one_verifies() {
     failed_with(&refused, 2, "confirm with --yes");
     let (old, _) = ws.current();
     ws.ok(&["rotate", "api", "--emergency", "--yes"]);
-    let history = ws.json(&["history", "api", "--json"]);
-    let steps: Vec<&str> = history[0]["journal"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|j| j["state"] == "done")
-        .map(|j| j["step"].as_str().unwrap())
-        .collect();
+    let steps = ws.done_steps();
     assert_eq!(&steps[..5], ["notify:started", "backup", "generate", "verify", "revoke-old"]);
     assert!(!ws.live_keys().contains(&old));
     ws.assert_settled();

@@ -126,10 +126,8 @@ fn encode(text: &str) -> String {
 
 /// `2024-01-02T03:04:05Z` (fractions allowed) as Unix seconds.
 fn parse_time(text: &str) -> Option<u64> {
-    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
-    let days = sigv4::days(number(0..4)?, number(5..7)?, number(8..10)?);
-    let seconds = days * 86_400 + number(11..13)? * 3_600 + number(14..16)? * 60 + number(17..19)?;
-    u64::try_from(seconds).ok()
+    let at = humantime::parse_rfc3339_weak(text.trim_end_matches('Z')).ok()?;
+    at.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
 }
 
 impl Provider for AwsIam {
