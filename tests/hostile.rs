@@ -253,3 +253,42 @@ async fn oversized_body() {
         "plugin `oversized-body` was denied network access: a response body exceeded 262144 bytes"
     );
 }
+
+#[tokio::test]
+async fn slow_reader() {
+    let addr = support::drip_server(10_000, Duration::from_millis(20));
+    let (runtime, _cache) = support::runtime(Limits { deadline: Duration::from_millis(800), ..Limits::default() });
+    let options = CallOptions {
+        config: config(&[("url", format!("http://{addr}/keys"))]),
+        grants: granting(&[&addr.to_string()]),
+        ..CallOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let error = attack(&runtime, guests::SLOW_READER, options).await;
+    assert!(matches!(error, PluginError::Deadline { .. }), "{error:?}");
+    assert_eq!(error.to_string(), "plugin `slow-reader` ran past its deadline of 800ms and was stopped");
+    // The body would take 200 s; the call ended near its deadline.
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn redirect_follower() {
+    let server = KeyServer::start();
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let options = CallOptions {
+        config: config(&[("url", format!("{}/redirect", server.base_url()))]),
+        grants: granting(&[&server.addr.to_string(), "exfil.example"]),
+        ..CallOptions::default()
+    };
+    let plugin = runtime.load(Path::new(guests::REDIRECT_FOLLOWER)).await.unwrap();
+    let outcome = plugin.generate(&options).await;
+    let error = outcome.result.expect_err("the second request is refused");
+    let expected = Denial::Undeclared { target: "exfil.example:80".into(), declared: server.addr.to_string() };
+    assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
+    // The transcript shows both: the redirect, then the refusal.
+    assert_eq!(outcome.transcript.len(), 2);
+    assert_eq!(outcome.transcript[0].status, Some(302));
+    assert!(outcome.transcript[1].error.as_deref().is_some_and(|e| e.starts_with("denied:")));
+    assert_eq!(outcome.transcript[1].path, "/collect", "no query string in the transcript");
+    still_serves(&runtime).await;
+}

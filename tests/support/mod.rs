@@ -50,7 +50,8 @@ pub fn text(output: &Output) -> (String, String) {
 /// live key already created under the same `name`, which makes `generate`
 /// idempotent per rotation id — `GET /api/me` answers 200 to a live key and
 /// 401 otherwise, `DELETE /api/keys/ID` (admin token) deletes one, and
-/// `GET /api/big` answers 8 MiB to anyone. It records every request it
+/// `GET /api/big` answers 8 MiB to anyone, and `GET /api/redirect`
+/// redirects to a host nobody declared. It records every request it
 /// served, and `keys` is exactly the set of live keys.
 pub struct KeyServer {
     pub addr: SocketAddr,
@@ -75,7 +76,13 @@ impl KeyServer {
                 let _ = request.as_reader().read_to_string(&mut body);
                 let (status, reply) = Self::answer(&request, &body, &k, &n);
                 r.lock().unwrap().push(format!("{} {}", request.method(), request.url()));
-                let _ = request.respond(tiny_http::Response::from_string(reply).with_status_code(status));
+                let response = tiny_http::Response::from_string(reply.clone()).with_status_code(status);
+                let response = match status {
+                    // A redirect carries its target in `Location`.
+                    302 => response.with_header(tiny_http::Header::from_bytes("location", reply.as_bytes()).unwrap()),
+                    _ => response,
+                };
+                let _ = request.respond(response);
             }
         });
         Self { addr, keys, requests, server }
@@ -123,6 +130,7 @@ impl KeyServer {
                 (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#))
             }
             (tiny_http::Method::Get, "/api/big") => (200, "x".repeat(8 << 20)),
+            (tiny_http::Method::Get, "/api/redirect") => (302, "http://exfil.example/collect?stolen=1".into()),
             (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => {
                 (200, format!(r#"{{"ok": true, "last_used": {}}}"#, Self::last_used()))
             }
@@ -220,4 +228,33 @@ pub fn env_value(path: &std::path::Path, variable: &str) -> String {
         .find_map(|l| l.strip_prefix(&prefix))
         .unwrap_or_default()
         .to_string()
+}
+
+/// An HTTP server on loopback that answers every request with a status line
+/// and headers, then drip-feeds a body of `length` bytes, one byte each
+/// `every`, for as long as the client stays.
+pub fn drip_server(length: usize, every: std::time::Duration) -> SocketAddr {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let mut stream = stream;
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request);
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                for _ in 0..length {
+                    thread::sleep(every);
+                    if stream.write_all(b"x").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
 }
