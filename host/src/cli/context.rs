@@ -1,7 +1,8 @@
 //! What the store commands share: the checked `rekey.toml`, the store it
 //! names, and a plugin runtime.
 
-use crate::config::Config;
+use super::exit::UsageError;
+use crate::config::{Config, CredentialSpec};
 use crate::runtime::{Limits, Runtime};
 use crate::store::Store;
 use std::path::PathBuf;
@@ -17,6 +18,17 @@ impl Context {
     /// Reads and checks `rekey.toml`.
     pub fn load(file: PathBuf, cache: Option<PathBuf>) -> anyhow::Result<Self> {
         Ok(Self { config: Config::load(&file)?, cache })
+    }
+
+    /// The declaration of a credential, or the usage error that says where
+    /// to declare it.
+    pub fn declared(&self, name: &str) -> Result<&CredentialSpec, UsageError> {
+        self.config.credential(name).ok_or_else(|| {
+            UsageError(format!(
+                "credential `{name}` is not declared in {}; declare it there first",
+                self.config.file.display()
+            ))
+        })
     }
 
     /// Opens the store with the master key.

@@ -73,9 +73,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
             }
         }
         Command::Show { name, reveal, json } => {
-            let spec = context.config.credential(&name).ok_or_else(|| {
-                UsageError(format!("credential `{name}` is not declared in {}", context.config.file.display()))
-            })?;
+            let spec = context.declared(&name)?;
             let versions = store.versions(&name)?;
             let current = versions.iter().find(|v| v.label == Some(Label::Current));
             let secret = match (reveal, current) {
@@ -113,13 +111,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
             }
         }
         Command::Import { name, key_id } => {
-            if context.config.credential(&name).is_none() {
-                return Err(UsageError(format!(
-                    "credential `{name}` is not declared in {}; declare it first",
-                    context.config.file.display()
-                ))
-                .into());
-            }
+            context.declared(&name)?;
             let mut secret = String::new();
             std::io::stdin().read_to_string(&mut secret)?;
             let secret = secret.trim_end_matches(['\n', '\r']).to_string();

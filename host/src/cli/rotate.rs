@@ -3,8 +3,9 @@
 
 use super::context::{Context, time};
 use super::exit::UsageError;
-use crate::config::duration;
+use crate::config::{Config, duration};
 use crate::rotation::{Ended, RotationError, Rotator, is_due, plan};
+use crate::store::Store;
 use crate::store::versions::Label;
 use std::io::IsTerminal;
 
@@ -35,20 +36,14 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     let config = &context.config;
     let mut names = args.names.clone();
     for name in &names {
-        if config.credential(name).is_none() {
-            return Err(UsageError(format!("credential `{name}` is not declared in {}", config.file.display())).into());
-        }
+        context.declared(name)?;
     }
     if args.dry_run {
         return print_plans(&names, args.all_due, args.emergency, args.json, context);
     }
     let store = context.store()?;
     if args.all_due {
-        for spec in &config.manifest.credentials {
-            if is_due(&store, spec)? && !names.contains(spec.name.get_ref()) {
-                names.push(spec.name.get_ref().clone());
-            }
-        }
+        add_due(&mut names, &store, config)?;
     }
     if names.is_empty() {
         return Err(UsageError("nothing to rotate: name credentials, or use --all-due".into()).into());
@@ -115,11 +110,7 @@ pub async fn resume(context: &Context) -> anyhow::Result<()> {
 
 /// `rekey rollback NAME` and `rekey revoke-previous NAME`.
 pub async fn finish(name: &str, rollback: bool, yes: bool, context: &Context) -> anyhow::Result<()> {
-    if context.config.credential(name).is_none() {
-        return Err(
-            UsageError(format!("credential `{name}` is not declared in {}", context.config.file.display())).into()
-        );
-    }
+    context.declared(name)?;
     let action = if rollback {
         format!("put the previous key of `{name}` back in every target and revoke the new one")
     } else {
@@ -160,24 +151,31 @@ fn confirm(yes: bool, action: &str) -> anyhow::Result<()> {
     if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(UsageError("cancelled".into()).into()) }
 }
 
+/// Adds every declared credential that is due to `names`, once.
+fn add_due(names: &mut Vec<String>, store: &Store, config: &Config) -> anyhow::Result<()> {
+    for spec in &config.manifest.credentials {
+        if is_due(store, spec)? && !names.contains(spec.name.get_ref()) {
+            names.push(spec.name.get_ref().clone());
+        }
+    }
+    Ok(())
+}
+
 fn print_plans(names: &[String], all_due: bool, emergency: bool, json: bool, context: &Context) -> anyhow::Result<()> {
     let config = &context.config;
     let mut names = names.to_vec();
-    if all_due {
-        let store = context.store()?;
-        for spec in &config.manifest.credentials {
-            if is_due(&store, spec)? && !names.contains(spec.name.get_ref()) {
-                names.push(spec.name.get_ref().clone());
-            }
-        }
+    // A plan needs no store, but shows the current version when there is one.
+    let store = if all_due { Some(context.store()?) } else { context.store().ok() };
+    if let (true, Some(store)) = (all_due, &store) {
+        add_due(&mut names, store, config)?;
     }
     let mut plans = Vec::new();
     for name in &names {
         let spec = config.credential(name).expect("checked above");
         let steps = plan::steps(spec, emergency);
-        let current = match context.store() {
-            Ok(store) => store.labeled(name, Label::Current)?.map(|v| v.version),
-            Err(_) => None,
+        let current = match &store {
+            Some(store) => store.labeled(name, Label::Current)?.map(|v| v.version),
+            None => None,
         };
         if !json {
             println!("plan for `{name}` (dry run: nothing is changed){}", if emergency { " — EMERGENCY" } else { "" });

@@ -1,7 +1,6 @@
 //! `rekey status` and `rekey history NAME`.
 
 use super::context::{Context, age, time};
-use super::exit::UsageError;
 use crate::store::now;
 use crate::store::versions::Label;
 
@@ -83,11 +82,7 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
 
 /// Every rotation of a credential, with its journal.
 pub fn history(name: &str, json: bool, context: &Context) -> anyhow::Result<()> {
-    if context.config.credential(name).is_none() {
-        return Err(
-            UsageError(format!("credential `{name}` is not declared in {}", context.config.file.display())).into()
-        );
-    }
+    context.declared(name)?;
     let store = context.store()?;
     let rotations = store.rotations(name)?;
     if json {

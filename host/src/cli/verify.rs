@@ -3,7 +3,7 @@
 //! (which flags keys unused for longer than their policy's `unused_after`).
 
 use super::context::{Context, time};
-use super::exit::{InvalidKey, UsageError};
+use super::exit::InvalidKey;
 use crate::rotation::Rotator;
 
 /// Checks the named credentials (all declared ones by default).
@@ -14,8 +14,8 @@ pub async fn run(names: Vec<String>, json: bool, context: &Context) -> anyhow::R
     } else {
         names
     };
-    if let Some(unknown) = names.iter().find(|n| config.credential(n).is_none()) {
-        return Err(UsageError(format!("credential `{unknown}` is not declared in {}", config.file.display())).into());
+    for name in &names {
+        context.declared(name)?;
     }
     let store = context.store()?;
     let runtime = context.runtime()?;
