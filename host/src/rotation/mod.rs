@@ -144,6 +144,22 @@ impl<'a> Rotator<'a> {
         self.spec.name.get_ref()
     }
 
+    /// The credential's declaration or state does not allow the operation.
+    fn setup(&self, reason: &str) -> RotationError {
+        RotationError::Setup { credential: self.name().into(), reason: reason.into() }
+    }
+
+    /// A step of `rotation` failed.
+    fn failed(&self, rotation: &str, step: &str, cause: String, rolled_back: bool) -> RotationError {
+        RotationError::Failed {
+            credential: self.name().into(),
+            rotation: rotation.into(),
+            step: step.into(),
+            cause,
+            rolled_back,
+        }
+    }
+
     /// Rotates the credential: resumes an interrupted rotation, finishes one
     /// whose grace period is over, or starts a new one.
     pub async fn rotate(&self, emergency: bool) -> Result<Ended, RotationError> {
@@ -183,12 +199,11 @@ impl<'a> Rotator<'a> {
 
     /// Ends the grace period now: revokes the previous key.
     pub async fn revoke_previous(&self) -> Result<Ended, RotationError> {
-        let open = self.store.open_rotation(self.name())?.filter(|r| r.state == State::Grace).ok_or_else(|| {
-            RotationError::Setup {
-                credential: self.name().into(),
-                reason: "no previous key is waiting to be revoked".into(),
-            }
-        })?;
+        let open = self
+            .store
+            .open_rotation(self.name())?
+            .filter(|r| r.state == State::Grace)
+            .ok_or_else(|| self.setup("no previous key is waiting to be revoked"))?;
         self.store.end_grace(&open)?;
         self.drive(self.store.rotation(&open.id)?).await
     }
@@ -197,20 +212,16 @@ impl<'a> Rotator<'a> {
     /// old key goes back to every target and becomes current again, and the
     /// new key is revoked.
     pub async fn rollback(&self) -> Result<Ended, RotationError> {
-        let setup = |reason: &str| RotationError::Setup { credential: self.name().into(), reason: reason.into() };
-        let open = self.store.open_rotation(self.name())?.ok_or_else(|| setup("has no rotation to roll back"))?;
+        let open = self.store.open_rotation(self.name())?.ok_or_else(|| self.setup("has no rotation to roll back"))?;
         if open.from_version.is_none() {
-            return Err(setup("its rotation has no previous key to go back to"));
+            return Err(self.setup("its rotation has no previous key to go back to"));
         }
         if self.store.step_done(&open.id, REVOKE_OLD)? {
-            return Err(setup("the previous key is already revoked; rotate again instead"));
+            return Err(self.setup("the previous key is already revoked; rotate again instead"));
         }
-        self.undo(&open, "rolled back by the operator").await.map_err(|cause| RotationError::Failed {
-            credential: self.name().into(),
-            rotation: open.id.clone(),
-            step: ROLLBACK.into(),
-            cause: format!("{cause}; run `rekey rollback {}` again once the cause is fixed", self.name()),
-            rolled_back: false,
+        self.undo(&open, "rolled back by the operator").await.map_err(|cause| {
+            let cause = format!("{cause}; run `rekey rollback {}` again once the cause is fixed", self.name());
+            self.failed(&open.id, ROLLBACK, cause, false)
         })?;
         Ok(Ended::RolledBack)
     }
@@ -218,9 +229,8 @@ impl<'a> Rotator<'a> {
     /// Checks the current key with the provider now, and records whether it
     /// works and when the provider last saw it used.
     pub async fn check_current(&self) -> Result<crate::runtime::Verification, RotationError> {
-        let setup = |reason: &str| RotationError::Setup { credential: self.name().into(), reason: reason.into() };
         let current =
-            self.store.labeled(self.name(), Label::Current)?.ok_or_else(|| setup("has no current key yet"))?;
+            self.store.labeled(self.name(), Label::Current)?.ok_or_else(|| self.setup("has no current key yet"))?;
         let key = self.store.credential(&current)?;
         let options = CallOptions { rotation_id: format!("check-{}", now()), ..self.options.clone() };
         let verification = retry::retrying("verify", || self.plugin.verify(&options, &key))
@@ -235,15 +245,11 @@ impl<'a> Rotator<'a> {
         if self.store.step_begun(&rotation.id, ROLLBACK)? {
             // A rollback was interrupted: finish it.
             let reason = rotation.error.clone().unwrap_or_else(|| "interrupted rollback".into());
-            return self.undo(&rotation, &reason).await.map(|()| Ended::RolledBack).map_err(|cause| {
-                RotationError::Failed {
-                    credential: self.name().into(),
-                    rotation: rotation.id.clone(),
-                    step: ROLLBACK.into(),
-                    cause,
-                    rolled_back: false,
-                }
-            });
+            return self
+                .undo(&rotation, &reason)
+                .await
+                .map(|()| Ended::RolledBack)
+                .map_err(|cause| self.failed(&rotation.id, ROLLBACK, cause, false));
         }
         for step in plan::steps(self.spec, rotation.emergency) {
             if self.store.step_done(&rotation.id, &step.name)? {
@@ -370,13 +376,6 @@ impl<'a> Rotator<'a> {
     /// once the old key is revoked in an emergency) nothing can be undone, so
     /// the rotation stays open for `rekey resume` once the cause is fixed.
     async fn fail(&self, rotation: &Rotation, step: &str, cause: String) -> RotationError {
-        let failed = |rolled_back| RotationError::Failed {
-            credential: self.name().into(),
-            rotation: rotation.id.clone(),
-            step: step.into(),
-            cause: cause.clone(),
-            rolled_back,
-        };
         let promoted = self.store.step_done(&rotation.id, PROMOTE).unwrap_or(true);
         let old_revoked = self.store.step_done(&rotation.id, REVOKE_OLD).unwrap_or(true);
         if promoted || old_revoked {
@@ -392,17 +391,15 @@ impl<'a> Rotator<'a> {
                 serde_json::json!({ "step": step, "error": cause, "resumable": true }),
             )
             .await;
-            return failed(false);
+            return self.failed(&rotation.id, step, cause, false);
         }
         match self.undo(rotation, &format!("{step} failed: {cause}")).await {
-            Ok(()) => failed(true),
-            Err(undo) => RotationError::Failed {
-                credential: self.name().into(),
-                rotation: rotation.id.clone(),
-                step: step.into(),
-                cause: format!("{cause}; the rollback failed too ({undo}); run `rekey resume` once the cause is fixed"),
-                rolled_back: false,
-            },
+            Ok(()) => self.failed(&rotation.id, step, cause, true),
+            Err(undo) => {
+                let cause =
+                    format!("{cause}; the rollback failed too ({undo}); run `rekey resume` once the cause is fixed");
+                self.failed(&rotation.id, step, cause, false)
+            }
         }
     }
 
