@@ -40,6 +40,11 @@ fn granting(endpoints: &[&str]) -> Grants {
     Grants { endpoints: endpoints.iter().map(|e| Endpoint::parse(e).unwrap()).collect(), ..Grants::default() }
 }
 
+/// Options for a guest that fetches `url` (config field `url`), with `grants`.
+fn fetching(url: &str, grants: &[&str]) -> CallOptions {
+    CallOptions { config: config(&[("url", url.to_string())]), grants: granting(grants), ..CallOptions::default() }
+}
+
 fn config(pairs: &[(&str, String)]) -> std::collections::BTreeMap<String, String> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
@@ -78,12 +83,8 @@ async fn deep_recursion() {
 async fn undeclared_host() {
     let server = KeyServer::start();
     let (runtime, _cache) = support::runtime(Limits::default());
-    let options = CallOptions {
-        config: config(&[("url", format!("{}/keys", server.base_url()))]),
-        // Granting the address does not help: the plugin never declared it.
-        grants: granting(&[&server.addr.to_string()]),
-        ..CallOptions::default()
-    };
+    // Granting the address does not help: the plugin never declared it.
+    let options = fetching(&format!("{}/keys", server.base_url()), &[&server.addr.to_string()]);
     let error = attack(&runtime, guests::UNDECLARED_HOST, options).await;
     let expected = Denial::Undeclared { target: server.addr.to_string(), declared: "api.declared.example".into() };
     assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
@@ -94,8 +95,7 @@ async fn undeclared_host() {
 async fn ungranted_host() {
     let server = KeyServer::start();
     let (runtime, _cache) = support::runtime(Limits::default());
-    let options =
-        CallOptions { config: config(&[("url", format!("{}/keys", server.base_url()))]), ..CallOptions::default() };
+    let options = fetching(&format!("{}/keys", server.base_url()), &[]);
     let error = attack(&runtime, guests::UNGRANTED_HOST, options).await;
     assert!(matches!(&error, PluginError::Denied { denial: Denial::NotGranted { .. }, .. }), "{error:?}");
     assert_eq!(
@@ -209,11 +209,7 @@ async fn tcp_escape() {
 async fn request_flood() {
     let server = KeyServer::start();
     let (runtime, _cache) = support::runtime(Limits { max_requests: 20, ..Limits::default() });
-    let options = CallOptions {
-        config: config(&[("url", format!("{}/me", server.base_url()))]),
-        grants: granting(&[&server.addr.to_string()]),
-        ..CallOptions::default()
-    };
+    let options = fetching(&format!("{}/me", server.base_url()), &[&server.addr.to_string()]);
     let error = attack(&runtime, guests::REQUEST_FLOOD, options).await;
     assert!(matches!(&error, PluginError::Denied { denial: Denial::RequestLimit { limit: 20 }, .. }), "{error:?}");
     assert_eq!(
@@ -240,11 +236,7 @@ async fn filesystem_reader() {
 async fn oversized_body() {
     let server = KeyServer::start();
     let (runtime, _cache) = support::runtime(Limits { max_response_body: 256 << 10, ..Limits::default() });
-    let options = CallOptions {
-        config: config(&[("url", format!("{}/big", server.base_url()))]),
-        grants: granting(&[&server.addr.to_string()]),
-        ..CallOptions::default()
-    };
+    let options = fetching(&format!("{}/big", server.base_url()), &[&server.addr.to_string()]);
     let error = attack(&runtime, guests::OVERSIZED_BODY, options).await;
     let expected = Denial::BodyLimit { direction: "response", limit: 256 << 10 };
     assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
@@ -258,11 +250,7 @@ async fn oversized_body() {
 async fn slow_reader() {
     let addr = support::drip_server(10_000, Duration::from_millis(20));
     let (runtime, _cache) = support::runtime(Limits { deadline: Duration::from_millis(800), ..Limits::default() });
-    let options = CallOptions {
-        config: config(&[("url", format!("http://{addr}/keys"))]),
-        grants: granting(&[&addr.to_string()]),
-        ..CallOptions::default()
-    };
+    let options = fetching(&format!("http://{addr}/keys"), &[&addr.to_string()]);
     let started = std::time::Instant::now();
     let error = attack(&runtime, guests::SLOW_READER, options).await;
     assert!(matches!(error, PluginError::Deadline { .. }), "{error:?}");
@@ -275,11 +263,7 @@ async fn slow_reader() {
 async fn redirect_follower() {
     let server = KeyServer::start();
     let (runtime, _cache) = support::runtime(Limits::default());
-    let options = CallOptions {
-        config: config(&[("url", format!("{}/redirect", server.base_url()))]),
-        grants: granting(&[&server.addr.to_string(), "exfil.example"]),
-        ..CallOptions::default()
-    };
+    let options = fetching(&format!("{}/redirect", server.base_url()), &[&server.addr.to_string(), "exfil.example"]);
     let plugin = runtime.load(Path::new(guests::REDIRECT_FOLLOWER)).await.unwrap();
     let outcome = plugin.generate(&options).await;
     let error = outcome.result.expect_err("the second request is refused");
