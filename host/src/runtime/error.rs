@@ -32,7 +32,7 @@ pub enum PluginError {
     },
     /// The component does not export a compatible `provider` interface.
     #[error(
-        "plugin `{plugin}` does not export {wanted}; it exports: {exports}. Build it against the `plugin` world of rekey:provider@0.1.0 (rekey-sdk does this)"
+        "plugin `{plugin}` does not export {wanted}; it exports: {exports}. Build it against the `plugin` world of that contract (rekey-sdk does this)"
     )]
     WrongWorld {
         /// The plugin file.
@@ -44,7 +44,7 @@ pub enum PluginError {
     },
     /// The component imports something the sandbox does not provide.
     #[error(
-        "plugin `{plugin}` imports {imports}, which rekey does not provide to plugins (no filesystem, environment, arguments, stdin or UDP). Remove the code that uses them"
+        "plugin `{plugin}` imports {imports}, which rekey does not provide to plugins (no filesystem, UDP or name lookups; `rekey plugin audit` lists what is provided). Remove the code that uses them"
     )]
     ForbiddenImports {
         /// The plugin file.
@@ -207,6 +207,20 @@ pub enum Denial {
     RequestLimit {
         /// The cap.
         limit: u32,
+    },
+    /// Request headers larger than allowed.
+    #[error("the request headers exceeded {limit} bytes")]
+    HeaderLimit {
+        /// The cap.
+        limit: usize,
+    },
+    /// An admin secret would cross the network in clear.
+    #[error(
+        "an admin secret would be sent to {target} over plain http; use https (plain http carries one only to loopback)"
+    )]
+    PlaintextSecret {
+        /// `host:port` asked for.
+        target: String,
     },
     /// A body larger than allowed.
     #[error("a {direction} body exceeded {limit} bytes")]

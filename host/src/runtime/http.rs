@@ -1,15 +1,17 @@
 //! The `wasi:http` hook that every outbound request of a plugin goes through:
-//! the policy check, the count and size caps, the connection to a vetted
-//! address and the transcript entry.
+//! the policy check, the count and size caps, the admin-secret placeholders,
+//! the connection to a vetted address and the transcript entry.
 
 use super::connect;
 use super::error::Denial;
 use super::grants::Policy;
 use super::limits::Limits;
+use super::placeholder::Placeholders;
 use super::transcript::{Entry, Exchange, Transcript};
 use bytes::Bytes as Chunk;
+use http::header::{CONTENT_LENGTH, HeaderValue};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Full};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -24,6 +26,7 @@ pub(crate) struct Egress {
     pub(crate) limits: Limits,
     pub(crate) transcript: Transcript,
     pub(crate) denials: Denials,
+    pub(crate) placeholders: Placeholders,
     pub(crate) sent: u32,
 }
 
@@ -62,9 +65,15 @@ impl WasiHttpHooks for Egress {
             let denial = Denial::RequestLimit { limit: self.limits.max_requests };
             return Box::new(std::future::ready(refuse(&self.denials, &entry, denial)));
         }
+        let header_bytes: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+        if header_bytes > self.limits.max_request_headers {
+            let denial = Denial::HeaderLimit { limit: self.limits.max_request_headers };
+            return Box::new(std::future::ready(refuse(&self.denials, &entry, denial)));
+        }
         let policy = self.policy.clone();
         let denials = self.denials.clone();
         let limits = self.limits.clone();
+        let placeholders = self.placeholders.clone();
         Box::new(async move {
             let grant = match policy.http_grant(&host, port) {
                 Ok(grant) => grant,
@@ -74,10 +83,19 @@ impl WasiHttpHooks for Egress {
                 Ok(addrs) => addrs,
                 Err(denial) => return refuse(&denials, &entry, denial),
             };
-            let request = request.map(|body| {
+            let mut request = request.map(|body| {
                 Metered::new(body, entry.clone(), denials.clone(), Direction::Request, limits.max_request_body)
                     .boxed_unsync()
             });
+            if !placeholders.is_empty() {
+                let filled;
+                (request, filled) =
+                    fill(request, &placeholders).await.inspect_err(|e| entry.failed(format!("{e:?}")))?;
+                // Plain HTTP would show the secret to every network hop.
+                if filled && !https && !addrs.iter().all(|a| a.ip().is_loopback()) {
+                    return refuse(&denials, &entry, Denial::PlaintextSecret { target: format!("{host}:{port}") });
+                }
+            }
             let tls_name = https.then_some(host.as_str());
             match connect::send(&addrs, tls_name, request).await {
                 Ok((response, driver)) => {
@@ -86,7 +104,11 @@ impl WasiHttpHooks for Egress {
                         let body = body.map_err(Error::from);
                         Metered::new(body, entry, denials, Direction::Response, limits.max_response_body).boxed_unsync()
                     });
-                    Ok((response, driver))
+                    if placeholders.is_empty() {
+                        Ok((response, driver))
+                    } else {
+                        mask(response, driver, &placeholders).await
+                    }
                 }
                 Err(error) => {
                     entry.failed(format!("{error:?}"));
@@ -95,6 +117,75 @@ impl WasiHttpHooks for Egress {
             }
         })
     }
+}
+
+/// The request with its placeholders filled in, and whether it had any.
+/// The body is read whole, within the request-body cap.
+async fn fill(
+    request: http::Request<WasiBody>,
+    placeholders: &Placeholders,
+) -> Result<(http::Request<WasiBody>, bool), Error> {
+    let (mut parts, body) = request.into_parts();
+    let mut body = body.collect().await?.to_bytes();
+    let mut filled = false;
+    for value in parts.headers.values_mut() {
+        if let Some(new) = placeholders.fill(value.as_bytes()) {
+            *value = HeaderValue::from_bytes(&new).map_err(|_| Error::HttpProtocolError)?;
+            filled = true;
+        }
+    }
+    if let Some(uri) = placeholders.fill(parts.uri.to_string().as_bytes()) {
+        parts.uri = http::Uri::try_from(uri).map_err(|_| Error::HttpRequestUriInvalid)?;
+        filled = true;
+    }
+    if let Some(new) = placeholders.fill(&body) {
+        body = Chunk::from(new);
+        filled = true;
+        if parts.headers.contains_key(CONTENT_LENGTH) {
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+        }
+    }
+    Ok((http::Request::from_parts(parts, full(body)), filled))
+}
+
+/// The response with the secrets' values masked back to their placeholders.
+/// The body is read whole (within the response-body cap) while the
+/// connection is driven, so an echo split across chunks is masked too.
+async fn mask(
+    response: http::Response<WasiBody>,
+    driver: connect::Driver,
+    placeholders: &Placeholders,
+) -> Result<(http::Response<WasiBody>, connect::Driver), Error> {
+    let (mut parts, body) = response.into_parts();
+    let mut driver = Box::into_pin(driver);
+    let collect = body.collect();
+    tokio::pin!(collect);
+    let mut driven = false;
+    let mut body = loop {
+        tokio::select! {
+            biased;
+            body = &mut collect => break body?.to_bytes(),
+            ended = &mut driver, if !driven => {
+                ended?;
+                driven = true;
+            }
+        }
+    };
+    for value in parts.headers.values_mut() {
+        if let Some(masked) = placeholders.mask(value.as_bytes()) {
+            *value = HeaderValue::from_bytes(&masked).map_err(|_| Error::HttpProtocolError)?;
+        }
+    }
+    if let Some(masked) = placeholders.mask(&body) {
+        body = Chunk::from(masked);
+        parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    let driver: connect::Driver = if driven { Box::new(std::future::ready(Ok(()))) } else { Box::new(driver) };
+    Ok((http::Response::from_parts(parts, full(body)), driver))
+}
+
+fn full(body: Chunk) -> WasiBody {
+    Full::new(body).map_err(|never| match never {}).boxed_unsync()
 }
 
 #[derive(Clone, Copy)]

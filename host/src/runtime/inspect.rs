@@ -2,7 +2,7 @@
 //! it: the basis of `rekey plugin inspect` and of the load-time checks.
 
 use super::bindings::{CONTRACT, CONTRACT_VERSION};
-use super::sandbox::PROVIDED;
+use super::sandbox::{Treatment, treatment};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::{ComponentExtern, ComponentItem};
@@ -38,16 +38,7 @@ impl Surface {
 
     /// The imports this host does not provide.
     pub(crate) fn forbidden_imports(&self) -> Vec<&str> {
-        self.imports
-            .iter()
-            .map(|i| i.name.as_str())
-            .filter(|name| {
-                let (base, version) = name.split_once('@').unwrap_or((name, ""));
-                let wasi_ok = base.starts_with("wasi:") && version.starts_with("0.2.");
-                let ours_ok = base.starts_with("rekey:") && compatible(version);
-                !(PROVIDED.contains(&base) && (wasi_ok || ours_ok))
-            })
-            .collect()
+        self.imports.iter().map(|i| i.name.as_str()).filter(|name| treatment(name).0 == Treatment::Refused).collect()
     }
 
     /// The exported provider interface, if it is a compatible version.
@@ -68,7 +59,7 @@ impl Surface {
 }
 
 /// Same major version, and same minor while the major is 0 (semver).
-fn compatible(version: &str) -> bool {
+pub(crate) fn compatible(version: &str) -> bool {
     let parts = |v: &str| v.split('.').take(2).map(str::to_string).collect::<Vec<_>>();
     let (ours, theirs) = (parts(CONTRACT_VERSION), parts(version));
     if ours[0] == "0" { ours == theirs } else { ours.first() == theirs.first() }
@@ -96,9 +87,10 @@ mod tests {
 
     #[test]
     fn contract_versions_follow_semver_for_0_x() {
-        assert!(compatible("0.1.0"));
-        assert!(compatible("0.1.7"));
-        assert!(!compatible("0.2.0"));
+        assert!(compatible("0.2.0"));
+        assert!(compatible("0.2.7"));
+        assert!(!compatible("0.1.0"));
+        assert!(!compatible("0.3.0"));
         assert!(!compatible("1.1.0"));
     }
 }

@@ -16,6 +16,8 @@ pub struct Limits {
     pub stack_bytes: usize,
     /// Outbound HTTP requests in one call.
     pub max_requests: u32,
+    /// Bytes of the headers of one request (names and values).
+    pub max_request_headers: usize,
     /// Bytes of one request body the plugin may send.
     pub max_request_body: u64,
     /// Bytes of one response body the plugin may receive.
@@ -31,6 +33,7 @@ impl Default for Limits {
             deadline: Duration::from_secs(30),
             stack_bytes: 1 << 20,
             max_requests: 32,
+            max_request_headers: 64 << 10,
             max_request_body: 1 << 20,
             max_response_body: 4 << 20,
             max_output: 256 << 10,

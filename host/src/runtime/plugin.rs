@@ -12,6 +12,7 @@ use super::http::{Denials, Egress};
 use super::inspect::Surface;
 use super::limits::MemoryLimiter;
 use super::output::Output;
+use super::placeholder::Placeholders;
 use super::redact::Redactor;
 use super::sandbox::Sandbox;
 use super::transcript::{Exchange, Transcript};
@@ -227,6 +228,7 @@ impl Plugin {
             .await
             .map_err(|denial| Failure::Plugin(PluginError::Denied { plugin: plugin.clone(), denial }))?;
         let limits = &self.shared.limits;
+        let (admin_secrets, placeholders) = Placeholders::seal(&self.info.config, &options.admin_secrets);
         let sandbox = Sandbox {
             wasi: wasi_context(output, tcp, denials.clone()),
             table: ResourceTable::new(),
@@ -236,6 +238,7 @@ impl Plugin {
                 limits: limits.clone(),
                 transcript: transcript.clone(),
                 denials: denials.clone(),
+                placeholders,
                 sent: 0,
             },
             limiter: MemoryLimiter::new(limits.memory_bytes),
@@ -249,7 +252,7 @@ impl Plugin {
         let context = CallContext {
             rotation_id: options.rotation_id.clone(),
             config: pairs(&config),
-            admin_secrets: pairs(&options.admin_secrets),
+            admin_secrets: pairs(&admin_secrets),
         };
         let call = async {
             let bindings: Bindings = self.pre.instantiate_async(&mut store).await?;

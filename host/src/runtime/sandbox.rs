@@ -58,38 +58,73 @@ impl rekey::provider::log::Host for Sandbox {
 
 impl rekey::provider::types::Host for Sandbox {}
 
+/// How this host treats an interface a plugin imports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Treatment {
+    /// Provided as is: it carries no capability beyond the call itself.
+    Granted,
+    /// Provided, but every use is checked, captured or made inert by the host.
+    Filtered,
+    /// Not provided: a component that imports it is refused at load.
+    Refused,
+}
+
+use Treatment::{Filtered, Granted};
+
+const OUTPUT: &str = "held until the call ends, secrets masked, control characters removed, bounded";
+const INERT: &str = "inert: Rust's standard library imports it into every component";
+const TCP: &str = "connections only to the addresses the plugin declares and the operator grants";
+
 /// Every interface a plugin may import, as `namespace:package/interface`
-/// (any 0.2.x version of WASI, the 0.1.x contract).
-pub(crate) const PROVIDED: &[&str] = &[
-    "rekey:provider/log",
-    "rekey:provider/types",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:clocks/wall-clock",
-    "wasi:clocks/monotonic-clock",
-    "wasi:random/random",
-    // Rust's `HashMap` seeds itself from these; they carry no capability.
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    // Inert: imported by Rust's standard library whether used or not.
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:sockets/network",
-    "wasi:sockets/instance-network",
-    "wasi:sockets/tcp",
-    "wasi:sockets/tcp-create-socket",
-    "wasi:http/types",
-    "wasi:http/outgoing-handler",
+/// (any 0.2.x version of WASI, the 0.2.x contract), with what the host does
+/// with it.
+const PROVIDED: &[(&str, Treatment, &str)] = &[
+    ("rekey:provider/log", Filtered, OUTPUT),
+    ("rekey:provider/types", Granted, "type definitions only"),
+    ("wasi:io/error", Granted, "errors of streams"),
+    ("wasi:io/poll", Granted, "waiting on the host's own streams and timers"),
+    ("wasi:io/streams", Granted, "the streams the other interfaces hand out"),
+    ("wasi:clocks/wall-clock", Granted, "the time of day"),
+    ("wasi:clocks/monotonic-clock", Granted, "timers, within the call's deadline"),
+    ("wasi:random/random", Granted, "secure random bytes, for keys"),
+    ("wasi:random/insecure", Granted, "seeds for hash maps; no capability"),
+    ("wasi:random/insecure-seed", Granted, "seeds for hash maps; no capability"),
+    ("wasi:cli/stdout", Filtered, OUTPUT),
+    ("wasi:cli/stderr", Filtered, OUTPUT),
+    ("wasi:cli/environment", Filtered, "empty: no variables, no arguments, no working directory"),
+    ("wasi:cli/exit", Filtered, "ends the call, which then returns nothing and fails"),
+    ("wasi:cli/stdin", Filtered, "at end of file"),
+    ("wasi:cli/terminal-input", Filtered, INERT),
+    ("wasi:cli/terminal-output", Filtered, INERT),
+    ("wasi:cli/terminal-stdin", Filtered, "no terminal"),
+    ("wasi:cli/terminal-stdout", Filtered, "no terminal"),
+    ("wasi:cli/terminal-stderr", Filtered, "no terminal"),
+    ("wasi:sockets/network", Filtered, TCP),
+    ("wasi:sockets/instance-network", Filtered, TCP),
+    ("wasi:sockets/tcp", Filtered, TCP),
+    ("wasi:sockets/tcp-create-socket", Filtered, TCP),
+    ("wasi:http/types", Granted, "requests and responses as values; sending is outgoing-handler's"),
+    (
+        "wasi:http/outgoing-handler",
+        Filtered,
+        "only to hosts declared and granted, resolved and checked by the host (no private or metadata addresses, \
+         no DNS rebinding), redirects not followed, requests, headers and bodies bounded, admin-secret placeholders \
+         filled in on the way out, every request in the transcript",
+    ),
 ];
+
+/// What the host does with an import, as `namespace:package/interface@version`.
+pub fn treatment(import: &str) -> (Treatment, &'static str) {
+    let (base, version) = import.split_once('@').unwrap_or((import, ""));
+    let version_ok =
+        if base.starts_with("wasi:") { version.starts_with("0.2.") } else { super::inspect::compatible(version) };
+    match PROVIDED.iter().find(|(name, ..)| *name == base) {
+        Some((_, treatment, why)) if version_ok => (*treatment, why),
+        Some(_) => (Treatment::Refused, "a version this host does not provide"),
+        None => (Treatment::Refused, "not provided by this host"),
+    }
+}
 
 /// Links exactly [`PROVIDED`].
 pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {

@@ -37,7 +37,7 @@ impl Provider for Webhook {
             config: vec![
                 ConfigField::new("base-url", FieldType::Url, "Base URL of the API; every path below is appended to it")
                     .required(),
-                text("admin-token", "Token allowed to create and delete keys").secret(),
+                text("admin-token", "Token allowed to create and delete keys").placeholder(),
                 text("admin-header", "Header sent on create and revoke")
                     .default_value("Authorization: Bearer {admin-token}"),
                 text("create-method", "HTTP method that creates a key").default_value("POST"),
