@@ -51,9 +51,10 @@ checks = [{{ type = "http", url = "{base}/me" }}]
             base = server.base_url(),
             addr = server.addr,
         );
-        std::fs::write(dir.path().join("rekey.toml"), toml).unwrap();
+        std::fs::write(dir.path().join("rekey.toml"), &toml).unwrap();
         let workspace = Self { dir, cache: tempfile::tempdir().unwrap(), server };
         workspace.ok(&["init"]);
+        support::approve_plugins(&toml, |args| workspace.run(args));
         workspace
     }
 
@@ -442,6 +443,7 @@ fn a_passphrase_can_stand_in_for_the_key_file() {
         support::run(&mut command, "")
     };
     assert!(rekey("a long passphrase", &["init"]).status.success());
+    assert!(rekey("", &["plugin", "install", plugins::RANDOM, "--yes"]).status.success());
     assert!(!server_less.path().join("rekey.key").exists(), "no key file when a passphrase is set");
     assert!(rekey("a long passphrase", &["rotate", "s"]).status.success());
     failed_with(

@@ -8,6 +8,7 @@ use rekey::config::Config;
 use rekey::rotation::Rotator;
 use rekey::runtime::{Limits, Runtime};
 use rekey::store::Store;
+use rekey::trust::lock::{Approval, Lock};
 use rekey_test_artifacts::plugins;
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,16 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "SECRET" }}]
     let file = dir.path().join("rekey.toml");
     std::fs::write(&file, toml).unwrap();
     let config = Config::load(&file).unwrap();
+    let bytes = std::fs::read(plugins::RANDOM).unwrap();
+    let approval = Approval {
+        version: "0.1.0".into(),
+        sha256: rekey::trust::digest(&bytes),
+        size: bytes.len() as u64,
+        permissions: vec![],
+        signer: None,
+        approved_at: "the benchmark".into(),
+    };
+    Lock::read(&config.lock_file()).unwrap().approve("random", approval).unwrap();
     Store::init(&config.store_path(), &config.key_file()).unwrap();
     let store = Store::open(&config.store_path(), &config.key_file()).unwrap();
     let cache = tempfile::tempdir().unwrap();

@@ -9,6 +9,9 @@
 pub mod cli;
 pub mod config;
 pub mod deploy;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod rotation;
 pub mod runtime;
 pub mod store;
+pub mod trust;

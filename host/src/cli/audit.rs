@@ -1,6 +1,10 @@
 //! `rekey audit log|verify`.
 
 use super::context::{Context, time};
+use super::show::transcript;
+use crate::rotation::PLUGIN_CALL;
+use crate::runtime::Exchange;
+use crate::store::audit::Entry;
 
 /// `rekey audit …`.
 #[derive(Debug, clap::Subcommand)]
@@ -10,6 +14,9 @@ pub enum Command {
         /// Only entries about this credential.
         #[arg(long, value_name = "NAME")]
         credential: Option<String>,
+        /// Only the calls of this plugin, each with every request it made.
+        #[arg(long, value_name = "NAME")]
+        plugin: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -22,18 +29,26 @@ pub enum Command {
 pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
     let store = context.store()?;
     match command {
-        Command::Log { credential, json } => {
-            let entries = store.audit_log(credential.as_deref())?;
+        Command::Log { credential, plugin, json } => {
+            let mut entries = store.audit_log(credential.as_deref())?;
+            if let Some(plugin) = &plugin {
+                entries.retain(|e| e.event == PLUGIN_CALL && e.detail["plugin"] == plugin.as_str());
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&entries)?);
+                return Ok(());
             }
-            for e in entries.iter().filter(|_| !json) {
+            for e in &entries {
                 let subject = [e.credential.as_deref(), e.rotation.as_deref()]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(" ");
-                println!("{:>5}  {}  {:<22} {:<40} {}", e.seq, time(e.at), e.event, subject, e.detail);
+                if plugin.is_some() {
+                    print_call(e, &subject);
+                } else {
+                    println!("{:>5}  {}  {:<22} {:<40} {}", e.seq, time(e.at), e.event, subject, e.detail);
+                }
             }
             Ok(())
         }
@@ -45,4 +60,20 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
             Err(broken) => anyhow::bail!("the audit log was tampered with: {broken}"),
         },
     }
+}
+
+/// A plugin call: what was called, how it ended, and each request it made.
+fn print_call(e: &Entry, subject: &str) {
+    let d = &e.detail;
+    let result = d["error"].as_str().unwrap_or("ok");
+    println!(
+        "{:>5}  {}  {} {}  {subject}  {result}  ({} ms)",
+        e.seq,
+        time(e.at),
+        d["plugin"].as_str().unwrap_or("?"),
+        d["call"].as_str().unwrap_or("?"),
+        d["ms"]
+    );
+    let requests: Vec<Exchange> = serde_json::from_value(d["requests"].clone()).unwrap_or_default();
+    transcript(&requests);
 }

@@ -33,6 +33,7 @@ impl Exit {
             Self::Invalid
         } else if error.is::<UsageError>()
             || error.is::<crate::config::ConfigError>()
+            || error.is::<crate::trust::TrustError>()
             || matches!(
                 error.downcast_ref::<crate::rotation::RotationError>(),
                 Some(crate::rotation::RotationError::Setup { .. })
@@ -46,12 +47,16 @@ impl Exit {
     }
 }
 
-/// The operator's config is wrong, as the host or the provider found.
+/// The operator's config or plugin file is wrong, as the host or the
+/// provider found.
 fn is_bad_input(error: &PluginError) -> bool {
     matches!(
         error,
         PluginError::Config { .. }
             | PluginError::Provider { error: crate::runtime::ProviderError::InvalidConfig(_), .. }
+            | PluginError::NotAComponent { .. }
+            | PluginError::ForbiddenImports { .. }
+            | PluginError::WrongWorld { .. }
     )
 }
 

@@ -9,9 +9,13 @@ mod credential;
 mod exit;
 mod init;
 mod inspect;
+mod install;
+mod list;
+mod review;
 mod rotate;
 mod secrets;
 mod show;
+mod signing;
 mod status;
 mod verify;
 
@@ -119,6 +123,18 @@ enum PluginCommand {
     Inspect(inspect::Args),
     /// Run one call of a plugin in the sandbox, for a plugin author's edit-run loop.
     Call(call::Args),
+    /// Review a plugin, approve it in rekey.lock (pinned by sha256) and copy it into the plugin directory.
+    Install(install::Args),
+    /// Each approved plugin: digest, whether the file is still the approved one, signature.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything a security reviewer needs on one page: identity, producers, WIT, permissions, limits, secrets.
+    Audit(review::Args),
+    #[command(flatten)]
+    Signing(signing::Command),
 }
 
 /// Parses the arguments, runs the command and maps the result to an exit code.
@@ -152,11 +168,23 @@ pub fn main() -> ExitCode {
         }
         Command::Plugin(command) => runtime_block_on(async {
             match command {
-                PluginCommand::Inspect(args) => inspect::run(args, &Runtime::new(Limits::default(), cache)?).await,
+                PluginCommand::Inspect(args) => {
+                    inspect::run(args, &Runtime::new(Limits::default(), cache.clone())?).await
+                }
                 PluginCommand::Call(args) => {
-                    let runtime = Runtime::new(args.limits(), cache)?;
+                    let runtime = Runtime::new(args.limits(), cache.clone())?;
                     call::run(args, &runtime).await
                 }
+                PluginCommand::Install(args) => {
+                    install::run(args, &load()?.config, &Runtime::new(Limits::default(), cache.clone())?).await
+                }
+                PluginCommand::List { json } => list::run(json, &load()?.config),
+                PluginCommand::Audit(args) => {
+                    let context = if cli.config_file.exists() { Some(load()?) } else { None };
+                    let runtime = Runtime::new(Limits::default(), cache.clone())?;
+                    review::run(args, context.as_ref().map(|c| &c.config), &runtime).await
+                }
+                PluginCommand::Signing(command) => signing::run(command, || Ok(load()?.config)),
             }
         }),
     };

@@ -138,7 +138,7 @@ fn describe(name: &str, outcome: &Result<Ended, RotationError>) -> String {
 }
 
 /// Asks before a destructive action, unless `--yes`.
-fn confirm(yes: bool, action: &str) -> anyhow::Result<()> {
+pub(super) fn confirm(yes: bool, action: &str) -> anyhow::Result<()> {
     if yes {
         return Ok(());
     }

@@ -6,7 +6,7 @@ pub mod duration;
 mod model;
 pub mod reference;
 
-pub use model::{Check, CredentialSpec, Manifest, Notifier, Policy, SecretVia, Stage, Target};
+pub use model::{Check, CredentialSpec, Manifest, Notifier, Policy, SecretVia, Stage, Target, Trust};
 
 use crate::runtime::Endpoint;
 use reference::Reference;
@@ -87,12 +87,34 @@ impl Config {
         self.manifest.credentials.iter().find(|c| *c.name.get_ref() == name)
     }
 
+    /// Where `rekey plugin install` puts plugins.
+    pub fn plugin_dir(&self) -> PathBuf {
+        self.resolve(&self.manifest.plugin_dir)
+    }
+
+    /// The approvals file, next to this one.
+    pub fn lock_file(&self) -> PathBuf {
+        self.dir.join("rekey.lock")
+    }
+
+    /// The name a credential's plugin is approved under: the name as
+    /// written, or the file stem of a path (`./x/my_plugin.wasm` is
+    /// `my-plugin`).
+    pub fn plugin_name(spec: &CredentialSpec) -> String {
+        let plugin = spec.plugin.get_ref();
+        if is_path(plugin) {
+            Path::new(plugin).file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default()
+        } else {
+            plugin.clone()
+        }
+    }
+
     /// The plugin file of a credential: a path as written (relative to this
-    /// file), or a bundled plugin's name looked up in `plugin_dir` or
-    /// `$REKEY_PLUGIN_DIR`.
+    /// file), or a plugin's name looked up in `plugin_dir`, then in
+    /// `$REKEY_PLUGIN_DIR` (where the bundled plugins are).
     pub fn plugin_path(&self, spec: &CredentialSpec) -> Result<PathBuf, String> {
         let plugin = spec.plugin.get_ref();
-        if plugin.ends_with(".wasm") || plugin.contains('/') {
+        if is_path(plugin) {
             let path = self.resolve(Path::new(plugin));
             return if path.exists() {
                 Ok(path)
@@ -100,23 +122,27 @@ impl Config {
                 Err(format!("plugin file {} does not exist", path.display()))
             };
         }
-        let dirs: Vec<PathBuf> = self
-            .manifest
-            .plugin_dir
-            .iter()
-            .map(|d| self.resolve(d))
-            .chain(std::env::var_os("REKEY_PLUGIN_DIR").map(PathBuf::from))
-            .collect();
+        self.find_plugin(plugin)
+    }
+
+    /// A plugin's file by name, in `plugin_dir` then `$REKEY_PLUGIN_DIR`.
+    pub fn find_plugin(&self, plugin: &str) -> Result<PathBuf, String> {
+        let dirs: Vec<PathBuf> =
+            std::iter::once(self.plugin_dir()).chain(std::env::var_os("REKEY_PLUGIN_DIR").map(PathBuf::from)).collect();
         // Cargo names a plugin's file after its library, with `_` for `-`.
         let files = [format!("{plugin}.wasm"), format!("{}.wasm", plugin.replace('-', "_"))];
         dirs.iter().flat_map(|d| files.iter().map(move |f| d.join(f))).find(|p| p.exists()).ok_or_else(|| {
             let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
             format!(
-                "unknown plugin `{plugin}`: no {plugin}.wasm in {} (set plugin_dir in rekey.toml or $REKEY_PLUGIN_DIR, or give a path)",
-                if searched.is_empty() { "any plugin folder".to_string() } else { searched.join(", ") }
+                "unknown plugin `{plugin}`: no {plugin}.wasm in {} (install it with `rekey plugin install FILE`, set $REKEY_PLUGIN_DIR, or give a path)",
+                searched.join(", ")
             )
         })
     }
+}
+
+fn is_path(plugin: &str) -> bool {
+    plugin.ends_with(".wasm") || plugin.contains('/')
 }
 
 /// The plugin config of a credential, as strings.
@@ -206,6 +232,9 @@ fn validate(manifest: &Manifest) -> Result<(), Invalid> {
                 }
             }
         }
+    }
+    for key in &manifest.trust.keys {
+        crate::trust::signature::public_key(key.get_ref()).map_err(|e| (key.span(), format!("trust.keys: {e}")))?;
     }
     for notifier in &manifest.notify {
         if let Notifier::Webhook { signing_secret: Some(reference), .. } = notifier.get_ref() {

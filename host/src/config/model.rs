@@ -17,8 +17,14 @@ pub struct Manifest {
     pub store: PathBuf,
     /// The master key file [default: the store's path with `.key`].
     pub key_file: Option<PathBuf>,
-    /// Where plugins named without a path are found [default: `$REKEY_PLUGIN_DIR`].
-    pub plugin_dir: Option<PathBuf>,
+    /// Where `rekey plugin install` puts plugins, and where plugins named
+    /// without a path are looked up first (then in `$REKEY_PLUGIN_DIR`)
+    /// [default: `plugins`].
+    #[serde(default = "default_plugin_dir")]
+    pub plugin_dir: PathBuf,
+    /// Which plugin authors are trusted.
+    #[serde(default)]
+    pub trust: Trust,
     /// Where every credential's events go.
     #[serde(default)]
     pub notify: Vec<Spanned<Notifier>>,
@@ -29,6 +35,23 @@ pub struct Manifest {
 
 fn default_store() -> PathBuf {
     PathBuf::from("rekey.db")
+}
+
+fn default_plugin_dir() -> PathBuf {
+    PathBuf::from("plugins")
+}
+
+/// The plugin authors whose signatures count.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trust {
+    /// Their minisign public keys, base64 (the second line of a `.pub` file).
+    #[serde(default)]
+    pub keys: Vec<Spanned<String>>,
+    /// Refuse every plugin without a valid signature by one of `keys`
+    /// [default: false; a signature present is still checked].
+    #[serde(default)]
+    pub require_signature: bool,
 }
 
 /// One managed credential.

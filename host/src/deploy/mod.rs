@@ -3,7 +3,7 @@
 //! them are built into the host for now; each is idempotent, so a resumed
 //! rotation can run one again safely.
 
-mod atomic;
+pub(crate) mod atomic;
 pub mod check;
 mod env_file;
 mod exec;

@@ -19,12 +19,16 @@ mod retry;
 use crate::config::reference::Reference;
 use crate::config::{Config, CredentialSpec, plugin_config};
 use crate::deploy::{self, Context, check, notify};
-use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Plugin, PluginError, Runtime};
+use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, Plugin, PluginError, Runtime};
 use crate::store::lock::CredentialLock;
 use crate::store::rotations::{Rotation, State};
 use crate::store::versions::Label;
 use crate::store::{Store, StoreError, now};
+use crate::trust::Gate;
 use plan::{BACKUP, GENERATE, NOTIFY_DONE, NOTIFY_STARTED, PROMOTE, REVOKE_OLD, ROLLBACK, VERIFY};
+
+/// The audit event of each plugin call, with its network transcript.
+pub const PLUGIN_CALL: &str = "plugin.call";
 
 pub use crash::VAR as CRASH_VAR;
 
@@ -117,8 +121,11 @@ impl<'a> Rotator<'a> {
             let rotation = store.open_rotation(name).ok().flatten().map_or_else(|| "unknown".into(), |r| r.id);
             StoreError::Busy { credential: name.into(), rotation }
         })?;
-        let plugin =
-            runtime.load(&config.plugin_path(spec).map_err(&setup)?).await.map_err(|e| setup(e.to_string()))?;
+        let gate = Gate::new(config).map_err(|e| setup(e.to_string()))?;
+        let plugin = gate
+            .load(runtime, &Config::plugin_name(spec), &config.plugin_path(spec).map_err(&setup)?)
+            .await
+            .map_err(|e| setup(e.to_string()))?;
         let mut admin_secrets = std::collections::BTreeMap::new();
         for (field, reference) in &spec.admin_secrets {
             let reference =
@@ -233,11 +240,36 @@ impl<'a> Rotator<'a> {
             self.store.labeled(self.name(), Label::Current)?.ok_or_else(|| self.setup("has no current key yet"))?;
         let key = self.store.credential(&current)?;
         let options = CallOptions { rotation_id: format!("check-{}", now()), ..self.options.clone() };
-        let verification = retry::retrying("verify", || self.plugin.verify(&options, &key))
-            .await
-            .map_err(|e| RotationError::Check { credential: self.name().into(), cause: e.to_string() })?;
+        let verification =
+            retry::retrying("verify", || self.recorded("verify", None, self.plugin.verify(&options, &key)))
+                .await
+                .map_err(|e| RotationError::Check { credential: self.name().into(), cause: e.to_string() })?;
         self.store.record_check(&current, verification.valid, verification.last_used.map(|t| t as i64))?;
         Ok(verification)
+    }
+
+    /// One attempt of a plugin call, recorded in the audit log with what the
+    /// plugin did on the network, so `rekey audit log --plugin` can show
+    /// every request a plugin ever made.
+    async fn recorded<T>(
+        &self,
+        call: &str,
+        rotation: Option<&str>,
+        outcome: impl Future<Output = Outcome<T>>,
+    ) -> Outcome<T> {
+        let outcome = outcome.await;
+        let detail = serde_json::json!({
+            "plugin": Config::plugin_name(self.spec),
+            "sha256": self.plugin.digest(),
+            "call": call,
+            "error": outcome.result.as_ref().err().map(ToString::to_string),
+            "ms": outcome.elapsed.as_millis() as u64,
+            "requests": outcome.transcript,
+        });
+        if let Err(e) = self.store.audit(PLUGIN_CALL, Some(self.name()), rotation, detail) {
+            tracing::warn!("the {call} call of {} was not recorded in the audit log: {e}", self.name());
+        }
+        outcome
     }
 
     /// Runs the steps of `rotation` that are not done yet.
@@ -291,8 +323,11 @@ impl<'a> Rotator<'a> {
                 done()
             }
             GENERATE => {
-                let key =
-                    retry::retrying("generate", || self.plugin.generate(&options)).await.map_err(|e| e.to_string())?;
+                let key = retry::retrying("generate", || {
+                    self.recorded("generate", Some(&rotation.id), self.plugin.generate(&options))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
                 // The provider holds the key, the store does not yet: resuming
                 // from here must not make a second one.
                 crash::point(GENERATE, "returned");
@@ -300,9 +335,11 @@ impl<'a> Rotator<'a> {
             }
             VERIFY => {
                 let new = self.new_key(rotation)?;
-                let verification = retry::retrying("verify", || self.plugin.verify(&options, &new))
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let verification = retry::retrying("verify", || {
+                    self.recorded("verify", Some(&rotation.id), self.plugin.verify(&options, &new))
+                })
+                .await
+                .map_err(|e| e.to_string())?;
                 if !verification.valid {
                     return Err(format!("the new key does not work: {}", verification.detail.unwrap_or_default()));
                 }
@@ -310,9 +347,11 @@ impl<'a> Rotator<'a> {
             }
             REVOKE_OLD => match self.old_key(rotation)? {
                 Some((version, old)) => {
-                    retry::retrying("revoke", || self.plugin.revoke(&options, &old))
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    retry::retrying("revoke", || {
+                        self.recorded("revoke", Some(&rotation.id), self.plugin.revoke(&options, &old))
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
                     self.store.revoked(rotation, version, REVOKE_OLD).map_err(|e| e.to_string())?;
                     self.notify(
                         rotation,
@@ -439,9 +478,11 @@ impl<'a> Rotator<'a> {
         if let Some(version) = rotation.to_version {
             let new = self.new_key(rotation)?;
             let options = CallOptions { rotation_id: rotation.id.clone(), ..self.options.clone() };
-            retry::retrying("revoke", || self.plugin.revoke(&options, &new))
-                .await
-                .map_err(|e: PluginError| format!("revoking the new key: {e}"))?;
+            retry::retrying("revoke", || {
+                self.recorded("revoke", Some(&rotation.id), self.plugin.revoke(&options, &new))
+            })
+            .await
+            .map_err(|e: PluginError| format!("revoking the new key: {e}"))?;
             self.store.revoked(rotation, version, "rollback:revoke-new").map_err(|e| e.to_string())?;
             self.notify(
                 rotation,

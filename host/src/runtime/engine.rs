@@ -67,7 +67,12 @@ impl Runtime {
     /// its imports and exports, and reads its `info`.
     pub async fn load(&self, path: &Path) -> Result<Plugin, PluginError> {
         let bytes = std::fs::read(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
-        Plugin::load(self.shared.clone(), path, &bytes).await
+        self.load_bytes(path, &bytes).await
+    }
+
+    /// Loads a plugin from bytes already read (and checked) from `path`.
+    pub async fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        Plugin::load(self.shared.clone(), path, bytes).await
     }
 
     /// The limits every call runs under.

@@ -18,11 +18,12 @@ mod http;
 mod inspect;
 mod limits;
 mod output;
+mod placeholder;
 mod plugin;
 mod redact;
 mod sandbox;
 mod transcript;
-mod validate;
+pub(crate) mod validate;
 
 pub use bindings::{
     CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, ProviderError,
@@ -34,4 +35,5 @@ pub use grants::{Endpoint, Grants};
 pub use inspect::{Interface, Surface};
 pub use limits::Limits;
 pub use plugin::{CallOptions, Outcome, Plugin};
+pub use sandbox::{Treatment, treatment};
 pub use transcript::Exchange;

@@ -43,7 +43,7 @@ impl Redactor {
 }
 
 /// Characters that can hide or rewrite text on a terminal.
-fn is_unsafe(c: char) -> bool {
+pub(crate) fn is_unsafe(c: char) -> bool {
     (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 

@@ -13,6 +13,9 @@ const MAX_SECRET: usize = 64 << 10;
 const MAX_ATTRIBUTES: usize = 64;
 /// Longest free text (descriptions, help, verification details).
 const MAX_TEXT: usize = 4096;
+/// Latest expiry a key may have: the end of year 9999, as every date
+/// library can show it.
+const MAX_EXPIRY: u64 = 253_402_300_799;
 /// Most config fields or permissions a plugin declares.
 const MAX_ITEMS: usize = 128;
 
@@ -107,9 +110,13 @@ pub(crate) fn info(info: &PluginInfo) -> Result<(), String> {
     if items > MAX_ITEMS {
         return Err(format!("declares {items} config fields and permissions; at most {MAX_ITEMS}"));
     }
+    for permission in info.permissions.http_hosts.iter().chain(&info.permissions.tcp) {
+        bounded("permission", permission, MAX_FIELD)?;
+    }
     for (i, field) in info.config.iter().enumerate() {
         bounded("config field name", &field.name, MAX_FIELD)?;
         bounded("config field help", &field.help, MAX_TEXT)?;
+        bounded("default value", field.default_value.as_deref().unwrap_or_default(), MAX_FIELD)?;
         if info.config[..i].iter().any(|f| f.name == field.name) {
             return Err(format!("declares the config field `{}` twice", field.name));
         }
@@ -126,7 +133,12 @@ pub(crate) fn credential(credential: &Credential) -> Result<(), String> {
         return Err("the secret is empty".into());
     }
     bounded("key id", &credential.key_id, MAX_FIELD)?;
-    bounded("secret", &credential.secret, MAX_SECRET)?;
+    if credential.secret.len() > MAX_SECRET {
+        return Err(format!("the secret has {} bytes; at most {MAX_SECRET}", credential.secret.len()));
+    }
+    if credential.expires_at.is_some_and(|t| t > MAX_EXPIRY) {
+        return Err("the expiry is after the year 9999".into());
+    }
     if credential.attributes.len() > MAX_ATTRIBUTES {
         return Err(format!("{} attributes; at most {MAX_ATTRIBUTES}", credential.attributes.len()));
     }
@@ -139,12 +151,21 @@ pub(crate) fn credential(credential: &Credential) -> Result<(), String> {
 
 /// What `verify` returned can be shown.
 pub(crate) fn verification(verification: &Verification) -> Result<(), String> {
+    if verification.last_used.is_some_and(|t| t > MAX_EXPIRY) {
+        return Err("the last use is after the year 9999".into());
+    }
     bounded("detail", verification.detail.as_deref().unwrap_or_default(), MAX_TEXT)
 }
 
+/// Text the host stores and shows an operator: bounded in size and free of
+/// characters that could rewrite a terminal (`rekey status` prints key ids
+/// and attributes as the plugin returned them).
 fn bounded(what: &str, text: &str, max: usize) -> Result<(), String> {
     if text.len() > max {
         return Err(format!("the {what} has {} bytes; at most {max}", text.len()));
+    }
+    if let Some(c) = text.chars().find(|c| super::redact::is_unsafe(*c)) {
+        return Err(format!("the {what} contains the control character U+{:04X}", c as u32));
     }
     Ok(())
 }
@@ -159,6 +180,7 @@ mod tests {
             field_type,
             required: false,
             secret: false,
+            placeholder: false,
             default_value: None,
             help: "help".into(),
         }
@@ -196,6 +218,15 @@ mod tests {
         let schema = [ConfigField { secret: true, required: true, ..field("token", FieldType::Text) }];
         let error = config(&schema, &map(&[]), &map(&[("token", "x"), ("aws-root-key", "y")])).unwrap_err();
         assert!(error.contains("`aws-root-key` is not a secret field"), "{error}");
+    }
+
+    #[test]
+    fn text_that_could_rewrite_a_terminal_is_refused() {
+        let escape = Credential { key_id: "k\x1b[2J".into(), secret: "s".into(), attributes: vec![], expires_at: None };
+        assert_eq!(credential(&escape).unwrap_err(), "the key id contains the control character U+001B");
+        let newline_in_secret =
+            Credential { key_id: "k".into(), secret: "line\nline".into(), attributes: vec![], expires_at: None };
+        assert!(credential(&newline_in_secret).is_ok(), "secrets are opaque bytes for applications");
     }
 
     #[test]

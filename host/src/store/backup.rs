@@ -133,8 +133,18 @@ impl Store {
                 |_| StoreError::MasterKey("the backup passphrase is wrong, or the backup file was altered".into()),
             )?,
         );
-        let dump: Dump = serde_json::from_slice(&plain)
-            .map_err(|e| StoreError::NotFound(format!("the backup is malformed: {e}")))?;
+        self.restore(&plain)
+    }
+
+    /// Restores a decrypted export. Its content is checked as it goes in, so
+    /// a crafted backup (the passphrase is all an attacker needs) cannot put
+    /// into the store rows that the store would not write itself.
+    pub(crate) fn restore(&self, plain: &[u8]) -> Result<Imported, StoreError> {
+        if !self.all_credentials()?.is_empty() {
+            return Err(StoreError::Exists(self.path.clone()));
+        }
+        let dump: Dump =
+            serde_json::from_slice(plain).map_err(|e| StoreError::NotFound(format!("the backup is malformed: {e}")))?;
         let tx = self.conn.unchecked_transaction()?;
         self.conn.execute("DELETE FROM audit", [])?;
         for v in &dump.versions {

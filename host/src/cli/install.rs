@@ -1,0 +1,139 @@
+//! `rekey plugin install`: the operator's review and approval of a plugin.
+//! It shows what the plugin is and what it may reach, records the approval
+//! in `rekey.lock` pinned by sha256, and copies the plugin into the plugin
+//! directory, so the file that runs is the file that was approved.
+
+use super::exit::UsageError;
+use super::show::{field, list};
+use crate::config::Config;
+use crate::runtime::{Plugin, Runtime};
+use crate::trust::lock::Approval;
+use crate::trust::{Gate, Signer, digest, permissions, signature};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `rekey plugin install`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "In a script, either --yes (approve whatever the plugin declares) or --grant for each \
+permission you expect, e.g. --grant 'http {base-url}' --grant 'tcp {host}:{port}': the install is refused if \
+the plugin declares anything else.")]
+pub struct Args {
+    /// The plugin file (a WebAssembly component); a `FILE.minisig` next to it is checked and copied too.
+    file: PathBuf,
+    /// The name to install it under, which rekey.toml's `plugin = "..."` uses [default: the plugin's own name].
+    #[arg(long)]
+    name: Option<String>,
+    /// Approve exactly these permissions, as the plugin declares them (repeat for more).
+    #[arg(long = "grant", value_name = "PERMISSION")]
+    grants: Vec<String>,
+    /// Approve without asking.
+    #[arg(long)]
+    yes: bool,
+}
+
+/// Reviews, approves and copies the plugin.
+pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Result<()> {
+    let mut gate = Gate::new(config)?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| UsageError(format!("cannot read plugin file {}: {e}", args.file.display())))?;
+    let plugin = runtime.load_bytes(&args.file, &bytes).await?;
+    let name = args.name.clone().unwrap_or_else(|| plugin.info().name.clone());
+    if !valid_name(&name) {
+        return Err(UsageError(format!("plugin name `{name}`: use 1-64 of a-z, 0-9 and `-`")).into());
+    }
+    let signer = gate.signer(&name, &args.file, &bytes)?;
+    let declared = permissions(plugin.info());
+    let previous = gate.lock().get(&name).cloned();
+    describe(&name, &plugin, &signer, &declared, previous.as_ref());
+    let sha256 = digest(&bytes);
+    let dir = config.plugin_dir();
+    let installed = dir.join(format!("{name}.wasm"));
+    let in_place = std::fs::read(&installed).is_ok_and(|b| digest(&b) == sha256);
+    if in_place && previous.as_ref().is_some_and(|p| p.sha256 == sha256 && p.permissions == declared) {
+        println!("already approved and installed; nothing to do");
+        return Ok(());
+    }
+    approve(&args, &declared)?;
+    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    if !same_file(&args.file, &installed) {
+        crate::deploy::atomic::write(&installed, &bytes)?;
+        let sig = signature::signature_path(&args.file);
+        if sig.exists() {
+            crate::deploy::atomic::write(&signature::signature_path(&installed), &std::fs::read(&sig)?)?;
+        }
+    }
+    let approval = Approval {
+        version: plugin.info().version.clone(),
+        sha256,
+        size: bytes.len() as u64,
+        permissions: declared,
+        signer: match signer {
+            Signer::Trusted { key_id } => Some(key_id),
+            Signer::Unsigned => None,
+        },
+        approved_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+    };
+    gate.lock_mut().approve(&name, approval)?;
+    println!("approved `{name}` in {}; installed as {}", gate.lock().path().display(), installed.display());
+    Ok(())
+}
+
+fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], previous: Option<&Approval>) {
+    let info = plugin.info();
+    field("name", name);
+    field("version", &info.version);
+    field("description", &info.description);
+    field("sha256", plugin.digest());
+    field("signed", signed(signer));
+    field("permissions", list(declared));
+    let secrets: Vec<String> = info.config.iter().filter(|f| f.secret).map(|f| f.name.clone()).collect();
+    field("admin secrets", list(&secrets));
+    if let Some(previous) = previous {
+        println!("changes since the approval of {}:", previous.approved_at);
+        if previous.sha256 != plugin.digest() {
+            println!("  sha256       {} → {}", previous.sha256, plugin.digest());
+            println!("  version      {} → {}", previous.version, info.version);
+        }
+        for added in declared.iter().filter(|p| !previous.permissions.contains(p)) {
+            println!("  + {added}");
+        }
+        for removed in previous.permissions.iter().filter(|p| !declared.contains(p)) {
+            println!("  - {removed}");
+        }
+    }
+}
+
+/// How a signature status reads.
+pub fn signed(signer: &Signer) -> String {
+    match signer {
+        Signer::Trusted { key_id } => format!("yes, by trusted key {key_id}"),
+        Signer::Unsigned => "no".into(),
+    }
+}
+
+/// The operator's consent: `--grant` lists that cover exactly what is
+/// declared, `--yes`, or an answer at the terminal.
+fn approve(args: &Args, declared: &[String]) -> anyhow::Result<()> {
+    if !args.grants.is_empty() {
+        let unexpected: Vec<&String> = declared.iter().filter(|p| !args.grants.contains(p)).collect();
+        if !unexpected.is_empty() {
+            let unexpected: Vec<String> = unexpected.into_iter().cloned().collect();
+            return Err(UsageError(format!(
+                "not approved: the plugin also declares {}, which --grant does not list",
+                unexpected.join(", ")
+            ))
+            .into());
+        }
+        return Ok(());
+    }
+    super::rotate::confirm(args.yes, "approve this plugin with these permissions")
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}

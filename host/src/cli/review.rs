@@ -1,0 +1,208 @@
+//! `rekey plugin audit`: everything a security reviewer needs on one page,
+//! for a plugin file or an installed plugin: who it is and who built it,
+//! the WIT of all it imports and exports with what this host does with each
+//! import, the permissions it declares against the ones approved, the
+//! limits it runs under, and which secrets it sees in clear.
+
+use super::exit::UsageError;
+use super::install::signed;
+use super::show::{field, list};
+use crate::config::Config;
+use crate::runtime::{Limits, Runtime, Treatment, treatment};
+use crate::trust::review::anatomy;
+use crate::trust::{Gate, digest, permissions};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `rekey plugin audit`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A plugin file, or the name of an installed plugin.
+    plugin: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    name: String,
+    version: Option<String>,
+    file: PathBuf,
+    sha256: String,
+    size: usize,
+    signature: String,
+    producers: Vec<String>,
+    /// `null` when this host runs it; otherwise why it refuses it.
+    refused: Option<String>,
+    imports: Vec<Import>,
+    exports: Vec<String>,
+    declared: Vec<String>,
+    approval: Approval,
+    limits: Limits,
+    secrets: Vec<Secret>,
+    wit: String,
+}
+
+#[derive(Serialize)]
+struct Import {
+    name: String,
+    treatment: Treatment,
+    why: &'static str,
+}
+
+#[derive(Serialize)]
+struct Approval {
+    status: String,
+    approved: Vec<String>,
+    /// Declared now but not approved.
+    added: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Secret {
+    name: String,
+    /// Whether the plugin sees the value or only its placeholder.
+    seen_by_plugin: bool,
+    help: String,
+}
+
+/// Builds and prints the report. `config` is `rekey.toml` when there is one:
+/// it gives the approvals, the trusted keys and installed plugins' files.
+pub async fn run(args: Args, config: Option<&Config>, runtime: &Runtime) -> anyhow::Result<()> {
+    let (file, named) = locate(&args.plugin, config)?;
+    let bytes = std::fs::read(&file).map_err(|e| UsageError(format!("cannot read {}: {e}", file.display())))?;
+    let anatomy = anatomy(&bytes).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+    let loaded = runtime.load_bytes(&file, &bytes).await;
+    let info = loaded.as_ref().ok().map(|p| p.info().clone());
+    let stem = || file.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default();
+    let name = named.or_else(|| info.as_ref().map(|i| i.name.clone())).unwrap_or_else(stem);
+    let declared = info.as_ref().map(permissions).unwrap_or_default();
+    let gate = config.map(Gate::new).transpose()?;
+    let signature = match &gate {
+        Some(gate) => gate.signer(&name, &file, &bytes).map_or_else(|e| format!("BAD: {e}"), |s| signed(&s)),
+        None => "not checked (no rekey.toml with trusted keys)".into(),
+    };
+    let sha256 = digest(&bytes);
+    let approval = match gate.as_ref().and_then(|g| g.lock().get(&name)) {
+        None => Approval { status: "not approved".into(), approved: vec![], added: declared.clone() },
+        Some(a) => Approval {
+            status: if a.sha256 == sha256 {
+                format!("approved {}", a.approved_at)
+            } else {
+                format!("a different file was approved {} (sha256 {})", a.approved_at, a.sha256)
+            },
+            approved: a.permissions.clone(),
+            added: declared.iter().filter(|p| !a.permissions.contains(p)).cloned().collect(),
+        },
+    };
+    let secrets = info
+        .iter()
+        .flat_map(|i| &i.config)
+        .filter(|f| f.secret)
+        .map(|f| Secret { name: f.name.clone(), seen_by_plugin: !f.placeholder, help: f.help.clone() })
+        .collect();
+    let imports = anatomy
+        .imports
+        .iter()
+        .map(|name| {
+            let (treatment, why) = treatment(name);
+            Import { name: name.clone(), treatment, why }
+        })
+        .collect();
+    let report = Report {
+        name,
+        version: info.as_ref().map(|i| i.version.clone()),
+        file,
+        size: bytes.len(),
+        sha256,
+        signature,
+        producers: anatomy.producers,
+        refused: loaded.err().map(|e| e.to_string()),
+        imports,
+        exports: anatomy.exports,
+        declared,
+        approval,
+        limits: runtime.limits().clone(),
+        secrets,
+        wit: anatomy.wit,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print(&report);
+    }
+    Ok(())
+}
+
+/// The file to audit, and the name it was asked for by (if not a path).
+fn locate(plugin: &str, config: Option<&Config>) -> Result<(PathBuf, Option<String>), UsageError> {
+    if Path::new(plugin).exists() {
+        return Ok((plugin.into(), None));
+    }
+    let config = config.ok_or_else(|| {
+        UsageError(format!("{plugin} is not a file, and there is no rekey.toml to look up an installed plugin by name"))
+    })?;
+    Ok((config.find_plugin(plugin).map_err(UsageError)?, Some(plugin.to_string())))
+}
+
+fn print(r: &Report) {
+    field("name", &r.name);
+    field("version", r.version.as_deref().unwrap_or("(unknown: the plugin did not load)"));
+    field("file", format!("{} ({} bytes)", r.file.display(), r.size));
+    field("sha256", &r.sha256);
+    field("signed", &r.signature);
+    field("built by", list(&r.producers));
+    match &r.refused {
+        None => field("verdict", "this host runs it under the limits and filters below"),
+        Some(why) => field("verdict", format!("REFUSED: {why}")),
+    }
+    println!("\nimports, and what this host does with each");
+    for i in &r.imports {
+        let label = match i.treatment {
+            Treatment::Granted => "granted",
+            Treatment::Filtered => "filtered",
+            Treatment::Refused => "REFUSED",
+        };
+        println!("  {label:<9} {:<40} {}", i.name, i.why);
+    }
+    println!("\nexports");
+    for e in &r.exports {
+        println!("  {e}");
+    }
+    println!("\npermissions");
+    println!("  declared       {}", list(&r.declared));
+    println!("  approval       {}", r.approval.status);
+    println!("  approved       {}", list(&r.approval.approved));
+    if !r.approval.added.is_empty() {
+        println!("  NOT approved   {}", list(&r.approval.added));
+    }
+    let l = &r.limits;
+    println!("\nlimits of each call");
+    println!(
+        "  memory {} MiB, deadline {} s, stack {} KiB, {} requests, request headers {} KiB, request body {} KiB, \
+         response body {} KiB, output {} KiB",
+        l.memory_bytes >> 20,
+        l.deadline.as_secs(),
+        l.stack_bytes >> 10,
+        l.max_requests,
+        l.max_request_headers >> 10,
+        l.max_request_body >> 10,
+        l.max_response_body >> 10,
+        l.max_output >> 10
+    );
+    println!("\nsecrets");
+    println!("  {:<24} in clear: the plugin creates it (generate) or checks it (verify, revoke)", "the rotated key");
+    for s in &r.secrets {
+        let seen = if s.seen_by_plugin {
+            "in clear: the plugin computes with it"
+        } else {
+            "never: the plugin gets a placeholder the host fills in for granted hosts"
+        };
+        println!("  {:<24} {seen} ({})", s.name, s.help);
+    }
+    println!("\nWIT of the component and everything it uses");
+    for line in r.wit.lines() {
+        println!("  {line}");
+    }
+}

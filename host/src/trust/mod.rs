@@ -1,0 +1,216 @@
+//! Which plugins may run: the operator's approvals, pinned by digest in
+//! `rekey.lock`, and the plugin authors' signatures.
+//!
+//! A plugin is checked twice before it touches a credential: its bytes
+//! against the approval (and the signature, when there is one or one is
+//! required) before anything is compiled, and what it declares against the
+//! permissions that were approved once its `info` has run in the sandbox.
+
+pub mod lock;
+pub mod review;
+pub mod signature;
+
+use crate::config::Config;
+use crate::runtime::{Plugin, PluginError, PluginInfo, Runtime};
+use lock::{Approval, Lock};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Why a plugin may not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// No approval for this name.
+    #[error(
+        "plugin `{name}` is not approved in {lock}; review it with `rekey plugin audit {file}`, then approve it with `rekey plugin install {file}`"
+    )]
+    NotApproved {
+        /// The plugin's name.
+        name: String,
+        /// The lock file.
+        lock: PathBuf,
+        /// Its file.
+        file: PathBuf,
+    },
+    /// The bytes are not the ones approved.
+    #[error(
+        "plugin `{name}` changed since it was approved: sha256 {approved} → {found} ({file}); review it with `rekey plugin audit {file}`, then re-approve it with `rekey plugin install {file}`"
+    )]
+    Changed {
+        /// The plugin's name.
+        name: String,
+        /// The approved digest.
+        approved: String,
+        /// The digest of the file now.
+        found: String,
+        /// Its file.
+        file: PathBuf,
+    },
+    /// It declares permissions beyond the approved ones.
+    #[error(
+        "plugin `{name}` now declares permissions that were not approved: {}; re-approve it with `rekey plugin install {file}`",
+        added.join(", ")
+    )]
+    MorePermissions {
+        /// The plugin's name.
+        name: String,
+        /// The new permissions, e.g. `http evil.example`.
+        added: Vec<String>,
+        /// Its file.
+        file: PathBuf,
+    },
+    /// A signature is missing where one is required, or does not verify.
+    #[error("plugin `{name}`: {reason}")]
+    Signature {
+        /// The plugin's name.
+        name: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The lock file cannot be read or written.
+    #[error("{path}: {reason}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The plugin file cannot be read.
+    #[error("cannot read plugin file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The plugin itself failed to load.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+}
+
+/// How a plugin file stands against the trusted keys.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Signer {
+    /// Signed by a key listed in `trust.keys`.
+    Trusted {
+        /// The minisign key id, hex.
+        key_id: String,
+    },
+    /// No `.minisig` file next to it.
+    Unsigned,
+}
+
+/// The operator's trust decisions, read from `rekey.toml` and `rekey.lock`.
+pub struct Gate {
+    lock: Lock,
+    keys: Vec<minisign::PublicKey>,
+    require_signature: bool,
+}
+
+impl Gate {
+    /// Reads the trusted keys from `config` and the approvals from its lock file.
+    pub fn new(config: &Config) -> Result<Self, TrustError> {
+        let keys = config
+            .manifest
+            .trust
+            .keys
+            .iter()
+            .map(|k| signature::public_key(k.get_ref()))
+            .collect::<Result<_, _>>()
+            .map_err(|reason| TrustError::Lock { path: config.file.clone(), reason })?;
+        Ok(Self {
+            lock: Lock::read(&config.lock_file())?,
+            keys,
+            require_signature: config.manifest.trust.require_signature,
+        })
+    }
+
+    /// The approvals.
+    pub fn lock(&self) -> &Lock {
+        &self.lock
+    }
+
+    /// The approvals, to record a new one.
+    pub fn lock_mut(&mut self) -> &mut Lock {
+        &mut self.lock
+    }
+
+    /// Checks a plugin file's signature: a signature present must verify
+    /// with a trusted key; a missing one is refused when signatures are
+    /// required.
+    pub fn signer(&self, name: &str, file: &Path, bytes: &[u8]) -> Result<Signer, TrustError> {
+        let refuse = |reason: String| TrustError::Signature { name: name.into(), reason };
+        let sig_file = signature::signature_path(file);
+        match std::fs::read_to_string(&sig_file) {
+            Ok(text) => {
+                if self.keys.is_empty() {
+                    return Err(refuse(format!(
+                        "{} is signed, but rekey.toml lists no trusted keys to check it with; add the author's public key to `trust.keys`",
+                        file.display()
+                    )));
+                }
+                let key_id = signature::verify(bytes, &text, &self.keys)
+                    .map_err(|e| refuse(format!("the signature {} does not verify: {e}", sig_file.display())))?;
+                Ok(Signer::Trusted { key_id })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if self.require_signature {
+                    Err(refuse(format!(
+                        "no signature {}, and rekey.toml sets `trust.require_signature`; ask the author for it (`rekey plugin sign`)",
+                        sig_file.display()
+                    )))
+                } else {
+                    Ok(Signer::Unsigned)
+                }
+            }
+            Err(e) => Err(refuse(format!("cannot read {}: {e}", sig_file.display()))),
+        }
+    }
+
+    /// Loads the plugin approved as `name` from `file`: the bytes are read
+    /// once, checked against the approval and the signature policy, then
+    /// compiled, and what the plugin declares is checked against what was
+    /// approved.
+    pub async fn load(&self, runtime: &Runtime, name: &str, file: &Path) -> Result<Plugin, TrustError> {
+        let bytes = std::fs::read(file).map_err(|source| TrustError::Read { path: file.into(), source })?;
+        let approval = self.lock.get(name).ok_or_else(|| TrustError::NotApproved {
+            name: name.into(),
+            lock: self.lock.path().into(),
+            file: file.into(),
+        })?;
+        let found = digest(&bytes);
+        if found != approval.sha256 {
+            return Err(TrustError::Changed {
+                name: name.into(),
+                approved: approval.sha256.clone(),
+                found,
+                file: file.into(),
+            });
+        }
+        self.signer(name, file, &bytes)?;
+        let plugin = runtime.load_bytes(file, &bytes).await?;
+        let added = approval.added(plugin.info());
+        if !added.is_empty() {
+            return Err(TrustError::MorePermissions { name: name.into(), added, file: file.into() });
+        }
+        Ok(plugin)
+    }
+}
+
+/// The sha256 of a plugin's bytes, hex.
+pub fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The permissions a plugin declares, one line each (`http HOST`, `tcp ADDR`).
+pub fn permissions(info: &PluginInfo) -> Vec<String> {
+    let http = info.permissions.http_hosts.iter().map(|h| format!("http {h}"));
+    http.chain(info.permissions.tcp.iter().map(|t| format!("tcp {t}"))).collect()
+}
+
+impl Approval {
+    /// The permissions `info` declares that this approval does not cover.
+    pub fn added(&self, info: &PluginInfo) -> Vec<String> {
+        permissions(info).into_iter().filter(|p| !self.permissions.contains(p)).collect()
+    }
+}
