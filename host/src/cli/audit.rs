@@ -1,7 +1,7 @@
 //! `rekey audit log|verify`.
 
 use super::context::{Context, time};
-use super::show::transcript;
+use super::show::exchange;
 use crate::rotation::PLUGIN_CALL;
 use crate::runtime::Exchange;
 use crate::store::audit::Entry;
@@ -75,5 +75,7 @@ fn print_call(e: &Entry, subject: &str) {
         d["ms"]
     );
     let requests: Vec<Exchange> = serde_json::from_value(d["requests"].clone()).unwrap_or_default();
-    transcript(&requests);
+    for request in &requests {
+        println!("         {}", exchange(request));
+    }
 }

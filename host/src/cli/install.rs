@@ -83,7 +83,7 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
     field("version", &info.version);
     field("description", &info.description);
     field("sha256", plugin.digest());
-    field("signed", signed(signer));
+    field("signed", signer);
     field("permissions", list(declared));
     let secrets: Vec<String> = info.config.iter().filter(|f| f.secret).map(|f| f.name.clone()).collect();
     field("admin secrets", list(&secrets));
@@ -99,14 +99,6 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
         for removed in previous.permissions.iter().filter(|p| !declared.contains(p)) {
             println!("  - {removed}");
         }
-    }
-}
-
-/// How a signature status reads.
-pub fn signed(signer: &Signer) -> String {
-    match signer {
-        Signer::Trusted { key_id } => format!("yes, by trusted key {key_id}"),
-        Signer::Unsigned => "no".into(),
     }
 }
 

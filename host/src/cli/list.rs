@@ -1,7 +1,6 @@
 //! `rekey plugin list`: each approved plugin with its digest, whether the
 //! file on disk is still the one approved, and its signature.
 
-use super::install::signed;
 use crate::config::Config;
 use crate::trust::{Gate, digest};
 use std::path::PathBuf;
@@ -27,7 +26,7 @@ pub fn run(json: bool, config: &Config) -> anyhow::Result<()> {
         let (status, signature) = match (&file, &bytes) {
             (Some(file), Some(bytes)) => (
                 if digest(bytes) == approval.sha256 { "approved" } else { "CHANGED since approval" },
-                gate.signer(name, file, bytes).map_or_else(|e| format!("BAD: {e}"), |s| signed(&s)),
+                gate.signer(name, file, bytes).map_or_else(|e| format!("BAD: {e}"), |s| s.to_string()),
             ),
             _ => ("approved, file missing", "-".into()),
         };

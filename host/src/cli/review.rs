@@ -5,7 +5,6 @@
 //! limits it runs under, and which secrets it sees in clear.
 
 use super::exit::UsageError;
-use super::install::signed;
 use super::show::{field, list};
 use crate::config::Config;
 use crate::runtime::{Limits, Runtime, Treatment, treatment};
@@ -80,7 +79,7 @@ pub async fn run(args: Args, config: Option<&Config>, runtime: &Runtime) -> anyh
     let declared = info.as_ref().map(permissions).unwrap_or_default();
     let gate = config.map(Gate::new).transpose()?;
     let signature = match &gate {
-        Some(gate) => gate.signer(&name, &file, &bytes).map_or_else(|e| format!("BAD: {e}"), |s| signed(&s)),
+        Some(gate) => gate.signer(&name, &file, &bytes).map_or_else(|e| format!("BAD: {e}"), |s| s.to_string()),
         None => "not checked (no rekey.toml with trusted keys)".into(),
     };
     let sha256 = digest(&bytes);

@@ -29,14 +29,19 @@ pub fn transcript(exchanges: &[Exchange]) {
     }
     field("requests", exchanges.len());
     for e in exchanges {
-        let result = match (&e.error, e.status) {
-            (Some(error), _) => error.clone(),
-            (None, Some(status)) => format!("{status}"),
-            (None, None) => "no response".into(),
-        };
-        println!(
-            "  {} {}://{}:{}{} -> {}  ({} B sent, {} B received, {} ms)",
-            e.method, e.scheme, e.host, e.port, e.path, result, e.request_bytes, e.response_bytes, e.duration_ms
-        );
+        println!("  {}", exchange(e));
     }
+}
+
+/// One request on one line: what was asked, what came back, sizes and time.
+pub fn exchange(e: &Exchange) -> String {
+    let result = match (&e.error, e.status) {
+        (Some(error), _) => error.clone(),
+        (None, Some(status)) => format!("{status}"),
+        (None, None) => "no response".into(),
+    };
+    format!(
+        "{} {}://{}:{}{} -> {}  ({} B sent, {} B received, {} ms)",
+        e.method, e.scheme, e.host, e.port, e.path, result, e.request_bytes, e.response_bytes, e.duration_ms
+    )
 }

@@ -100,6 +100,15 @@ pub enum Signer {
     Unsigned,
 }
 
+impl std::fmt::Display for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Trusted { key_id } => write!(f, "yes, by trusted key {key_id}"),
+            Self::Unsigned => f.write_str("no"),
+        }
+    }
+}
+
 /// The operator's trust decisions, read from `rekey.toml` and `rekey.lock`.
 pub struct Gate {
     lock: Lock,
