@@ -149,6 +149,12 @@ fn signatures_are_checked_against_the_trusted_keys() {
         "the file was changed after signing",
     );
 
+    // Without trusted keys a signature cannot be checked, and says so.
+    let server = KeyServer::start();
+    let unconfigured = webhook_project(&server, "");
+    let stdout = ok(unconfigured.run(&["plugin", "install", plugin, "--yes"], ""));
+    assert!(stdout.contains("signed, but not checked: rekey.toml lists no `trust.keys`"), "{stdout}");
+
     // An operator who requires signatures by the author's key.
     let server = KeyServer::start();
     let project = webhook_project(&server, &format!("[trust]\nkeys = [\"{key_line}\"]\nrequire_signature = true\n"));

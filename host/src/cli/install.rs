@@ -68,7 +68,7 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
         permissions: declared,
         signer: match signer {
             Signer::Trusted { key_id } => Some(key_id),
-            Signer::Unsigned => None,
+            Signer::Unchecked | Signer::Unsigned => None,
         },
         approved_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     };
