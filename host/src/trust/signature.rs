@@ -105,7 +105,7 @@ mod tests {
         let other = public_key(&other).unwrap();
         let signature = sign(b"plugin bytes", &secret, Protection::None, "file:p.wasm").unwrap();
         assert_eq!(verify(b"plugin bytes", &signature, &[other.clone(), key.clone()]).unwrap(), key_id(&key));
-        let error = verify(b"plugin bytez", &signature, &[key.clone()]).unwrap_err();
+        let error = verify(b"plugin bytez", &signature, std::slice::from_ref(&key)).unwrap_err();
         assert!(error.contains("changed after signing"), "{error}");
         let error = verify(b"plugin bytes", &signature, &[other]).unwrap_err();
         assert!(error.contains("not in `trust.keys`"), "{error}");
