@@ -136,9 +136,12 @@ impl Store {
         self.restore(&plain)
     }
 
-    /// Restores a decrypted export. Its content is checked as it goes in, so
-    /// a crafted backup (the passphrase is all an attacker needs) cannot put
-    /// into the store rows that the store would not write itself.
+    /// Restores a decrypted export in one transaction. The schema's
+    /// constraints (known labels and states, one version per label, journal
+    /// records of existing rotations) check it as it goes in, so a crafted
+    /// backup (its passphrase is all an attacker needs) cannot leave rows
+    /// the store would not write itself; the `backup` fuzz target holds it
+    /// to that.
     pub(crate) fn restore(&self, plain: &[u8]) -> Result<Imported, StoreError> {
         if !self.all_credentials()?.is_empty() {
             return Err(StoreError::Exists(self.path.clone()));
