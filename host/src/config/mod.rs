@@ -233,6 +233,15 @@ fn validate(manifest: &Manifest) -> Result<(), Invalid> {
             }
         }
     }
+    if let Some(required) = &manifest.trust.require_signature
+        && *required.get_ref()
+        && manifest.trust.keys.is_empty()
+    {
+        return Err((
+            required.span(),
+            "trust.require_signature is set but trust.keys is empty, so no plugin could run; add the authors' public keys".into(),
+        ));
+    }
     for key in &manifest.trust.keys {
         crate::trust::signature::public_key(key.get_ref()).map_err(|e| (key.span(), format!("trust.keys: {e}")))?;
     }
@@ -307,6 +316,15 @@ checks = [{ type = "exec", command = ["true"] }]
         assert!(parse(&both).unwrap_err().message.contains("exactly one of them"));
         let table = GOOD.replace(r#"variable = "API_KEY" }"#, r#"variables = { ID = "{key_id}", KEY = "{secret}" } }"#);
         assert!(parse(&table).is_ok());
+    }
+
+    #[test]
+    fn requiring_signatures_needs_a_trusted_key() {
+        let error = parse(&format!("[trust]\nrequire_signature = true\n{GOOD}")).unwrap_err();
+        assert_eq!(error.line, 2, "{error}");
+        assert!(error.message.contains("trust.keys is empty"), "{error}");
+        let error = parse(&format!("[trust]\nkeys = [\"not-a-key\"]\n{GOOD}")).unwrap_err();
+        assert!(error.message.starts_with("trust.keys: `not-a-key` is not a minisign public key"), "{error}");
     }
 
     #[test]

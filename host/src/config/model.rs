@@ -51,7 +51,14 @@ pub struct Trust {
     /// Refuse every plugin without a valid signature by one of `keys`
     /// [default: false; a signature present is still checked].
     #[serde(default)]
-    pub require_signature: bool,
+    pub require_signature: Option<Spanned<bool>>,
+}
+
+impl Trust {
+    /// Whether every plugin must be signed by a trusted key.
+    pub fn signatures_required(&self) -> bool {
+        self.require_signature.as_ref().is_some_and(|r| *r.get_ref())
+    }
 }
 
 /// One managed credential.

@@ -133,7 +133,7 @@ impl Gate {
         Ok(Self {
             lock: Lock::read(&config.lock_file())?,
             keys,
-            require_signature: config.manifest.trust.require_signature,
+            require_signature: config.manifest.trust.signatures_required(),
         })
     }
 
