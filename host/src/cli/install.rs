@@ -44,7 +44,7 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
     let declared = permissions(plugin.info());
     let previous = gate.lock().get(&name).cloned();
     describe(&name, &plugin, &signer, &declared, previous.as_ref());
-    let sha256 = digest(&bytes);
+    let sha256 = plugin.digest().to_string();
     let dir = config.plugin_dir();
     let installed = dir.join(format!("{name}.wasm"));
     let in_place = std::fs::read(&installed).is_ok_and(|b| digest(&b) == sha256);

@@ -1,7 +1,7 @@
 //! `rekey plugin list`: each approved plugin with its digest, whether the
 //! file on disk is still the one approved, and its signature.
 
-use crate::config::Config;
+use crate::config::{Config, plugin_name_of};
 use crate::trust::{Gate, digest};
 use std::path::PathBuf;
 
@@ -41,7 +41,7 @@ pub fn run(json: bool, config: &Config) -> anyhow::Result<()> {
     }
     let installed = std::fs::read_dir(config.plugin_dir()).into_iter().flatten().flatten().map(|e| e.path());
     for file in installed.filter(|p| p.extension().is_some_and(|e| e == "wasm")) {
-        let name = file.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+        let name = plugin_name_of(&file);
         if gate.lock().get(&name).is_none() {
             rows.push(Row {
                 name,

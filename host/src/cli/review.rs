@@ -6,7 +6,7 @@
 
 use super::exit::UsageError;
 use super::show::{field, list};
-use crate::config::Config;
+use crate::config::{Config, plugin_name_of};
 use crate::runtime::{Limits, Runtime, Treatment, treatment};
 use crate::trust::review::anatomy;
 use crate::trust::{Gate, digest, permissions};
@@ -74,8 +74,7 @@ pub async fn run(args: Args, config: Option<&Config>, runtime: &Runtime) -> anyh
     let anatomy = anatomy(&bytes).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
     let loaded = runtime.load_bytes(&file, &bytes).await;
     let info = loaded.as_ref().ok().map(|p| p.info().clone());
-    let stem = || file.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default();
-    let name = named.or_else(|| info.as_ref().map(|i| i.name.clone())).unwrap_or_else(stem);
+    let name = named.or_else(|| info.as_ref().map(|i| i.name.clone())).unwrap_or_else(|| plugin_name_of(&file));
     let declared = info.as_ref().map(permissions).unwrap_or_default();
     let gate = config.map(Gate::new).transpose()?;
     let signature = match &gate {

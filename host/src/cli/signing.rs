@@ -56,7 +56,7 @@ pub fn run(command: Command, config: impl FnOnce() -> anyhow::Result<Config>) ->
                 }
                 None => {
                     let config = config()?;
-                    let keys = &config.manifest.trust.keys;
+                    let keys = config.manifest.trust.public_keys().map_err(UsageError)?;
                     if keys.is_empty() {
                         return Err(UsageError(format!(
                             "{} lists no trusted keys (`trust.keys`); give one with --key",
@@ -64,10 +64,7 @@ pub fn run(command: Command, config: impl FnOnce() -> anyhow::Result<Config>) ->
                         ))
                         .into());
                     }
-                    keys.iter()
-                        .map(|k| signature::public_key(k.get_ref()))
-                        .collect::<Result<_, _>>()
-                        .map_err(UsageError)?
+                    keys
                 }
             };
             let bytes = read(&file)?;

@@ -102,11 +102,7 @@ impl Config {
     /// `my-plugin`).
     pub fn plugin_name(spec: &CredentialSpec) -> String {
         let plugin = spec.plugin.get_ref();
-        if is_path(plugin) {
-            Path::new(plugin).file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default()
-        } else {
-            plugin.clone()
-        }
+        if is_path(plugin) { plugin_name_of(Path::new(plugin)) } else { plugin.clone() }
     }
 
     /// The plugin file of a credential: a path as written (relative to this
@@ -139,6 +135,12 @@ impl Config {
             )
         })
     }
+}
+
+/// The name a plugin file goes by: its stem, with Cargo's `_` back to `-`
+/// (`redis_acl.wasm` is `redis-acl`), as [`Config::find_plugin`] looks it up.
+pub fn plugin_name_of(file: &Path) -> String {
+    file.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default()
 }
 
 fn is_path(plugin: &str) -> bool {

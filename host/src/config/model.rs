@@ -55,6 +55,11 @@ pub struct Trust {
 }
 
 impl Trust {
+    /// The keys, parsed.
+    pub fn public_keys(&self) -> Result<Vec<minisign::PublicKey>, String> {
+        self.keys.iter().map(|k| crate::trust::signature::public_key(k.get_ref())).collect()
+    }
+
     /// Whether every plugin must be signed by a trusted key.
     pub fn signatures_required(&self) -> bool {
         self.require_signature.as_ref().is_some_and(|r| *r.get_ref())

@@ -88,8 +88,7 @@ pub enum TrustError {
 }
 
 /// How a plugin file stands against the trusted keys.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "status", rename_all = "kebab-case")]
+#[derive(Debug)]
 pub enum Signer {
     /// Signed by a key listed in `trust.keys`.
     Trusted {
@@ -125,10 +124,7 @@ impl Gate {
         let keys = config
             .manifest
             .trust
-            .keys
-            .iter()
-            .map(|k| signature::public_key(k.get_ref()))
-            .collect::<Result<_, _>>()
+            .public_keys()
             .map_err(|reason| TrustError::Lock { path: config.file.clone(), reason })?;
         Ok(Self {
             lock: Lock::read(&config.lock_file())?,
