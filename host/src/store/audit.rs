@@ -53,7 +53,10 @@ pub enum Break {
 }
 
 impl Store {
-    /// Appends an entry (inside the caller's transaction, when it has one).
+    /// Appends an entry, inside the caller's write transaction or in one of
+    /// its own: the entry is numbered under the write lock, so concurrent
+    /// processes never take the same number. An error means the entry is
+    /// not in the log, and whatever it records must be treated as failed.
     pub fn audit(
         &self,
         event: &str,
@@ -61,20 +64,22 @@ impl Store {
         rotation: Option<&str>,
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
-        let last: Option<(i64, String)> = self
-            .conn
-            .query_row("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let seq = last.as_ref().map_or(1, |(seq, _)| seq + 1);
-        let entry = Entry {
-            seq,
-            at: now(),
-            event: event.into(),
-            credential: credential.map(Into::into),
-            rotation: rotation.map(Into::into),
-            detail,
-        };
-        self.append(&entry, &last.map(|(_, mac)| mac).unwrap_or_default()).map(drop)
+        self.write(|| {
+            let last: Option<(i64, String)> = self
+                .conn
+                .query_row("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let seq = last.as_ref().map_or(1, |(seq, _)| seq + 1);
+            let entry = Entry {
+                seq,
+                at: now(),
+                event: event.into(),
+                credential: credential.map(Into::into),
+                rotation: rotation.map(Into::into),
+                detail,
+            };
+            self.append(&entry, &last.map(|(_, mac)| mac).unwrap_or_default()).map(drop)
+        })
     }
 
     /// Writes `entry` after the entry whose MAC is `previous`, and moves the

@@ -148,53 +148,53 @@ impl Store {
         }
         let dump: Dump =
             serde_json::from_slice(plain).map_err(|e| StoreError::NotFound(format!("the backup is malformed: {e}")))?;
-        let tx = self.conn.unchecked_transaction()?;
-        self.conn.execute("DELETE FROM audit", [])?;
-        for v in &dump.versions {
-            let sealed = self.sealer.seal(&format!("secret/{}/{}", v.credential, v.version), v.secret.as_bytes());
-            self.conn.execute(
-                "INSERT INTO versions (credential, version, label, key_id, secret, attributes, expires_at, created_at, rotation, revoked_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![v.credential, v.version, v.label, v.key_id, sealed, v.attributes, v.expires_at, v.created_at, v.rotation, v.revoked_at],
-            )?;
-        }
-        for r in &dump.rotations {
-            self.conn.execute(
-                "INSERT INTO rotations (id, credential, started_at, finished_at, state, emergency, from_version, to_version, revoke_after, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![r.id, r.credential, r.started_at, r.finished_at, r.state, r.emergency, r.from_version, r.to_version, r.revoke_after, r.error],
-            )?;
-            for (seq, (step, state, at)) in (1..).zip(&r.journal) {
+        self.write(|| {
+            self.conn.execute("DELETE FROM audit", [])?;
+            for v in &dump.versions {
+                let sealed = self.sealer.seal(&format!("secret/{}/{}", v.credential, v.version), v.secret.as_bytes());
                 self.conn.execute(
-                    "INSERT INTO journal (rotation, seq, step, state, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![r.id, seq, step, state, at],
+                    "INSERT INTO versions (credential, version, label, key_id, secret, attributes, expires_at, created_at, rotation, revoked_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![v.credential, v.version, v.label, v.key_id, sealed, v.attributes, v.expires_at, v.created_at, v.rotation, v.revoked_at],
                 )?;
             }
-        }
-        // Numbered anew from 1, in their order: a backup's own numbers are
-        // not trusted (duplicates or gaps would break the chain's check).
-        let mut audit: Vec<&AuditDump> = dump.audit.iter().collect();
-        audit.sort_by_key(|a| a.seq);
-        let mut previous = String::new();
-        for (seq, a) in (1..).zip(audit) {
-            let entry = Entry {
-                seq,
-                at: a.at,
-                event: a.event.clone(),
-                credential: a.credential.clone(),
-                rotation: a.rotation.clone(),
-                detail: a.detail.clone(),
+            for r in &dump.rotations {
+                self.conn.execute(
+                    "INSERT INTO rotations (id, credential, started_at, finished_at, state, emergency, from_version, to_version, revoke_after, error)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![r.id, r.credential, r.started_at, r.finished_at, r.state, r.emergency, r.from_version, r.to_version, r.revoke_after, r.error],
+                )?;
+                for (seq, (step, state, at)) in (1..).zip(&r.journal) {
+                    self.conn.execute(
+                        "INSERT INTO journal (rotation, seq, step, state, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![r.id, seq, step, state, at],
+                    )?;
+                }
+            }
+            // Numbered anew from 1, in their order: a backup's own numbers are
+            // not trusted (duplicates or gaps would break the chain's check).
+            let mut audit: Vec<&AuditDump> = dump.audit.iter().collect();
+            audit.sort_by_key(|a| a.seq);
+            let mut previous = String::new();
+            for (seq, a) in (1..).zip(audit) {
+                let entry = Entry {
+                    seq,
+                    at: a.at,
+                    event: a.event.clone(),
+                    credential: a.credential.clone(),
+                    rotation: a.rotation.clone(),
+                    detail: a.detail.clone(),
+                };
+                previous = self.append(&entry, &previous)?;
+            }
+            let imported = Imported {
+                versions: dump.versions.len(),
+                rotations: dump.rotations.len(),
+                audit_entries: dump.audit.len(),
             };
-            previous = self.append(&entry, &previous)?;
-        }
-        let imported = Imported {
-            versions: dump.versions.len(),
-            rotations: dump.rotations.len(),
-            audit_entries: dump.audit.len(),
-        };
-        self.audit("backup.imported", None, None, serde_json::to_value(&imported).expect("counts serialize"))?;
-        tx.commit()?;
-        Ok(imported)
+            self.audit("backup.imported", None, None, serde_json::to_value(&imported).expect("counts serialize"))?;
+            Ok(imported)
+        })
     }
 
     /// Every credential with a version or a rotation.

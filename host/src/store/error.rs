@@ -6,6 +6,25 @@ pub enum StoreError {
     /// SQLite failed (I/O, a locked or corrupt file).
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The store's file could not be read or written: the disk is full, the
+    /// file system failed, or it is not a store.
+    #[error("{path}: {cause} ({detail})")]
+    File {
+        /// The store file.
+        path: std::path::PathBuf,
+        /// The cause, as the operating system says it (`No space left on device`).
+        cause: String,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// The file is not a rekey store.
+    #[error("{path} is not a rekey store ({why}); check `store` in rekey.toml, or run `rekey init` for a new one")]
+    NotAStore {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is missing.
+        why: String,
+    },
     /// A file next to the store could not be used.
     #[error("{path}: {source}")]
     Io {

@@ -29,4 +29,11 @@ impl CredentialLock {
             Err(e) => Err(io(e.into())),
         }
     }
+
+    /// Whether a process is working on `credential` now. A rotation that
+    /// is `running` in the store while nobody holds its lock was
+    /// interrupted, and waits for `rekey resume`.
+    pub fn is_held(store: &Path, credential: &str) -> Result<bool, StoreError> {
+        Ok(Self::try_acquire(store, credential)?.is_none())
+    }
 }

@@ -5,6 +5,13 @@
 //! The journal is what makes rotations crash-safe: every step is recorded
 //! *before* its side effect and marked done after it, with `synchronous=FULL`
 //! so a record survives a killed process or a power cut.
+//!
+//! Several processes share one store. Every write goes through
+//! [`Store::write`], which takes SQLite's write lock before it reads
+//! anything (`BEGIN IMMEDIATE`): a transaction that read first and wrote
+//! later could find the database changed under it and fail at once with
+//! `database is locked`, busy timeout or not, and numbers such as the next
+//! audit entry's would be read outside the lock.
 
 pub mod audit;
 pub mod backup;
@@ -13,12 +20,13 @@ mod error;
 pub mod lock;
 pub mod rotations;
 mod schema;
+pub mod suspects;
 pub mod versions;
 
 pub use error::StoreError;
 
 use crypto::{KeySource, MasterKey, Sealer};
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -38,10 +46,27 @@ pub fn now() -> i64 {
 impl Store {
     /// Creates a store at `path`. Unless the master key comes from the
     /// environment, a new random key is written to `key_file` (mode 0600).
+    /// All or nothing: on any failure (a full disk, say) every file it
+    /// created is removed again, so `init` can simply be run once more.
     pub fn init(path: &Path, key_file: &Path) -> Result<(), StoreError> {
         if path.exists() {
             return Err(StoreError::Exists(path.into()));
         }
+        let source = KeySource::find(key_file);
+        if let KeySource::File(file) = &source
+            && file.exists()
+        {
+            return Err(StoreError::Exists(file.to_path_buf()));
+        }
+        let mut created = Created::default();
+        let result = Self::create(path, &source, &mut created);
+        if result.is_err() {
+            created.remove();
+        }
+        result
+    }
+
+    fn create(path: &Path, source: &KeySource, created: &mut Created) -> Result<(), StoreError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
@@ -49,26 +74,26 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io(dir))?;
         }
-        let source = KeySource::find(key_file);
-        if let KeySource::File(file) = &source {
-            if file.exists() {
-                return Err(StoreError::Exists(file.to_path_buf()));
-            }
+        if let KeySource::File(file) = source {
+            created.files.push(file.to_path_buf());
             let mut out =
                 std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file).map_err(io(file))?;
             use std::io::Write;
             out.write_all(MasterKey::generate().encode().as_bytes()).and_then(|()| out.sync_all()).map_err(io(file))?;
         }
         // The database file is private before SQLite writes anything to it.
+        created.files.extend(["", "-wal", "-shm", "-journal"].map(|suffix| sibling(path, suffix)));
         std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
         let conn = connect(path)?;
         let salt: [u8; 16] = rand_bytes();
-        schema::create(&conn, &salt)?;
-        let sealer = Sealer::new(&source.master_key(&salt)?);
-        schema::set_key_check(&conn, &sealer)?;
-        let store = Self { conn, sealer, path: path.into() };
-        store.audit("store.initialized", None, None, serde_json::json!({ "key": source.describe() }))?;
-        Ok(())
+        let store = Self { conn, sealer: Sealer::new(&source.master_key(&salt)?), path: path.into() };
+        store.write(|| {
+            schema::create(&store.conn, &salt)?;
+            schema::set_key_check(&store.conn, &store.sealer)?;
+            store.audit("store.initialized", None, None, serde_json::json!({ "key": source.describe() }))
+        })?;
+        // Checkpoint now, so a full disk shows here and not at the first rotation.
+        store.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").map_err(|e| store.located(e.into()))
     }
 
     /// Opens an existing store with the master key from the environment or
@@ -77,14 +102,39 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.into()));
         }
-        let conn = connect(path)?;
-        schema::check_version(&conn)?;
+        let located = |e: StoreError| locate(e, path, None);
+        let conn = connect(path).map_err(located)?;
+        schema::check_version(&conn, path).map_err(|e| locate(e, path, Some(&conn)))?;
         let source = KeySource::find(key_file);
-        let sealer = Sealer::new(&source.master_key(&schema::salt(&conn)?)?);
-        if !schema::key_check_opens(&conn, &sealer)? {
+        let sealer = Sealer::new(&source.master_key(&schema::salt(&conn).map_err(located)?)?);
+        if !schema::key_check_opens(&conn, &sealer).map_err(located)? {
             return Err(StoreError::WrongKey(source.describe()));
         }
         Ok(Self { conn, sealer, path: path.into() })
+    }
+
+    /// Runs `body` in one write transaction that holds SQLite's write lock
+    /// from its first statement (`BEGIN IMMEDIATE`, waiting up to the busy
+    /// timeout for other processes), and commits it. Called inside another
+    /// `write`, it joins that transaction. A failure names the file and
+    /// its cause (`no space left on device`).
+    pub(crate) fn write<T>(&self, body: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if !self.conn.is_autocommit() {
+            return body();
+        }
+        let run = || {
+            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let value = body()?;
+            tx.commit()?;
+            Ok(value)
+        };
+        run().map_err(|e| self.located(e))
+    }
+
+    /// Names the store file, and the operating system's cause, in an error
+    /// from SQLite.
+    fn located(&self, error: StoreError) -> StoreError {
+        locate(error, &self.path, Some(&self.conn))
     }
 
     /// The database file.
@@ -95,6 +145,49 @@ impl Store {
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
+}
+
+/// The file SQLite keeps beside the store, e.g. `rekey.db-wal`.
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Files `init` made, removed again when it fails.
+#[derive(Default)]
+struct Created {
+    files: Vec<PathBuf>,
+}
+
+impl Created {
+    fn remove(self) {
+        for file in self.files {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// Turns an SQLite error into one that says which file failed and why, in
+/// the operating system's words when SQLite only says `disk I/O error`.
+fn locate(error: StoreError, path: &Path, conn: Option<&Connection>) -> StoreError {
+    let StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, message)) = &error else { return error };
+    let cause = match failure.code {
+        rusqlite::ErrorCode::DiskFull => std::io::Error::from_raw_os_error(libc::ENOSPC).to_string(),
+        rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen => {
+            // SAFETY: the handle belongs to a live connection, and
+            // sqlite3_system_errno only reads the errno it recorded.
+            let errno = conn.map_or(0, |c| unsafe { rusqlite::ffi::sqlite3_system_errno(c.handle()) });
+            if errno == 0 {
+                message.clone().unwrap_or_else(|| failure.to_string())
+            } else {
+                std::io::Error::from_raw_os_error(errno).to_string()
+            }
+        }
+        rusqlite::ErrorCode::NotADatabase => "this file is not a rekey store (not an SQLite database)".into(),
+        _ => return error,
+    };
+    StoreError::File { path: path.into(), cause, detail: message.clone().unwrap_or_else(|| failure.to_string()) }
 }
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -162,7 +255,7 @@ mod tests {
         let error = Store::open(&db, &key).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "the store has schema version 99, newer than this rekey understands (2); upgrade rekey"
+            "the store has schema version 99, newer than this rekey understands (3); upgrade rekey"
         );
     }
 
@@ -172,13 +265,14 @@ mod tests {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
             "ALTER TABLE versions DROP COLUMN last_used_at; ALTER TABLE versions DROP COLUMN checked_at;
-             ALTER TABLE versions DROP COLUMN valid; UPDATE meta SET value = '1' WHERE key = 'schema_version';",
+             ALTER TABLE versions DROP COLUMN valid; DROP TABLE suspects;
+             UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();
         drop(conn);
         let store = Store::open(&db, &key).unwrap();
         store.import("api", &credential("k1", "s")).unwrap();
-        assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("2"));
+        assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("3"));
     }
 
     #[test]

@@ -105,19 +105,20 @@ impl Store {
     /// Starts a rotation of `credential` from its current version.
     pub fn start_rotation(&self, credential: &str, emergency: bool) -> Result<Rotation, StoreError> {
         let id = format!("rot-{}-{}", now(), hex::encode(super::rand_bytes::<4>()));
-        let from = self.labeled(credential, Label::Current)?.map(|v| v.version);
-        let tx = self.conn.unchecked_transaction()?;
-        self.conn.execute(
-            "INSERT INTO rotations (id, credential, started_at, state, emergency, from_version) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-            params![id, credential, now(), emergency, from],
-        )?;
-        self.audit(
-            "rotation.started",
-            Some(credential),
-            Some(&id),
-            serde_json::json!({ "emergency": emergency, "from_version": from }),
-        )?;
-        tx.commit()?;
+        self.write(|| {
+            let from = self.labeled(credential, Label::Current)?.map(|v| v.version);
+            self.conn.execute(
+                "INSERT INTO rotations (id, credential, started_at, state, emergency, from_version) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
+                params![id, credential, now(), emergency, from],
+            )?;
+            self.audit(
+                "rotation.started",
+                Some(credential),
+                Some(&id),
+                serde_json::json!({ "emergency": emergency, "from_version": from }),
+            )?;
+            Ok(())
+        })?;
         self.rotation(&id)
     }
 
@@ -185,68 +186,68 @@ impl Store {
 
     /// Journals a step (`begun` or `done`).
     pub fn record(&self, rotation: &str, step: &str, state: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO journal (rotation, seq, step, state, at)
-             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE rotation = ?1), ?2, ?3, ?4)",
-            params![rotation, step, state, now()],
-        )?;
-        Ok(())
+        self.write(|| {
+            self.conn.execute(
+                "INSERT INTO journal (rotation, seq, step, state, at)
+                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE rotation = ?1), ?2, ?3, ?4)",
+                params![rotation, step, state, now()],
+            )?;
+            Ok(())
+        })
     }
 
     /// Stores the key `generate` returned as `pending` and journals the step
     /// done, together: once the provider made a key, the store has it.
     pub fn store_pending(&self, rotation: &Rotation, key: &Credential) -> Result<i64, StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
-        let version = self.insert_version(&rotation.credential, Label::Pending, key, Some(&rotation.id))?;
-        self.conn.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", params![rotation.id, version])?;
-        self.record(&rotation.id, "generate", "done")?;
-        self.audit(
-            "key.generated",
-            Some(&rotation.credential),
-            Some(&rotation.id),
-            serde_json::json!({ "version": version, "key_id": key.key_id }),
-        )?;
-        tx.commit()?;
-        Ok(version)
+        self.write(|| {
+            let version = self.insert_version(&rotation.credential, Label::Pending, key, Some(&rotation.id))?;
+            self.conn.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", params![rotation.id, version])?;
+            self.record(&rotation.id, "generate", "done")?;
+            self.audit(
+                "key.generated",
+                Some(&rotation.credential),
+                Some(&rotation.id),
+                serde_json::json!({ "version": version, "key_id": key.key_id }),
+            )?;
+            Ok(version)
+        })
     }
 
     /// `pending` becomes `current` and `current` becomes `previous`, and the
     /// rotation enters its grace period (ending at `revoke_after`).
     pub fn promote(&self, rotation: &Rotation, revoke_after: i64) -> Result<(), StoreError> {
         let to = rotation.to_version.ok_or_else(|| StoreError::NotFound("nothing to promote".into()))?;
-        let tx = self.conn.unchecked_transaction()?;
-        if let Some(current) = self.labeled(&rotation.credential, Label::Current)? {
-            self.relabel(&rotation.credential, current.version, Some(Label::Previous))?;
-        }
-        self.relabel(&rotation.credential, to, Some(Label::Current))?;
-        self.conn.execute(
-            "UPDATE rotations SET state = 'grace', revoke_after = ?2 WHERE id = ?1",
-            params![rotation.id, revoke_after],
-        )?;
-        self.record(&rotation.id, "promote", "done")?;
-        self.audit(
-            "key.promoted",
-            Some(&rotation.credential),
-            Some(&rotation.id),
-            serde_json::json!({ "version": to, "revoke_after": revoke_after }),
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.write(|| {
+            if let Some(current) = self.labeled(&rotation.credential, Label::Current)? {
+                self.relabel(&rotation.credential, current.version, Some(Label::Previous))?;
+            }
+            self.relabel(&rotation.credential, to, Some(Label::Current))?;
+            self.conn.execute(
+                "UPDATE rotations SET state = 'grace', revoke_after = ?2 WHERE id = ?1",
+                params![rotation.id, revoke_after],
+            )?;
+            self.record(&rotation.id, "promote", "done")?;
+            self.audit(
+                "key.promoted",
+                Some(&rotation.credential),
+                Some(&rotation.id),
+                serde_json::json!({ "version": to, "revoke_after": revoke_after }),
+            )
+        })
     }
 
     /// Records that a version was revoked at the provider, with its step.
     pub fn revoked(&self, rotation: &Rotation, version: i64, step: &str) -> Result<(), StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
-        self.mark_revoked(&rotation.credential, version)?;
-        self.record(&rotation.id, step, "done")?;
-        self.audit(
-            "key.revoked",
-            Some(&rotation.credential),
-            Some(&rotation.id),
-            serde_json::json!({ "version": version }),
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.write(|| {
+            self.mark_revoked(&rotation.credential, version)?;
+            self.record(&rotation.id, step, "done")?;
+            self.audit(
+                "key.revoked",
+                Some(&rotation.credential),
+                Some(&rotation.id),
+                serde_json::json!({ "version": version }),
+            )
+        })
     }
 
     /// Undoes a promotion: the previous version is current again and the
@@ -255,48 +256,49 @@ impl Store {
         let (Some(from), Some(to)) = (rotation.from_version, rotation.to_version) else {
             return Err(StoreError::NotFound("this rotation has no previous key to go back to".into()));
         };
-        let tx = self.conn.unchecked_transaction()?;
-        self.relabel(&rotation.credential, to, None)?;
-        self.relabel(&rotation.credential, from, Some(Label::Current))?;
-        self.relabel(&rotation.credential, to, Some(Label::Pending))?;
-        self.conn.execute("UPDATE rotations SET state = 'running' WHERE id = ?1", [&rotation.id])?;
-        self.audit(
-            "key.demoted",
-            Some(&rotation.credential),
-            Some(&rotation.id),
-            serde_json::json!({ "current": from, "pending": to }),
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.write(|| {
+            self.relabel(&rotation.credential, to, None)?;
+            self.relabel(&rotation.credential, from, Some(Label::Current))?;
+            self.relabel(&rotation.credential, to, Some(Label::Pending))?;
+            self.conn.execute("UPDATE rotations SET state = 'running' WHERE id = ?1", [&rotation.id])?;
+            self.audit(
+                "key.demoted",
+                Some(&rotation.credential),
+                Some(&rotation.id),
+                serde_json::json!({ "current": from, "pending": to }),
+            )
+        })
     }
 
     /// Records why a rotation is failing, before it is undone.
     pub fn set_error(&self, rotation: &Rotation, error: &str) -> Result<(), StoreError> {
-        self.conn.execute("UPDATE rotations SET error = ?2 WHERE id = ?1", params![rotation.id, error])?;
-        Ok(())
+        self.write(|| {
+            self.conn.execute("UPDATE rotations SET error = ?2 WHERE id = ?1", params![rotation.id, error])?;
+            Ok(())
+        })
     }
 
     /// Ends the grace period now.
     pub fn end_grace(&self, rotation: &Rotation) -> Result<(), StoreError> {
-        self.conn.execute("UPDATE rotations SET revoke_after = ?2 WHERE id = ?1", params![rotation.id, now()])?;
-        self.audit("grace.ended", Some(&rotation.credential), Some(&rotation.id), serde_json::json!({}))?;
-        Ok(())
+        self.write(|| {
+            self.conn.execute("UPDATE rotations SET revoke_after = ?2 WHERE id = ?1", params![rotation.id, now()])?;
+            self.audit("grace.ended", Some(&rotation.credential), Some(&rotation.id), serde_json::json!({}))
+        })
     }
 
     /// Ends a rotation.
     pub fn finish(&self, rotation: &Rotation, state: State, error: Option<&str>) -> Result<(), StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
-        self.conn.execute(
-            "UPDATE rotations SET state = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
-            params![rotation.id, state.as_str(), now(), error],
-        )?;
-        let event = match state {
-            State::Succeeded => "rotation.succeeded",
-            State::RolledBack => "rotation.rolled_back",
-            _ => "rotation.failed",
-        };
-        self.audit(event, Some(&rotation.credential), Some(&rotation.id), serde_json::json!({ "error": error }))?;
-        tx.commit()?;
-        Ok(())
+        self.write(|| {
+            self.conn.execute(
+                "UPDATE rotations SET state = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+                params![rotation.id, state.as_str(), now(), error],
+            )?;
+            let event = match state {
+                State::Succeeded => "rotation.succeeded",
+                State::RolledBack => "rotation.rolled_back",
+                _ => "rotation.failed",
+            };
+            self.audit(event, Some(&rotation.credential), Some(&rotation.id), serde_json::json!({ "error": error }))
+        })
     }
 }

@@ -5,10 +5,11 @@ use super::StoreError;
 use super::crypto::Sealer;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::path::Path;
 
 /// The schema this build writes and understands.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// The steps from each older schema to the next, applied in order when a
 /// store is opened (`MIGRATIONS[0]` takes version 1 to 2).
@@ -17,6 +18,18 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE versions ADD COLUMN last_used_at INTEGER;
      ALTER TABLE versions ADD COLUMN checked_at INTEGER;
      ALTER TABLE versions ADD COLUMN valid INTEGER;",
+    // 3: keys a provider may hold that no version accounts for.
+    "CREATE TABLE suspects (
+         id INTEGER PRIMARY KEY,
+         credential TEXT NOT NULL,
+         rotation TEXT,
+         key_id TEXT,
+         reason TEXT NOT NULL,
+         found_at INTEGER NOT NULL,
+         resolved_at INTEGER,
+         resolution TEXT
+     );
+     CREATE INDEX open_suspects ON suspects (credential) WHERE resolved_at IS NULL;",
 ];
 const KEY_CHECK: &[u8] = b"rekey master key check";
 const KEY_CHECK_ID: &str = "meta/key-check";
@@ -87,33 +100,47 @@ pub fn key_check_opens(conn: &Connection, sealer: &Sealer) -> Result<bool, Store
     Ok(sealer.open(KEY_CHECK_ID, &sealed).is_ok_and(|plain| plain.as_slice() == KEY_CHECK))
 }
 
-/// Brings a store at schema `from` up to [`VERSION`], in one transaction.
+/// Brings a store at schema `from` up to [`VERSION`], inside the caller's
+/// write transaction.
 fn migrate(conn: &Connection, from: i64) -> Result<(), StoreError> {
     if from >= VERSION {
         return Ok(());
     }
-    let tx = conn.unchecked_transaction()?;
     for step in &MIGRATIONS[(from - 1) as usize..] {
         conn.execute_batch(step)?;
     }
     conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", [VERSION.to_string()])?;
-    tx.commit()?;
     Ok(())
 }
 
-/// Checks the store's schema, and upgrades an older one.
-pub fn check_version(conn: &Connection) -> Result<(), StoreError> {
+/// The store's schema version.
+fn version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
+    let not_a_store = |why: &str| StoreError::NotAStore { path: path.into(), why: why.into() };
     let found: Option<String> = conn
         .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
         .optional()
-        .map_err(|_| StoreError::NotFound("this file is not a rekey store (no schema version)".into()))?;
-    let found: i64 = found
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| StoreError::NotFound("this file is not a rekey store".into()))?;
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(..) if e.sqlite_error_code() != Some(rusqlite::ErrorCode::Unknown) => {
+                StoreError::Sqlite(e)
+            }
+            _ => not_a_store("it has no schema version"),
+        })?;
+    found.and_then(|v| v.parse().ok()).ok_or_else(|| not_a_store("its schema version is missing or not a number"))
+}
+
+/// Checks the store's schema, and upgrades an older one in one write
+/// transaction (another process may have upgraded it meanwhile).
+pub fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let found = version(conn, path)?;
     if found > VERSION {
         return Err(StoreError::NewerSchema { found, supported: VERSION });
     }
-    migrate(conn, found)
+    if found < VERSION {
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+        migrate(conn, version(conn, path)?)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 pub fn salt(conn: &Connection) -> Result<Vec<u8>, StoreError> {

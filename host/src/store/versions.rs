@@ -148,7 +148,7 @@ impl Store {
     }
 
     /// Stores a new version with `label`, sealed to its row (inside the
-    /// caller's transaction, when it has one).
+    /// caller's write).
     pub(super) fn insert_version(
         &self,
         credential: &str,
@@ -183,25 +183,25 @@ impl Store {
     /// Brings an existing key under management as the `current` version.
     /// Refused while a credential has a current key: rotate it instead.
     pub fn import(&self, credential: &str, key: &Credential) -> Result<i64, StoreError> {
-        if let Some(current) = self.labeled(credential, Label::Current)? {
-            return Err(StoreError::NotFound(format!(
-                "credential `{credential}` already has a current key (version {}); rotate it instead of importing",
-                current.version
-            )));
-        }
-        let tx = self.conn.unchecked_transaction()?;
-        let version = self.insert_version(credential, Label::Current, key, None)?;
-        self.audit(
-            "credential.imported",
-            Some(credential),
-            None,
-            serde_json::json!({ "version": version, "key_id": key.key_id }),
-        )?;
-        tx.commit()?;
-        Ok(version)
+        self.write(|| {
+            if let Some(current) = self.labeled(credential, Label::Current)? {
+                return Err(StoreError::NotFound(format!(
+                    "credential `{credential}` already has a current key (version {}); rotate it instead of importing",
+                    current.version
+                )));
+            }
+            let version = self.insert_version(credential, Label::Current, key, None)?;
+            self.audit(
+                "credential.imported",
+                Some(credential),
+                None,
+                serde_json::json!({ "version": version, "key_id": key.key_id }),
+            )?;
+            Ok(version)
+        })
     }
 
-    /// Sets or clears the label of a version.
+    /// Sets or clears the label of a version (inside the caller's write).
     pub(super) fn relabel(&self, credential: &str, version: i64, label: Option<Label>) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE versions SET label = ?3 WHERE credential = ?1 AND version = ?2",
@@ -212,18 +212,19 @@ impl Store {
 
     /// Records what a check of a version with the provider found.
     pub fn record_check(&self, version: &Version, valid: bool, last_used_at: Option<i64>) -> Result<(), StoreError> {
-        let tx = self.conn.unchecked_transaction()?;
-        self.conn.execute(
-            "UPDATE versions SET valid = ?3, last_used_at = COALESCE(?4, last_used_at), checked_at = ?5
-             WHERE credential = ?1 AND version = ?2",
-            params![version.credential, version.version, valid, last_used_at, now()],
-        )?;
-        let detail = serde_json::json!({ "version": version.version, "valid": valid, "last_used_at": last_used_at });
-        self.audit("key.checked", Some(&version.credential), None, detail)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|| {
+            self.conn.execute(
+                "UPDATE versions SET valid = ?3, last_used_at = COALESCE(?4, last_used_at), checked_at = ?5
+                 WHERE credential = ?1 AND version = ?2",
+                params![version.credential, version.version, valid, last_used_at, now()],
+            )?;
+            let detail =
+                serde_json::json!({ "version": version.version, "valid": valid, "last_used_at": last_used_at });
+            self.audit("key.checked", Some(&version.credential), None, detail)
+        })
     }
 
+    /// Marks a version revoked (inside the caller's write).
     pub(super) fn mark_revoked(&self, credential: &str, version: i64) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE versions SET revoked_at = ?3, label = NULL WHERE credential = ?1 AND version = ?2",
