@@ -168,6 +168,22 @@ fn ansi_log() {
 }
 
 #[tokio::test]
+async fn contract_v0_2() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let plugin = runtime.load(Path::new(guests::CONTRACT_V0_2)).await.expect("a 0.2 plugin still loads");
+    assert_eq!(plugin.surface().world().as_deref(), Some("rekey:provider/plugin@0.2.0"));
+    let capabilities = &plugin.info().capabilities;
+    assert!(capabilities.idempotent_generate && !capabilities.lists_keys, "{capabilities:?}");
+    let options = CallOptions { rotation_id: "rot-1".into(), ..CallOptions::default() };
+    let key = plugin.generate(&options).await.result.unwrap();
+    assert_eq!((key.key_id.as_str(), key.secret.as_str()), ("old-rot-1", "old-secret"));
+    assert!(plugin.verify(&options, &key).await.result.unwrap().valid);
+    let error = plugin.revoke(&options, &key).await.result.unwrap_err();
+    assert_eq!(error.to_string(), "plugin `contract-v0-2` failed: not found: old-rot-1 is already gone");
+    still_serves(&runtime).await;
+}
+
+#[tokio::test]
 async fn wrong_world() {
     let (runtime, _cache) = support::runtime(Limits::default());
     let error = runtime.load(Path::new(guests::WRONG_WORLD)).await.err().expect("refused at load");
@@ -175,7 +191,7 @@ async fn wrong_world() {
     assert_eq!(
         error.to_string(),
         format!(
-            "plugin `{}` does not export rekey:provider/provider@0.2.0; it exports: greet. \
+            "plugin `{}` does not export rekey:provider/provider@0.3.0; it exports: greet. \
              Build it against the `plugin` world of that contract (rekey-sdk does this)",
             guests::WRONG_WORLD
         )

@@ -250,15 +250,32 @@ fn read_body(body: IncomingBody) -> Result<Vec<u8>, ProviderError> {
 }
 
 /// Maps a `wasi:http` error code: a refusal by the host's sandbox is
-/// permanent (retrying will not help), a network failure is transient.
+/// permanent (retrying will not help), a URL that cannot be sent is the
+/// operator's config to fix, and every failure of the transport itself (a
+/// dropped connection, a response that is not HTTP, a timeout) is transient.
 fn transport_error(url: &str, code: ErrorCode) -> ProviderError {
     match code {
         ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
             ProviderError::Rejected(format!("the host denied the request to {url}: {code:?}"))
         }
-        ErrorCode::HttpRequestUriInvalid | ErrorCode::HttpProtocolError => {
+        ErrorCode::HttpRequestUriInvalid => {
             ProviderError::InvalidConfig(format!("request to {url} is not valid: {code:?}"))
         }
         other => ProviderError::Unavailable(format!("request to {url} failed: {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dropped_connection_is_transient_and_a_denial_permanent() {
+        let url = "https://api.example.com/keys";
+        for code in [ErrorCode::HttpProtocolError, ErrorCode::ConnectionTerminated, ErrorCode::ConnectionRefused] {
+            assert!(matches!(transport_error(url, code), ProviderError::Unavailable(_)));
+        }
+        assert!(matches!(transport_error(url, ErrorCode::HttpRequestDenied), ProviderError::Rejected(_)));
+        assert!(matches!(transport_error(url, ErrorCode::HttpRequestUriInvalid), ProviderError::InvalidConfig(_)));
     }
 }

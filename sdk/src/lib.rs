@@ -13,8 +13,8 @@
 //!
 //! ```no_run
 //! use rekey_sdk::{
-//!     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Permissions,
-//!     PluginInfo, Provider, ProviderError, Verification, http,
+//!     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary,
+//!     Permissions, PluginInfo, Provider, ProviderError, Verification, http,
 //! };
 //!
 //! struct Example;
@@ -35,6 +35,7 @@
 //!                 concurrent_keys: true,
 //!                 reports_last_use: false,
 //!                 idempotent_generate: false,
+//!                 lists_keys: false,
 //!             },
 //!             permissions: Permissions { http_hosts: vec!["{api-url}".into()], tcp: vec![] },
 //!         }
@@ -70,6 +71,10 @@
 //!         let url = format!("{}/keys/{}", config.required("api-url")?, key.key_id);
 //!         http::Request::delete(&url).bearer(config.secret("admin-token")?).send()?;
 //!         Ok(())
+//!     }
+//!
+//!     fn list_keys(_ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
+//!         Err(rekey_sdk::cannot_list())
 //!     }
 //! }
 //!
@@ -116,10 +121,16 @@ pub mod bindings {
 
 pub use bindings::exports::rekey::provider::provider::Guest as Provider;
 pub use bindings::rekey::provider::types::{
-    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, ProviderError,
-    RateLimit, Verification,
+    CallContext, Capabilities, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
+    ProviderError, RateLimit, Verification,
 };
 pub use config::Config;
+
+/// What `list-keys` answers in a plugin whose provider cannot enumerate its keys
+/// (`capabilities.lists_keys` false); the host does not call it then.
+pub fn cannot_list() -> ProviderError {
+    ProviderError::Rejected("this provider cannot list its keys".into())
+}
 
 /// Exports a type that implements [`Provider`] as the plugin's `provider`
 /// interface. Call it once, at the root of the plugin crate.

@@ -17,15 +17,18 @@ wasmtime::component::bindgen!({
 
 pub use self::rekey::provider::log::Level;
 pub use self::rekey::provider::types::{
-    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, ProviderError,
-    RateLimit, Verification,
+    CallContext, Capabilities, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
+    ProviderError, RateLimit, Verification,
 };
 
 /// The version of the contract this host speaks; plugins must export a
 /// semver-compatible `rekey:provider/provider` interface.
 pub const CONTRACT: &str = "rekey:provider/provider";
 /// See [`CONTRACT`].
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
+/// The older contract versions whose plugins still load (see `compat`), as
+/// `major.minor`.
+pub const OLDER_CONTRACTS: &[&str] = &["0.2"];
 
 impl ProviderError {
     /// A sentence for the operator: the kind of failure and the message.

@@ -1,7 +1,7 @@
 //! What a component imports and exports, read from its type without running
 //! it: the basis of `rekey plugin inspect` and of the load-time checks.
 
-use super::bindings::{CONTRACT, CONTRACT_VERSION};
+use super::bindings::{CONTRACT, CONTRACT_VERSION, OLDER_CONTRACTS};
 use super::sandbox::{Treatment, treatment};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -58,11 +58,13 @@ impl Surface {
     }
 }
 
-/// Same major version, and same minor while the major is 0 (semver).
+/// Same major version, and same minor while the major is 0 (semver), or
+/// one of the older contracts this host still loads.
 pub(crate) fn compatible(version: &str) -> bool {
     let parts = |v: &str| v.split('.').take(2).map(str::to_string).collect::<Vec<_>>();
     let (ours, theirs) = (parts(CONTRACT_VERSION), parts(version));
-    if ours[0] == "0" { ours == theirs } else { ours.first() == theirs.first() }
+    let same = if ours[0] == "0" { ours == theirs } else { ours.first() == theirs.first() };
+    same || OLDER_CONTRACTS.contains(&theirs.join(".").as_str())
 }
 
 fn functions(engine: &Engine, item: &ComponentItem) -> Vec<String> {
@@ -86,11 +88,13 @@ mod tests {
     use super::compatible;
 
     #[test]
-    fn contract_versions_follow_semver_for_0_x() {
+    fn contract_versions_follow_semver_for_0_x_and_0_2_still_loads() {
+        assert!(compatible("0.3.0"));
+        assert!(compatible("0.3.7"));
         assert!(compatible("0.2.0"));
-        assert!(compatible("0.2.7"));
+        assert!(compatible("0.2.9"));
         assert!(!compatible("0.1.0"));
-        assert!(!compatible("0.3.0"));
+        assert!(!compatible("0.4.0"));
         assert!(!compatible("1.1.0"));
     }
 }

@@ -10,6 +10,7 @@
 mod addr;
 mod bindings;
 mod cache;
+mod compat;
 pub(crate) mod connect;
 mod engine;
 mod error;
@@ -26,8 +27,8 @@ mod transcript;
 pub(crate) mod validate;
 
 pub use bindings::{
-    CallContext, Capabilities, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, ProviderError,
-    RateLimit, Verification,
+    CallContext, Capabilities, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
+    ProviderError, RateLimit, Verification,
 };
 pub use engine::Runtime;
 pub use error::{Denial, PluginError};

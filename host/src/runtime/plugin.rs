@@ -3,8 +3,9 @@
 //! pre-instantiated component, under the runtime's limits.
 
 use super::bindings::{
-    CallContext, Credential, Pair, Plugin as Bindings, PluginInfo, PluginPre, ProviderError, Verification,
+    CallContext, Credential, KeySummary, Pair, Plugin as Bindings, PluginInfo, PluginPre, ProviderError, Verification,
 };
+use super::compat;
 use super::engine::{EPOCH_TICK, Shared};
 use super::error::{Denial, PluginError};
 use super::grants::{Grants, Policy};
@@ -32,7 +33,7 @@ use wasmtime_wasi_http::WasiHttpCtx;
 /// A plugin ready to be called.
 pub struct Plugin {
     shared: Arc<Shared>,
-    pre: PluginPre<Sandbox>,
+    pre: Pre,
     info: PluginInfo,
     surface: Surface,
     path: PathBuf,
@@ -65,20 +66,29 @@ pub struct Outcome<T> {
     pub elapsed: Duration,
 }
 
+/// The component, ready to instantiate, with the contract version it was
+/// built for.
+enum Pre {
+    Current(PluginPre<Sandbox>),
+    V02(compat::PluginPre<Sandbox>),
+}
+
 /// A call on the `provider` interface.
-enum Request<'a> {
+pub(super) enum Request<'a> {
     Info,
     Generate,
     Verify(&'a Credential),
     Revoke(&'a Credential),
+    List,
 }
 
 /// What a call returned.
-enum Response {
+pub(super) enum Response {
     Info(PluginInfo),
     Generated(Credential),
     Verified(Verification),
     Revoked,
+    Listed(Vec<KeySummary>),
 }
 
 impl Plugin {
@@ -98,20 +108,22 @@ impl Plugin {
         if !forbidden.is_empty() {
             return Err(PluginError::ForbiddenImports { plugin, imports: forbidden.join(", ") });
         }
-        if surface.provider_export().is_none() {
+        let Some(export) = surface.provider_export() else {
             let exports = surface.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>();
             return Err(PluginError::WrongWorld {
                 plugin,
                 wanted: format!("{}@{}", super::bindings::CONTRACT, super::bindings::CONTRACT_VERSION),
                 exports: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
             });
-        }
-        let instance_pre = shared
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| PluginError::Incompatible { plugin: plugin.clone(), reason: format!("{e:#}") })?;
-        let pre = PluginPre::new(instance_pre)
-            .map_err(|e| PluginError::Incompatible { plugin: plugin.clone(), reason: format!("{e:#}") })?;
+        };
+        let incompatible =
+            |e: wasmtime::Error| PluginError::Incompatible { plugin: plugin.clone(), reason: format!("{e:#}") };
+        let instance_pre = shared.linker.instantiate_pre(&component).map_err(incompatible)?;
+        let pre = if export.split_once('@').is_some_and(|(_, version)| compat::is_v02(version)) {
+            Pre::V02(compat::PluginPre::new(instance_pre).map_err(incompatible)?)
+        } else {
+            Pre::Current(PluginPre::new(instance_pre).map_err(incompatible)?)
+        };
         let mut loaded = Self {
             shared,
             pre,
@@ -176,6 +188,14 @@ impl Plugin {
         self.run(options, Request::Revoke(credential)).await.map(|response| match response {
             Response::Revoked => (),
             _ => unreachable!("revoke answers with nothing"),
+        })
+    }
+
+    /// Lists the keys the provider holds (when `capabilities.lists-keys`).
+    pub async fn list_keys(&self, options: &CallOptions) -> Outcome<Vec<KeySummary>> {
+        self.run(options, Request::List).await.map(|response| match response {
+            Response::Listed(keys) => keys,
+            _ => unreachable!("list answers with keys"),
         })
     }
 
@@ -255,13 +275,18 @@ impl Plugin {
             admin_secrets: pairs(&admin_secrets),
         };
         let call = async {
-            let bindings: Bindings = self.pre.instantiate_async(&mut store).await?;
+            let pre = match &self.pre {
+                Pre::Current(pre) => pre,
+                Pre::V02(pre) => return compat::call(pre, &mut store, &context, request).await,
+            };
+            let bindings: Bindings = pre.instantiate_async(&mut store).await?;
             let provider = bindings.rekey_provider_provider();
             wasmtime::Result::Ok(match request {
                 Request::Info => Ok(Response::Info(provider.call_info(&mut store).await?)),
                 Request::Generate => provider.call_generate(&mut store, &context).await?.map(Response::Generated),
                 Request::Verify(c) => provider.call_verify(&mut store, &context, c).await?.map(Response::Verified),
                 Request::Revoke(c) => provider.call_revoke(&mut store, &context, c).await?.map(|()| Response::Revoked),
+                Request::List => provider.call_list_keys(&mut store, &context).await?.map(Response::Listed),
             })
         };
         let returned = match tokio::time::timeout(limits.deadline, call).await {
@@ -276,6 +301,7 @@ impl Plugin {
         let invalid = match &response {
             Response::Generated(credential) => validate::credential(credential).err(),
             Response::Verified(verification) => validate::verification(verification).err(),
+            Response::Listed(keys) => validate::keys(keys).err(),
             Response::Info(_) | Response::Revoked => None,
         };
         match invalid {
@@ -387,6 +413,7 @@ fn placeholder_info(plugin: &str) -> PluginInfo {
             concurrent_keys: false,
             reports_last_use: false,
             idempotent_generate: false,
+            lists_keys: false,
         },
         permissions: super::bindings::Permissions { http_hosts: vec![], tcp: vec![] },
     }

@@ -77,7 +77,8 @@ const INERT: &str = "inert: Rust's standard library imports it into every compon
 const TCP: &str = "connections only to the addresses the plugin declares and the operator grants";
 
 /// Every interface a plugin may import, as `namespace:package/interface`
-/// (any 0.2.x version of WASI, the 0.2.x contract), with what the host does
+/// (any 0.2.x version of WASI, the 0.3.x contract or an older one the host
+/// still loads), with what the host does
 /// with it.
 const PROVIDED: &[(&str, Treatment, &str)] = &[
     ("rekey:provider/log", Filtered, OUTPUT),
@@ -131,6 +132,7 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     let options = wasmtime_wasi::p2::bindings::LinkOptions::default();
     rekey::provider::log::add_to_linker::<_, HasSelf<Sandbox>>(linker, |s| s)?;
     rekey::provider::types::add_to_linker::<_, HasSelf<Sandbox>>(linker, |s| s)?;
+    super::compat::link(linker)?;
     wasmtime_wasi_io::add_to_linker_async(linker)?;
     clocks::wall_clock::add_to_linker::<_, wasmtime_wasi::clocks::WasiClocks>(linker, Sandbox::clocks)?;
     clocks::monotonic_clock::add_to_linker::<_, wasmtime_wasi::clocks::WasiClocks>(linker, Sandbox::clocks)?;

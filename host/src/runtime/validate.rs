@@ -2,7 +2,7 @@
 //! against the plugin's schema before a call, and everything a plugin
 //! returns against the bounds the host stores and shows.
 
-use super::bindings::{ConfigField, Credential, FieldType, PluginInfo, Verification};
+use super::bindings::{ConfigField, Credential, FieldType, KeySummary, Pair, PluginInfo, Verification};
 use std::collections::BTreeMap;
 
 /// Longest key id, attribute key or value, in bytes.
@@ -18,6 +18,9 @@ const MAX_TEXT: usize = 4096;
 const MAX_EXPIRY: u64 = 253_402_300_799;
 /// Most config fields or permissions a plugin declares.
 const MAX_ITEMS: usize = 128;
+/// Most keys `list-keys` may report: far more than any provider keeps for one
+/// credential, few enough to hold.
+const MAX_KEYS: usize = 1000;
 
 /// The config a call receives: the operator's values checked against the
 /// schema, with declared defaults filled in. Secret fields must come in
@@ -139,12 +142,35 @@ pub(crate) fn credential(credential: &Credential) -> Result<(), String> {
     if credential.expires_at.is_some_and(|t| t > MAX_EXPIRY) {
         return Err("the expiry is after the year 9999".into());
     }
-    if credential.attributes.len() > MAX_ATTRIBUTES {
-        return Err(format!("{} attributes; at most {MAX_ATTRIBUTES}", credential.attributes.len()));
+    attributes(&credential.attributes)
+}
+
+fn attributes(attributes: &[Pair]) -> Result<(), String> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(format!("{} attributes; at most {MAX_ATTRIBUTES}", attributes.len()));
     }
-    for pair in &credential.attributes {
+    for pair in attributes {
         bounded("attribute key", &pair.key, MAX_FIELD)?;
         bounded("attribute value", &pair.value, MAX_FIELD)?;
+    }
+    Ok(())
+}
+
+/// What `list-keys` returned can be compared with the store and shown.
+pub(crate) fn keys(keys: &[KeySummary]) -> Result<(), String> {
+    if keys.len() > MAX_KEYS {
+        return Err(format!("{} keys; at most {MAX_KEYS}", keys.len()));
+    }
+    for key in keys {
+        if key.key_id.is_empty() {
+            return Err("a listed key has an empty key id".into());
+        }
+        bounded("key id", &key.key_id, MAX_FIELD)?;
+        bounded("tag", key.tag.as_deref().unwrap_or_default(), MAX_FIELD)?;
+        if key.created_at.into_iter().chain(key.last_used).any(|t| t > MAX_EXPIRY) {
+            return Err(format!("the dates of key `{}` are after the year 9999", key.key_id));
+        }
+        attributes(&key.attributes)?;
     }
     Ok(())
 }

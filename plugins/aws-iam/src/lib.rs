@@ -13,8 +13,8 @@ mod sigv4;
 
 use rekey_sdk::http::{Request, Response};
 use rekey_sdk::{
-    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Permissions, PluginInfo, Provider,
-    ProviderError, RateLimit, Verification,
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Permissions, PluginInfo,
+    Provider, ProviderError, RateLimit, Verification,
 };
 use sigv4::Keys;
 
@@ -153,7 +153,15 @@ impl Provider for AwsIam {
                 )
                 .default_value("false"),
             ],
-            capabilities: Capabilities { concurrent_keys: true, reports_last_use: true, idempotent_generate: false },
+            // `ListAccessKeys` shows every key of the user, but IAM keeps no
+            // label with an access key: listed keys carry no rotation id, so
+            // the host reports them and `rekey reconcile` revokes them.
+            capabilities: Capabilities {
+                concurrent_keys: true,
+                reports_last_use: true,
+                idempotent_generate: false,
+                lists_keys: true,
+            },
             permissions: Permissions { http_hosts: vec!["{endpoint}".into(), "{sts-endpoint}".into()], tcp: vec![] },
         }
     }
@@ -227,6 +235,24 @@ impl Provider for AwsIam {
             }
         }
         Ok(())
+    }
+
+    fn list_keys(ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
+        let aws = Aws::from(&ctx)?;
+        let listed = aws.iam(&[("Action", "ListAccessKeys"), ("UserName", aws.user)])?;
+        Ok(listed
+            .split("<member>")
+            .skip(1)
+            .filter_map(|member| {
+                Some(KeySummary {
+                    key_id: tag(member, "AccessKeyId")?,
+                    tag: None,
+                    created_at: tag(member, "CreateDate").and_then(|t| parse_time(&t)),
+                    last_used: None,
+                    attributes: vec![],
+                })
+            })
+            .collect())
     }
 }
 

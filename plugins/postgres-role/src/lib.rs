@@ -14,14 +14,21 @@
 //!
 //! Passwords are sent as SCRAM-SHA-256 verifiers computed in the plugin, so
 //! the plaintext never reaches the server or its logs.
+//!
+//! `generate` is idempotent per rotation id, so a lost answer leaves no
+//! login behind: `single` sets the one role's password, and a second call
+//! simply sets another; `alternating` labels the role it enabled with
+//! `COMMENT ON ROLE … IS 'rekey <rotation-id>'`, in the same transaction,
+//! and a second call for the same rotation picks that role again (it can
+//! log in now, so it would no longer look like the standby).
 
 mod wire;
 
 use postgres_protocol::password::scram_sha_256;
 use rekey_sdk::secret::{Encoding, random_secret};
 use rekey_sdk::{
-    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, Provider,
-    ProviderError, Verification,
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
+    Provider, ProviderError, Verification,
 };
 use sha2::{Digest, Sha256};
 use wire::{PgError, Session};
@@ -141,7 +148,12 @@ impl Provider for PostgresRole {
                 text("secret-format", "What applications receive: `password` or `uri` (postgresql://role:password@host:port/db)").default_value("password"),
                 ConfigField::new("length", FieldType::Integer, "Characters of a new password (alphanumeric)").default_value("40"),
             ],
-            capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
+            capabilities: Capabilities {
+                concurrent_keys: true,
+                reports_last_use: false,
+                idempotent_generate: true,
+                lists_keys: false,
+            },
             permissions: Permissions { http_hosts: vec![], tcp: vec!["{host}:{port}".into()] },
         }
     }
@@ -153,15 +165,22 @@ impl Provider for PostgresRole {
             return Err(ProviderError::InvalidConfig(format!("`length` must be between 20 and 256, got {length}")));
         }
         let mut admin = server.admin()?;
-        let role = if server.alternating()? {
-            standby(&server, &mut admin)?
+        let label = format!("rekey {}", ctx.rotation_id);
+        let alternating = server.alternating()?;
+        let role = if alternating {
+            standby(&server, &mut admin, &label)?
         } else {
             server.config.required("role")?.to_string()
         };
         let password = random_secret(length as usize, Encoding::Alphanumeric);
         let verifier = scram_sha_256(password.as_bytes());
-        let sql =
+        let mut sql =
             format!("ALTER ROLE {} WITH LOGIN PASSWORD {} VALID UNTIL 'infinity'", ident(&role), literal(&verifier));
+        if alternating {
+            // One simple query is one transaction: the role is enabled and
+            // labelled together, or neither.
+            sql += &format!("; COMMENT ON ROLE {} IS {}", ident(&role), literal(&label));
+        }
         admin.query(&sql).map_err(network)?;
         Ok(Credential {
             key_id: format!("{role}#{}", &hex::encode(Sha256::digest(password.as_bytes()))[..16]),
@@ -207,10 +226,15 @@ impl Provider for PostgresRole {
         server.admin()?.query(&sql).map_err(network)?;
         Ok(())
     }
+
+    fn list_keys(_ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
+        Err(rekey_sdk::cannot_list())
+    }
 }
 
-/// The alternating role whose turn it is: the one that cannot log in now.
-fn standby(server: &Server<'_>, admin: &mut Session) -> Result<String, ProviderError> {
+/// The alternating role whose turn it is: the one an earlier call for this
+/// rotation (`label`) enabled, or else the one that cannot log in now.
+fn standby(server: &Server<'_>, admin: &mut Session, label: &str) -> Result<String, ProviderError> {
     let roles: Vec<&str> =
         server.config.required("roles")?.split(',').map(str::trim).filter(|r| !r.is_empty()).collect();
     let [a, b] = roles[..] else {
@@ -219,13 +243,18 @@ fn standby(server: &Server<'_>, admin: &mut Session) -> Result<String, ProviderE
         ));
     };
     let sql = format!(
-        "SELECT rolname, rolcanlogin AND COALESCE(rolvaliduntil > now(), true) FROM pg_roles WHERE rolname IN ({}, {}) ORDER BY rolname",
+        "SELECT rolname, rolcanlogin AND COALESCE(rolvaliduntil > now(), true), shobj_description(oid, 'pg_authid') = {}
+         FROM pg_roles WHERE rolname IN ({}, {}) ORDER BY rolname",
+        literal(label),
         literal(a),
         literal(b)
     );
     let rows = admin.query(&sql).map_err(network)?;
     if rows.len() != 2 {
         return Err(ProviderError::NotFound(format!("the roles `{a}` and `{b}` must both exist; create them first")));
+    }
+    if let Some(row) = rows.iter().find(|row| row.get(2).and_then(|v| v.as_deref()) == Some("t")) {
+        return Ok(row[0].clone().unwrap_or_default());
     }
     let active = |row: &Vec<Option<String>>| row.get(1).and_then(|v| v.as_deref()) == Some("t");
     match rows.iter().find(|row| !active(row)) {

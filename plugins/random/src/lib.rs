@@ -8,8 +8,8 @@
 
 use rekey_sdk::secret::{Encoding, random_secret};
 use rekey_sdk::{
-    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, Provider,
-    ProviderError, Verification,
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
+    Provider, ProviderError, Verification,
 };
 
 /// Secrets shorter than this are refused: 16 characters of hex are 64 bits.
@@ -81,7 +81,14 @@ impl Provider for Random {
                     .default_value("base64url"),
                 ConfigField::new("prefix", FieldType::Text, "Text put before the random part, e.g. `whsec_`"),
             ],
-            capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
+            // No provider holds the secret: one generated and never stored
+            // exists nowhere, so generating again leaves nothing behind.
+            capabilities: Capabilities {
+                concurrent_keys: true,
+                reports_last_use: false,
+                idempotent_generate: true,
+                lists_keys: false,
+            },
             permissions: Permissions { http_hosts: vec![], tcp: vec![] },
         }
     }
@@ -114,6 +121,10 @@ impl Provider for Random {
 
     fn revoke(_ctx: CallContext, _credential: Credential) -> Result<(), ProviderError> {
         Ok(())
+    }
+
+    fn list_keys(_ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
+        Err(rekey_sdk::cannot_list())
     }
 }
 

@@ -14,8 +14,8 @@ mod resp;
 
 use rekey_sdk::secret::{Encoding, random_secret};
 use rekey_sdk::{
-    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Pair, Permissions, PluginInfo, Provider,
-    ProviderError, Verification,
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
+    Provider, ProviderError, Verification,
 };
 use resp::{Connection, Reply};
 use sha2::{Digest, Sha256};
@@ -70,8 +70,13 @@ impl<'a> Target<'a> {
 
 /// A non-secret id for a password: the user and a prefix of the password's
 /// SHA-256, which Redis itself shows in `ACL GETUSER`.
-fn key_id(user: &str, password: &str) -> String {
-    format!("{user}#{}", &hex::encode(Sha256::digest(password.as_bytes()))[..16])
+fn key_id(user: &str, sha256: &str) -> String {
+    format!("{user}#{}", &sha256[..16.min(sha256.len())])
+}
+
+/// A password's SHA-256 in hex, as Redis stores and shows it.
+fn hash(password: &str) -> String {
+    hex::encode(Sha256::digest(password.as_bytes()))
 }
 
 fn unexpected(reply: &Reply) -> ProviderError {
@@ -95,7 +100,16 @@ impl Provider for RedisAcl {
                 ConfigField::new("length", FieldType::Integer, "Characters of a new password (alphanumeric)")
                     .default_value("40"),
             ],
-            capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
+            // Every password the user holds can be listed (by its SHA-256),
+            // but Redis keeps no label with a password: listed keys carry
+            // no rotation id, so the host reports them and `rekey
+            // reconcile` removes them.
+            capabilities: Capabilities {
+                concurrent_keys: true,
+                reports_last_use: false,
+                idempotent_generate: false,
+                lists_keys: true,
+            },
             permissions: Permissions { http_hosts: vec![], tcp: vec!["{host}:{port}".into()] },
         }
     }
@@ -117,9 +131,12 @@ impl Provider for RedisAcl {
         let password = random_secret(length as usize, Encoding::Alphanumeric);
         match target.set_user(&mut admin, &format!(">{password}"))? {
             Reply::Simple(_) => Ok(Credential {
-                key_id: key_id(target.user, &password),
+                key_id: key_id(target.user, &hash(&password)),
+                attributes: vec![
+                    Pair { key: "user".into(), value: target.user.into() },
+                    Pair { key: "sha256".into(), value: hash(&password) },
+                ],
                 secret: password,
-                attributes: vec![Pair { key: "user".into(), value: target.user.into() }],
                 expires_at: None,
             }),
             Reply::Error(e) => Err(ProviderError::Rejected(format!("Redis refused the new password: {e}"))),
@@ -148,13 +165,50 @@ impl Provider for RedisAcl {
         let config = Config::new(&ctx);
         let target = Target::from(&config)?;
         let mut admin = target.admin()?;
-        match target.set_user(&mut admin, &format!("<{}", credential.secret))? {
+        // A key found by `list-keys` comes without its secret: remove it by hash.
+        let rule = match credential.attributes.iter().find(|p| p.key == "sha256") {
+            Some(sha256) if credential.secret.is_empty() => format!("!{}", sha256.value),
+            _ => format!("<{}", credential.secret),
+        };
+        match target.set_user(&mut admin, &rule)? {
             Reply::Simple(_) => Ok(()),
             // Already removed: revoking again is a success.
             Reply::Error(e) if e.contains("does not exist") => Ok(()),
             Reply::Error(e) => Err(ProviderError::Rejected(format!("Redis refused to remove the password: {e}"))),
             other => Err(unexpected(&other)),
         }
+    }
+
+    fn list_keys(ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
+        let config = Config::new(&ctx);
+        let target = Target::from(&config)?;
+        let mut admin = target.admin()?;
+        let Reply::Array(Some(fields)) = admin.command(&["ACL", "GETUSER", target.user])? else {
+            return Err(ProviderError::NotFound(format!("the Redis ACL user `{}` does not exist", target.user)));
+        };
+        // A flat list of name/value pairs; `passwords` holds the hashes.
+        let passwords = fields.chunks(2).find_map(|pair| match pair {
+            [Reply::Bulk(Some(name)), Reply::Array(Some(hashes))] if name.as_slice() == b"passwords" => Some(hashes),
+            _ => None,
+        });
+        Ok(passwords
+            .into_iter()
+            .flatten()
+            .filter_map(|reply| match reply {
+                Reply::Bulk(Some(hash)) => Some(String::from_utf8_lossy(hash).into_owned()),
+                _ => None,
+            })
+            .map(|sha256| KeySummary {
+                key_id: key_id(target.user, &sha256),
+                tag: None,
+                created_at: None,
+                last_used: None,
+                attributes: vec![
+                    Pair { key: "user".into(), value: target.user.into() },
+                    Pair { key: "sha256".into(), value: sha256 },
+                ],
+            })
+            .collect())
     }
 }
 

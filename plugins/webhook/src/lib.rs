@@ -8,6 +8,12 @@
 //! - `verify`: `verify-method base-url+verify-path` authenticated with the
 //!   *new* key through `verify-header`; 2xx means valid, 401/403 invalid.
 //! - `revoke`: `revoke-method base-url+revoke-path`; a 404 counts as done.
+//! - `list-keys`: `list-method base-url+list-path` (the create path by default,
+//!   as REST APIs list where they create); each item of the array at
+//!   `list-pointer` gives a key id at `list-id-pointer` and, at
+//!   `list-tag-pointer`, the name `create-body` gave it, which carries the
+//!   rotation id (`"rekey {rotation-id}"` by default). That is how the host
+//!   finds a key whose creation it never heard back from.
 //!
 //! Templates take `{rotation-id}`, `{key-id}`, `{secret}`, `{admin-token}`
 //! and any config field as `{field}`. Values are JSON-escaped in bodies and
@@ -17,8 +23,8 @@ mod template;
 
 use rekey_sdk::http::Request;
 use rekey_sdk::{
-    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, Permissions, PluginInfo, Provider,
-    ProviderError, Verification,
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Permissions, PluginInfo,
+    Provider, ProviderError, Verification,
 };
 use serde_json::Value;
 use template::{Escape, render};
@@ -56,8 +62,20 @@ impl Provider for Webhook {
                 ),
                 text("revoke-method", "HTTP method that revokes a key").default_value("DELETE"),
                 text("revoke-path", "Path that revokes a key").default_value("/keys/{key-id}"),
+                text("list-method", "HTTP method of the request that lists keys").default_value("GET"),
+                text("list-path", "Path that lists the keys [default: create-path]"),
+                text("list-pointer", "JSON pointer to the array of keys in the list response").default_value(""),
+                text("list-id-pointer", "JSON pointer to a listed key's id, within its item").default_value("/id"),
+                text("list-tag-pointer", "JSON pointer to a listed key's name (where create-body put the rotation id)")
+                    .default_value("/name"),
+                text("list-created-pointer", "JSON pointer to when a listed key was created (Unix seconds)"),
             ],
-            capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
+            capabilities: Capabilities {
+                concurrent_keys: true,
+                reports_last_use: false,
+                idempotent_generate: false,
+                lists_keys: true,
+            },
             permissions: Permissions { http_hosts: vec!["{base-url}".into()], tcp: vec![] },
         }
     }
@@ -115,6 +133,40 @@ impl Provider for Webhook {
             return Ok(()); // already gone: revoking again is a success
         }
         response.error_for_status("revoke")
+    }
+
+    fn list_keys(ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
+        let call = Call::new(&ctx, None);
+        let path =
+            if call.config.get("list-path").is_some_and(|p| !p.is_empty()) { "list-path" } else { "create-path" };
+        let response: Value = call.admin(call.request("list-method", path)?)?.send()?.json()?;
+        let pointer = call.config.get("list-pointer").unwrap_or_default();
+        let Some(Value::Array(items)) = response.pointer(pointer) else {
+            return Err(ProviderError::Rejected(format!(
+                "the list response has no array at `{pointer}` (config `list-pointer`)"
+            )));
+        };
+        let text = |item: &Value, field: &str| {
+            let pointer = call.config.get(field).filter(|p| !p.is_empty())?;
+            match item.pointer(pointer)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+        };
+        items
+            .iter()
+            .map(|item| {
+                Ok(KeySummary {
+                    key_id: text(item, "list-id-pointer")
+                        .ok_or_else(|| ProviderError::Rejected("a listed key has no id at `list-id-pointer`".into()))?,
+                    tag: text(item, "list-tag-pointer"),
+                    created_at: text(item, "list-created-pointer").and_then(|t| t.parse().ok()),
+                    last_used: None,
+                    attributes: vec![],
+                })
+            })
+            .collect()
     }
 }
 

@@ -11,7 +11,12 @@ pub fn info(name: &str, http_hosts: &[&str], tcp: &[&str], config: &[&str]) -> P
         version: "0.0.1".into(),
         description: format!("hostile test guest: {name}"),
         config: config.iter().map(|f| ConfigField::new(f, FieldType::Text, "test input")).collect(),
-        capabilities: Capabilities { concurrent_keys: true, reports_last_use: false, idempotent_generate: false },
+        capabilities: Capabilities {
+            concurrent_keys: true,
+            reports_last_use: false,
+            idempotent_generate: false,
+            lists_keys: false,
+        },
         permissions: Permissions {
             http_hosts: http_hosts.iter().map(|h| h.to_string()).collect(),
             tcp: tcp.iter().map(|t| t.to_string()).collect(),
@@ -54,6 +59,10 @@ macro_rules! guest {
 
             fn revoke(_: rekey_sdk::CallContext, _: rekey_sdk::Credential) -> Result<(), rekey_sdk::ProviderError> {
                 Ok(())
+            }
+
+            fn list_keys(_: rekey_sdk::CallContext) -> Result<Vec<rekey_sdk::KeySummary>, rekey_sdk::ProviderError> {
+                Err(rekey_sdk::cannot_list())
             }
         }
 
