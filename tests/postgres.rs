@@ -247,7 +247,10 @@ fn a_server_killed_mid_rotation_is_rolled_back_once_it_is_back() {
     import_blue(&project, &pg);
     // prod's check kills the server: the check fails, the old URI goes back to
     // the target, but the role that took the new password cannot be retired yet.
-    let check = format!(r#"checks = [{{ type = "exec", command = ["sh", "-c", "kill -9 {}; exit 1"] }}]"#, pg.pid());
+    let check = format!(
+        r#"checks = [{{ type = "exec", command = ["sh", "-c", "kill -9 {}; exit 1"], retries = 0 }}]"#,
+        pg.pid()
+    );
     let toml = std::fs::read_to_string(project.dir.path().join("rekey.toml")).unwrap();
     std::fs::write(project.dir.path().join("rekey.toml"), format!("{toml}{check}\n")).unwrap();
     let out = project.run(&["rotate", "app-db"], "");

@@ -295,19 +295,39 @@ fn a_failing_deploy_in_the_second_stage_is_rolled_back() {
     );
 }
 
+/// Puts `check` first among prod's checks.
+fn prod_check(toml: String, check: &str) -> String {
+    let at = toml.rfind("checks = [").unwrap();
+    format!("{}checks = [{check}, {}", &toml[..at], &toml[at + "checks = [".len()..])
+}
+
 #[test]
-fn a_failing_check_is_rolled_back() {
-    // prod's check fails; dev's passes, so dev must be restored too.
+fn a_failing_check_is_retried_then_rolled_back() {
+    // prod's check fails every time; dev's passes, so dev must be restored too.
     Workspace::new("").assert_rolls_back(
-        |toml| {
-            let at = toml.rfind("checks = [").unwrap();
-            format!(
-                "{}checks = [{{ type = \"exec\", command = [\"sh\", \"-c\", \"exit 7\"] }}, {}",
-                &toml[..at],
-                &toml[at + "checks = [".len()..]
-            )
-        },
-        "failed at check:prod: exec sh -c exit 7",
+        |toml| prod_check(toml, r#"{ type = "exec", command = ["sh", "-c", "exit 7"], retry_delay = "10ms" }"#),
+        "failed at check:prod: exec sh -c exit 7: `sh -c exit 7` exited with exit status: 7 (4 attempts)",
+    );
+}
+
+#[test]
+fn a_check_that_passes_on_a_retry_does_not_roll_back() {
+    let ws = Workspace::new("");
+    // Fails twice (a service still reloading), then passes.
+    let flaky = r#"n=$(cat tries 2>/dev/null || echo 0); echo $((n+1)) > tries; [ "$n" -ge 2 ]"#;
+    ws.edit_config(|toml| {
+        prod_check(toml, &format!(r#"{{ type = "exec", command = ["sh", "-c", '{flaky}'], retry_delay = "10ms" }}"#))
+    });
+    ws.ok(&["rotate", "api"]);
+    assert_eq!(std::fs::read_to_string(ws.path("tries")).unwrap().trim(), "3");
+    assert_eq!(ws.targets().1.unwrap(), ws.current().1, "prod has the new key");
+}
+
+#[test]
+fn a_check_with_retries_0_fails_at_once() {
+    Workspace::new("").assert_rolls_back(
+        |toml| prod_check(toml, r#"{ type = "exec", command = ["sh", "-c", "exit 7"], retries = 0 }"#),
+        "failed at check:prod: exec sh -c exit 7: `sh -c exit 7` exited with exit status: 7; rolled back",
     );
 }
 

@@ -21,11 +21,14 @@ fn ok(output: Output) -> String {
     stdout
 }
 
+/// Checks the exit code and that the error, on stderr or in the command's
+/// own result line on stdout, says `expected`.
 fn failed(output: Output, code: i32, expected: &str) -> String {
     let (stdout, stderr) = text(&output);
     assert_eq!(output.status.code(), Some(code), "{stdout}\n{stderr}");
-    assert!(stderr.contains(expected), "expected {expected:?} in:\n{stderr}");
-    stderr
+    let said = format!("{stdout}{stderr}");
+    assert!(said.contains(expected), "expected {expected:?} in:\n{said}");
+    said
 }
 
 /// `api`, rotated by the installed `webhook` plugin (named, not a path)
@@ -192,7 +195,7 @@ fn the_audit_view_shows_a_reviewer_everything() {
     assert_eq!(report["limits"]["max_requests"], 32);
     let wit = report["wit"].as_str().unwrap();
     assert!(
-        wit.contains("export rekey:provider/provider@0.2.0;") && wit.contains("interface outgoing-handler"),
+        wit.contains("export rekey:provider/provider@0.3.0;") && wit.contains("interface outgoing-handler"),
         "{wit}"
     );
 

@@ -6,6 +6,7 @@
 //! it and runs each call in a fresh sandbox that denies everything the plugin
 //! did not declare and the operator did not grant.
 
+mod backoff;
 pub mod cli;
 pub mod config;
 pub mod deploy;

@@ -46,19 +46,49 @@ pub fn text(output: &Output) -> (String, String) {
 }
 
 /// A key-issuing HTTP API on loopback, the kind the `webhook` plugin
-/// rotates: `POST /api/keys` (admin token) creates a key — or returns the
-/// live key already created under the same `name`, which makes `generate`
-/// idempotent per rotation id — `GET /api/me` answers 200 to a live key and
-/// 401 otherwise, `DELETE /api/keys/ID` (admin token) deletes one, and
-/// `GET /api/big` answers 8 MiB to anyone, `GET /api/redirect`
-/// redirects to a host nobody declared, and `GET /api/echo` echoes the
-/// `X-Token` header (200 when it is the admin token, 401 otherwise). It records every request it
-/// served, and `keys` is exactly the set of live keys.
+/// rotates, that behaves like real ones do:
+///
+/// - `POST /api/keys` (admin token) creates a key named by the body's
+///   `name`. In the idempotent mode (the default) a second create with the
+///   same name returns the live key already made; in the other mode
+///   ([`KeyServer::not_idempotent`]) every create makes a new key, as most
+///   SaaS APIs do. A [`Fault`] makes the next creates make the key and then
+///   fail (an error status, a dropped connection, a hang).
+/// - `GET /api/keys` (admin token) lists the live keys: id, name, created.
+/// - `GET /api/me` answers 200 to a live key and 401 otherwise.
+/// - `DELETE /api/keys/ID` (admin token) deletes one (404 if unknown).
+/// - `GET /api/big` answers 8 MiB to anyone, `GET /api/redirect` redirects
+///   to a host nobody declared, and `GET /api/echo` echoes the `X-Token`
+///   header (200 when it is the admin token, 401 otherwise).
+///
+/// It records every request it served, and `keys` is exactly the set of
+/// live keys (id → secret), so orphans can be counted.
 pub struct KeyServer {
     pub addr: SocketAddr,
     pub keys: Arc<Mutex<BTreeMap<String, String>>>,
     pub requests: Arc<Mutex<Vec<String>>>,
+    state: Arc<Mutex<State>>,
     server: Arc<tiny_http::Server>,
+}
+
+/// What a create does after it made the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Answers with this status instead of the key.
+    Status(u16),
+    /// Closes the connection without answering.
+    Drop,
+    /// Answers only after this long.
+    Hang(std::time::Duration),
+}
+
+#[derive(Default)]
+struct State {
+    not_idempotent: bool,
+    /// The next creates that fail after making their key.
+    faults: Vec<Fault>,
+    /// id → (name, created)
+    labels: BTreeMap<String, (String, u64)>,
 }
 
 impl KeyServer {
@@ -69,24 +99,54 @@ impl KeyServer {
         let addr = server.server_addr().to_ip().unwrap();
         let keys: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-        let names: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
-        let (s, k, r, n) = (server.clone(), keys.clone(), requests.clone(), names);
+        let state: Arc<Mutex<State>> = Arc::default();
+        let (s, k, r, st) = (server.clone(), keys.clone(), requests.clone(), state.clone());
         thread::spawn(move || {
-            for mut request in s.incoming_requests() {
-                let mut body = String::new();
-                let _ = request.as_reader().read_to_string(&mut body);
-                let (status, reply) = Self::answer(&request, &body, &k, &n);
-                r.lock().unwrap().push(format!("{} {}", request.method(), request.url()));
-                let response = tiny_http::Response::from_string(reply.clone()).with_status_code(status);
-                let response = match status {
-                    // A redirect carries its target in `Location`.
-                    302 => response.with_header(tiny_http::Header::from_bytes("location", reply.as_bytes()).unwrap()),
-                    _ => response,
-                };
-                let _ = request.respond(response);
+            for request in s.incoming_requests() {
+                let (k, r, st) = (k.clone(), r.clone(), st.clone());
+                thread::spawn(move || Self::serve(request, &k, &r, &st));
             }
         });
-        Self { addr, keys, requests, server }
+        Self { addr, keys, requests, state, server }
+    }
+
+    /// Every create makes a new key, even for a name it already made one for.
+    pub fn not_idempotent(self) -> Self {
+        self.state.lock().unwrap().not_idempotent = true;
+        self
+    }
+
+    /// The next creates, one each, make their key and then fail this way.
+    pub fn fail_creates(&self, faults: &[Fault]) {
+        self.state.lock().unwrap().faults = faults.to_vec();
+    }
+
+    fn serve(
+        mut request: tiny_http::Request,
+        keys: &Mutex<BTreeMap<String, String>>,
+        requests: &Mutex<Vec<String>>,
+        state: &Mutex<State>,
+    ) {
+        let mut body = String::new();
+        let _ = request.as_reader().read_to_string(&mut body);
+        requests.lock().unwrap().push(format!("{} {}", request.method(), request.url()));
+        let (status, reply, fault) = Self::answer(&request, &body, keys, state);
+        match fault {
+            Some(Fault::Drop) => {
+                // Taking the raw writer and dropping it closes the connection unanswered.
+                drop(request.into_writer());
+                return;
+            }
+            Some(Fault::Hang(time)) => thread::sleep(time),
+            _ => {}
+        }
+        let response = tiny_http::Response::from_string(reply.clone()).with_status_code(status);
+        let response = match status {
+            // A redirect carries its target in `Location`.
+            302 => response.with_header(tiny_http::Header::from_bytes("location", reply.as_bytes()).unwrap()),
+            _ => response,
+        };
+        let _ = request.respond(response);
     }
 
     /// When `GET /api/me` says a key was last used: three days ago.
@@ -103,8 +163,8 @@ impl KeyServer {
         request: &tiny_http::Request,
         body: &str,
         keys: &Mutex<BTreeMap<String, String>>,
-        names: &Mutex<BTreeMap<String, String>>,
-    ) -> (u16, String) {
+        state: &Mutex<State>,
+    ) -> (u16, String, Option<Fault>) {
         let bearer = request
             .headers()
             .iter()
@@ -113,38 +173,56 @@ impl KeyServer {
             .unwrap_or_default();
         let admin = bearer == Self::ADMIN_TOKEN;
         let mut keys = keys.lock().unwrap();
+        let mut state = state.lock().unwrap();
+        let ok = |status: u16, reply: String| (status, reply, None);
         match (request.method(), request.url()) {
             (tiny_http::Method::Post, "/api/keys") if admin => {
                 let name = serde_json::from_str::<serde_json::Value>(body)
                     .ok()
-                    .and_then(|b| b["name"].as_str().map(String::from));
-                let mut names = names.lock().unwrap();
-                if let Some(id) = name.as_ref().and_then(|n| names.get(n)).filter(|id| keys.contains_key(*id)) {
-                    return (200, format!(r#"{{"id": "{id}", "secret": "{}"}}"#, keys[id]));
+                    .and_then(|b| b["name"].as_str().map(String::from))
+                    .unwrap_or_default();
+                let made = (!state.not_idempotent)
+                    .then(|| state.labels.iter().find(|(id, (n, _))| *n == name && keys.contains_key(*id)))
+                    .flatten();
+                if let Some((id, _)) = made {
+                    return ok(200, format!(r#"{{"id": "{id}", "secret": "{}"}}"#, keys[id]));
                 }
                 let id = format!("key-{}", rand_u128() % 1_000_000_007);
                 let secret = format!("sk_{:032x}", rand_u128());
                 keys.insert(id.clone(), secret.clone());
-                if let Some(name) = name {
-                    names.insert(name, id.clone());
+                let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                state.labels.insert(id.clone(), (name, created));
+                let fault = (!state.faults.is_empty()).then(|| state.faults.remove(0));
+                match fault {
+                    Some(Fault::Status(status)) => (status, r#"{"error": "internal error"}"#.into(), fault),
+                    _ => (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#), fault),
                 }
-                (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#))
             }
-            (tiny_http::Method::Get, "/api/big") => (200, "x".repeat(8 << 20)),
+            (tiny_http::Method::Get, "/api/keys") if admin => {
+                let listed: Vec<serde_json::Value> = keys
+                    .keys()
+                    .map(|id| {
+                        let (name, created) = state.labels.get(id).cloned().unwrap_or_default();
+                        serde_json::json!({ "id": id, "name": name, "created": created })
+                    })
+                    .collect();
+                ok(200, serde_json::Value::Array(listed).to_string())
+            }
+            (tiny_http::Method::Get, "/api/big") => ok(200, "x".repeat(8 << 20)),
             (tiny_http::Method::Get, "/api/echo") => {
                 let token = request.headers().iter().find(|h| h.field.equiv("x-token")).map(|h| h.value.to_string());
                 let token = token.unwrap_or_default();
-                (if token == Self::ADMIN_TOKEN { 200 } else { 401 }, format!("you sent {token}"))
+                ok(if token == Self::ADMIN_TOKEN { 200 } else { 401 }, format!("you sent {token}"))
             }
-            (tiny_http::Method::Get, "/api/redirect") => (302, "http://exfil.example/collect?stolen=1".into()),
+            (tiny_http::Method::Get, "/api/redirect") => ok(302, "http://exfil.example/collect?stolen=1".into()),
             (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => {
-                (200, format!(r#"{{"ok": true, "last_used": {}}}"#, Self::last_used()))
+                ok(200, format!(r#"{{"ok": true, "last_used": {}}}"#, Self::last_used()))
             }
             (tiny_http::Method::Delete, url) if admin => match keys.remove(url.trim_start_matches("/api/keys/")) {
-                Some(_) => (204, String::new()),
-                None => (404, String::new()),
+                Some(_) => ok(204, String::new()),
+                None => ok(404, String::new()),
             },
-            _ => (401, r#"{"error": "unauthorized"}"#.into()),
+            _ => ok(401, r#"{"error": "unauthorized"}"#.into()),
         }
     }
 }

@@ -31,6 +31,18 @@ impl Context {
         })
     }
 
+    /// The named credentials, each checked to be declared, or every
+    /// declared one when none is named.
+    pub fn names_or_all(&self, names: &[String]) -> Result<Vec<String>, UsageError> {
+        if names.is_empty() {
+            return Ok(self.config.manifest.credentials.iter().map(|c| c.name.get_ref().clone()).collect());
+        }
+        for name in names {
+            self.declared(name)?;
+        }
+        Ok(names.to_vec())
+    }
+
     /// Opens the store with the master key.
     pub fn store(&self) -> anyhow::Result<Store> {
         Ok(Store::open(&self.config.store_path(), &self.config.key_file())?)
@@ -38,7 +50,8 @@ impl Context {
 
     /// A plugin runtime with default limits.
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
-        Ok(Runtime::new(Limits::default(), self.cache.clone())?)
+        let limits = Limits { deadline: self.config.manifest.plugin_timeout, ..Limits::default() };
+        Ok(Runtime::new(limits, self.cache.clone())?)
     }
 }
 

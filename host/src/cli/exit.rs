@@ -21,6 +21,12 @@ pub enum Exit {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// An error the command already showed in its own output (a result line,
+/// a JSON document): `main` prints nothing more, and exits as the error says.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct Reported(pub anyhow::Error);
+
 /// `verify` found the key invalid; exits with 3.
 #[derive(Debug, thiserror::Error)]
 #[error("the key is not valid")]
@@ -29,6 +35,9 @@ pub struct InvalidKey;
 impl Exit {
     /// The exit code for an error.
     pub fn of(error: &anyhow::Error) -> Self {
+        if let Some(Reported(inner)) = error.downcast_ref::<Reported>() {
+            return Self::of(inner);
+        }
         if error.is::<InvalidKey>() {
             Self::Invalid
         } else if error.is::<UsageError>()

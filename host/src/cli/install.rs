@@ -91,6 +91,8 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
         println!("changes since the approval of {}:", previous.approved_at);
         if previous.sha256 != plugin.digest() {
             println!("  sha256       {} → {}", previous.sha256, plugin.digest());
+        }
+        if previous.version != info.version {
             println!("  version      {} → {}", previous.version, info.version);
         }
         for added in declared.iter().filter(|p| !previous.permissions.contains(p)) {

@@ -11,6 +11,7 @@ mod init;
 mod inspect;
 mod install;
 mod list;
+mod reconcile;
 mod review;
 mod rotate;
 mod secrets;
@@ -79,7 +80,9 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Ask the providers whether the current keys work and when they were last used.
+    /// Compare the keys each provider holds with the store, and revoke the ones nobody holds.
+    Reconcile(reconcile::Args),
+    /// Ask the providers whether the current keys work and when they were last used, and report drift.
     Verify {
         /// The credentials [default: all].
         names: Vec<String>,
@@ -152,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::RevokePrevious { name, yes } => {
             runtime_block_on(async { rotate::finish(&name, false, yes, &load()?).await })
         }
+        Command::Reconcile(args) => runtime_block_on(async { reconcile::run(args, &load()?).await }),
         Command::Verify { names, json } => runtime_block_on(async { verify::run(names, json, &load()?).await }),
         Command::Status { json } => load().and_then(|c| status::status(json, &c)),
         Command::History { name, json } => load().and_then(|c| status::history(&name, json, &c)),
@@ -192,12 +196,26 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = Exit::of(&error);
-            if code != Exit::Invalid {
-                eprintln!("error: {error:#}");
+            if code != Exit::Invalid && !error.is::<exit::Reported>() {
+                eprintln!("error: {}", describe(&error));
             }
             code.into()
         }
     }
+}
+
+/// An error with its causes, each said once: a message that already ends
+/// with its cause's text (as `path: No such file or directory` does) does
+/// not get it again.
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text = format!("{text}: {cause}");
+        }
+    }
+    text
 }
 
 fn runtime_block_on(future: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {

@@ -2,8 +2,9 @@
 //! that drive the rotation state machine.
 
 use super::context::{Context, time};
-use super::exit::UsageError;
+use super::exit::{Reported, UsageError};
 use crate::config::{Config, duration};
+use crate::deploy::{self, check};
 use crate::rotation::{Ended, RotationError, Rotator, is_due, plan};
 use crate::store::Store;
 use crate::store::versions::Label;
@@ -75,11 +76,12 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
+    // Each result, failures included, is already printed above.
     match failures.len() {
         0 => Ok(()),
         // One failure keeps its own error, and so its exit code.
-        1 if names.len() == 1 => Err(failures.remove(0).into()),
-        n => anyhow::bail!("{n} of {} rotations failed", names.len()),
+        1 if names.len() == 1 => Err(Reported(failures.remove(0).into()).into()),
+        n => Err(Reported(anyhow::anyhow!("{n} of {} rotations failed", names.len())).into()),
     }
 }
 
@@ -103,7 +105,7 @@ pub async fn resume(context: &Context) -> anyhow::Result<()> {
         println!("{}", describe(&rotation.credential, &outcome));
     }
     if failures > 0 {
-        anyhow::bail!("{failures} rotations could not be resumed");
+        return Err(Reported(anyhow::anyhow!("{failures} rotations could not be resumed")).into());
     }
     Ok(())
 }
@@ -122,7 +124,7 @@ pub async fn finish(name: &str, rollback: bool, yes: bool, context: &Context) ->
     let rotator = Rotator::new(&context.config, &store, &runtime, name).await?;
     let outcome = if rollback { rotator.rollback().await } else { rotator.revoke_previous().await };
     println!("{}", describe(name, &outcome));
-    outcome.map(drop).map_err(Into::into)
+    outcome.map(drop).map_err(|e| Reported(e.into()).into())
 }
 
 fn describe(name: &str, outcome: &Result<Ended, RotationError>) -> String {
@@ -170,9 +172,12 @@ fn print_plans(names: &[String], all_due: bool, emergency: bool, json: bool, con
         add_due(&mut names, store, config)?;
     }
     let mut plans = Vec::new();
+    let mut problems = 0;
     for name in &names {
         let spec = config.credential(name).expect("checked above");
         let steps = plan::steps(spec, emergency);
+        let found = preflight(spec, &config.dir);
+        problems += found.len();
         let current = match &store {
             Some(store) => store.labeled(name, Label::Current)?.map(|v| v.version),
             None => None,
@@ -184,11 +189,37 @@ fn print_plans(names: &[String], all_due: bool, emergency: bool, json: bool, con
             for (i, step) in steps.iter().enumerate() {
                 println!("  {:>2}. {:<16} {}", i + 1, step.name, step.description);
             }
+            for problem in &found {
+                println!("  PROBLEM: {problem}");
+            }
         }
-        plans.push(serde_json::json!({ "credential": name, "emergency": emergency, "current_version": current, "steps": steps }));
+        plans.push(serde_json::json!({ "credential": name, "emergency": emergency, "current_version": current, "steps": steps, "problems": found }));
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&plans)?);
     }
+    if problems > 0 {
+        let error = UsageError(format!("{problems} problem(s) would stop the rotation; fix them first"));
+        return Err(if json { Reported(error.into()).into() } else { error.into() });
+    }
     Ok(())
+}
+
+/// What would fail a rotation of `spec` before it starts: targets that
+/// cannot be written, commands that do not exist.
+fn preflight(spec: &crate::config::CredentialSpec, dir: &std::path::Path) -> Vec<String> {
+    let mut problems = Vec::new();
+    for stage in &spec.stages {
+        for target in &stage.targets {
+            if let Err(e) = deploy::preflight(target, dir) {
+                problems.push(format!("stage {}: {}: {e}", stage.name.get_ref(), deploy::describe(target)));
+            }
+        }
+        for c in &stage.checks {
+            if let Err(e) = check::preflight(c, dir) {
+                problems.push(format!("stage {}: {}: {e}", stage.name.get_ref(), check::describe(c)));
+            }
+        }
+    }
+    problems
 }

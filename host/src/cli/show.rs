@@ -3,9 +3,10 @@
 
 use crate::runtime::{Exchange, Pair};
 
-/// Prints `name` padded to a column, then `value`.
+/// Prints `name` padded to a column, then `value`; a name as wide as the
+/// column still gets a space.
 pub fn field(name: &str, value: impl std::fmt::Display) {
-    println!("{name:<13}{value}");
+    println!("{:<13}{value}", format!("{name} "));
 }
 
 /// `key=value` pairs on one line, or `(none)`.

@@ -1,7 +1,9 @@
 //! `rekey status` and `rekey history NAME`.
 
 use super::context::{Context, age, time};
+use crate::store::lock::CredentialLock;
 use crate::store::now;
+use crate::store::rotations::{Rotation, State};
 use crate::store::versions::Label;
 
 /// Each declared credential: version, age, due date, last rotation, anything
@@ -35,7 +37,10 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
             "valid": current.as_ref().and_then(|v| v.valid),
             "unused": unused,
             "last_rotation": last.as_ref().map(|r| serde_json::json!({ "id": r.id, "state": r.state, "started_at": r.started_at, "error": r.error })),
-            "in_progress": open.as_ref().map(|r| serde_json::json!({ "id": r.id, "state": r.state, "revoke_after": r.revoke_after })),
+            "in_progress": open.as_ref().map(|r| -> anyhow::Result<_> {
+                Ok(serde_json::json!({ "id": r.id, "state": progress(r, &store)?, "revoke_after": r.revoke_after }))
+            }).transpose()?,
+            "suspected_orphans": store.suspects(Some(name))?,
         }));
     }
     if json {
@@ -63,9 +68,13 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
         let last = r["last_rotation"]["state"].as_str().map_or("never".into(), |s| {
             format!("{s} {}", time(r["last_rotation"]["started_at"].as_i64().unwrap_or_default()))
         });
-        let open = r["in_progress"]["state"]
+        let mut open = r["in_progress"]["state"]
             .as_str()
             .map_or("-".into(), |s| format!("{s} {}", r["in_progress"]["id"].as_str().unwrap_or_default()));
+        if let Some(n) = r["suspected_orphans"].as_array().map(Vec::len).filter(|n| *n > 0) {
+            open =
+                format!("{open}; {n} SUSPECTED ORPHAN(S): rekey reconcile {}", r["name"].as_str().unwrap_or_default());
+        }
         println!(
             "{:<22} {:<7} {:<10} {:<21} {:<18} {:<28} {}",
             r["name"].as_str().unwrap_or_default(),
@@ -78,6 +87,17 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Where an open rotation stands: `running` while a process holds its
+/// credential's lock, `interrupted (run rekey resume)` when none does.
+fn progress(rotation: &Rotation, store: &crate::store::Store) -> anyhow::Result<String> {
+    Ok(match rotation.state {
+        State::Running if !CredentialLock::is_held(store.path(), &rotation.credential)? => {
+            "interrupted (run rekey resume)".into()
+        }
+        state => serde_json::to_value(state)?.as_str().unwrap_or_default().into(),
+    })
 }
 
 /// Every rotation of a credential, with its journal.

@@ -3,33 +3,43 @@
 //! (which flags keys unused for longer than their policy's `unused_after`).
 
 use super::context::{Context, time};
-use super::exit::InvalidKey;
+use super::exit::{InvalidKey, Reported};
 use crate::rotation::Rotator;
 
 /// Checks the named credentials (all declared ones by default).
 pub async fn run(names: Vec<String>, json: bool, context: &Context) -> anyhow::Result<()> {
     let config = &context.config;
-    let names: Vec<String> = if names.is_empty() {
-        config.manifest.credentials.iter().map(|c| c.name.get_ref().clone()).collect()
-    } else {
-        names
-    };
-    for name in &names {
-        context.declared(name)?;
-    }
+    let names = context.names_or_all(&names)?;
     let store = context.store()?;
     let runtime = context.runtime()?;
-    let (mut results, mut invalid, mut failed) = (Vec::new(), 0, 0);
+    let (mut results, mut invalid, mut failed, mut drifted) = (Vec::new(), 0, 0, 0);
     for name in &names {
         let outcome = match Rotator::new(config, &store, &runtime, name).await {
-            Ok(rotator) => rotator.check_current().await,
+            Ok(rotator) => match rotator.check_current().await {
+                Ok(verification) => rotator.drift().await.map(|drift| (verification, drift)),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
+        let suspects = store.suspects(Some(name))?.len();
         let line = match &outcome {
-            Ok(v) => {
+            Ok((v, drift)) => {
                 invalid += usize::from(!v.valid);
                 let used = v.last_used.map_or("not reported".into(), |t| time(t as i64));
-                format!("{name}: {} (last used: {used})", if v.valid { "valid" } else { "NOT VALID" })
+                let drift = drift.as_ref().filter(|d| !d.is_empty());
+                drifted += usize::from(drift.is_some() || suspects > 0);
+                let drift = drift.map_or(String::new(), |d| {
+                    format!(
+                        "; DRIFT: {} unknown key(s) at the provider, {} stored key(s) missing there (run `rekey reconcile {name}`)",
+                        d.unknown.len(),
+                        d.missing.len()
+                    )
+                });
+                let suspects = match suspects {
+                    0 => String::new(),
+                    n => format!("; {n} SUSPECTED ORPHAN(S) (run `rekey reconcile {name}`)"),
+                };
+                format!("{name}: {} (last used: {used}){drift}{suspects}", if v.valid { "valid" } else { "NOT VALID" })
             }
             Err(e) => {
                 failed += 1;
@@ -39,15 +49,19 @@ pub async fn run(names: Vec<String>, json: bool, context: &Context) -> anyhow::R
         if !json {
             println!("{line}");
         }
-        let verification = outcome.ok();
-        results.push(serde_json::json!({ "credential": name, "verification": verification, "message": line }));
+        let (verification, drift) = outcome.map_or((None, None), |(v, d)| (Some(v), d));
+        results.push(serde_json::json!({
+            "credential": name, "verification": verification, "drift": drift, "suspects": suspects, "message": line,
+        }));
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     }
-    match (failed, invalid) {
-        (0, 0) => Ok(()),
-        (0, _) => Err(InvalidKey.into()),
-        (n, _) => anyhow::bail!("{n} of {} checks could not be made", names.len()),
+    // A failure to check outranks an invalid key, which outranks drift.
+    match (failed, invalid, drifted) {
+        (0, 0, 0) => Ok(()),
+        (0, 0, n) => Err(Reported(anyhow::anyhow!("{n} credential(s) differ from their provider")).into()),
+        (0, _, _) => Err(InvalidKey.into()),
+        (n, _, _) => Err(Reported(anyhow::anyhow!("{n} of {} checks could not be made", names.len())).into()),
     }
 }

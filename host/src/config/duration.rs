@@ -1,15 +1,17 @@
-//! Durations as operators write them: `90d`, `1h`, `30m`, `45s`, `0s`.
+//! Durations as operators write them: `90d`, `1h`, `30m`, `45s`, `0s`, and
+//! `250ms` for the short waits of retries.
 
 use serde::{Deserialize, Deserializer};
 use std::time::Duration;
 
-/// Parses `<number><unit>` with unit `s`, `m`, `h` or `d`.
+/// Parses `<number><unit>` with unit `ms`, `s`, `m`, `h` or `d`.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90d, 1h, 30m or 45s"))?;
     let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
         "s" => 1,
         "m" => 60,
         "h" => 3_600,
@@ -23,6 +25,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 pub fn format(duration: Duration) -> String {
     let s = duration.as_secs();
     match s {
+        _ if duration.subsec_millis() > 0 => format!("{}ms", duration.as_millis()),
         0 => "0s".into(),
         _ if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
         _ if s.is_multiple_of(3_600) => format!("{}h", s / 3_600),
@@ -61,5 +64,7 @@ mod tests {
         assert!(parse("soon").is_err());
         assert_eq!(format(Duration::from_secs(3_600)), "1h");
         assert_eq!(format(Duration::from_secs(90)), "90s");
+        assert_eq!(parse("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(format(Duration::from_millis(1_500)), "1500ms");
     }
 }

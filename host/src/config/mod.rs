@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 
 /// A mistake in `rekey.toml`.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
+#[error("{}{}: {message}", file.display(), line.map_or(String::new(), |l| format!(":{l}")))]
 pub struct ConfigError {
     /// The file.
     pub file: PathBuf,
-    /// 1-based line.
-    pub line: usize,
+    /// 1-based line, when the mistake is at one.
+    pub line: Option<usize>,
     /// What is wrong, naming the field.
     pub message: String,
 }
@@ -41,8 +41,8 @@ impl Config {
     pub fn load(file: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|e| ConfigError {
             file: file.into(),
-            line: 0,
-            message: format!("cannot read it: {e} (create it, or pass --config)"),
+            line: None,
+            message: format!("cannot read it: {e} (create it, or name another file with -C/--config-file)"),
         })?;
         Self::parse(file, &text)
     }
@@ -51,7 +51,7 @@ impl Config {
     pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
         let error = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
             file: file.into(),
-            line: span.map_or(0, |s| line_of(text, s.start)),
+            line: span.map(|s| line_of(text, s.start)),
             message,
         };
         let manifest: Manifest = toml::from_str(text).map_err(|e| error(e.span(), e.message().trim().to_string()))?;
@@ -296,7 +296,7 @@ checks = [{ type = "exec", command = ["true"] }]
     fn a_literal_secret_is_refused_with_its_line() {
         let text = GOOD.replace("env:API_TOKEN", "hunter2");
         let error = parse(&text).unwrap_err();
-        assert_eq!(error.line, 6);
+        assert_eq!(error.line, Some(6));
         assert!(error.to_string().starts_with("rekey.toml:6: credential `api`: admin_secrets.token:"), "{error}");
         assert!(!error.to_string().contains("hunter2"), "the error does not echo the secret");
     }
@@ -304,10 +304,10 @@ checks = [{ type = "exec", command = ["true"] }]
     #[test]
     fn unknown_fields_and_bad_values_name_their_line() {
         let error = parse(&GOOD.replace("variable =", "varible =")).unwrap_err();
-        assert_eq!(error.line, 11, "{error}");
+        assert_eq!(error.line, Some(11), "{error}");
         assert!(error.message.contains("varible"), "{error}");
         let error = parse(&GOOD.replace("\"60d\"", "\"60\"")).unwrap_err();
-        assert_eq!(error.line, 7, "{error}");
+        assert_eq!(error.line, Some(7), "{error}");
         assert!(error.message.contains("no unit"), "{error}");
     }
 
@@ -323,7 +323,7 @@ checks = [{ type = "exec", command = ["true"] }]
     #[test]
     fn requiring_signatures_needs_a_trusted_key() {
         let error = parse(&format!("[trust]\nrequire_signature = true\n{GOOD}")).unwrap_err();
-        assert_eq!(error.line, 2, "{error}");
+        assert_eq!(error.line, Some(2), "{error}");
         assert!(error.message.contains("trust.keys is empty"), "{error}");
         let error = parse(&format!("[trust]\nkeys = [\"not-a-key\"]\n{GOOD}")).unwrap_err();
         assert!(error.message.starts_with("trust.keys: `not-a-key` is not a minisign public key"), "{error}");

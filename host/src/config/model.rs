@@ -22,6 +22,10 @@ pub struct Manifest {
     /// [default: `plugins`].
     #[serde(default = "default_plugin_dir")]
     pub plugin_dir: PathBuf,
+    /// How long one plugin call may take, its network requests included: a
+    /// provider that hangs past it fails the call [default: 30s].
+    #[serde(default = "default_timeout", with = "duration")]
+    pub plugin_timeout: Duration,
     /// Which plugin authors are trusted.
     #[serde(default)]
     pub trust: Trust,
@@ -208,6 +212,12 @@ pub enum Check {
         /// How long the request may take [default: 30s].
         #[serde(default = "default_timeout", with = "duration")]
         timeout: Duration,
+        /// Retries of a transient failure (no answer, 408, 429, 5xx) [default: 3].
+        #[serde(default = "default_retries")]
+        retries: u32,
+        /// The wait before the first retry; it doubles after each [default: 1s].
+        #[serde(default = "default_retry_delay", with = "duration")]
+        retry_delay: Duration,
     },
     /// A command that exits 0 when the key works (secret in `REKEY_SECRET`).
     Exec {
@@ -216,7 +226,26 @@ pub enum Check {
         /// How long it may run [default: 30s].
         #[serde(default = "default_timeout", with = "duration")]
         timeout: Duration,
+        /// Retries of a failure (a non-zero exit, a timeout) [default: 3].
+        #[serde(default = "default_retries")]
+        retries: u32,
+        /// The wait before the first retry; it doubles after each [default: 1s].
+        #[serde(default = "default_retry_delay", with = "duration")]
+        retry_delay: Duration,
     },
+}
+
+impl Check {
+    /// Retries after the first attempt, and the first wait: a service that
+    /// was just given a new key may answer 429 or 503, or a smoke test fail
+    /// once, while it reloads.
+    pub fn retry(&self) -> (u32, Duration) {
+        match self {
+            Self::Http { retries, retry_delay, .. } | Self::Exec { retries, retry_delay, .. } => {
+                (*retries, *retry_delay)
+            }
+        }
+    }
 }
 
 /// Where events go.
@@ -265,4 +294,8 @@ fn default_status() -> u16 {
 
 fn default_retries() -> u32 {
     3
+}
+
+fn default_retry_delay() -> Duration {
+    Duration::from_secs(1)
 }

@@ -23,6 +23,21 @@ pub struct Context<'a> {
     pub key_id: &'a str,
 }
 
+/// Why `command` cannot start, if its program is missing or not
+/// executable: a program with a `/` is a path (from `dir`), any other is
+/// looked up in `PATH`.
+pub fn missing_program(command: &[String], dir: &Path) -> Option<DeployError> {
+    let Some(program) = command.first() else { return Some(DeployError("the command is empty".into())) };
+    let executable = |path: &Path| rustix::fs::access(path, rustix::fs::Access::EXEC_OK).is_ok() && path.is_file();
+    let found = if program.contains('/') {
+        executable(&dir.join(program))
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| executable(&d.join(program))))
+    };
+    (!found).then(|| DeployError(format!("`{program}` is not an executable file here or in PATH")))
+}
+
 /// Runs `command` with `secret` passed as `via` says; fails on a non-zero
 /// exit or after `timeout`.
 pub async fn run(

@@ -46,6 +46,26 @@ pub async fn deploy(
     }
 }
 
+/// What `rekey rotate --dry-run` can tell without writing: a file target's
+/// folder exists and the file (or, for a new file, the folder) is
+/// writable; a command target's program exists.
+pub fn preflight(target: &Target, dir: &Path) -> Result<(), DeployError> {
+    let writable = |path: &Path| rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok();
+    match target {
+        Target::EnvFile { path, .. } | Target::JsonFile { path, .. } => {
+            let file = dir.join(path);
+            let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if !folder.is_dir() {
+                return Err(DeployError(format!("the folder {} does not exist; create it first", folder.display())));
+            }
+            let (what, ok) =
+                if file.exists() { (&file, writable(&file)) } else { (&folder.to_path_buf(), writable(folder)) };
+            if ok { Ok(()) } else { Err(DeployError(format!("{} is not writable by this user", what.display()))) }
+        }
+        Target::Exec { command, .. } => exec::missing_program(command, dir).map_or(Ok(()), Err),
+    }
+}
+
 /// Describes a target for plans and messages (no secret).
 pub fn describe(target: &Target) -> String {
     match target {

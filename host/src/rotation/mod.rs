@@ -8,24 +8,33 @@
 //!
 //! Each step is journaled `begun` before its side effect and `done` after it;
 //! every side effect is idempotent, so a step that was begun but not done is
-//! simply run again (`generate` gets the same rotation id, so a provider can
-//! return the key it already made). A failure before `promote` rolls back:
-//! the old key goes back to every target and the new one is revoked.
+//! simply run again. A failure before `promote` rolls back: the old key goes
+//! back to every target and the new one is revoked.
+//!
+//! `generate` is the one step whose side effect the host may never hear
+//! about: the provider can make a key and the answer be lost. What happens
+//! then depends on what the provider can do (see [`reconcile`]): return the
+//! same key for the same rotation id, or list its keys so the host finds
+//! and revokes the lost one; with neither, the host records a suspected
+//! orphan and never retries blindly. Every key that reaches the host is
+//! stored, or revoked before the error is reported; every event is in the
+//! audit log, or the step fails.
 
 mod crash;
 pub mod plan;
+pub mod reconcile;
 mod retry;
 
 use crate::config::reference::Reference;
 use crate::config::{Config, CredentialSpec, plugin_config};
 use crate::deploy::{self, Context, check, notify};
-use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, Plugin, PluginError, Runtime};
+use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, Plugin, PluginError, ProviderError, Runtime};
 use crate::store::lock::CredentialLock;
 use crate::store::rotations::{Rotation, State};
 use crate::store::versions::Label;
 use crate::store::{Store, StoreError, now};
 use crate::trust::Gate;
-use plan::{BACKUP, GENERATE, NOTIFY_DONE, NOTIFY_STARTED, PROMOTE, REVOKE_OLD, ROLLBACK, VERIFY};
+use plan::{BACKUP, GENERATE, GENERATE_REFUSED, NOTIFY_DONE, NOTIFY_STARTED, PROMOTE, REVOKE_OLD, ROLLBACK, VERIFY};
 
 /// The audit event of each plugin call, with its network transcript.
 pub const PLUGIN_CALL: &str = "plugin.call";
@@ -103,6 +112,9 @@ pub struct Rotator<'a> {
     spec: &'a CredentialSpec,
     plugin: Plugin,
     options: CallOptions,
+    /// An audit entry of a plugin call that could not be written; the step
+    /// that made the call fails on it.
+    unaudited: std::sync::Mutex<Option<StoreError>>,
     _lock: CredentialLock,
 }
 
@@ -144,7 +156,7 @@ impl<'a> Rotator<'a> {
             ..Grants::default()
         };
         let options = CallOptions { config: plugin_config(spec), admin_secrets, grants, rotation_id: String::new() };
-        Ok(Self { config, store, spec, plugin, options, _lock: lock })
+        Ok(Self { config, store, spec, plugin, options, unaudited: Default::default(), _lock: lock })
     }
 
     fn name(&self) -> &str {
@@ -240,17 +252,20 @@ impl<'a> Rotator<'a> {
             self.store.labeled(self.name(), Label::Current)?.ok_or_else(|| self.setup("has no current key yet"))?;
         let key = self.store.credential(&current)?;
         let options = CallOptions { rotation_id: format!("check-{}", now()), ..self.options.clone() };
+        let check = |cause: String| RotationError::Check { credential: self.name().into(), cause };
         let verification =
             retry::retrying("verify", || self.recorded("verify", None, self.plugin.verify(&options, &key)))
                 .await
-                .map_err(|e| RotationError::Check { credential: self.name().into(), cause: e.to_string() })?;
+                .map_err(|e| check(e.to_string()))?;
+        self.audited().map_err(check)?;
         self.store.record_check(&current, verification.valid, verification.last_used.map(|t| t as i64))?;
         Ok(verification)
     }
 
     /// One attempt of a plugin call, recorded in the audit log with what the
     /// plugin did on the network, so `rekey audit log --plugin` can show
-    /// every request a plugin ever made.
+    /// every request a plugin ever made. An entry that cannot be written is
+    /// kept for [`Self::audited`], which fails the step.
     async fn recorded<T>(
         &self,
         call: &str,
@@ -267,9 +282,18 @@ impl<'a> Rotator<'a> {
             "requests": outcome.transcript,
         });
         if let Err(e) = self.store.audit(PLUGIN_CALL, Some(self.name()), rotation, detail) {
-            tracing::warn!("the {call} call of {} was not recorded in the audit log: {e}", self.name());
+            self.unaudited.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
         }
         outcome
+    }
+
+    /// Fails when a plugin call since the last check could not be recorded
+    /// in the audit log: what is not audited did not happen safely.
+    fn audited(&self) -> Result<(), String> {
+        match self.unaudited.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            None => Ok(()),
+            Some(e) => Err(format!("a plugin call could not be recorded in the audit log: {e}")),
+        }
     }
 
     /// Runs the steps of `rotation` that are not done yet.
@@ -294,9 +318,10 @@ impl<'a> Rotator<'a> {
                     return Ok(Ended::InGrace { until });
                 }
             }
+            let resumed = self.store.step_begun(&rotation.id, &step.name)?;
             self.store.record(&rotation.id, &step.name, "begun")?;
             crash::point(&step.name, "begun");
-            if let Err(cause) = self.run_step(&rotation, &step).await {
+            if let Err(cause) = self.run_step(&rotation, &step, resumed).await {
                 return Err(self.fail(&rotation, &step.name, cause).await);
             }
             crash::point(&step.name, "done");
@@ -304,13 +329,15 @@ impl<'a> Rotator<'a> {
         Ok(Ended::Succeeded)
     }
 
-    /// One step's side effect, and its `done` record.
-    async fn run_step(&self, rotation: &Rotation, step: &plan::Step) -> Result<(), String> {
-        let options = CallOptions { rotation_id: rotation.id.clone(), ..self.options.clone() };
+    /// One step's side effect, and its `done` record. `resumed`: an
+    /// earlier run began the step and did not finish it.
+    async fn run_step(&self, rotation: &Rotation, step: &plan::Step, resumed: bool) -> Result<(), String> {
+        let options = self.options_for(rotation);
         let done = || self.store.record(&rotation.id, &step.name, "done").map_err(|e| e.to_string());
         match step.name.as_str() {
             NOTIFY_STARTED => {
-                self.notify(rotation, "rotation.started", serde_json::json!({ "emergency": rotation.emergency })).await;
+                self.notify(rotation, "rotation.started", serde_json::json!({ "emergency": rotation.emergency }))
+                    .await?;
                 done()
             }
             BACKUP => {
@@ -323,15 +350,13 @@ impl<'a> Rotator<'a> {
                 done()
             }
             GENERATE => {
-                let key = retry::retrying("generate", || {
-                    self.recorded("generate", Some(&rotation.id), self.plugin.generate(&options))
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-                // The provider holds the key, the store does not yet: resuming
-                // from here must not make a second one.
+                if resumed {
+                    self.lost_generate(rotation, "an earlier run was stopped while generating").await?.or_stop()?;
+                }
+                let key = self.generate(rotation).await?;
+                // The provider holds the key, the store does not yet.
                 crash::point(GENERATE, "returned");
-                self.store.store_pending(rotation, &key).map(drop).map_err(|e| e.to_string())
+                self.keep(rotation, key).await
             }
             VERIFY => {
                 let new = self.new_key(rotation)?;
@@ -340,6 +365,7 @@ impl<'a> Rotator<'a> {
                 })
                 .await
                 .map_err(|e| e.to_string())?;
+                self.audited()?;
                 if !verification.valid {
                     return Err(format!("the new key does not work: {}", verification.detail.unwrap_or_default()));
                 }
@@ -352,14 +378,14 @@ impl<'a> Rotator<'a> {
                     })
                     .await
                     .map_err(|e| e.to_string())?;
+                    self.audited()?;
                     self.store.revoked(rotation, version, REVOKE_OLD).map_err(|e| e.to_string())?;
                     self.notify(
                         rotation,
                         "key.revoked",
                         serde_json::json!({ "version": version, "key_id": old.key_id }),
                     )
-                    .await;
-                    Ok(())
+                    .await
                 }
                 None => done(),
             },
@@ -370,7 +396,7 @@ impl<'a> Rotator<'a> {
             NOTIFY_DONE => {
                 self.store.finish(rotation, State::Succeeded, None).map_err(|e| e.to_string())?;
                 self.notify(rotation, "rotation.succeeded", serde_json::json!({ "version": rotation.to_version }))
-                    .await;
+                    .await?;
                 done()
             }
             _ => {
@@ -391,6 +417,103 @@ impl<'a> Rotator<'a> {
                     }
                 }
                 done()
+            }
+        }
+    }
+
+    /// The call options of a rotation's plugin calls.
+    fn options_for(&self, rotation: &Rotation) -> CallOptions {
+        CallOptions { rotation_id: rotation.id.clone(), ..self.options.clone() }
+    }
+
+    /// Calls `generate`, retrying a transient failure only when a retry
+    /// cannot leave a key behind: the provider returns the same key for the
+    /// same rotation id, or the key the failed attempt may have made was
+    /// found and revoked first.
+    async fn generate(&self, rotation: &Rotation) -> Result<Credential, String> {
+        let options = self.options_for(rotation);
+        let mut attempt = 1;
+        loop {
+            let error = match self.recorded("generate", Some(&rotation.id), self.plugin.generate(&options)).await.result
+            {
+                Ok(key) => return Ok(key),
+                Err(error) => error,
+            };
+            if !may_have_made_a_key(&error) {
+                self.store.record(&rotation.id, GENERATE_REFUSED, "done").map_err(|e| e.to_string())?;
+                return Err(error.to_string());
+            }
+            let Some(wait) = retry::wait(&error, attempt) else {
+                // Not retried: whatever the attempt made is the rollback's to find.
+                return Err(error.to_string());
+            };
+            let why = format!("a generate call failed after it may have made a key ({error})");
+            self.lost_generate(rotation, &why).await?.or_stop()?;
+            tracing::warn!("generate failed ({error}); retrying in {wait:?} (attempt {})", attempt + 1);
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// Makes sure no key from a `generate` whose answer was lost stays
+    /// live: nothing to do when the provider returns the same key again;
+    /// found and revoked when it lists its keys; otherwise recorded as a
+    /// suspected orphan (status, audit, notification).
+    async fn lost_generate(&self, rotation: &Rotation, why: &str) -> Result<Lost, String> {
+        let capabilities = &self.plugin.info().capabilities;
+        if capabilities.idempotent_generate {
+            return Ok(Lost::Nothing);
+        }
+        if capabilities.lists_keys {
+            return self.sweep(rotation).await.map(|()| Lost::Nothing);
+        }
+        let reason = format!(
+            "{why}; the `{}` plugin can neither return the same key again nor list its keys, so a key may be live at the provider that rekey does not hold: find it there (created around {} UTC, for rotation {}), revoke it, then run `rekey reconcile {} --resolve`",
+            Config::plugin_name(self.spec),
+            humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+            rotation.id,
+            self.name()
+        );
+        self.suspect(rotation, None, &reason).await?;
+        Ok(Lost::Suspected)
+    }
+
+    /// Records a suspected orphan and tells the notifiers.
+    async fn suspect(&self, rotation: &Rotation, key_id: Option<&str>, reason: &str) -> Result<(), String> {
+        tracing::error!("possible orphaned key of `{}`: {reason}", self.name());
+        self.store.suspect(self.name(), Some(&rotation.id), key_id, reason).map_err(|e| e.to_string())?;
+        self.notify(rotation, "key.possible_orphan", serde_json::json!({ "key_id": key_id, "reason": reason })).await
+    }
+
+    /// Stores the new key as pending. A key that cannot be stored (a full
+    /// disk, a locked or broken store) or whose generation cannot be
+    /// audited is revoked at once, before the error is reported: no key
+    /// the provider made is left without a record.
+    async fn keep(&self, rotation: &Rotation, key: Credential) -> Result<(), String> {
+        let stored = self.audited().and_then(|()| {
+            self.store.store_pending(rotation, &key).map(drop).map_err(|e| format!("storing the new key failed: {e}"))
+        });
+        let Err(cause) = stored else { return Ok(()) };
+        let options = self.options_for(rotation);
+        let revoked = retry::retrying("revoke", || {
+            self.recorded("revoke", Some(&rotation.id), self.plugin.revoke(&options, &key))
+        })
+        .await;
+        // The store is failing: its audit entries may fail too, and the error says it all.
+        let _ = self.audited();
+        match revoked {
+            Ok(()) => {
+                Err(format!("{cause}; the new key {} was revoked at the provider, so none is left behind", key.key_id))
+            }
+            Err(e) => {
+                let reason = format!(
+                    "{cause}; revoking the new key {} failed too ({e}): revoke it at the provider by hand, then run `rekey reconcile {} --resolve`",
+                    key.key_id,
+                    self.name()
+                );
+                // Recorded if the store can still take it; the message carries it either way.
+                let _ = self.suspect(rotation, Some(&key.key_id), &reason).await;
+                Err(reason)
             }
         }
     }
@@ -418,18 +541,27 @@ impl<'a> Rotator<'a> {
         let promoted = self.store.step_done(&rotation.id, PROMOTE).unwrap_or(true);
         let old_revoked = self.store.step_done(&rotation.id, REVOKE_OLD).unwrap_or(true);
         if promoted || old_revoked {
-            let _ = self.store.audit(
-                "rotation.step_failed",
-                Some(self.name()),
-                Some(&rotation.id),
-                serde_json::json!({ "step": step, "error": cause }),
-            );
-            self.notify(
-                rotation,
-                "rotation.failed",
-                serde_json::json!({ "step": step, "error": cause, "resumable": true }),
-            )
-            .await;
+            let recorded = self
+                .store
+                .audit(
+                    "rotation.step_failed",
+                    Some(self.name()),
+                    Some(&rotation.id),
+                    serde_json::json!({ "step": step, "error": cause }),
+                )
+                .map_err(|e| e.to_string())
+                .and(Ok(()));
+            let notified = self
+                .notify(
+                    rotation,
+                    "rotation.failed",
+                    serde_json::json!({ "step": step, "error": cause, "resumable": true }),
+                )
+                .await;
+            let cause = match recorded.and(notified) {
+                Ok(()) => cause,
+                Err(e) => format!("{cause}; the failure could not be recorded in the audit log either: {e}"),
+            };
             return self.failed(&rotation.id, step, cause, false);
         }
         match self.undo(rotation, &format!("{step} failed: {cause}")).await {
@@ -447,7 +579,7 @@ impl<'a> Rotator<'a> {
     async fn undo(&self, rotation: &Rotation, reason: &str) -> Result<(), String> {
         if !self.store.step_begun(&rotation.id, ROLLBACK).map_err(|e| e.to_string())? {
             self.store.record(&rotation.id, ROLLBACK, "begun").map_err(|e| e.to_string())?;
-            let _ = self.store.set_error(rotation, reason);
+            self.store.set_error(rotation, reason).map_err(|e| e.to_string())?;
         }
         crash::point(ROLLBACK, "begun");
         // After a promotion, the previous key is made current again first
@@ -475,32 +607,47 @@ impl<'a> Rotator<'a> {
                 }
             }
         }
-        if let Some(version) = rotation.to_version {
+        let rotation = &self.store.rotation(&rotation.id).map_err(|e| e.to_string())?;
+        if let Some(version) = rotation.to_version
+            && self.store.version(self.name(), version).map_err(|e| e.to_string())?.revoked_at.is_none()
+        {
             let new = self.new_key(rotation)?;
-            let options = CallOptions { rotation_id: rotation.id.clone(), ..self.options.clone() };
+            let options = self.options_for(rotation);
             retry::retrying("revoke", || {
                 self.recorded("revoke", Some(&rotation.id), self.plugin.revoke(&options, &new))
             })
             .await
             .map_err(|e: PluginError| format!("revoking the new key: {e}"))?;
+            self.audited()?;
             self.store.revoked(rotation, version, "rollback:revoke-new").map_err(|e| e.to_string())?;
             self.notify(
                 rotation,
                 "key.revoked",
                 serde_json::json!({ "version": version, "key_id": new.key_id, "rollback": true }),
             )
-            .await;
+            .await?;
+        }
+        // A generate that never came back may have made a key all the same.
+        let step_done = |step| self.store.step_done(&rotation.id, step).map_err(|e| e.to_string());
+        if self.store.step_begun(&rotation.id, GENERATE).map_err(|e| e.to_string())?
+            && !step_done(GENERATE)?
+            && !step_done(GENERATE_REFUSED)?
+        {
+            // Either way the rollback can finish: a possible orphan is recorded.
+            let _: Lost = self
+                .lost_generate(rotation, "the rotation is rolled back after a generate that did not finish")
+                .await?;
         }
         self.store.record(&rotation.id, ROLLBACK, "done").map_err(|e| e.to_string())?;
         self.store.finish(rotation, State::RolledBack, Some(reason)).map_err(|e| e.to_string())?;
-        self.notify(rotation, "rotation.failed", serde_json::json!({ "error": reason })).await;
+        self.notify(rotation, "rotation.failed", serde_json::json!({ "error": reason })).await?;
         self.notify(rotation, "rotation.rolled_back", serde_json::json!({ "current_version": rotation.from_version }))
-            .await;
-        Ok(())
+            .await
     }
 
-    /// Sends an event to every notifier; failures are logged and audited.
-    async fn notify(&self, rotation: &Rotation, event: &str, detail: serde_json::Value) {
+    /// Sends an event to every notifier. A notifier that fails is logged
+    /// and audited, not an error; an audit entry that cannot be written is.
+    async fn notify(&self, rotation: &Rotation, event: &str, detail: serde_json::Value) -> Result<(), String> {
         let message = notify::Event {
             event,
             credential: self.name(),
@@ -521,15 +668,54 @@ impl<'a> Rotator<'a> {
                 notify::send(notifier, &message, secret.as_deref().map(|s| s.as_str()), &self.config.dir).await
             {
                 tracing::warn!("notification {event} to {} failed: {error}", notify::describe(notifier));
-                let _ = self.store.audit(
-                    "notify.failed",
-                    Some(self.name()),
-                    Some(&rotation.id),
-                    serde_json::json!({ "event": event, "error": error.to_string() }),
-                );
+                self.store
+                    .audit(
+                        "notify.failed",
+                        Some(self.name()),
+                        Some(&rotation.id),
+                        serde_json::json!({ "event": event, "error": error.to_string() }),
+                    )
+                    .map_err(|e| format!("a failed notification could not be recorded in the audit log: {e}"))?;
             }
         }
+        Ok(())
     }
+}
+
+/// What became of a key that a lost `generate` answer may have left.
+#[must_use]
+enum Lost {
+    /// Nothing is left behind: the provider returns the same key again, or
+    /// the key was found and revoked.
+    Nothing,
+    /// It may be live at the provider: recorded as a suspected orphan.
+    Suspected,
+}
+
+impl Lost {
+    /// An error when `generate` must not be called again.
+    fn or_stop(self) -> Result<(), String> {
+        match self {
+            Self::Nothing => Ok(()),
+            Self::Suspected => Err("not generating again blindly: a second key could be left behind too".into()),
+        }
+    }
+}
+
+/// Whether a failed `generate` call may still have made a key at the
+/// provider: anything but a refusal before the provider acted (bad config,
+/// a refused admin secret, a sandbox denial) or a result the host refused
+/// (which the provider did make: that counts too).
+fn may_have_made_a_key(error: &PluginError) -> bool {
+    !matches!(
+        error,
+        PluginError::Config { .. }
+            | PluginError::Denied { .. }
+            | PluginError::Provider {
+                error: ProviderError::InvalidConfig(_) | ProviderError::Unauthorized(_) | ProviderError::NotFound(_),
+                ..
+            }
+    )
 }
 
 /// Whether a credential is due: no current key, or one older than its

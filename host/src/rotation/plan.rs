@@ -21,6 +21,10 @@ pub const REVOKE_OLD: &str = "revoke-old";
 pub const NOTIFY_DONE: &str = "notify:done";
 /// Journaled when a rotation is being undone.
 pub const ROLLBACK: &str = "rollback";
+/// Journaled done when the provider refused `generate` before it could
+/// make anything (bad config, a refused admin secret), so the rollback
+/// does not look for a key that was never made.
+pub const GENERATE_REFUSED: &str = "generate:refused";
 
 /// One step of a plan.
 #[derive(Clone, Debug, serde::Serialize)]

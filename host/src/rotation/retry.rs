@@ -1,16 +1,15 @@
 //! Retries of provider calls: transient failures (`unavailable`,
-//! `rate-limited`) are retried with exponential backoff and full jitter, or
+//! `rate-limited`) are retried with exponential backoff and jitter, or
 //! after the delay the provider asked for; permanent ones are not.
 
+use crate::backoff;
 use crate::runtime::{Outcome, PluginError, ProviderError, RateLimit};
 use std::time::Duration;
 
 /// Attempts in all, the first included.
-const ATTEMPTS: u32 = 5;
+pub const ATTEMPTS: u32 = 5;
 /// The first backoff; it doubles each time.
 const BASE: Duration = Duration::from_millis(200);
-/// No single wait is longer.
-const CAP: Duration = Duration::from_secs(30);
 
 /// Runs `call` until it succeeds, fails for good, or runs out of attempts.
 pub async fn retrying<T, F, Fut>(what: &str, mut call: F) -> Result<T, PluginError>
@@ -24,28 +23,27 @@ where
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        let wait = match &error {
-            PluginError::Provider { error: e, .. } if e.is_transient() && attempt < ATTEMPTS => delay(e, attempt),
-            _ => return Err(error),
-        };
+        let Some(wait) = wait(&error, attempt) else { return Err(error) };
         tracing::warn!("{what} failed ({error}); retrying in {wait:?} (attempt {} of {ATTEMPTS})", attempt + 1);
         tokio::time::sleep(wait).await;
         attempt += 1;
     }
 }
 
-fn delay(error: &ProviderError, attempt: u32) -> Duration {
-    if let ProviderError::RateLimited(RateLimit { retry_after_seconds: Some(seconds), .. }) = error {
-        return Duration::from_secs(u64::from(*seconds)).min(CAP);
+/// How long to wait before retrying after failed attempt `attempt`, or
+/// `None` when the failure is permanent or the attempts are spent.
+pub fn wait(error: &PluginError, attempt: u32) -> Option<Duration> {
+    match error {
+        PluginError::Provider { error: e, .. } if e.is_transient() && attempt < ATTEMPTS => Some(delay(e, attempt)),
+        _ => None,
     }
-    let ceiling = BASE.saturating_mul(1 << (attempt - 1)).min(CAP);
-    ceiling.mul_f64(jitter())
 }
 
-/// A uniform number in [0.5, 1): full jitter, but never a zero wait.
-fn jitter() -> f64 {
-    let [byte]: [u8; 1] = crate::store::rand_bytes();
-    0.5 + f64::from(byte) / 512.0
+fn delay(error: &ProviderError, attempt: u32) -> Duration {
+    if let ProviderError::RateLimited(RateLimit { retry_after_seconds: Some(seconds), .. }) = error {
+        return Duration::from_secs(u64::from(*seconds)).min(backoff::CAP);
+    }
+    backoff::delay(BASE, attempt)
 }
 
 #[cfg(test)]
@@ -86,15 +84,11 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_with_jitter_and_honours_retry_after() {
-        let unavailable = ProviderError::Unavailable("x".into());
-        for attempt in 1..5 {
-            let ceiling = BASE * (1 << (attempt - 1));
-            let wait = delay(&unavailable, attempt);
-            assert!(wait >= ceiling / 2 && wait < ceiling, "attempt {attempt}: {wait:?}");
-        }
+    fn a_provider_that_names_its_delay_is_waited_for() {
         let limited =
             ProviderError::RateLimited(RateLimit { retry_after_seconds: Some(3), message: "slow down".into() });
         assert_eq!(delay(&limited, 1), Duration::from_secs(3));
+        let spent = PluginError::Provider { plugin: "p".into(), error: ProviderError::Unavailable("x".into()) };
+        assert!(wait(&spent, ATTEMPTS - 1).is_some() && wait(&spent, ATTEMPTS).is_none());
     }
 }
