@@ -141,8 +141,11 @@ fn a_rotation_keeps_the_application_working_and_deletes_the_old_key() {
     assert_ne!(id, moto.app.0);
     assert!(works(&moto, &id, &secret));
     assert!(!works(&moto, &moto.app.0, &moto.app.1), "the first key is deleted");
-    // `rekey verify` reports the key's last use from GetAccessKeyLastUsed.
-    assert!(text(&project.run(&["verify", "app-aws"], "")).0.contains("app-aws: valid (last used: "));
+    // `rekey verify` reports the key's last use from GetAccessKeyLastUsed,
+    // and ListAccessKeys shows exactly the keys the store holds.
+    let verify = text(&project.run(&["verify", "app-aws"], "")).0;
+    assert!(verify.contains("app-aws: valid (last used: ") && !verify.contains("DRIFT"), "{verify}");
+    assert_eq!(text(&project.run(&["reconcile", "app-aws"], "")).0.trim(), "app-aws: in step with the provider");
 }
 
 #[test]

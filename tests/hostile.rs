@@ -167,6 +167,61 @@ fn ansi_log() {
     }
 }
 
+/// Not an attack on the sandbox but on the promise that no key is lost: a
+/// provider that can neither list its keys nor return the same key again,
+/// whose create makes the key and then answers 500. rekey must not call
+/// `generate` blindly again, and must say loudly that a key may be live.
+#[test]
+fn unlisted_keys() {
+    let server = KeyServer::start().not_idempotent();
+    let toml = format!(
+        r#"
+[[credential]]
+name = "api"
+plugin = "{plugin}"
+config = {{ base-url = "{base}" }}
+admin_secrets = {{ admin-token = "env:ADMIN_TOKEN" }}
+grants = ["{addr}"]
+policy = {{ grace_period = "0s" }}
+
+[[credential.stages]]
+name = "prod"
+targets = [{{ type = "env-file", path = "app.env", variable = "KEY" }}]
+"#,
+        plugin = guests::UNLISTED_KEYS,
+        base = server.base_url(),
+        addr = server.addr,
+    );
+    let project = support::Project::new(&toml, &[("ADMIN_TOKEN", KeyServer::ADMIN_TOKEN)]);
+    assert!(project.run(&["rotate", "api"], "").status.success());
+    server.fail_creates(&[support::Fault::Status(500)]);
+    let out = project.run(&["rotate", "api"], "");
+    let (stdout, stderr) = support::text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("not generating again blindly") && stdout.contains("rolled back"), "{stdout}");
+    assert!(stderr.contains("possible orphaned key of `api`"), "{stderr}");
+    let creates = server.requests.lock().unwrap().iter().filter(|r| *r == "POST /api/keys").count();
+    assert_eq!(creates, 2, "one create for the first rotation, one (not retried) for the second");
+    let status = support::text(&project.run(&["status"], "")).0;
+    assert!(status.contains("1 SUSPECTED ORPHAN(S): rekey reconcile api"), "{status}");
+    let audit = support::text(&project.run(&["audit", "log", "--json"], "")).0;
+    assert!(audit.contains("key.possible_orphan"), "{audit}");
+    let reconcile = project.run(&["reconcile", "api"], "");
+    assert_eq!(reconcile.status.code(), Some(1), "a suspect is drift until dealt with");
+    assert!(support::text(&reconcile).0.contains("SUSPECTED ORPHAN #1"), "{:?}", support::text(&reconcile));
+    // The operator revokes it at the provider by hand, and says so.
+    let show: serde_json::Value =
+        serde_json::from_str(&support::text(&project.run(&["credential", "show", "api", "--json"], "")).0).unwrap();
+    let versions = show["versions"].as_array().unwrap();
+    let current = versions.iter().find(|v| v["label"] == "current").unwrap()["key_id"].as_str().unwrap();
+    let orphans: Vec<String> = server.keys.lock().unwrap().keys().filter(|id| *id != current).cloned().collect();
+    assert_eq!(orphans.len(), 1, "the one key the store does not hold");
+    server.keys.lock().unwrap().remove(&orphans[0]);
+    assert!(project.run(&["reconcile", "api", "--resolve"], "").status.success());
+    assert!(!support::text(&project.run(&["status"], "")).0.contains("SUSPECTED"));
+    assert!(project.run(&["rotate", "api"], "").status.success(), "the next rotation runs");
+}
+
 #[tokio::test]
 async fn contract_v0_2() {
     let (runtime, _cache) = support::runtime(Limits::default());

@@ -273,6 +273,22 @@ fn a_server_killed_mid_rotation_is_rolled_back_once_it_is_back() {
 }
 
 #[test]
+fn a_generate_whose_answer_was_lost_is_made_again_on_the_same_role() {
+    let pg = Postgres::start();
+    let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
+    import_blue(&project, &pg);
+    // Killed once app_green can log in with a password nobody holds.
+    let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "app-db"]);
+    assert_eq!(out.status.code(), None, "killed");
+    let resumed = project.run(&["resume"], "");
+    assert!(resumed.status.success(), "{:?}", text(&resumed));
+    let (role, password) = parts(&project.env_value("app.env", "DATABASE_URL"));
+    assert_eq!(role, "app_green", "the role enabled for this rotation, not a refusal that both can log in");
+    assert!(pg.login(&role, &password));
+    assert!(!pg.login("app_blue", BLUE_PASSWORD), "the old role is retired");
+}
+
+#[test]
 fn an_emergency_rotation_retires_the_old_role_at_once() {
     let pg = Postgres::start();
     let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);

@@ -7,6 +7,7 @@
 mod support;
 
 use rekey_test_artifacts::plugins;
+use sha2::Digest;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -182,6 +183,29 @@ fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
     assert_eq!(redis.auth("app", &current), Ok(()));
     assert!(redis.auth("app", FIRST_PASSWORD).unwrap_err().starts_with("-WRONGPASS"), "the first password is revoked");
     assert_eq!(redis.app_passwords(), 1, "the user holds exactly one password again: nothing left behind");
+}
+
+#[test]
+fn reconcile_finds_a_password_nobody_holds_and_removes_it_when_told() {
+    let redis = Redis::start();
+    let project = project(redis.port, &format!("127.0.0.1:{}", redis.port));
+    assert!(project.run(&["rotate", "app-redis"], "").status.success());
+    let current = project.env_value("prod.env", "REDIS_PASSWORD");
+    // What a generate whose answer was lost leaves: a password nobody holds.
+    redis.admin("ACL SETUSER app >left-behind-by-a-lost-generate");
+    assert_eq!(redis.app_passwords(), 2);
+    let hash = hex::encode(sha2::Sha256::digest(b"left-behind-by-a-lost-generate"));
+    let out = project.run(&["reconcile", "app-redis"], "");
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains(&format!("unknown key app#{} at the provider (no rotation id", &hash[..16])),
+        "{:?}",
+        text(&out)
+    );
+    let out = project.run(&["reconcile", "app-redis", "--yes"], "");
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(redis.app_passwords(), 1, "removed by its hash, without its secret");
+    assert_eq!(redis.auth("app", &current), Ok(()), "the current password still works");
 }
 
 #[test]

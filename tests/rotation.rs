@@ -408,7 +408,7 @@ fn the_grace_period_keeps_the_old_key_until_it_ends_or_is_rolled_back() {
 fn an_existing_key_is_imported_then_rotated_away() {
     let ws = Workspace::new("");
     // A key made at the provider by hand, before rekey managed it.
-    let created = ureq_post(&ws.server);
+    let created = ureq_post(&ws.server, "made by hand");
     let (id, secret) = (created["id"].as_str().unwrap().to_string(), created["secret"].as_str().unwrap().to_string());
     let out = support::run(&mut ws.command(&["credential", "import", "api", "--key-id", &id]), &format!("{secret}\n"));
     assert!(out.status.success(), "{:?}", text(&out));
@@ -418,11 +418,12 @@ fn an_existing_key_is_imported_then_rotated_away() {
     ws.assert_settled();
 }
 
-/// Creates a key at the test API directly, as an operator would have.
-fn ureq_post(server: &KeyServer) -> Value {
+/// Creates a key named `name` at the test API directly, as an operator (or
+/// a lost `generate`) would have.
+fn ureq_post(server: &KeyServer, name: &str) -> Value {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(server.addr).unwrap();
-    let body = r#"{"name": "made by hand"}"#;
+    let body = serde_json::json!({ "name": name }).to_string();
     write!(
         stream,
         "POST /api/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -661,4 +662,125 @@ fn notifications_are_signed_events_for_every_outcome() {
         received.len(),
         "the exec notifier got every event too"
     );
+}
+
+#[test]
+fn reconcile_revokes_the_keys_rekey_made_and_asks_before_any_other() {
+    let ws = Workspace::new("");
+    ws.ok(&["rotate", "api"]);
+    ws.ok(&["rotate", "api"]);
+    // The first rotation's key is revoked; a key labelled with that rotation
+    // is what a generate whose answer was lost leaves behind.
+    let rotation = ws.json(&["history", "api", "--json"])[1]["rotation"]["id"].as_str().unwrap().to_string();
+    let ours = ureq_post(&ws.server, &format!("rekey {rotation}"))["id"].as_str().unwrap().to_string();
+    let theirs = ureq_post(&ws.server, "made by hand")["id"].as_str().unwrap().to_string();
+    failed_with(
+        &ws.run(&["verify", "api"]),
+        1,
+        "api: valid (last used: not reported); DRIFT: 2 unknown key(s) at the provider, 0 stored key(s) missing there (run `rekey reconcile api`)",
+    );
+
+    let dry = ws.run(&["reconcile", "api", "--dry-run"]);
+    failed_with(
+        &dry,
+        1,
+        &format!("unknown key {ours} at the provider (made by rotation {rotation}, never stored): would be revoked"),
+    );
+    failed_with(
+        &dry,
+        1,
+        &format!(
+            "unknown key {theirs} at the provider (no rotation id in its label: it may be someone else's): would be revoked with --yes"
+        ),
+    );
+    assert_eq!(ws.live_keys().len(), 3, "a dry run changes nothing");
+
+    let out = ws.run(&["reconcile", "api"]);
+    failed_with(
+        &out,
+        1,
+        &format!("unknown key {ours} at the provider (made by rotation {rotation}, never stored): revoked now"),
+    );
+    failed_with(
+        &out,
+        1,
+        &format!(
+            "{theirs} at the provider (no rotation id in its label: it may be someone else's): left live (revoke it with --yes)"
+        ),
+    );
+    assert!(!ws.live_keys().contains(&ours) && ws.live_keys().contains(&theirs));
+
+    let out = ws.ok(&["reconcile", "api", "--yes"]);
+    assert!(
+        out.contains(&format!(
+            "{theirs} at the provider (no rotation id in its label: it may be someone else's): revoked now"
+        )),
+        "{out}"
+    );
+    ws.assert_settled();
+    assert_eq!(ws.ok(&["reconcile", "api"]).trim(), "api: in step with the provider");
+    let audit = ws.json(&["audit", "log", "--json"]);
+    let revoked: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "key.orphan_revoked")
+        .map(|e| e["detail"]["key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(revoked, [ours.as_str(), theirs.as_str()], "each revocation is audited");
+
+    // The current key revoked out of band: reconcile says so, verify too.
+    let (current, _) = ws.current();
+    ws.server.keys.lock().unwrap().remove(&current);
+    failed_with(
+        &ws.run(&["reconcile", "api"]),
+        1,
+        &format!(
+            "(current, key {current}) is not at the provider: revoked out of band? rotate it now: rekey rotate api --emergency"
+        ),
+    );
+    failed_with(&ws.run(&["verify", "api"]), 3, "api: NOT VALID");
+}
+
+#[test]
+fn a_dry_run_names_the_targets_that_cannot_be_written_and_the_checks_that_cannot_run() {
+    let ws = Workspace::new("");
+    ws.edit_config(|toml| {
+        prod_check(
+            toml.replace(r#"path = "dev.env""#, r#"path = "missing/dev.env""#),
+            r#"{ type = "exec", command = ["no-such-smoke-test"] }"#,
+        )
+    });
+    let out = ws.run(&["rotate", "api", "--dry-run"]);
+    failed_with(
+        &out,
+        2,
+        "PROBLEM: stage dev: env-file missing/dev.env (API_KEY): the folder ./missing does not exist; create it first",
+    );
+    failed_with(
+        &out,
+        2,
+        "PROBLEM: stage prod: exec no-such-smoke-test: `no-such-smoke-test` is not an executable file here or in PATH",
+    );
+    failed_with(&out, 2, "2 problem(s) would stop the rotation; fix them first");
+    assert!(ws.live_keys().is_empty(), "a dry run makes no key");
+}
+
+#[test]
+fn an_error_is_said_once_with_each_cause_once() {
+    let ws = Workspace::new("");
+    ws.edit_config(|toml| toml.replace(r#"verify-path = "/me""#, r#"verify-path = "/nope""#));
+    let out = ws.run(&["rotate", "api"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout.matches("failed at verify").count(), 1, "{stdout}");
+    assert!(!stderr.contains("error:"), "the result line already said it: {stderr}");
+
+    let out = ws.run(&["-C", "nowhere.toml", "status"]);
+    failed_with(
+        &out,
+        2,
+        "error: nowhere.toml: cannot read it: No such file or directory (os error 2) (create it, or name another file with -C/--config-file)\n",
+    );
+    assert_eq!(text(&out).1.matches("No such file").count(), 1, "{:?}", text(&out));
 }

@@ -89,8 +89,11 @@ fn a_plugin_runs_only_as_approved() {
     assert_eq!(project.env_value("app.env", "API_KEY"), key, "nothing was deployed");
     assert!(ok(project.run(&["plugin", "list"], "")).contains("CHANGED since approval"));
 
-    // Re-approving the original restores service.
-    ok(project.run(&["plugin", "install", plugins::WEBHOOK, "--yes"], ""));
+    // Re-approving the original restores service; nothing changed since
+    // the approval, and the output says so.
+    let stdout = ok(project.run(&["plugin", "install", plugins::WEBHOOK, "--yes"], ""));
+    assert!(stdout.contains("admin secrets admin-token"), "{stdout}");
+    assert!(stdout.contains("  (none: the same file, version and permissions)"), "{stdout}");
     ok(project.run(&["rotate", "api"], ""));
 
     // A plugin that declares more than was approved is refused, naming what is new.

@@ -234,7 +234,7 @@ impl Drop for KeyServer {
 }
 
 /// Random enough for test secrets, from the OS through std's hasher seed.
-fn rand_u128() -> u128 {
+pub fn rand_u128() -> u128 {
     use std::hash::{BuildHasher, RandomState};
     let state = RandomState::new();
     (state.hash_one(1u8) as u128) << 64 | state.hash_one(2u8) as u128
@@ -274,7 +274,11 @@ pub struct Project {
 impl Project {
     /// Writes `toml`, runs `rekey init` and approves its plugins.
     pub fn new(toml: &str, env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap(), toml, env)
+    }
+
+    /// The same in `dir`, prepared by the caller (a file system mounted in it).
+    pub fn in_dir(dir: tempfile::TempDir, toml: &str, env: &[(&str, &str)]) -> Self {
         std::fs::write(dir.path().join("rekey.toml"), toml).unwrap();
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let project = Self { dir, cache: tempfile::tempdir().unwrap(), env };
@@ -284,18 +288,21 @@ impl Project {
         project
     }
 
-    /// `rekey ARGS` in the folder, with `stdin`.
-    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+    /// `rekey ARGS` in the folder, not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = rekey(&self.cache);
         command.current_dir(self.dir.path()).args(args).envs(self.env.iter().map(|(k, v)| (k, v)));
-        run(&mut command, stdin)
+        command
+    }
+
+    /// `rekey ARGS` in the folder, with `stdin`.
+    pub fn run(&self, args: &[&str], stdin: &str) -> Output {
+        run(&mut self.command(args), stdin)
     }
 
     /// The same, with the environment variable `name` set to `value`.
     pub fn run_with(&self, name: &str, value: &str, args: &[&str]) -> Output {
-        let mut command = rekey(&self.cache);
-        command.current_dir(self.dir.path()).args(args).envs(self.env.iter().map(|(k, v)| (k, v))).env(name, value);
-        run(&mut command, "")
+        run(self.command(args).env(name, value), "")
     }
 
     /// The value of `variable` in the env file `file` of the folder.

@@ -89,18 +89,19 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
     field("admin secrets", list(&secrets));
     if let Some(previous) = previous {
         println!("changes since the approval of {}:", previous.approved_at);
+        let mut changes = Vec::new();
         if previous.sha256 != plugin.digest() {
-            println!("  sha256       {} → {}", previous.sha256, plugin.digest());
+            changes.push(format!("sha256       {} → {}", previous.sha256, plugin.digest()));
         }
         if previous.version != info.version {
-            println!("  version      {} → {}", previous.version, info.version);
+            changes.push(format!("version      {} → {}", previous.version, info.version));
         }
-        for added in declared.iter().filter(|p| !previous.permissions.contains(p)) {
-            println!("  + {added}");
+        changes.extend(declared.iter().filter(|p| !previous.permissions.contains(p)).map(|p| format!("+ {p}")));
+        changes.extend(previous.permissions.iter().filter(|p| !declared.contains(p)).map(|p| format!("- {p}")));
+        if changes.is_empty() {
+            changes.push("(none: the same file, version and permissions)".into());
         }
-        for removed in previous.permissions.iter().filter(|p| !declared.contains(p)) {
-            println!("  - {removed}");
-        }
+        changes.iter().for_each(|change| println!("  {change}"));
     }
 }
 

@@ -120,12 +120,11 @@ fn report(name: &str, done: Option<&Reconciled>, suspects: &[Suspect], args: &Ar
                     (Some(rotation), false) => format!("made by rotation {rotation}, never stored"),
                     (None, _) => "no rotation id in its label: it may be someone else's".into(),
                 };
-                let action = if done.revoked.contains(key) {
-                    "revoked now"
-                } else if args.dry_run {
-                    "would be revoked"
-                } else {
-                    "left live (revoke it with --yes)"
+                let action = match (done.revoked.contains(key), args.dry_run, unknown.is_ours()) {
+                    (true, ..) => "revoked now",
+                    (false, true, true) => "would be revoked",
+                    (false, true, false) => "would be revoked with --yes",
+                    (false, false, _) => "left live (revoke it with --yes)",
                 };
                 lines.push(format!("{name}: unknown key {key} at the provider ({whose}): {action}"));
             }

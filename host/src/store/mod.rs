@@ -102,9 +102,9 @@ impl Store {
         if !path.exists() {
             return Err(StoreError::Missing(path.into()));
         }
-        let located = |e: StoreError| locate(e, path, None);
-        let conn = connect(path).map_err(located)?;
-        schema::check_version(&conn, path).map_err(|e| locate(e, path, Some(&conn)))?;
+        let conn = connect(path)?;
+        let located = |e: StoreError| locate(e, path, Some(&conn));
+        schema::check_version(&conn, path).map_err(located)?;
         let source = KeySource::find(key_file);
         let sealer = Sealer::new(&source.master_key(&schema::salt(&conn).map_err(located)?)?);
         if !schema::key_check_opens(&conn, &sealer).map_err(located)? {
@@ -172,30 +172,46 @@ impl Created {
 /// the operating system's words when SQLite only says `disk I/O error`.
 fn locate(error: StoreError, path: &Path, conn: Option<&Connection>) -> StoreError {
     let StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, message)) = &error else { return error };
+    let detail = message.clone().unwrap_or_else(|| failure.to_string());
     let cause = match failure.code {
-        rusqlite::ErrorCode::DiskFull => std::io::Error::from_raw_os_error(libc::ENOSPC).to_string(),
+        rusqlite::ErrorCode::DiskFull => no_space(),
         rusqlite::ErrorCode::SystemIoFailure | rusqlite::ErrorCode::CannotOpen => {
             // SAFETY: the handle belongs to a live connection, and
             // sqlite3_system_errno only reads the errno it recorded.
             let errno = conn.map_or(0, |c| unsafe { rusqlite::ffi::sqlite3_system_errno(c.handle()) });
-            if errno == 0 {
-                message.clone().unwrap_or_else(|| failure.to_string())
-            } else {
-                std::io::Error::from_raw_os_error(errno).to_string()
+            match errno {
+                0 if disk_is_full(path) => no_space(),
+                0 => detail.clone(),
+                errno => std::io::Error::from_raw_os_error(errno).to_string(),
             }
         }
         rusqlite::ErrorCode::NotADatabase => "this file is not a rekey store (not an SQLite database)".into(),
         _ => return error,
     };
-    StoreError::File { path: path.into(), cause, detail: message.clone().unwrap_or_else(|| failure.to_string()) }
+    StoreError::File { path: path.into(), cause, detail }
 }
 
+fn no_space() -> String {
+    std::io::Error::from_raw_os_error(libc::ENOSPC).to_string()
+}
+
+/// Whether the file system holding `path` has no block left to write.
+fn disk_is_full(path: &Path) -> bool {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    rustix::fs::statvfs(dir).is_ok_and(|stats| stats.f_bavail == 0)
+}
+
+/// Opens the database with the settings every connection uses; a failure
+/// names the file and the cause.
 fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
+    let conn = Connection::open(path).map_err(|e| locate(e.into(), path, None))?;
+    let settings = || -> rusqlite::Result<()> {
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+    };
+    settings().map_err(|e| locate(e.into(), path, Some(&conn)))?;
     Ok(conn)
 }
 

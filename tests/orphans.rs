@@ -1,0 +1,255 @@
+//! No key left behind, no audit entry dropped: the real `rekey` binary, the
+//! real `webhook` plugin and a key API on loopback that makes a key on
+//! every create (or, in the idempotent mode, once per name) and knows
+//! exactly which keys are live, so orphans can be counted.
+//!
+//! After every scenario the store and the provider must agree: every live
+//! key at the provider is a live version in the store (no orphan), every
+//! live version is live at the provider (nothing lost), the target holds
+//! the current key (nothing stale), no rotation is left open, and the
+//! audit chain verifies.
+
+mod support;
+
+use rekey::store::Store;
+use rekey_test_artifacts::plugins;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+use support::{Fault, KeyServer, Project, text};
+
+const ADMIN_VAR: &str = "TEST_API_ADMIN_TOKEN";
+
+/// `rekey.toml` for the credentials `names`, each rotated by `webhook`
+/// against `server` and deployed to `NAME.env` in `dir` (relative to the
+/// project), with `extra` at the top (a store path, a plugin timeout).
+fn toml(server: &KeyServer, names: &[String], dir: &str, extra: &str) -> String {
+    let mut toml = format!("{extra}\n");
+    for name in names {
+        toml += &format!(
+            r#"
+[[credential]]
+name = "{name}"
+plugin = "{plugin}"
+config = {{ base-url = "{base}", create-path = "/keys", verify-path = "/me" }}
+admin_secrets = {{ admin-token = "env:{ADMIN_VAR}" }}
+grants = ["{addr}"]
+policy = {{ grace_period = "0s" }}
+
+[[credential.stages]]
+name = "prod"
+targets = [{{ type = "env-file", path = "{dir}{name}.env", variable = "KEY" }}]
+checks = [{{ type = "http", url = "{base}/me", retry_delay = "10ms" }}]
+"#,
+            plugin = plugins::WEBHOOK,
+            base = server.base_url(),
+            addr = server.addr,
+        );
+    }
+    toml
+}
+
+fn project(server: &KeyServer, names: &[String], extra: &str) -> Project {
+    Project::new(&toml(server, names, "", extra), &[(ADMIN_VAR, KeyServer::ADMIN_TOKEN)])
+}
+
+fn names(count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("c{i:02}")).collect()
+}
+
+/// What disagrees between the provider, the store and the targets.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Disagreement {
+    /// Live at the provider, not live in the store.
+    orphans: Vec<String>,
+    /// Live in the store, gone at the provider.
+    lost: Vec<String>,
+    /// Targets that do not hold their current key.
+    stale: Vec<String>,
+    /// Rotations still open.
+    open: Vec<String>,
+    /// Where the audit chain breaks.
+    audit: Option<String>,
+}
+
+/// Compares the provider, the store (opened in this process) and the targets.
+fn disagreement(project: &Project, server: &KeyServer, store_dir: &Path, names: &[String]) -> Disagreement {
+    let store = Store::open(&store_dir.join("rekey.db"), &project.dir.path().join("rekey.key")).unwrap();
+    let live: BTreeSet<String> = server.keys.lock().unwrap().keys().cloned().collect();
+    let mut stored = BTreeSet::new();
+    let mut found = Disagreement::default();
+    for name in names {
+        for version in store.versions(name).unwrap().into_iter().filter(|v| v.revoked_at.is_none()) {
+            if !live.contains(&version.key_id) {
+                found.lost.push(format!("{name} v{} {}", version.version, version.key_id));
+            }
+            stored.insert(version.key_id);
+        }
+        let current = store.labeled(name, rekey::store::versions::Label::Current).unwrap();
+        let deployed = support::env_value(&store_dir.join(format!("{name}.env")), "KEY");
+        if current.is_some_and(|c| store.secret(&c).unwrap().as_str() != deployed) {
+            found.stale.push(name.clone());
+        }
+    }
+    found.orphans = live.difference(&stored).cloned().collect();
+    found.open = store.open_rotations().unwrap().into_iter().map(|r| r.id).collect();
+    found.audit = store.verify_audit().unwrap().err().map(|e| e.to_string());
+    found
+}
+
+fn ok(output: Output) -> String {
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
+    stdout
+}
+
+/// A random duration below `max`.
+fn random_below(max: Duration) -> Duration {
+    Duration::from_micros((support::rand_u128() % max.as_micros().max(1)) as u64)
+}
+
+/// Starts `rekey ARGS`, kills it with SIGKILL after a random delay below
+/// `within`, and reaps it.
+fn killed(project: &Project, args: &[&str], within: Duration) {
+    let mut child =
+        project.command(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    std::thread::sleep(random_below(within));
+    let _ = child.kill();
+    child.wait().unwrap();
+}
+
+/// The kill campaign: `iterations` rotations each killed at a random time
+/// (not only at step boundaries), every third resume killed too, then
+/// resumed to the end; the store and the provider must agree after each.
+/// Half the kills fall within 0-50 ms of the start; the other half within
+/// the time a whole `rekey rotate` takes here, so that more land inside it.
+fn kill_campaign(server: KeyServer, iterations: usize) {
+    let names = names(1);
+    let project = project(&server, &names, "");
+    let started = std::time::Instant::now();
+    ok(project.run(&["rotate", "c00"], ""));
+    let whole = started.elapsed();
+    let (mut interrupted, mut in_limbo) = (0, 0);
+    for i in 0..iterations {
+        let within = if i % 2 == 0 { Duration::from_millis(50) } else { whole };
+        killed(&project, &["rotate", "c00"], within);
+        if i % 3 == 0 {
+            killed(&project, &["resume"], within);
+        }
+        let left = disagreement(&project, &server, project.dir.path(), &names);
+        interrupted += usize::from(!left.open.is_empty());
+        in_limbo += usize::from(!left.orphans.is_empty());
+        ok(project.run(&["resume"], ""));
+        let found = disagreement(&project, &server, project.dir.path(), &names);
+        assert_eq!(found, Disagreement::default(), "after kill {i}");
+    }
+    let live = server.keys.lock().unwrap().len();
+    eprintln!(
+        "kill campaign: {iterations} kills; {interrupted} left a rotation open, {in_limbo} a key the store did not \
+         hold yet; after resume: 0 orphans, 0 lost, 0 stale, 0 open, audit intact; {live} live key(s)"
+    );
+    assert!(interrupted > 0, "no kill landed inside a rotation: the campaign tested nothing");
+    ok(project.run(&["audit", "verify"], ""));
+}
+
+/// Kills per API mode: 200 in the test suite (about 10 s); `scripts/kill-campaign`
+/// runs a longer campaign through `REKEY_KILLS`.
+fn kills() -> usize {
+    std::env::var("REKEY_KILLS").ok().and_then(|n| n.parse().ok()).unwrap_or(200)
+}
+
+#[test]
+fn random_kills_leave_no_orphan_with_an_api_that_makes_a_key_per_create() {
+    kill_campaign(KeyServer::start().not_idempotent(), kills());
+}
+
+#[test]
+fn random_kills_leave_no_orphan_with_an_idempotent_api() {
+    kill_campaign(KeyServer::start(), kills());
+}
+
+/// A create that makes the key and then fails, in both API modes: the
+/// rotation succeeds or rolls back, and after `resume` nothing is left.
+fn create_fails_after_making_the_key(fault: Fault) {
+    for server in [KeyServer::start(), KeyServer::start().not_idempotent()] {
+        let names = names(1);
+        let project = project(&server, &names, r#"plugin_timeout = "2s""#);
+        ok(project.run(&["rotate", "c00"], ""));
+        server.fail_creates(&[fault]);
+        let out = project.run(&["rotate", "c00"], "");
+        let said = format!("{}{}", text(&out).0, text(&out).1);
+        assert!(!said.contains("SUSPECT"), "a provider that lists its keys leaves nothing to suspect: {said}");
+        ok(project.run(&["resume"], ""));
+        assert_eq!(disagreement(&project, &server, project.dir.path(), &names), Disagreement::default(), "{said}");
+        let audit = ok(project.run(&["audit", "log", "--json"], ""));
+        assert!(audit.contains("key.orphan_revoked"), "the lost key was found and revoked: {audit}");
+        ok(project.run(&["rotate", "c00"], ""));
+    }
+}
+
+#[test]
+fn a_create_that_answers_500_after_making_the_key_leaves_no_orphan() {
+    create_fails_after_making_the_key(Fault::Status(500));
+}
+
+#[test]
+fn a_create_whose_connection_drops_after_making_the_key_leaves_no_orphan() {
+    create_fails_after_making_the_key(Fault::Drop);
+}
+
+#[test]
+fn a_create_that_hangs_past_the_deadline_after_making_the_key_leaves_no_orphan() {
+    create_fails_after_making_the_key(Fault::Hang(Duration::from_secs(4)));
+}
+
+#[test]
+fn a_killed_generate_is_found_and_revoked_on_resume() {
+    let server = KeyServer::start().not_idempotent();
+    let names = names(1);
+    let project = project(&server, &names, "");
+    ok(project.run(&["rotate", "c00"], ""));
+    // Killed after the provider made the key, before the store has it.
+    let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "c00"]);
+    assert_eq!(out.status.code(), None, "killed");
+    assert_eq!(disagreement(&project, &server, project.dir.path(), &names).orphans.len(), 1, "one key in limbo");
+    let status = ok(project.run(&["status"], ""));
+    assert!(status.contains("interrupted (run rekey resume)"), "{status}");
+    ok(project.run(&["resume"], ""));
+    assert_eq!(disagreement(&project, &server, project.dir.path(), &names), Disagreement::default());
+}
+
+#[test]
+fn twenty_concurrent_rotations_all_succeed_and_every_event_is_audited() {
+    let server = KeyServer::start();
+    let names = names(21);
+    let project = project(&server, &names, "");
+    let audit_count =
+        || ok(project.run(&["audit", "verify"], "")).split_whitespace().find_map(|w| w.parse::<usize>().ok()).unwrap();
+    // One rotation alone, to count the audit entries a rotation makes.
+    let before = audit_count();
+    ok(project.run(&["rotate", "c20"], ""));
+    let per_rotation = audit_count() - before;
+    let started = std::time::Instant::now();
+    let children: Vec<_> = names[..20]
+        .iter()
+        .map(|name| {
+            project
+                .command(&["rotate", name])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let failures: Vec<String> = children
+        .into_iter()
+        .map(|child| child.wait_with_output().unwrap())
+        .filter(|out| !out.status.success())
+        .map(|out| format!("{:?}", text(&out)))
+        .collect();
+    eprintln!("20 concurrent rotations: {:.2} s", started.elapsed().as_secs_f64());
+    assert!(failures.is_empty(), "{} of 20 failed: {failures:#?}", failures.len());
+    assert_eq!(audit_count(), before + 21 * per_rotation, "no audit entry dropped");
+    assert_eq!(disagreement(&project, &server, project.dir.path(), &names), Disagreement::default());
+}
