@@ -73,25 +73,8 @@ impl Full {
         let state = Tmpfs::mount(dir.path().join("state"), 2048);
         let apps = Tmpfs::mount(dir.path().join("apps"), 256);
         let toml = format!(
-            r#"
-store = "state/rekey.db"
-key_file = "rekey.key"
-
-[[credential]]
-name = "api"
-plugin = "{plugin}"
-config = {{ base-url = "{base}", create-path = "/keys", verify-path = "/me" }}
-admin_secrets = {{ admin-token = "env:{ADMIN_VAR}" }}
-grants = ["{addr}"]
-policy = {{ grace_period = "0s" }}
-
-[[credential.stages]]
-name = "prod"
-targets = [{{ type = "env-file", path = "apps/api.env", variable = "KEY" }}]
-"#,
-            plugin = plugins::WEBHOOK,
-            base = server.base_url(),
-            addr = server.addr,
+            "store = \"state/rekey.db\"\nkey_file = \"rekey.key\"\n{}",
+            support::webhook_credential("api", plugins::WEBHOOK, &server, ADMIN_VAR, "apps/api.env")
         );
         let project = Project::in_dir(dir, &toml, &[(ADMIN_VAR, KeyServer::ADMIN_TOKEN)]);
         Self { server, project, state, apps }

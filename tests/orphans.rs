@@ -14,7 +14,6 @@ mod support;
 use rekey::store::Store;
 use rekey_test_artifacts::plugins;
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 use support::{Fault, KeyServer, Project, text};
@@ -22,36 +21,17 @@ use support::{Fault, KeyServer, Project, text};
 const ADMIN_VAR: &str = "TEST_API_ADMIN_TOKEN";
 
 /// `rekey.toml` for the credentials `names`, each rotated by `webhook`
-/// against `server` and deployed to `NAME.env` in `dir` (relative to the
-/// project), with `extra` at the top (a store path, a plugin timeout).
-fn toml(server: &KeyServer, names: &[String], dir: &str, extra: &str) -> String {
-    let mut toml = format!("{extra}\n");
-    for name in names {
-        toml += &format!(
-            r#"
-[[credential]]
-name = "{name}"
-plugin = "{plugin}"
-config = {{ base-url = "{base}", create-path = "/keys", verify-path = "/me" }}
-admin_secrets = {{ admin-token = "env:{ADMIN_VAR}" }}
-grants = ["{addr}"]
-policy = {{ grace_period = "0s" }}
-
-[[credential.stages]]
-name = "prod"
-targets = [{{ type = "env-file", path = "{dir}{name}.env", variable = "KEY" }}]
-checks = [{{ type = "http", url = "{base}/me", retry_delay = "10ms" }}]
-"#,
-            plugin = plugins::WEBHOOK,
-            base = server.base_url(),
-            addr = server.addr,
-        );
-    }
-    toml
+/// against `server` and deployed to `NAME.env`, with `extra` at the top (a
+/// plugin timeout).
+fn toml(server: &KeyServer, names: &[String], extra: &str) -> String {
+    let credentials = names
+        .iter()
+        .map(|name| support::webhook_credential(name, plugins::WEBHOOK, server, ADMIN_VAR, &format!("{name}.env")));
+    std::iter::once(extra.to_string()).chain(credentials).collect()
 }
 
 fn project(server: &KeyServer, names: &[String], extra: &str) -> Project {
-    Project::new(&toml(server, names, "", extra), &[(ADMIN_VAR, KeyServer::ADMIN_TOKEN)])
+    Project::new(&toml(server, names, extra), &[(ADMIN_VAR, KeyServer::ADMIN_TOKEN)])
 }
 
 fn names(count: usize) -> Vec<String> {
@@ -74,8 +54,9 @@ struct Disagreement {
 }
 
 /// Compares the provider, the store (opened in this process) and the targets.
-fn disagreement(project: &Project, server: &KeyServer, store_dir: &Path, names: &[String]) -> Disagreement {
-    let store = Store::open(&store_dir.join("rekey.db"), &project.dir.path().join("rekey.key")).unwrap();
+fn disagreement(project: &Project, server: &KeyServer, names: &[String]) -> Disagreement {
+    let dir = project.dir.path();
+    let store = Store::open(&dir.join("rekey.db"), &dir.join("rekey.key")).unwrap();
     let live: BTreeSet<String> = server.keys.lock().unwrap().keys().cloned().collect();
     let mut stored = BTreeSet::new();
     let mut found = Disagreement::default();
@@ -87,7 +68,7 @@ fn disagreement(project: &Project, server: &KeyServer, store_dir: &Path, names: 
             stored.insert(version.key_id);
         }
         let current = store.labeled(name, rekey::store::versions::Label::Current).unwrap();
-        let deployed = support::env_value(&store_dir.join(format!("{name}.env")), "KEY");
+        let deployed = support::env_value(&dir.join(format!("{name}.env")), "KEY");
         if current.is_some_and(|c| store.secret(&c).unwrap().as_str() != deployed) {
             found.stale.push(name.clone());
         }
@@ -137,11 +118,11 @@ fn kill_campaign(server: KeyServer, iterations: usize) {
         if i % 3 == 0 {
             killed(&project, &["resume"], within);
         }
-        let left = disagreement(&project, &server, project.dir.path(), &names);
+        let left = disagreement(&project, &server, &names);
         interrupted += usize::from(!left.open.is_empty());
         in_limbo += usize::from(!left.orphans.is_empty());
         ok(project.run(&["resume"], ""));
-        let found = disagreement(&project, &server, project.dir.path(), &names);
+        let found = disagreement(&project, &server, &names);
         assert_eq!(found, Disagreement::default(), "after kill {i}");
     }
     let live = server.keys.lock().unwrap().len();
@@ -181,7 +162,7 @@ fn create_fails_after_making_the_key(fault: Fault) {
         let said = format!("{}{}", text(&out).0, text(&out).1);
         assert!(!said.contains("SUSPECT"), "a provider that lists its keys leaves nothing to suspect: {said}");
         ok(project.run(&["resume"], ""));
-        assert_eq!(disagreement(&project, &server, project.dir.path(), &names), Disagreement::default(), "{said}");
+        assert_eq!(disagreement(&project, &server, &names), Disagreement::default(), "{said}");
         let audit = ok(project.run(&["audit", "log", "--json"], ""));
         assert!(audit.contains("key.orphan_revoked"), "the lost key was found and revoked: {audit}");
         ok(project.run(&["rotate", "c00"], ""));
@@ -212,11 +193,11 @@ fn a_killed_generate_is_found_and_revoked_on_resume() {
     // Killed after the provider made the key, before the store has it.
     let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "c00"]);
     assert_eq!(out.status.code(), None, "killed");
-    assert_eq!(disagreement(&project, &server, project.dir.path(), &names).orphans.len(), 1, "one key in limbo");
+    assert_eq!(disagreement(&project, &server, &names).orphans.len(), 1, "one key in limbo");
     let status = ok(project.run(&["status"], ""));
     assert!(status.contains("interrupted (run rekey resume)"), "{status}");
     ok(project.run(&["resume"], ""));
-    assert_eq!(disagreement(&project, &server, project.dir.path(), &names), Disagreement::default());
+    assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
 }
 
 #[test]
@@ -251,5 +232,5 @@ fn twenty_concurrent_rotations_all_succeed_and_every_event_is_audited() {
     eprintln!("20 concurrent rotations: {:.2} s", started.elapsed().as_secs_f64());
     assert!(failures.is_empty(), "{} of 20 failed: {failures:#?}", failures.len());
     assert_eq!(audit_count(), before + 21 * per_rotation, "no audit entry dropped");
-    assert_eq!(disagreement(&project, &server, project.dir.path(), &names), Disagreement::default());
+    assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
 }

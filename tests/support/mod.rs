@@ -233,6 +233,31 @@ impl Drop for KeyServer {
     }
 }
 
+/// A `[[credential]]` of `rekey.toml`: `name`, rotated by the `webhook`
+/// plugin at `plugin` against `server` (admin token from `$admin_var`),
+/// grace period 0, deployed in one stage `prod` to the env file `target`
+/// (variable `KEY`) and checked with the new key.
+pub fn webhook_credential(name: &str, plugin: &str, server: &KeyServer, admin_var: &str, target: &str) -> String {
+    format!(
+        r#"
+[[credential]]
+name = "{name}"
+plugin = "{plugin}"
+config = {{ base-url = "{base}", create-path = "/keys", verify-path = "/me" }}
+admin_secrets = {{ admin-token = "env:{admin_var}" }}
+grants = ["{addr}"]
+policy = {{ grace_period = "0s" }}
+
+[[credential.stages]]
+name = "prod"
+targets = [{{ type = "env-file", path = "{target}", variable = "KEY" }}]
+checks = [{{ type = "http", url = "{base}/me", retry_delay = "10ms" }}]
+"#,
+        base = server.base_url(),
+        addr = server.addr,
+    )
+}
+
 /// Random enough for test secrets, from the OS through std's hasher seed.
 pub fn rand_u128() -> u128 {
     use std::hash::{BuildHasher, RandomState};

@@ -549,8 +549,7 @@ impl<'a> Rotator<'a> {
                     Some(&rotation.id),
                     serde_json::json!({ "step": step, "error": cause }),
                 )
-                .map_err(|e| e.to_string())
-                .and(Ok(()));
+                .map_err(|e| e.to_string());
             let notified = self
                 .notify(
                     rotation,
