@@ -64,8 +64,71 @@ async fn memory_bomb() {
     assert!(matches!(error, PluginError::MemoryLimit { limit, .. } if limit == 16 << 20), "{error:?}");
     assert_eq!(
         error.to_string(),
-        "plugin `memory-bomb` tried to use more than 16777216 bytes of memory and was stopped"
+        "plugin `memory-bomb` tried to use more than 16777216 bytes of memory (its memories, tables and host resources together) and was stopped"
     );
+}
+
+/// Host memory a plugin makes the host hold: header maps and unsent bodies
+/// are resources, and the call may hold only so many.
+async fn hoards(guest: &str, name: &str) {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let error = attack(&runtime, guest, CallOptions::default()).await;
+    assert!(matches!(error, PluginError::ResourceLimit { limit: 128, .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "plugin `{name}` held more than 128 host resources (header maps, requests, bodies, streams) at once and was stopped"
+        )
+    );
+}
+
+/// The peak resident memory of `rekey plugin call GUEST generate`, in bytes,
+/// and what it printed on stderr.
+fn peak_rss(guest: &str) -> (u64, String) {
+    let cache = tempfile::tempdir().unwrap();
+    let child = support::rekey(&cache)
+        .args(["plugin", "call", guest, "generate"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.unwrap(), &mut stderr).unwrap();
+    let (mut status, mut usage) = (0, unsafe { std::mem::zeroed::<libc::rusage>() });
+    // SAFETY: waits for our own child, whose handle was not waited on.
+    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
+    (usage.ru_maxrss as u64 * 1024, stderr)
+}
+
+/// What a `rekey` process holds besides the plugin's budget: the binary,
+/// wasmtime and its pooling allocator's bookkeeping, the compiled plugin,
+/// tokio, and the host's buffers (measured at 23 MB for `random`).
+const PROCESS_BASE: u64 = 32 << 20;
+
+#[test]
+fn no_memory_bomb_takes_the_process_past_its_budget() {
+    let limit = Limits::default().memory_bytes as u64;
+    for (guest, refused) in [
+        (guests::MEMORY_BOMB, "bytes of memory"),
+        (guests::FIELDS_HOARD, "host resources"),
+        (guests::BODY_HOARD, "host resources"),
+    ] {
+        let (rss, stderr) = peak_rss(guest);
+        assert!(stderr.contains(refused), "{guest}: {stderr}");
+        eprintln!("{guest}: peak RSS {} MiB", rss >> 20);
+        assert!(rss <= limit + PROCESS_BASE, "{guest}: peak RSS {} MiB", rss >> 20);
+    }
+}
+
+#[tokio::test]
+async fn fields_hoard() {
+    hoards(guests::FIELDS_HOARD, "fields-hoard").await;
+}
+
+#[tokio::test]
+async fn body_hoard() {
+    hoards(guests::BODY_HOARD, "body-hoard").await;
 }
 
 #[tokio::test]

@@ -66,6 +66,7 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
         sha256,
         size: bytes.len() as u64,
         permissions: declared,
+        info_sha256: crate::trust::info_digest(plugin.info()),
         signer: match signer {
             Signer::Trusted { key_id } => Some(key_id),
             Signer::Unchecked | Signer::Unsigned => None,
@@ -92,6 +93,9 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
         let mut changes = Vec::new();
         if previous.sha256 != plugin.digest() {
             changes.push(format!("sha256       {} → {}", previous.sha256, plugin.digest()));
+        }
+        if previous.info_sha256 != crate::trust::info_digest(info) {
+            changes.push("description  its config schema, secrets, capabilities or permissions changed".into());
         }
         if previous.version != info.version {
             changes.push(format!("version      {} → {}", previous.version, info.version));

@@ -87,11 +87,24 @@ pub enum PluginError {
         deadline: Duration,
     },
     /// The plugin asked for more memory than allowed and was stopped.
-    #[error("plugin `{plugin}` tried to use more than {limit} bytes of memory and was stopped")]
+    #[error(
+        "plugin `{plugin}` tried to use more than {limit} bytes of memory (its memories, tables and host resources together) and was stopped"
+    )]
     MemoryLimit {
         /// The plugin's name.
         plugin: String,
         /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The plugin held more host resources (header maps, requests, bodies,
+    /// streams, sockets) at once than allowed.
+    #[error(
+        "plugin `{plugin}` held more than {limit} host resources (header maps, requests, bodies, streams) at once and was stopped"
+    )]
+    ResourceLimit {
+        /// The plugin's name.
+        plugin: String,
+        /// The limit.
         limit: usize,
     },
     /// The plugin overflowed its stack (usually runaway recursion).
@@ -230,6 +243,15 @@ pub enum Denial {
         /// The cap.
         limit: u64,
     },
+    /// A response the host reads whole did not fit in the call's memory budget.
+    #[error("a response did not fit in what is left of the call's memory budget")]
+    MemoryBudget,
+    /// Too many TCP connections in one call.
+    #[error("more than {limit} TCP connections in one call")]
+    ConnectionLimit {
+        /// The cap.
+        limit: usize,
+    },
 }
 
 impl PluginError {
@@ -245,6 +267,7 @@ impl PluginError {
             Self::Config { .. } => "config",
             Self::Deadline { .. } => "deadline",
             Self::MemoryLimit { .. } => "memory-limit",
+            Self::ResourceLimit { .. } => "resource-limit",
             Self::StackOverflow { .. } => "stack-overflow",
             Self::OutputLimit { .. } => "output-limit",
             Self::Panic { .. } => "panic",

@@ -5,7 +5,7 @@
 use super::connect;
 use super::error::Denial;
 use super::grants::Policy;
-use super::limits::Limits;
+use super::limits::{Budget, Limits};
 use super::placeholder::Placeholders;
 use super::transcript::{Entry, Exchange, Transcript};
 use bytes::Bytes as Chunk;
@@ -27,12 +27,24 @@ pub(crate) struct Egress {
     pub(crate) transcript: Transcript,
     pub(crate) denials: Denials,
     pub(crate) placeholders: Placeholders,
+    /// The call's memory account: a response read whole is charged to it.
+    pub(crate) budget: Arc<Budget>,
+    /// The chunk size of a request body's buffer (two are held at most).
+    pub(crate) body_chunk: usize,
     pub(crate) sent: u32,
 }
 
 type Sending = Box<dyn Future<Output = Result<(http::Response<WasiBody>, connect::Driver), Error>> + Send>;
 
 impl WasiHttpHooks for Egress {
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        self.body_chunk
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
@@ -74,6 +86,7 @@ impl WasiHttpHooks for Egress {
         let denials = self.denials.clone();
         let limits = self.limits.clone();
         let placeholders = self.placeholders.clone();
+        let budget = self.budget.clone();
         Box::new(async move {
             let grant = match policy.http_grant(&host, port) {
                 Ok(grant) => grant,
@@ -100,14 +113,15 @@ impl WasiHttpHooks for Egress {
             match connect::send(&addrs, tls_name, request).await {
                 Ok((response, driver)) => {
                     entry.responded(response.status().as_u16());
+                    let metered = denials.clone();
                     let response = response.map(|body| {
                         let body = body.map_err(Error::from);
-                        Metered::new(body, entry, denials, Direction::Response, limits.max_response_body).boxed_unsync()
+                        Metered::new(body, entry, metered, Direction::Response, limits.max_response_body).boxed_unsync()
                     });
                     if placeholders.is_empty() {
                         Ok((response, driver))
                     } else {
-                        mask(response, driver, &placeholders).await
+                        mask(response, driver, &placeholders, &budget, &denials).await
                     }
                 }
                 Err(error) => {
@@ -155,6 +169,8 @@ async fn mask(
     response: http::Response<WasiBody>,
     driver: connect::Driver,
     placeholders: &Placeholders,
+    budget: &Budget,
+    denials: &Denials,
 ) -> Result<(http::Response<WasiBody>, connect::Driver), Error> {
     let (mut parts, body) = response.into_parts();
     let mut driver = Box::into_pin(driver);
@@ -171,6 +187,11 @@ async fn mask(
             }
         }
     };
+    // The whole body is now held by the host until the plugin reads it.
+    if !budget.charge(body.len()) {
+        denials.lock().unwrap_or_else(|e| e.into_inner()).push(Denial::MemoryBudget);
+        return Err(Error::HttpResponseBodySize(Some(body.len() as u64)));
+    }
     for value in parts.headers.values_mut() {
         if let Some(masked) = placeholders.mask(value.as_bytes()) {
             *value = HeaderValue::from_bytes(&masked).map_err(|_| Error::HttpProtocolError)?;

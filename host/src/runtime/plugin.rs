@@ -11,7 +11,7 @@ use super::error::{Denial, PluginError};
 use super::grants::{Grants, Policy};
 use super::http::{Denials, Egress};
 use super::inspect::Surface;
-use super::limits::MemoryLimiter;
+use super::limits::{BODY_CHUNK, Budget, MAX_RESOURCE_BYTES, MAX_TCP_CONNECTIONS, MemoryLimiter, resource_slots};
 use super::output::Output;
 use super::placeholder::Placeholders;
 use super::redact::Redactor;
@@ -249,19 +249,26 @@ impl Plugin {
             .map_err(|denial| Failure::Plugin(PluginError::Denied { plugin: plugin.clone(), denial }))?;
         let limits = &self.shared.limits;
         let (admin_secrets, placeholders) = Placeholders::seal(&self.info.config, &options.admin_secrets);
+        let budget = Budget::new(limits.memory_bytes);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(budget.resources());
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_RESOURCE_BYTES);
         let sandbox = Sandbox {
-            wasi: wasi_context(output, tcp, denials.clone()),
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
+            wasi: wasi_context(output, tcp, denials.clone(), matches!(request, Request::Info)),
+            table,
+            http,
             egress: Egress {
                 policy: Arc::new(policy),
                 limits: limits.clone(),
                 transcript: transcript.clone(),
                 denials: denials.clone(),
                 placeholders,
+                budget: budget.clone(),
+                body_chunk: BODY_CHUNK,
                 sent: 0,
             },
-            limiter: MemoryLimiter::new(limits.memory_bytes),
+            limiter: MemoryLimiter::new(budget.clone()),
             output: output.clone(),
         };
         let mut store = Store::new(&self.shared.engine, sandbox);
@@ -291,10 +298,7 @@ impl Plugin {
         };
         let returned = match tokio::time::timeout(limits.deadline, call).await {
             Err(_elapsed) => return Err(Failure::Deadline),
-            Ok(Err(trap)) => {
-                let refused = store.data().limiter.refused;
-                return Err(Failure::Trap { error: trap, memory_refused: refused });
-            }
+            Ok(Err(trap)) => return Err(Failure::Trap { error: trap, memory_refused: budget.refused() }),
             Ok(Ok(returned)) => returned,
         };
         let response = returned.map_err(Failure::Provider)?;
@@ -325,6 +329,9 @@ impl Plugin {
                 _ if output.exceeded() => PluginError::OutputLimit { plugin, limit: limits.max_output },
                 Some(Trap::Interrupt) => PluginError::Deadline { plugin, deadline: limits.deadline },
                 Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin, limit: limits.stack_bytes },
+                _ if is_table_full(&error) => {
+                    PluginError::ResourceLimit { plugin, limit: resource_slots(limits.memory_bytes) }
+                }
                 Some(Trap::UnreachableCodeReached) => match output.panic_message(redactor) {
                     Some(message) => PluginError::Panic { plugin, message },
                     None => PluginError::Trap { plugin, message: "reached `unreachable` (the plugin aborted)".into() },
@@ -358,9 +365,22 @@ impl<T> Outcome<T> {
 
 /// The WASI context of a call: captured stdout/stderr, and TCP only to the
 /// vetted addresses. Nothing else is granted (and most is not even linked).
-fn wasi_context(output: &Output, tcp: Vec<SocketAddr>, denials: Denials) -> WasiCtx {
+/// `frozen` (for `info`): the clocks stand still at the Unix epoch and
+/// randomness is a fixed sequence, so `info` answers the same every time,
+/// as the approval that pins its digest requires.
+fn wasi_context(output: &Output, tcp: Vec<SocketAddr>, denials: Denials, frozen: bool) -> WasiCtx {
     let tcp = Arc::new(tcp);
-    WasiCtx::builder()
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut builder = WasiCtx::builder();
+    if frozen {
+        builder
+            .wall_clock(Frozen)
+            .monotonic_clock(Frozen)
+            .secure_random(wasmtime_wasi::Deterministic::new(vec![0]))
+            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0]))
+            .insecure_random_seed(0);
+    }
+    builder
         .stdout(output.stdout())
         .stderr(output.stderr())
         // Sockets may be created; the address check below decides (and
@@ -369,18 +389,58 @@ fn wasi_context(output: &Output, tcp: Vec<SocketAddr>, denials: Denials) -> Wasi
         .allow_udp(false)
         .allow_ip_name_lookup(false)
         .socket_addr_check(move |addr, usage| {
-            let allowed = match usage {
+            // Err(None): refused without a denial of its own (the connect that follows says it).
+            let verdict = match usage {
                 // `connect` first binds the wildcard address implicitly.
-                SocketAddrUse::TcpBind => addr.ip().is_unspecified() && addr.port() == 0,
-                SocketAddrUse::TcpConnect => tcp.contains(&addr),
-                _ => false,
+                SocketAddrUse::TcpBind if addr.ip().is_unspecified() && addr.port() == 0 => Ok(()),
+                SocketAddrUse::TcpBind => Err(None),
+                SocketAddrUse::TcpConnect if !tcp.contains(&addr) => Err(Some(Denial::Tcp { addr })),
+                SocketAddrUse::TcpConnect
+                    if connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= MAX_TCP_CONNECTIONS =>
+                {
+                    Err(Some(Denial::ConnectionLimit { limit: MAX_TCP_CONNECTIONS }))
+                }
+                SocketAddrUse::TcpConnect => Ok(()),
+                _ => Err(Some(Denial::Tcp { addr })),
             };
-            if !allowed && !matches!(usage, SocketAddrUse::TcpBind) {
-                denials.lock().unwrap_or_else(|e| e.into_inner()).push(Denial::Tcp { addr });
+            if let Err(Some(denial)) = &verdict {
+                denials.lock().unwrap_or_else(|e| e.into_inner()).push(denial.clone());
             }
-            Box::pin(std::future::ready(allowed))
+            Box::pin(std::future::ready(verdict.is_ok()))
         })
         .build()
+}
+
+/// Whether a trap is the resource table refusing one entry too many.
+fn is_table_full(error: &wasmtime::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<wasmtime::component::ResourceTableError>()
+            .is_some_and(|e| matches!(e, wasmtime::component::ResourceTableError::Full))
+    })
+}
+
+/// A clock that never moves from zero.
+struct Frozen;
+
+impl wasmtime_wasi::HostWallClock for Frozen {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for Frozen {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
 }
 
 fn pairs(map: &BTreeMap<String, String>) -> Vec<Pair> {

@@ -23,6 +23,13 @@ pub struct Approval {
     pub size: u64,
     /// The permissions approved, as `http HOST` and `tcp ADDR` (templates as declared).
     pub permissions: Vec<String>,
+    /// The sha256 of everything the plugin's `info` said when it was
+    /// approved (config schema, which secrets are placeholders,
+    /// capabilities, permissions): a plugin that later describes itself
+    /// otherwise, same bytes or not, is refused until approved again.
+    /// Missing in approvals written before rekey pinned it.
+    #[serde(default)]
+    pub info_sha256: String,
     /// The minisign key id of the trusted author who signed it, if signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
@@ -89,6 +96,7 @@ mod tests {
             sha256: sha256.into(),
             size: 10,
             permissions: vec!["http {base-url}".into()],
+            info_sha256: "ab".repeat(32),
             signer: None,
             approved_at: "2026-11-28T06:00:00Z".into(),
         }

@@ -3,8 +3,11 @@
 //!
 //! A plugin is checked twice before it touches a credential: its bytes
 //! against the approval (and the signature, when there is one or one is
-//! required) before anything is compiled, and what it declares against the
-//! permissions that were approved once its `info` has run in the sandbox.
+//! required) before anything is compiled, and what it declares against
+//! what was approved once its `info` has run in the sandbox: the
+//! permissions, and the digest of the whole description (a plugin whose
+//! `info` changes later, same bytes, would otherwise start seeing an admin
+//! secret it was approved never to see).
 
 pub mod lock;
 pub mod review;
@@ -41,6 +44,21 @@ pub enum TrustError {
         /// The approved digest.
         approved: String,
         /// The digest of the file now.
+        found: String,
+        /// Its file.
+        file: PathBuf,
+    },
+    /// It describes itself otherwise than when it was approved.
+    #[error(
+        "plugin `{name}` describes itself differently from when it was approved (its config schema, secrets, capabilities or permissions changed: info sha256 {approved} → {found}); review it with `rekey plugin audit {file}`, then re-approve it with `rekey plugin install {file}`"
+    )]
+    Redescribed {
+        /// The plugin's name.
+        name: String,
+        /// The digest of the approved `info`, or `(none)` for an approval
+        /// from before descriptions were pinned.
+        approved: String,
+        /// The digest of what `info` says now.
         found: String,
         /// Its file.
         file: PathBuf,
@@ -198,6 +216,11 @@ impl Gate {
         if !added.is_empty() {
             return Err(TrustError::MorePermissions { name: name.into(), added, file: file.into() });
         }
+        let found = info_digest(plugin.info());
+        if found != approval.info_sha256 {
+            let approved = if approval.info_sha256.is_empty() { "(none)".into() } else { approval.info_sha256.clone() };
+            return Err(TrustError::Redescribed { name: name.into(), approved, found, file: file.into() });
+        }
         Ok(plugin)
     }
 }
@@ -205,6 +228,12 @@ impl Gate {
 /// The sha256 of a plugin's bytes, hex.
 pub fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// The sha256 of everything a plugin's `info` says, in a canonical form
+/// (its JSON, fields in declaration order), hex.
+pub fn info_digest(info: &PluginInfo) -> String {
+    digest(serde_json::to_string(info).expect("plugin info serializes").as_bytes())
 }
 
 /// The permissions a plugin declares, one line each (`http HOST`, `tcp ADDR`).
