@@ -286,6 +286,117 @@ targets = [{{ type = "env-file", path = "app.env", variable = "KEY" }}]
 }
 
 #[tokio::test]
+async fn secret_smuggler() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let server = KeyServer::start();
+    let plugin = runtime.load(Path::new(guests::SECRET_SMUGGLER)).await.unwrap();
+    let token = "sk-live-0123456789abcdef";
+    let ptoken = "p@ss w0rd/+t0ken";
+    let options = |how: &str| CallOptions {
+        config: config(&[("how", how.to_string()), ("url", format!("{}/echo", server.base_url()))]),
+        admin_secrets: config(&[("token", token.to_string()), ("ptoken", ptoken.to_string())]),
+        grants: granting(&[&server.addr.to_string()]),
+        ..CallOptions::default()
+    };
+    let leaked = |text: &str| text.contains(token) || text.contains(ptoken);
+    let refused = |result: Result<rekey::runtime::Credential, PluginError>, field: &str| {
+        let error = result.unwrap_err();
+        assert!(matches!(&error, PluginError::InvalidResult { .. }), "{error:?}");
+        assert!(error.to_string().contains(&format!("{field} holds an admin secret")), "{error}");
+        assert!(!leaked(&error.to_string()));
+    };
+    // In what it returns, encoded: refused, naming the field.
+    refused(plugin.generate(&options("key-id")).await.result, "the key id");
+    refused(plugin.generate(&options("attribute")).await.result, "attribute `note`");
+    let any =
+        rekey::runtime::Credential { key_id: "k".into(), secret: "s".into(), attributes: vec![], expires_at: None };
+    let error = plugin.verify(&options("detail"), &any).await.result.unwrap_err();
+    assert!(error.to_string().contains("the detail holds an admin secret"), "{error}");
+    // In an error message: masked.
+    let error = plugin.generate(&options("error")).await.result.unwrap_err().to_string();
+    assert!(error.ends_with("rejected (permanent): the server refused ***"), "{error}");
+    // In a host name: the denial and the transcript mask it.
+    let outcome = plugin.generate(&options("host")).await;
+    let error = outcome.result.unwrap_err().to_string();
+    let hex_token = hex::encode(token);
+    assert!(error.contains("***") && !error.contains(&hex_token), "{error}");
+    assert!(outcome.transcript.iter().all(|e| !e.host.contains(&hex_token)), "{:?}", outcome.transcript);
+    // A placeholder in a URL is never filled in, so never echoed decoded.
+    let error = plugin.generate(&options("url-placeholder")).await.result.unwrap_err();
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::PlaceholderInUrl, .. }), "{error:?}");
+    // Echoed back by a granted server in any encoding, it is masked in all of them.
+    let echoed = plugin.generate(&options("echo")).await.result.unwrap().secret;
+    assert_eq!(
+        echoed,
+        "plain=you sent {{secret:ptoken}} percent=you sent {{secret:ptoken}} plus=you sent {{secret:ptoken}} \
+         json=you sent \"{{secret:ptoken}}\" base64=you sent dG9rZW49{{secret:ptoken}} hex=you sent {{secret:ptoken}}"
+    );
+    still_serves(&runtime).await;
+}
+
+/// Logs a PEM admin secret line by line with zero-width characters woven
+/// in, and whole: no line of it reaches the log.
+#[test]
+fn secret_smuggler_logs() {
+    let cache = tempfile::tempdir().unwrap();
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj\n-----END PRIVATE KEY-----";
+    let stdin = serde_json::json!({ "admin_secrets": { "token": pem, "ptoken": "unused-token" } }).to_string();
+    let output = support::run(
+        support::rekey(&cache).args([
+            "plugin",
+            "call",
+            guests::SECRET_SMUGGLER,
+            "generate",
+            "-c",
+            "how=log",
+            "-c",
+            "url=http://127.0.0.1:9/",
+            "--stdin",
+        ]),
+        &stdin,
+    );
+    let (stdout, stderr) = support::text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stderr.contains("line: ***") && stderr.contains("whole: ***"), "{stderr}");
+    assert!(!stderr.contains("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj"), "{stderr}");
+}
+
+#[tokio::test]
+async fn shifty_info() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let first = runtime.load(Path::new(guests::SHIFTY_INFO)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = runtime.load(Path::new(guests::SHIFTY_INFO)).await.unwrap();
+    // Frozen clocks and fixed randomness: the same answer, whenever asked.
+    assert_eq!(first.info().description, "described at 0 s with dice 0");
+    assert_eq!(serde_json::to_string(first.info()).unwrap(), serde_json::to_string(second.info()).unwrap());
+    still_serves(&runtime).await;
+
+    // And the approval pins the answer: a description that differs from
+    // the approved one (here, the pin edited) is refused like new bytes.
+    let toml = format!(
+        "[[credential]]\nname = \"api\"\nplugin = \"{}\"\nadmin_secrets = {{ token = \"env:TOKEN\" }}\n",
+        guests::SHIFTY_INFO
+    );
+    let project = support::Project::new(&toml, &[("TOKEN", "t0k3n")]);
+    let lock_path = project.dir.path().join("rekey.lock");
+    let lock = std::fs::read_to_string(&lock_path).unwrap();
+    let pinned = lock.lines().find_map(|l| l.strip_prefix("info_sha256 = ")).unwrap().trim_matches('"').to_string();
+    std::fs::write(&lock_path, lock.replace(&pinned, &"0".repeat(64))).unwrap();
+    let out = project.run(&["rotate", "api"], "");
+    let (stdout, stderr) = support::text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("plugin `shifty-info` describes itself differently from when it was approved (its config schema, secrets, capabilities or permissions changed: info sha256 {} → {pinned})", "0".repeat(64))),
+        "{stdout}"
+    );
+    // An approval from before descriptions were pinned must be renewed.
+    std::fs::write(&lock_path, lock.replace(&format!("info_sha256 = \"{pinned}\"\n"), "")).unwrap();
+    let out = project.run(&["rotate", "api"], "");
+    assert!(support::text(&out).0.contains("info sha256 (none) →"), "{:?}", support::text(&out));
+}
+
+#[tokio::test]
 async fn contract_v0_2() {
     let (runtime, _cache) = support::runtime(Limits::default());
     let plugin = runtime.load(Path::new(guests::CONTRACT_V0_2)).await.expect("a 0.2 plugin still loads");

@@ -59,7 +59,8 @@ pub fn text(output: &Output) -> (String, String) {
 /// - `DELETE /api/keys/ID` (admin token) deletes one (404 if unknown).
 /// - `GET /api/big` answers 8 MiB to anyone, `GET /api/redirect` redirects
 ///   to a host nobody declared, and `GET /api/echo` echoes the `X-Token`
-///   header (200 when it is the admin token, 401 otherwise).
+///   header (200 when it is the admin token, 401 otherwise), encoded as
+///   `?form=` says (`percent`, `plus`, `json`, `base64`, `hex`).
 ///
 /// It records every request it served, and `keys` is exactly the set of
 /// live keys (id → secret), so orphans can be counted.
@@ -209,10 +210,11 @@ impl KeyServer {
                 ok(200, serde_json::Value::Array(listed).to_string())
             }
             (tiny_http::Method::Get, "/api/big") => ok(200, "x".repeat(8 << 20)),
-            (tiny_http::Method::Get, "/api/echo") => {
+            (tiny_http::Method::Get, url) if url.starts_with("/api/echo") => {
                 let token = request.headers().iter().find(|h| h.field.equiv("x-token")).map(|h| h.value.to_string());
                 let token = token.unwrap_or_default();
-                ok(if token == Self::ADMIN_TOKEN { 200 } else { 401 }, format!("you sent {token}"))
+                let form = url.split_once("form=").map_or("plain", |(_, form)| form);
+                ok(if token == Self::ADMIN_TOKEN { 200 } else { 401 }, format!("you sent {}", encode(&token, form)))
             }
             (tiny_http::Method::Get, "/api/redirect") => ok(302, "http://exfil.example/collect?stolen=1".into()),
             (tiny_http::Method::Get, "/api/me") if keys.values().any(|s| *s == bearer) => {
@@ -230,6 +232,20 @@ impl KeyServer {
 impl Drop for KeyServer {
     fn drop(&mut self) {
         self.server.unblock();
+    }
+}
+
+/// `text` as a server might echo it.
+fn encode(text: &str, form: &str) -> String {
+    use base64::Engine;
+    let percent = percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string();
+    match form {
+        "percent" => percent,
+        "plus" => percent.replace("%20", "+"),
+        "json" => serde_json::to_string(text).unwrap(),
+        "base64" => base64::engine::general_purpose::STANDARD.encode(format!("token={text}")),
+        "hex" => hex::encode(text),
+        _ => text.to_string(),
     }
 }
 

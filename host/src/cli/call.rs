@@ -78,6 +78,7 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
         admin_secrets: secrets.admin_secrets,
         grants: Grants { endpoints: args.grants.clone(), resolve: args.resolve.iter().cloned().collect() },
         rotation_id: args.rotation_id.clone().unwrap_or_else(fresh_rotation_id),
+        known_secrets: vec![],
     };
     let credential = || {
         secrets.credential.clone().ok_or_else(|| {

@@ -155,7 +155,7 @@ impl<'a> Rotator<'a> {
                 .map_err(&setup)?,
             ..Grants::default()
         };
-        let options = CallOptions { config: plugin_config(spec), admin_secrets, grants, rotation_id: String::new() };
+        let options = CallOptions { config: plugin_config(spec), admin_secrets, grants, ..CallOptions::default() };
         Ok(Self { config, store, spec, plugin, options, unaudited: Default::default(), _lock: lock })
     }
 
@@ -421,9 +421,15 @@ impl<'a> Rotator<'a> {
         }
     }
 
-    /// The call options of a rotation's plugin calls.
+    /// The call options of a rotation's plugin calls: its id, and the key it
+    /// replaces, which no result may carry.
     fn options_for(&self, rotation: &Rotation) -> CallOptions {
-        CallOptions { rotation_id: rotation.id.clone(), ..self.options.clone() }
+        let old = self.old_key(rotation).ok().flatten().map(|(_, key)| key.secret);
+        CallOptions {
+            rotation_id: rotation.id.clone(),
+            known_secrets: old.into_iter().collect(),
+            ..self.options.clone()
+        }
     }
 
     /// Calls `generate`, retrying a transient failure only when a retry

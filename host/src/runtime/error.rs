@@ -235,6 +235,9 @@ pub enum Denial {
         /// `host:port` asked for.
         target: String,
     },
+    /// An admin-secret placeholder in a URL, where it is never filled in.
+    #[error("an admin-secret placeholder is in the URL; put it in a header or the body (URLs are logged and echoed)")]
+    PlaceholderInUrl,
     /// A body larger than allowed.
     #[error("a {direction} body exceeded {limit} bytes")]
     BodyLimit {
@@ -252,6 +255,23 @@ pub enum Denial {
         /// The cap.
         limit: usize,
     },
+}
+
+impl Denial {
+    /// The denial with every secret in its text masked by `clean`: a plugin
+    /// can put one in the host name it asks for.
+    pub(crate) fn redacted(self, clean: impl Fn(&str) -> String) -> Self {
+        match self {
+            Self::Undeclared { target, declared } => Self::Undeclared { target: clean(&target), declared },
+            Self::NotGranted { target, host } => Self::NotGranted { target: clean(&target), host: clean(&host) },
+            Self::Reserved { target, ip, class, advice } => {
+                Self::Reserved { target: clean(&target), ip, class, advice: clean(&advice) }
+            }
+            Self::Unresolved { target, reason } => Self::Unresolved { target: clean(&target), reason: clean(&reason) },
+            Self::PlaintextSecret { target } => Self::PlaintextSecret { target: clean(&target) },
+            other => other,
+        }
+    }
 }
 
 impl PluginError {

@@ -88,6 +88,10 @@ impl WasiHttpHooks for Egress {
         let placeholders = self.placeholders.clone();
         let budget = self.budget.clone();
         Box::new(async move {
+            // A URL is logged and echoed by servers: a placeholder is never filled in there.
+            if placeholders.in_text(request.uri().to_string().as_bytes()) {
+                return refuse(&denials, &entry, Denial::PlaceholderInUrl);
+            }
             let grant = match policy.http_grant(&host, port) {
                 Ok(grant) => grant,
                 Err(denial) => return refuse(&denials, &entry, denial),
@@ -147,10 +151,6 @@ async fn fill(
             *value = HeaderValue::from_bytes(&new).map_err(|_| Error::HttpProtocolError)?;
             filled = true;
         }
-    }
-    if let Some(uri) = placeholders.fill(parts.uri.to_string().as_bytes()) {
-        parts.uri = http::Uri::try_from(uri).map_err(|_| Error::HttpRequestUriInvalid)?;
-        filled = true;
     }
     if let Some(new) = placeholders.fill(&body) {
         body = Chunk::from(new);

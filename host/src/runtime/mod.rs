@@ -12,6 +12,7 @@ mod bindings;
 mod cache;
 mod compat;
 pub(crate) mod connect;
+mod encodings;
 mod engine;
 mod error;
 mod grants;

@@ -1,9 +1,11 @@
 //! Admin secrets a plugin never sees. A config field marked `placeholder`
 //! reaches the plugin as `{{secret:NAME}}`; the request hook puts the real
-//! value in place of it (headers, URL, body) only once the request has
-//! passed the policy, so only on its way to a host the plugin declared and
-//! the operator granted, and never over plain HTTP except to loopback. On
-//! the way back, the value is masked to the placeholder again, so a server
+//! value in place of it (in headers and the body; never in the URL, which
+//! servers log and echo) only once the request has passed the policy, so
+//! only on its way to a host the plugin declared and the operator granted,
+//! and never over plain HTTP except to loopback. On the way back, the value
+//! is masked to the placeholder again in every form a server may echo it in
+//! (decoded from a query string, JSON-escaped, in base64…), so a server
 //! that echoes it does not hand it to the plugin.
 
 use super::bindings::ConfigField;
@@ -17,6 +19,8 @@ pub(crate) struct Placeholders {
     /// `(placeholder, value)`, longest value first, so that masking a value
     /// that contains another masks it whole.
     pairs: Vec<(String, Zeroizing<String>)>,
+    /// `(form of a value, placeholder)`, longest form first.
+    forms: Vec<(Zeroizing<String>, String)>,
 }
 
 impl Placeholders {
@@ -35,7 +39,19 @@ impl Placeholders {
             }
         }
         pairs.sort_by_key(|(_, value)| std::cmp::Reverse(value.len()));
-        (given, Self { pairs })
+        let mut forms: Vec<(Zeroizing<String>, String)> = pairs
+            .iter()
+            .flat_map(|(token, value)| {
+                super::encodings::forms(value).into_iter().map(|form| (Zeroizing::new(form), token.clone()))
+            })
+            .collect();
+        forms.sort_by_key(|(form, _)| std::cmp::Reverse(form.len()));
+        (given, Self { pairs, forms })
+    }
+
+    /// Whether `bytes` hold a placeholder.
+    pub(crate) fn in_text(&self, bytes: &[u8]) -> bool {
+        self.pairs.iter().any(|(token, _)| memmem::find(bytes, token.as_bytes()).is_some())
     }
 
     /// Whether the call has any.
@@ -49,10 +65,10 @@ impl Placeholders {
         replace(bytes, self.pairs.iter().map(|(token, value)| (token.as_bytes(), value.as_bytes())))
     }
 
-    /// `bytes` with every value replaced by its placeholder, or `None` when
-    /// there is none in it.
+    /// `bytes` with every value, in every form, replaced by its
+    /// placeholder, or `None` when there is none in it.
     pub(crate) fn mask(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        replace(bytes, self.pairs.iter().map(|(token, value)| (value.as_bytes(), token.as_bytes())))
+        replace(bytes, self.forms.iter().map(|(form, token)| (form.as_bytes(), token.as_bytes())))
     }
 }
 

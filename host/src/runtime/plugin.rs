@@ -53,6 +53,10 @@ pub struct CallOptions {
     /// The rotation this call belongs to; passed to the plugin so `generate`
     /// can be idempotent.
     pub rotation_id: String,
+    /// Secrets the host knows besides those the call is given (the
+    /// credential's current key): none may come back in what the plugin
+    /// returns, prints or sends to the transcript.
+    pub known_secrets: Vec<String>,
 }
 
 /// The result of a call, with what the plugin did on the network.
@@ -207,13 +211,20 @@ impl Plugin {
         let denials = Denials::default();
         let output = Output::new(self.shared.limits.max_output);
         let mut redactor = Redactor::default();
-        options.admin_secrets.values().for_each(|s| redactor.add(s));
+        options.admin_secrets.values().for_each(|s| redactor.add(s, "an admin secret"));
+        options.known_secrets.iter().for_each(|s| redactor.add(s, "the credential's current key"));
         if let Request::Verify(c) | Request::Revoke(c) = &request {
-            redactor.add(&c.secret);
+            redactor.add(&c.secret, "the key it was given");
         }
-        let result = self.sandboxed(options, request, &transcript, &denials, &output).await;
+        let mut result = self.sandboxed(options, request, &transcript, &denials, &output).await;
+        // Nothing a plugin returns for the host to store or show may carry a secret.
+        let mut refused = result.as_ref().ok().and_then(|response| validate::secrets(response, &redactor).err());
         if let Ok(Response::Generated(credential)) = &result {
-            redactor.add(&credential.secret);
+            redactor.add(&credential.secret, "the new key");
+            refused = refused.or_else(|| validate::new_key_kept_out(credential, &redactor).err());
+        }
+        if let Some(reason) = refused {
+            result = Err(Failure::Plugin(PluginError::InvalidResult { plugin: self.info.name.clone(), reason }));
         }
         let result = result.map_err(|error| self.explain(error, &denials, &output, &redactor));
         output.emit(&self.info.name, &redactor);
@@ -221,7 +232,10 @@ impl Plugin {
             .snapshot()
             .into_iter()
             .map(|mut exchange| {
+                exchange.method = redactor.clean(&exchange.method);
+                exchange.host = redactor.clean(&exchange.host);
                 exchange.path = redactor.clean(&exchange.path);
+                exchange.error = exchange.error.map(|e| redactor.clean(&e));
                 exchange
             })
             .collect();
@@ -320,7 +334,12 @@ impl Plugin {
     fn explain(&self, failure: Failure, denials: &Denials, output: &Output, redactor: &Redactor) -> PluginError {
         let plugin = self.info.name.clone();
         let limits = &self.shared.limits;
-        let denial = denials.lock().unwrap_or_else(|e| e.into_inner()).first().cloned();
+        let denial = denials
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .first()
+            .cloned()
+            .map(|d| d.redacted(|t| redactor.clean(t)));
         match failure {
             Failure::Plugin(error) => error,
             Failure::Deadline => PluginError::Deadline { plugin, deadline: limits.deadline },

@@ -1,35 +1,50 @@
-//! Makes plugin text safe to show an operator: secrets replaced by `***`,
-//! control and bidirectional-override characters removed (no terminal escape
-//! sequences, no hidden text), and each line bounded in size.
+//! Makes plugin text safe to show an operator: secrets replaced by `***`
+//! in every form they may take (see [`encodings`](super::encodings)),
+//! control, bidirectional-override and invisible format characters removed
+//! (no terminal escape sequences, no hidden text), and each line bounded in
+//! size. Secrets are masked before the text is cleaned (a multi-line key
+//! keeps its line breaks until then) and again after (a secret with
+//! zero-width characters woven into it is whole once they are gone).
+
+use super::encodings;
 
 /// Longest line shown, in bytes; the rest is cut and marked.
 const MAX_LINE: usize = 2048;
 
-/// The secrets of one call, to be masked in everything the plugin prints.
+/// The secrets of one call, to be masked in everything the plugin prints
+/// and refused in everything it returns.
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
-    secrets: Vec<String>,
+    /// `(form, what it is a form of)`, longest form first, so a secret that
+    /// contains another is masked whole.
+    forms: Vec<(String, &'static str)>,
 }
 
 impl Redactor {
-    /// Adds a secret to mask. Empty values are ignored.
-    pub(crate) fn add(&mut self, secret: &str) {
-        if !secret.is_empty() && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_string());
-            // Longest first, so a secret that contains another is masked whole.
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    /// Adds a secret to mask, described as `what` (e.g. `an admin secret`)
+    /// when a result is refused for holding it. Empty values are ignored.
+    pub(crate) fn add(&mut self, secret: &str, what: &'static str) {
+        if secret.is_empty() || self.forms.iter().any(|(form, _)| form == secret) {
+            return;
         }
+        self.forms.extend(encodings::forms(secret).into_iter().map(|form| (form, what)));
+        self.forms.sort_by_key(|(form, _)| std::cmp::Reverse(form.len()));
+    }
+
+    /// What secret `text` holds in some form, if any.
+    pub(crate) fn found_in(&self, text: &str) -> Option<&'static str> {
+        let visible = strip(text);
+        self.forms
+            .iter()
+            .find(|(form, _)| text.contains(form.as_str()) || visible.contains(form.as_str()))
+            .map(|(_, what)| *what)
     }
 
     /// The text with secrets masked, unsafe characters removed and the
     /// length bounded.
     pub(crate) fn clean(&self, text: &str) -> String {
-        let mut text: String = text.chars().filter(|c| !is_unsafe(*c)).collect();
-        for secret in &self.secrets {
-            if text.contains(secret.as_str()) {
-                text = text.replace(secret.as_str(), "***");
-            }
-        }
+        let mut text = strip(&self.mask(text));
+        text = self.mask(&text);
         if text.len() > MAX_LINE {
             let mut end = MAX_LINE;
             while !text.is_char_boundary(end) {
@@ -40,11 +55,57 @@ impl Redactor {
         }
         text
     }
+
+    fn mask(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for (form, _) in &self.forms {
+            if text.contains(form.as_str()) {
+                text = text.replace(form.as_str(), "***");
+            }
+        }
+        text
+    }
 }
 
-/// Characters that can hide or rewrite text on a terminal.
+/// `text` without the characters [`is_unsafe`] names.
+fn strip(text: &str) -> String {
+    text.chars().filter(|c| !is_unsafe(*c)).collect()
+}
+
+/// Characters that can hide or rewrite text on a terminal: controls (but
+/// tab), and every Unicode format character (category Cf: bidirectional
+/// marks and overrides, zero-width spaces and joiners, the soft hyphen,
+/// the byte-order mark…), plus the line and paragraph separators.
 pub(crate) fn is_unsafe(c: char) -> bool {
-    (c.is_control() && c != '\t') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}') || is_format(c)
+}
+
+/// Unicode's general category Cf (format characters), as of Unicode 16.
+fn is_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061c}'
+            | '\u{06dd}'
+            | '\u{070f}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08e2}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206f}'
+            | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{110bd}'
+            | '\u{110cd}'
+            | '\u{13430}'..='\u{1343f}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
+    )
 }
 
 #[cfg(test)]
@@ -54,15 +115,30 @@ mod tests {
     #[test]
     fn secrets_are_masked_longest_first() {
         let mut r = Redactor::default();
-        r.add("abc");
-        r.add("abcdef");
+        r.add("abc", "a secret");
+        r.add("abcdef", "a secret");
         assert_eq!(r.clean("key=abcdef and abc"), "key=*** and ***");
+    }
+
+    #[test]
+    fn a_secret_is_masked_in_any_form_and_across_hidden_characters() {
+        let mut r = Redactor::default();
+        let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+        r.add(pem, "an admin secret");
+        r.add("tok3n-value-42", "an admin secret");
+        assert!(!r.clean(pem).contains("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"), "{}", r.clean(pem));
+        assert_eq!(r.clean("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"), "***", "one line of it, as logged line by line");
+        assert_eq!(r.clean("t\u{200b}ok3n-\u{200d}value-42"), "***");
+        assert_eq!(r.clean(&hex::encode("tok3n-value-42")), "***");
+        assert_eq!(r.found_in("id-24-eulav-n3kot"), Some("an admin secret"), "reversed");
+        assert_eq!(r.found_in("an ordinary key id"), None);
     }
 
     #[test]
     fn escape_sequences_and_bidi_overrides_are_removed() {
         let r = Redactor::default();
         assert_eq!(r.clean("\x1b[31mred\x1b[0m\u{202e}txt\r\n"), "[31mred[0mtxt");
+        assert_eq!(r.clean("a\u{200e}b\u{061c}c\u{2028}d\u{feff}e\u{00ad}f"), "abcdef");
     }
 
     #[test]

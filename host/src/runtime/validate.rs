@@ -3,6 +3,8 @@
 //! returns against the bounds the host stores and shows.
 
 use super::bindings::{ConfigField, Credential, FieldType, KeySummary, Pair, PluginInfo, Verification};
+use super::plugin::Response;
+use super::redact::Redactor;
 use std::collections::BTreeMap;
 
 /// Longest key id, attribute key or value, in bytes.
@@ -181,6 +183,57 @@ pub(crate) fn verification(verification: &Verification) -> Result<(), String> {
         return Err("the last use is after the year 9999".into());
     }
     bounded("detail", verification.detail.as_deref().unwrap_or_default(), MAX_TEXT)
+}
+
+/// What a call returned carries no secret the host knows, in any form: a
+/// key id, attribute, tag or detail is stored and shown in clear, where only
+/// the secret itself is sealed, and a new key is deployed to applications.
+/// Names the field, never the value. For `generate`, call it before the new
+/// key is among the secrets, then [`new_key_kept_out`].
+pub(super) fn secrets(response: &Response, redactor: &Redactor) -> Result<(), String> {
+    let fields: Vec<(String, &str)> = match response {
+        Response::Generated(c) => {
+            let mut fields = credential_fields(&c.key_id, &c.attributes);
+            fields.push(("the new key".into(), c.secret.as_str()));
+            fields
+        }
+        Response::Verified(v) => v.detail.iter().map(|d| ("the detail".to_string(), d.as_str())).collect(),
+        Response::Listed(keys) => keys
+            .iter()
+            .flat_map(|k| {
+                let mut fields = credential_fields(&k.key_id, &k.attributes);
+                fields.extend(k.tag.iter().map(|t| (format!("the tag of key `{}`", k.key_id), t.as_str())));
+                fields
+            })
+            .collect(),
+        Response::Info(_) | Response::Revoked => vec![],
+    };
+    refuse_secrets(fields, redactor)
+}
+
+/// The new key is not in its own key id or attributes either.
+pub(super) fn new_key_kept_out(credential: &Credential, redactor: &Redactor) -> Result<(), String> {
+    refuse_secrets(credential_fields(&credential.key_id, &credential.attributes), redactor)
+}
+
+fn refuse_secrets(fields: Vec<(String, &str)>, redactor: &Redactor) -> Result<(), String> {
+    for (field, text) in fields {
+        if let Some(what) = redactor.found_in(text) {
+            return Err(format!(
+                "{field} holds {what}; results are stored and shown in clear, so they may carry no secret"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn credential_fields<'a>(key_id: &'a str, attributes: &'a [Pair]) -> Vec<(String, &'a str)> {
+    let mut fields = vec![("the key id".to_string(), key_id)];
+    for pair in attributes {
+        fields.push((format!("the name of attribute `{}`", pair.key), pair.key.as_str()));
+        fields.push((format!("attribute `{}`", pair.key), pair.value.as_str()));
+    }
+    fields
 }
 
 /// Text the host stores and shows an operator: bounded in size and free of
