@@ -172,6 +172,18 @@ async fn ungranted_host() {
     assert!(server.requests.lock().unwrap().is_empty(), "nothing reached the server");
 }
 
+/// `evil.example@127.0.0.1:PORT`: the policy would check `127.0.0.1`, while
+/// the request names `evil.example`. Refused before anything is sent.
+#[tokio::test]
+async fn ungranted_host_with_userinfo() {
+    let server = KeyServer::start();
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let url = format!("http://evil.example@{}/api/me", server.addr);
+    let error = attack(&runtime, guests::UNGRANTED_HOST, fetching(&url, &[&server.addr.to_string()])).await;
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::Userinfo, .. }), "{error:?}");
+    assert!(server.requests.lock().unwrap().is_empty(), "nothing reached the server");
+}
+
 #[tokio::test]
 async fn metadata_name() {
     let (runtime, _cache) = support::runtime(Limits::default());
@@ -184,6 +196,13 @@ async fn metadata_name() {
         "plugin `metadata-name` was denied network access: instance-data.test:80 resolved to 169.254.169.254, \
          a cloud metadata address; cloud metadata endpoints are never reachable from plugins"
     );
+    // The same address inside IPv6 forms a gateway would translate back.
+    for embedded in ["64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "::169.254.169.254", "2002:a9fe:a9fe::1"] {
+        let mut grants = granting(&["instance-data.test"]);
+        grants.resolve.insert("instance-data.test".into(), embedded.parse().unwrap());
+        let error = attack(&runtime, guests::METADATA_NAME, CallOptions { grants, ..CallOptions::default() }).await;
+        assert!(error.to_string().contains("a cloud metadata address"), "{embedded}: {error}");
+    }
 }
 
 #[tokio::test]
@@ -206,8 +225,20 @@ async fn log_flood() {
     assert!(matches!(error, PluginError::OutputLimit { .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
-        "plugin `log-flood` wrote more than 262144 bytes of log output in one call and was stopped"
+        "plugin `log-flood` wrote more than 262144 bytes of log output in one call (a line counts at least 256) and was stopped"
     );
+}
+
+/// Bare newlines, well within the byte budget: each line costs 256 bytes of
+/// it, so at most 1,024 lines reach the log.
+#[test]
+fn line_flood() {
+    let cache = tempfile::tempdir().unwrap();
+    let output = support::run(support::rekey(&cache).args(["plugin", "call", guests::LINE_FLOOD, "generate"]), "");
+    let (_, stderr) = support::text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("wrote more than 262144 bytes of log output"), "{stderr}");
+    assert!(stderr.lines().count() <= 1024 + 10, "{} lines", stderr.lines().count());
 }
 
 #[test]
@@ -448,6 +479,23 @@ async fn tcp_escape() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(allowed.received.lock().unwrap().as_slice(), [b"hello".to_vec()]);
     assert!(other.received.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn tcp_flood() {
+    let listener = Listener::start();
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let options = CallOptions {
+        config: config(&[("target", listener.addr.to_string())]),
+        grants: granting(&[&listener.addr.to_string()]),
+        ..CallOptions::default()
+    };
+    let error = attack(&runtime, guests::TCP_FLOOD, options).await;
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::ConnectionLimit { limit: 16 }, .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "plugin `tcp-flood` was denied network access: more than 16 TCP connections in one call"
+    );
 }
 
 #[tokio::test]

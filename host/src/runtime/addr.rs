@@ -36,14 +36,35 @@ impl std::fmt::Display for Reserved {
     }
 }
 
-/// Classifies an address; `None` for a public one.
+/// Classifies an address; `None` for a public one. An IPv6 address that
+/// carries an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) is
+/// what it carries: a gateway would take the packets there.
 pub fn reserved(ip: IpAddr) -> Option<Reserved> {
     match ip {
         IpAddr::V4(v4) => reserved_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+        IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => reserved_v4(v4),
             None => reserved_v6(v6),
         },
+    }
+}
+
+/// The IPv4 address an IPv6 address stands for, if it is one of the forms
+/// that embed one.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible, deprecated); not :: and ::1.
+        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(low),
+        [0, 0, 0, 0, 0, 0, hi, _] if hi != 0 => Some(low),
+        // NAT64: the well-known prefix 64:ff9b::/96 and the local-use 64:ff9b:1::/48.
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] | [0x64, 0xff9b, 1, ..] => Some(low),
+        // 6to4: 2002:AABB:CCDD::/48.
+        [0x2002, a, b, ..] => Some(Ipv4Addr::new((a >> 8) as u8, a as u8, (b >> 8) as u8, b as u8)),
+        // Teredo: 2001:0::/32, the client's address inverted in the last 32 bits.
+        [0x2001, 0, ..] => Some(Ipv4Addr::from(!u32::from(low))),
+        _ => None,
     }
 }
 
@@ -117,6 +138,19 @@ mod tests {
         assert_eq!(class("fe80::1"), Some(Reserved::LinkLocal));
         assert_eq!(class("0.0.0.0"), Some(Reserved::Special));
         assert_eq!(class("255.255.255.255"), Some(Reserved::Special));
+    }
+
+    #[test]
+    fn ipv6_forms_that_embed_an_internal_ipv4_address_are_internal() {
+        assert_eq!(class("64:ff9b::a9fe:a9fe"), Some(Reserved::Metadata), "NAT64 of 169.254.169.254");
+        assert_eq!(class("64:ff9b::127.0.0.1"), Some(Reserved::Loopback));
+        assert_eq!(class("64:ff9b:1::10.0.0.1"), Some(Reserved::Private), "local-use NAT64");
+        assert_eq!(class("::127.0.0.1"), Some(Reserved::Loopback), "IPv4-compatible");
+        assert_eq!(class("::10.0.0.1"), Some(Reserved::Private));
+        assert_eq!(class("2002:a9fe:a9fe::1"), Some(Reserved::Metadata), "6to4 of 169.254.169.254");
+        assert_eq!(class("2002:c0a8:0101::"), Some(Reserved::Private), "6to4 of 192.168.1.1");
+        assert_eq!(class("2001:0:4136:e378:8000:63bf:80ff:fffe"), Some(Reserved::Loopback), "Teredo of 127.0.0.1");
+        assert_eq!(class("64:ff9b::5db8:d822"), None, "NAT64 of a public address is public");
     }
 
     #[test]

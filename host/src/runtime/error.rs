@@ -116,7 +116,9 @@ pub enum PluginError {
         limit: usize,
     },
     /// The plugin wrote more log output than allowed and was stopped.
-    #[error("plugin `{plugin}` wrote more than {limit} bytes of log output in one call and was stopped")]
+    #[error(
+        "plugin `{plugin}` wrote more than {limit} bytes of log output in one call (a line counts at least 256) and was stopped"
+    )]
     OutputLimit {
         /// The plugin's name.
         plugin: String,
@@ -235,6 +237,9 @@ pub enum Denial {
         /// `host:port` asked for.
         target: String,
     },
+    /// A URL with a user name or password before the host.
+    #[error("the URL has a user name or password before its host (`user@host`); send credentials in a header")]
+    Userinfo,
     /// An admin-secret placeholder in a URL, where it is never filled in.
     #[error("an admin-secret placeholder is in the URL; put it in a header or the body (URLs are logged and echoed)")]
     PlaceholderInUrl,

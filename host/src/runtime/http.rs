@@ -92,6 +92,10 @@ impl WasiHttpHooks for Egress {
             if placeholders.in_text(request.uri().to_string().as_bytes()) {
                 return refuse(&denials, &entry, Denial::PlaceholderInUrl);
             }
+            // `name@host`: the policy sees `host`, a server may see `name`.
+            if request.uri().authority().is_some_and(|a| a.as_str().contains('@')) {
+                return refuse(&denials, &entry, Denial::Userinfo);
+            }
             let grant = match policy.http_grant(&host, port) {
                 Ok(grant) => grant,
                 Err(denial) => return refuse(&denials, &entry, denial),

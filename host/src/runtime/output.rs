@@ -5,6 +5,8 @@
 //! at the end (the key `generate` returns) are masked too; then each line is
 //! cleaned by the [`Redactor`] and sent to `tracing`. A plugin that writes
 //! past the budget is stopped: flooding the log is not a provider's job.
+//! Every line costs at least [`LINE_COST`] bytes of the budget, so bare
+//! newlines cannot turn it into hundreds of thousands of log lines.
 
 use super::bindings::Level;
 use super::redact::Redactor;
@@ -14,6 +16,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+/// The least a line costs of the output budget (256 KiB: 1,024 lines).
+pub(crate) const LINE_COST: usize = 256;
 
 /// Where a line came from.
 #[derive(Clone, Copy, Debug)]
@@ -29,8 +34,25 @@ struct Captured {
     /// Unfinished last lines of stdout and stderr.
     stdout: Vec<u8>,
     stderr: Vec<u8>,
+    spent: Spent,
+}
+
+/// How much of the budget is spent.
+#[derive(Default)]
+struct Spent {
     used: usize,
     exceeded: bool,
+}
+
+impl Spent {
+    fn charge(&mut self, budget: usize, bytes: usize) -> Result<(), OutputExceeded> {
+        self.used += bytes;
+        if self.used > budget {
+            self.exceeded = true;
+            return Err(OutputExceeded);
+        }
+        Ok(())
+    }
 }
 
 /// The shared output of one call.
@@ -59,23 +81,14 @@ impl Output {
     /// Takes a `log` line, or refuses it when the budget is spent.
     pub(crate) fn log(&self, level: Level, message: String) -> Result<(), OutputExceeded> {
         let mut captured = self.lock();
-        self.charge(&mut captured, message.len())?;
+        captured.spent.charge(self.budget, message.len().max(LINE_COST))?;
         captured.lines.push((Source::Log(level), message));
-        Ok(())
-    }
-
-    fn charge(&self, captured: &mut Captured, bytes: usize) -> Result<(), OutputExceeded> {
-        captured.used += bytes;
-        if captured.used > self.budget {
-            captured.exceeded = true;
-            return Err(OutputExceeded);
-        }
         Ok(())
     }
 
     fn write(&self, source: Source, bytes: &[u8]) -> Result<(), OutputExceeded> {
         let mut captured = self.lock();
-        self.charge(&mut captured, bytes.len())?;
+        captured.spent.charge(self.budget, bytes.len())?;
         let captured = &mut *captured;
         let pending = match source {
             Source::Stderr => &mut captured.stderr,
@@ -84,6 +97,8 @@ impl Output {
         pending.extend_from_slice(bytes);
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = pending.drain(..=end).collect();
+            // The line's bytes are charged already; short ones cost more.
+            captured.spent.charge(self.budget, LINE_COST.saturating_sub(line.len()))?;
             captured.lines.push((source, String::from_utf8_lossy(&line).into_owned()));
         }
         Ok(())
@@ -91,7 +106,7 @@ impl Output {
 
     /// Whether the plugin wrote past its budget.
     pub(crate) fn exceeded(&self) -> bool {
-        self.lock().exceeded
+        self.lock().spent.exceeded
     }
 
     /// The message of a Rust panic the plugin printed to stderr, cleaned:
@@ -141,7 +156,7 @@ impl Output {
                 Source::Stderr => tracing::warn!(target: "rekey::plugin", plugin, stream = "stderr", "{line}"),
             }
         }
-        if captured.exceeded {
+        if captured.spent.exceeded {
             tracing::warn!(target: "rekey::plugin", plugin, "output cut at {} bytes", self.budget);
         }
     }
