@@ -84,6 +84,8 @@ async fn hoards(guest: &str, name: &str) {
 
 /// The peak resident memory of `rekey plugin call GUEST generate`, in bytes,
 /// and what it printed on stderr.
+// The child is reaped by `wait4`, which also gives its peak memory.
+#[allow(clippy::zombie_processes)]
 fn peak_rss(guest: &str) -> (u64, String) {
     let cache = tempfile::tempdir().unwrap();
     let child = support::rekey(&cache)
@@ -440,6 +442,18 @@ async fn contract_v0_2() {
     assert!(plugin.verify(&options, &key).await.result.unwrap().valid);
     let error = plugin.revoke(&options, &key).await.result.unwrap_err();
     assert_eq!(error.to_string(), "plugin `contract-v0-2` failed: not found: old-rot-1 is already gone");
+    still_serves(&runtime).await;
+}
+
+#[tokio::test]
+async fn edited_contract() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let error = runtime.load(Path::new(guests::EDITED_CONTRACT)).await.err().expect("refused at load");
+    assert!(matches!(error, PluginError::Incompatible { .. }), "{error:?}");
+    assert!(
+        error.to_string().contains("its `rekey:provider` types differ from those of the contract version it names (was it built from an edited copy of the WIT?)"),
+        "{error}"
+    );
     still_serves(&runtime).await;
 }
 

@@ -36,19 +36,21 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "SECRET" }}]
     std::fs::write(&file, toml).unwrap();
     let config = Config::load(&file).unwrap();
     let bytes = std::fs::read(plugins::RANDOM).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).unwrap();
+    let plugin = rt.block_on(runtime.load(std::path::Path::new(plugins::RANDOM))).unwrap();
     let approval = Approval {
         version: "0.1.0".into(),
         sha256: rekey::trust::digest(&bytes),
         size: bytes.len() as u64,
         permissions: vec![],
+        info_sha256: rekey::trust::info_digest(plugin.info()),
         signer: None,
         approved_at: "the benchmark".into(),
     };
     Lock::read(&config.lock_file()).unwrap().approve("random", approval).unwrap();
     Store::init(&config.store_path(), &config.key_file()).unwrap();
     let store = Store::open(&config.store_path(), &config.key_file()).unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let runtime = Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).unwrap();
     let rotate = || {
         rt.block_on(async {
             let rotator = Rotator::new(&config, &store, &runtime, "bench").await.unwrap();

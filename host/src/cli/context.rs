@@ -51,7 +51,7 @@ impl Context {
     /// A plugin runtime with default limits.
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
         let limits = Limits { deadline: self.config.manifest.plugin_timeout, ..Limits::default() };
-        Ok(Runtime::new(limits, self.cache.clone())?)
+        super::runtime(limits, self.cache.clone())
     }
 }
 

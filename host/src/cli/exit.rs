@@ -66,6 +66,8 @@ fn is_bad_input(error: &PluginError) -> bool {
             | PluginError::NotAComponent { .. }
             | PluginError::ForbiddenImports { .. }
             | PluginError::WrongWorld { .. }
+            | PluginError::TooComplex { .. }
+            | PluginError::ContractVersion { .. }
     )
 }
 

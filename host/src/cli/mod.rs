@@ -118,6 +118,16 @@ enum Command {
         /// The shell.
         shell: Shell,
     },
+    /// Compile the plugin on stdin for an engine with these limits, within a data-segment limit (rekey runs this itself).
+    #[command(name = "__compile", hide = true)]
+    Compile {
+        #[arg(long)]
+        memory_bytes: usize,
+        #[arg(long)]
+        stack_bytes: usize,
+        #[arg(long)]
+        data_limit: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +171,10 @@ pub fn main() -> ExitCode {
         Command::History { name, json } => load().and_then(|c| status::history(&name, json, &c)),
         Command::Audit(command) => load().and_then(|c| audit::run(command, &c)),
         Command::Backup(command) => load().and_then(|c| backup::run(command, &c)),
+        Command::Compile { memory_bytes, stack_bytes, data_limit } => {
+            let limits = Limits { memory_bytes, stack_bytes, ..Limits::default() };
+            crate::runtime::compile::serve(&limits, data_limit).map_err(Into::into)
+        }
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -172,21 +186,19 @@ pub fn main() -> ExitCode {
         }
         Command::Plugin(command) => runtime_block_on(async {
             match command {
-                PluginCommand::Inspect(args) => {
-                    inspect::run(args, &Runtime::new(Limits::default(), cache.clone())?).await
-                }
+                PluginCommand::Inspect(args) => inspect::run(args, &runtime(Limits::default(), cache.clone())?).await,
                 PluginCommand::Call(args) => {
-                    let runtime = Runtime::new(args.limits(), cache.clone())?;
+                    let runtime = runtime(args.limits(), cache.clone())?;
                     call::run(args, &runtime).await
                 }
                 PluginCommand::Install(args) => {
-                    install::run(args, &load()?.config, &Runtime::new(Limits::default(), cache.clone())?).await
+                    install::run(args, &load()?.config, &runtime(Limits::default(), cache.clone())?).await
                 }
                 PluginCommand::List { json } => list::run(json, &load()?.config),
                 PluginCommand::Audit(args) => {
                     let context = if cli.config_file.exists() { Some(load()?) } else { None };
-                    let runtime = Runtime::new(Limits::default(), cache.clone())?;
-                    review::run(args, context.as_ref().map(|c| &c.config), &runtime).await
+                    review::run(args, context.as_ref().map(|c| &c.config), &runtime(Limits::default(), cache.clone())?)
+                        .await
                 }
                 PluginCommand::Signing(command) => signing::run(command, || Ok(load()?.config)),
             }
@@ -216,6 +228,13 @@ fn describe(error: &anyhow::Error) -> String {
         }
     }
     text
+}
+
+/// A runtime that compiles plugins in a child process of this binary,
+/// under a time and memory bound.
+pub(crate) fn runtime(limits: Limits, cache: Option<PathBuf>) -> anyhow::Result<Runtime> {
+    let compiler = crate::runtime::Compiler::child(std::env::current_exe()?);
+    Ok(Runtime::new(limits, cache)?.compiling_with(compiler))
 }
 
 fn runtime_block_on(future: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {

@@ -29,25 +29,37 @@ impl CodeCache {
         Ok(Self { dir })
     }
 
-    /// The component for `wasm`, compiled now or read from the cache.
-    pub(crate) fn load(&self, engine: &Engine, digest: &str, wasm: &[u8]) -> wasmtime::Result<Component> {
-        let path = self.dir.join(format!("{digest}-{}.cwasm", engine_key(engine)));
-        if trusted(&self.dir) && trusted(&path) {
-            // SAFETY: the file is in a private folder, owned by this user and
-            // not writable by others, and named after the engine that wrote
-            // it: it is a `.cwasm` this host produced. wasmtime still checks
-            // its header and compatibility before using it.
-            match unsafe { Component::deserialize_file(engine, &path) } {
-                Ok(component) => return Ok(component),
-                Err(error) => tracing::warn!("recompiling: cached code at {} is unusable: {error}", path.display()),
+    /// The compiled component of the wasm whose sha256 is `digest`, if the
+    /// cache holds a usable one.
+    pub(crate) fn get(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.path(engine, digest);
+        if !(trusted(&self.dir) && trusted(&path)) {
+            return None;
+        }
+        // SAFETY: the file is in a private folder, owned by this user and
+        // not writable by others, and named after the engine that wrote it:
+        // it is a `.cwasm` this host produced. wasmtime still checks its
+        // header and compatibility before using it.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => Some(component),
+            Err(error) => {
+                tracing::warn!("recompiling: cached code at {} is unusable: {error}", path.display());
+                None
             }
         }
-        let compiled = engine.precompile_component(wasm)?;
-        if let Err(error) = write_private(&path, &compiled) {
+    }
+
+    /// Keeps `compiled` for the wasm whose sha256 is `digest`; a failure is
+    /// only logged (the plugin is compiled again next time).
+    pub(crate) fn put(&self, engine: &Engine, digest: &str, compiled: &[u8]) {
+        let path = self.path(engine, digest);
+        if let Err(error) = write_private(&path, compiled) {
             tracing::warn!("cannot cache compiled plugin at {}: {error}", path.display());
         }
-        // SAFETY: `compiled` was produced just above by this engine.
-        unsafe { Component::deserialize(engine, &compiled) }
+    }
+
+    fn path(&self, engine: &Engine, digest: &str) -> PathBuf {
+        self.dir.join(format!("{digest}-{}.cwasm", engine_key(engine)))
     }
 }
 

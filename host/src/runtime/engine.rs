@@ -2,6 +2,7 @@
 //! settings, the epoch ticker behind call deadlines, and the linker.
 
 use super::cache::CodeCache;
+use super::compile::{CompileError, Compiler};
 use super::error::PluginError;
 use super::limits::Limits;
 use super::plugin::Plugin;
@@ -10,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// How often the epoch advances: the granularity of call deadlines.
@@ -33,6 +34,7 @@ pub(crate) struct Shared {
     pub(crate) linker: Linker<Sandbox>,
     pub(crate) limits: Limits,
     cache: Option<CodeCache>,
+    compiler: Option<Compiler>,
     pooling: bool,
     stop_ticker: Arc<AtomicBool>,
 }
@@ -50,8 +52,15 @@ impl Runtime {
         let cache = cache_dir.map(CodeCache::open).transpose()?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), stop_ticker.clone());
-        let shared = Shared { engine, linker, limits, cache, pooling, stop_ticker };
+        let shared = Shared { engine, linker, limits, cache, compiler: None, pooling, stop_ticker };
         Ok(Self { shared: Arc::new(shared) })
+    }
+
+    /// Compiles plugins with `compiler` (a child process under a time and
+    /// memory bound) instead of in this process.
+    pub fn compiling_with(mut self, compiler: Compiler) -> Self {
+        Arc::get_mut(&mut self.shared).expect("set before any plugin is loaded").compiler = Some(compiler);
+        self
     }
 
     /// The default place for compiled plugins: `$REKEY_CACHE_DIR`, else
@@ -88,8 +97,22 @@ impl Runtime {
 }
 
 impl Shared {
-    pub(crate) fn cache(&self) -> Option<&CodeCache> {
-        self.cache.as_ref()
+    /// The compiled component of `wasm` (whose sha256 is `digest`): from
+    /// the cache, or compiled now (and cached).
+    pub(crate) fn component(&self, digest: &str, wasm: &[u8]) -> Result<Component, CompileError> {
+        if let Some(component) = self.cache.as_ref().and_then(|cache| cache.get(&self.engine, digest)) {
+            return Ok(component);
+        }
+        let compiled = match &self.compiler {
+            Some(compiler) => compiler.compile(&self.limits, wasm)?,
+            None => self.engine.precompile_component(wasm).map_err(|e| CompileError::Refused(format!("{e}")))?,
+        };
+        if let Some(cache) = &self.cache {
+            cache.put(&self.engine, digest, &compiled);
+        }
+        // SAFETY: `compiled` was produced just now for an engine built with
+        // these settings, by this process or its own compiler child.
+        unsafe { Component::deserialize(&self.engine, &compiled) }.map_err(|e| CompileError::Refused(format!("{e}")))
     }
 }
 
@@ -99,12 +122,10 @@ impl Drop for Shared {
     }
 }
 
-fn build_engine(limits: &Limits) -> wasmtime::Result<(Engine, bool)> {
-    let mut config = Config::new();
-    config.epoch_interruption(true);
-    config.max_wasm_stack(limits.stack_bytes);
-    // Host functions run on the same fiber stack as the guest: leave room.
-    config.async_stack_size(limits.stack_bytes + (1 << 20));
+/// The engine every plugin runs on, and whether it pools instances. The
+/// compiler process builds the same one, so its artifacts load here.
+pub(crate) fn build_engine(limits: &Limits) -> wasmtime::Result<(Engine, bool)> {
+    let mut config = config(limits);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_INSTANCES)
         .total_core_instances(POOL_INSTANCES * 8)
@@ -121,6 +142,18 @@ fn build_engine(limits: &Limits) -> wasmtime::Result<(Engine, bool)> {
             Ok((Engine::new(&config)?, false))
         }
     }
+}
+
+/// The settings compiled code depends on: an engine built from them
+/// compiles code that any engine built by [`build_engine`] with the same
+/// limits runs (the instance allocator is not among them).
+pub(crate) fn config(limits: &Limits) -> Config {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    config.max_wasm_stack(limits.stack_bytes);
+    // Host functions run on the same fiber stack as the guest: leave room.
+    config.async_stack_size(limits.stack_bytes + (1 << 20));
+    config
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the runtime drops.

@@ -30,6 +30,26 @@ pub enum PluginError {
         /// What the compiler said.
         reason: String,
     },
+    /// The component is larger or more complex than a plugin may be.
+    #[error("plugin `{plugin}` is too large or complex to run here: {reason}")]
+    TooComplex {
+        /// The plugin file.
+        plugin: String,
+        /// What exceeds which limit.
+        reason: String,
+    },
+    /// The component was built for a contract version this host does not speak.
+    #[error(
+        "plugin `{plugin}` was built for contract rekey:provider@{found}; this host speaks {speaks}: rebuild it with a rekey-sdk for this host, or upgrade rekey"
+    )]
+    ContractVersion {
+        /// The plugin file.
+        plugin: String,
+        /// The version it was built for.
+        found: String,
+        /// The versions this host speaks.
+        speaks: String,
+    },
     /// The component does not export a compatible `provider` interface.
     #[error(
         "plugin `{plugin}` does not export {wanted}; it exports: {exports}. Build it against the `plugin` world of that contract (rekey-sdk does this)"
@@ -286,6 +306,8 @@ impl PluginError {
             Self::Read { .. } => "read",
             Self::NotAComponent { .. } => "not-a-component",
             Self::WrongWorld { .. } => "wrong-world",
+            Self::TooComplex { .. } => "too-complex",
+            Self::ContractVersion { .. } => "contract-version",
             Self::ForbiddenImports { .. } => "forbidden-imports",
             Self::Incompatible { .. } => "incompatible",
             Self::Cache { .. } => "cache",

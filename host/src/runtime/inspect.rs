@@ -2,7 +2,6 @@
 //! it: the basis of `rekey plugin inspect` and of the load-time checks.
 
 use super::bindings::{CONTRACT, CONTRACT_VERSION, OLDER_CONTRACTS};
-use super::sandbox::{Treatment, treatment};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::{ComponentExtern, ComponentItem};
@@ -34,11 +33,6 @@ impl Surface {
                 .collect()
         };
         Self { imports: list(&mut ty.imports(engine)), exports: list(&mut ty.exports(engine)) }
-    }
-
-    /// The imports this host does not provide.
-    pub(crate) fn forbidden_imports(&self) -> Vec<&str> {
-        self.imports.iter().map(|i| i.name.as_str()).filter(|name| treatment(name).0 == Treatment::Refused).collect()
     }
 
     /// The exported provider interface, if it is a compatible version.

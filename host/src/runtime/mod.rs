@@ -11,6 +11,7 @@ mod addr;
 mod bindings;
 mod cache;
 mod compat;
+pub mod compile;
 pub(crate) mod connect;
 mod encodings;
 mod engine;
@@ -24,6 +25,7 @@ mod placeholder;
 mod plugin;
 mod redact;
 mod sandbox;
+mod structure;
 mod transcript;
 pub(crate) mod validate;
 
@@ -31,6 +33,7 @@ pub use bindings::{
     CallContext, Capabilities, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
     ProviderError, RateLimit, Verification,
 };
+pub use compile::Compiler;
 pub use engine::Runtime;
 pub use error::{Denial, PluginError};
 pub use grants::{Endpoint, Grants};

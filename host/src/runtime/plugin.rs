@@ -6,6 +6,7 @@ use super::bindings::{
     CallContext, Credential, KeySummary, Pair, Plugin as Bindings, PluginInfo, PluginPre, ProviderError, Verification,
 };
 use super::compat;
+use super::compile::CompileError;
 use super::engine::{EPOCH_TICK, Shared};
 use super::error::{Denial, PluginError};
 use super::grants::{Grants, Policy};
@@ -24,7 +25,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime::{Store, Trap};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::sockets::SocketAddrUse;
@@ -98,31 +99,18 @@ pub(super) enum Response {
 impl Plugin {
     /// Compiles (or reads from the cache), checks and describes a plugin.
     pub(crate) async fn load(shared: Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Self, PluginError> {
+        super::structure::check(path, bytes, shared.limits.memory_bytes)?;
         let digest = hex::encode(Sha256::digest(bytes));
-        let not_a_component =
-            |error: wasmtime::Error| PluginError::NotAComponent { path: path.into(), reason: format!("{error}") };
-        let component = match shared.cache() {
-            Some(cache) => cache.load(&shared.engine, &digest, bytes),
-            None => Component::new(&shared.engine, bytes),
-        }
-        .map_err(not_a_component)?;
+        let component = shared.component(&digest, bytes).map_err(|error| match error {
+            CompileError::Refused(reason) => PluginError::NotAComponent { path: path.into(), reason },
+            bound => PluginError::TooComplex { plugin: path.display().to_string(), reason: bound.to_string() },
+        })?;
         let surface = Surface::of(&component, &shared.engine);
         let plugin = path.display().to_string();
-        let forbidden = surface.forbidden_imports();
-        if !forbidden.is_empty() {
-            return Err(PluginError::ForbiddenImports { plugin, imports: forbidden.join(", ") });
-        }
-        let Some(export) = surface.provider_export() else {
-            let exports = surface.exports.iter().map(|e| e.name.as_str()).collect::<Vec<_>>();
-            return Err(PluginError::WrongWorld {
-                plugin,
-                wanted: format!("{}@{}", super::bindings::CONTRACT, super::bindings::CONTRACT_VERSION),
-                exports: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
-            });
-        };
         let incompatible =
-            |e: wasmtime::Error| PluginError::Incompatible { plugin: plugin.clone(), reason: format!("{e:#}") };
+            |e: wasmtime::Error| PluginError::Incompatible { plugin: plugin.clone(), reason: explain_link(&e) };
         let instance_pre = shared.linker.instantiate_pre(&component).map_err(incompatible)?;
+        let export = surface.provider_export().unwrap_or_default();
         let pre = if export.split_once('@').is_some_and(|(_, version)| compat::is_v02(version)) {
             Pre::V02(compat::PluginPre::new(instance_pre).map_err(incompatible)?)
         } else {
@@ -348,6 +336,10 @@ impl Plugin {
                 _ if output.exceeded() => PluginError::OutputLimit { plugin, limit: limits.max_output },
                 Some(Trap::Interrupt) => PluginError::Deadline { plugin, deadline: limits.deadline },
                 Some(Trap::StackOverflow) => PluginError::StackOverflow { plugin, limit: limits.stack_bytes },
+                // The contract's types are checked when the instance is made.
+                _ if format!("{error:#}").contains("type mismatch") => {
+                    PluginError::Incompatible { plugin, reason: explain_link(&error) }
+                }
                 _ if is_table_full(&error) => {
                     PluginError::ResourceLimit { plugin, limit: resource_slots(limits.memory_bytes) }
                 }
@@ -428,6 +420,20 @@ fn wasi_context(output: &Output, tcp: Vec<SocketAddr>, denials: Denials, frozen:
             Box::pin(std::future::ready(verdict.is_ok()))
         })
         .build()
+}
+
+/// Why a component that claims a contract version this host speaks cannot
+/// be linked: mostly a type that differs from the contract's (a record built
+/// from an edited copy of the WIT), which wasmtime reports as a mismatch.
+fn explain_link(error: &wasmtime::Error) -> String {
+    let detail = format!("{error:#}");
+    if detail.contains("type mismatch") {
+        format!(
+            "its `rekey:provider` types differ from those of the contract version it names (was it built from an edited copy of the WIT?): {detail}"
+        )
+    } else {
+        detail
+    }
 }
 
 /// Whether a trap is the resource table refusing one entry too many.

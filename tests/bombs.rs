@@ -1,0 +1,197 @@
+//! Components built to hurt the compiler or the host before they ever run,
+//! made here with `wasm-encoder`: each is refused with a clear error, the
+//! structural ones before anything is compiled (the compiled-code cache
+//! stays empty), and one that passes those checks but is costly to compile
+//! within the compile bound, in time and in memory.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Output;
+use wasm_encoder::{
+    CodeSection, Component, ComponentExportKind, ComponentExportSection, ComponentImportSection,
+    ComponentInstanceSection, ComponentTypeRef, ComponentTypeSection, Function, FunctionSection, InstanceSection,
+    InstanceType, Instruction, MemorySection, MemoryType, Module, ModuleArg, ModuleSection, TypeSection, ValType,
+};
+
+/// A component of `modules`, each instantiated once, with `imports`
+/// (instance imports of no exports, by name) and `exports` (empty
+/// instances: the names pass the checks made before compiling, the types
+/// fail when the plugin is linked).
+fn component(modules: &[Module], imports: &[&str], exports: &[&str]) -> Vec<u8> {
+    let mut component = Component::new();
+    if !imports.is_empty() {
+        let mut types = ComponentTypeSection::new();
+        for _ in imports {
+            types.instance(&InstanceType::new());
+        }
+        component.section(&types);
+        let mut section = ComponentImportSection::new();
+        for (i, name) in imports.iter().enumerate() {
+            section.import(*name, ComponentTypeRef::Instance(i as u32));
+        }
+        component.section(&section);
+    }
+    for module in modules {
+        component.section(&ModuleSection(module));
+    }
+    let mut instances = InstanceSection::new();
+    for i in 0..modules.len() {
+        instances.instantiate(i as u32, Vec::<(&str, ModuleArg)>::new());
+    }
+    component.section(&instances);
+    if !exports.is_empty() {
+        let mut instances = ComponentInstanceSection::new();
+        let mut section = ComponentExportSection::new();
+        for (i, name) in exports.iter().enumerate() {
+            instances.export_items(Vec::<(&str, ComponentExportKind, u32)>::new());
+            section.export(*name, ComponentExportKind::Instance, (imports.len() + i) as u32, None);
+        }
+        component.section(&instances).section(&section);
+    }
+    component.finish()
+}
+
+/// A module of `count` functions, each with `locals` locals and `body`.
+fn functions(count: u32, locals: u32, body: &[Instruction<'_>]) -> Module {
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut declared = FunctionSection::new();
+    let mut code = CodeSection::new();
+    for _ in 0..count {
+        declared.function(0);
+        let mut function = Function::new([(locals, ValType::I64)]);
+        body.iter().for_each(|instruction| {
+            function.instruction(instruction);
+        });
+        function.instruction(&Instruction::End);
+        code.function(&function);
+    }
+    let mut module = Module::new();
+    module.section(&types).section(&declared).section(&code);
+    module
+}
+
+/// A module with one memory of `pages` 64 KiB pages.
+fn memory(pages: u64) -> Module {
+    let mut memories = MemorySection::new();
+    memories.memory(MemoryType { minimum: pages, maximum: None, memory64: false, shared: false, page_size_log2: None });
+    let mut module = Module::new();
+    module.section(&memories);
+    module
+}
+
+/// `rekey plugin inspect` of `bytes`, with a private cache and `env`.
+fn inspect(bytes: &[u8], env: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
+    let cache = tempfile::tempdir().unwrap();
+    let file = cache.path().join("bomb.wasm");
+    std::fs::write(&file, bytes).unwrap();
+    let mut command = support::rekey(&cache);
+    command.args(["plugin", "inspect"]).arg(&file).envs(env.iter().copied());
+    (support::run(&mut command, ""), cache)
+}
+
+/// Refused with exit 2 and `message`, with nothing compiled.
+fn refused_before_compiling(bytes: &[u8], message: &str) {
+    let (output, cache) = inspect(bytes, &[]);
+    let (_, stderr) = support::text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(message), "expected {message:?} in {stderr}");
+    let compiled: Vec<PathBuf> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert!(compiled.is_empty(), "compiled before it was refused: {compiled:?}");
+}
+
+#[test]
+fn three_hundred_thousand_functions_are_refused_before_compiling() {
+    refused_before_compiling(
+        &component(&[functions(300_000, 0, &[])], &[], &[]),
+        "it has 300000 functions; at most 100000",
+    );
+}
+
+#[test]
+fn a_function_of_thirty_thousand_locals_is_refused_before_compiling() {
+    refused_before_compiling(
+        &component(&[functions(1, 30_000, &[])], &[], &[]),
+        "a function has 30000 locals; at most 20000",
+    );
+}
+
+#[test]
+fn twenty_four_memories_are_refused_before_compiling() {
+    let modules: Vec<Module> = (0..24).map(|_| memory(1)).collect();
+    refused_before_compiling(&component(&modules, &[], &[]), "it has 24 memories; at most 8");
+}
+
+#[test]
+fn a_memory_larger_than_the_budget_is_refused_with_its_size() {
+    refused_before_compiling(
+        &component(&[memory(4096)], &[], &[]),
+        "its memories start at 256 MiB, more than the call's memory budget of 64 MiB",
+    );
+}
+
+#[test]
+fn a_plugin_for_another_contract_version_is_told_so() {
+    for version in ["0.4.0", "1.0.0", "0.1.0"] {
+        refused_before_compiling(
+            &component(&[], &[&format!("rekey:provider/log@{version}")], &[]),
+            &format!("was built for contract rekey:provider@{version}; this host speaks 0.3.x (and 0.2.x)"),
+        );
+    }
+}
+
+#[test]
+fn an_import_the_host_does_not_provide_is_refused_before_compiling() {
+    refused_before_compiling(
+        &component(&[], &["wasi:filesystem/types@0.2.9", "wasi:sockets/udp@0.2.9"], &[]),
+        "imports wasi:filesystem/types@0.2.9, wasi:sockets/udp@0.2.9",
+    );
+}
+
+/// Within every structural limit, but a lot of work for the compiler:
+/// 60,000 functions of arithmetic on 80 locals (34 MB).
+fn costly() -> Vec<u8> {
+    let mut body = Vec::new();
+    for i in 0..80 {
+        body.extend([
+            Instruction::LocalGet(i),
+            Instruction::LocalGet((i + 1) % 80),
+            Instruction::I64Mul,
+            Instruction::LocalSet(i),
+        ]);
+    }
+    component(&[functions(60_000, 80, &body)], &[], &["rekey:provider/provider@0.3.0"])
+}
+
+/// What the costly component takes to compile without a bound (run with
+/// `--ignored` to measure it).
+#[test]
+#[ignore]
+fn the_costly_component_compiled_unbounded() {
+    let started = std::time::Instant::now();
+    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_TIMEOUT", "600")]);
+    eprintln!("{:?} in {:.1} s", output.status, started.elapsed().as_secs_f64());
+}
+
+#[test]
+fn a_costly_compilation_is_stopped_at_the_time_bound() {
+    let started = std::time::Instant::now();
+    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_TIMEOUT", "1")]);
+    let (_, stderr) = support::text(&output);
+    eprintln!("refused after {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("compiling it took longer than 1s, and was stopped"), "{stderr}");
+}
+
+#[test]
+fn a_costly_compilation_is_stopped_at_the_memory_bound() {
+    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_MEMORY_MIB", "64")]);
+    let (_, stderr) = support::text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("compiling it needed more than 64 MiB of memory, and was stopped"), "{stderr}");
+}
