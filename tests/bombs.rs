@@ -93,7 +93,9 @@ fn inspect(bytes: &[u8], env: &[(&str, &str)]) -> (Output, tempfile::TempDir) {
 
 /// Refused with exit 2 and `message`, with nothing compiled.
 fn refused_before_compiling(bytes: &[u8], message: &str) {
+    let started = std::time::Instant::now();
     let (output, cache) = inspect(bytes, &[]);
+    eprintln!("{message}: refused in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
     let (_, stderr) = support::text(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(message), "expected {message:?} in {stderr}");

@@ -115,6 +115,7 @@ fn no_memory_bomb_takes_the_process_past_its_budget() {
         (guests::MEMORY_BOMB, "bytes of memory"),
         (guests::FIELDS_HOARD, "host resources"),
         (guests::BODY_HOARD, "host resources"),
+        (guests::INFO_HOARD, "host resources"),
     ] {
         let (rss, stderr) = peak_rss(guest);
         assert!(stderr.contains(refused), "{guest}: {stderr}");
@@ -126,6 +127,14 @@ fn no_memory_bomb_takes_the_process_past_its_budget() {
 #[tokio::test]
 async fn fields_hoard() {
     hoards(guests::FIELDS_HOARD, "fields-hoard").await;
+}
+
+#[tokio::test]
+async fn info_hoard() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let error = runtime.load(Path::new(guests::INFO_HOARD)).await.err().expect("refused at load");
+    assert!(matches!(error, PluginError::ResourceLimit { limit: 128, .. }), "{error:?}");
+    still_serves(&runtime).await;
 }
 
 #[tokio::test]
