@@ -24,6 +24,20 @@ pub fn info(name: &str, http_hosts: &[&str], tcp: &[&str], config: &[&str]) -> P
     }
 }
 
+/// Makes `wasi:http` header maps of 100 KB each and keeps them, never
+/// sending a request, until the host stops the call.
+pub fn hoard_header_maps() -> ! {
+    let value = vec![b'a'; 1000];
+    let mut hoard = Vec::new();
+    loop {
+        let fields = wasip2::http::types::Fields::new();
+        for i in 0..100 {
+            let _ = fields.append(&format!("x-filler-{i}"), &value);
+        }
+        hoard.push(fields);
+    }
+}
+
 /// The key a guest returns when its attack did not stop it.
 pub fn credential() -> Credential {
     Credential { key_id: "hostile".into(), secret: "not-a-secret".into(), attributes: vec![], expires_at: None }
