@@ -303,6 +303,10 @@ mod tests {
     fn text_that_could_rewrite_a_terminal_is_refused() {
         let escape = Credential { key_id: "k\x1b[2J".into(), secret: "s".into(), attributes: vec![], expires_at: None };
         assert_eq!(credential(&escape).unwrap_err(), "the key id contains the control character U+001B");
+        for hidden in ['\u{200e}', '\u{200f}', '\u{061c}', '\u{2028}', '\u{2029}', '\u{200b}', '\u{feff}', '\u{00ad}'] {
+            let key = Credential { key_id: format!("k{hidden}1"), ..escape.clone() };
+            assert!(credential(&key).unwrap_err().starts_with("the key id contains"), "{hidden:?}");
+        }
         let newline_in_secret =
             Credential { key_id: "k".into(), secret: "line\nline".into(), attributes: vec![], expires_at: None };
         assert!(credential(&newline_in_secret).is_ok(), "secrets are opaque bytes for applications");
