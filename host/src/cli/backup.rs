@@ -56,8 +56,8 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
             let bytes = std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let imported = store.import_backup(&bytes, &passphrase()?)?;
             println!(
-                "imported {} versions, {} rotations and {} audit entries",
-                imported.versions, imported.rotations, imported.audit_entries
+                "imported {} versions, {} rotations, {} audit entries and {} suspected orphans",
+                imported.versions, imported.rotations, imported.audit_entries, imported.suspects
             );
         }
     }

@@ -6,6 +6,7 @@
 
 use super::audit::Entry;
 use super::rotations::{JournalEntry, Rotation};
+use super::suspects::Suspect;
 use super::versions::Version;
 use super::{Store, StoreError, rand_bytes};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -22,6 +23,9 @@ struct Dump {
     versions: Vec<VersionDump>,
     rotations: Vec<RotationDump>,
     audit: Vec<AuditDump>,
+    /// Unresolved suspected orphans (absent from backups of before them).
+    #[serde(default)]
+    suspects: Vec<Suspect>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -72,6 +76,8 @@ pub struct Imported {
     pub rotations: usize,
     /// Audit entries restored.
     pub audit_entries: usize,
+    /// Suspected orphans restored.
+    pub suspects: usize,
 }
 
 fn cipher(passphrase: &str, salt: &[u8]) -> Result<XChaCha20Poly1305, StoreError> {
@@ -85,7 +91,7 @@ fn cipher(passphrase: &str, salt: &[u8]) -> Result<XChaCha20Poly1305, StoreError
 impl Store {
     /// The whole store, encrypted under `passphrase`.
     pub fn export(&self, passphrase: &str) -> Result<Vec<u8>, StoreError> {
-        let mut dump = Dump { versions: vec![], rotations: vec![], audit: vec![] };
+        let mut dump = Dump { versions: vec![], rotations: vec![], audit: vec![], suspects: self.suspects(None)? };
         for credential in self.all_credentials()? {
             for v in self.versions(&credential)? {
                 dump.versions.push(self.dump_version(&v)?);
@@ -187,10 +193,18 @@ impl Store {
                 };
                 previous = self.append(&entry, &previous)?;
             }
+            // Their `key.possible_orphan` entries came with the audit log.
+            for s in &dump.suspects {
+                self.conn.execute(
+                    "INSERT INTO suspects (credential, rotation, key_id, reason, found_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![s.credential, s.rotation, s.key_id, s.reason, s.found_at],
+                )?;
+            }
             let imported = Imported {
                 versions: dump.versions.len(),
                 rotations: dump.rotations.len(),
                 audit_entries: dump.audit.len(),
+                suspects: dump.suspects.len(),
             };
             self.audit("backup.imported", None, None, serde_json::to_value(&imported).expect("counts serialize"))?;
             Ok(imported)
@@ -264,10 +278,28 @@ mod tests {
             versions: vec![],
             rotations: vec![],
             audit: vec![entry(7, "second"), entry(0, "first"), entry(7, "third")],
+            suspects: vec![],
         };
         store.restore(&serde_json::to_vec(&dump).unwrap()).unwrap();
         assert_eq!(store.verify_audit().unwrap().unwrap(), 4, "three restored entries and backup.imported");
         let events: Vec<String> = store.audit_log(None).unwrap().into_iter().map(|e| e.event).collect();
         assert_eq!(events, ["first", "second", "third", "backup.imported"]);
+    }
+
+    #[test]
+    fn a_suspected_orphan_survives_a_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| {
+            let (db, key) = (dir.path().join(format!("{name}.db")), dir.path().join(format!("{name}.key")));
+            Store::init(&db, &key).unwrap();
+            Store::open(&db, &key).unwrap()
+        };
+        let store = open("a");
+        store.suspect("api", Some("rot-1"), None, "a lost generate").unwrap();
+        let restored = open("b");
+        let imported = restored.import_backup(&store.export("pass phrase").unwrap(), "pass phrase").unwrap();
+        assert_eq!(imported.suspects, 1);
+        let suspects = restored.suspects(Some("api")).unwrap();
+        assert_eq!((suspects[0].rotation.as_deref(), suspects[0].reason.as_str()), (Some("rot-1"), "a lost generate"));
     }
 }
