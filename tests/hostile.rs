@@ -522,6 +522,23 @@ async fn tcp_flood() {
 }
 
 #[tokio::test]
+async fn tcp_firehose() {
+    let sink = support::sink();
+    let (runtime, _cache) = support::runtime(Limits { max_tcp_bytes: 1 << 20, ..Limits::default() });
+    let options = CallOptions {
+        config: config(&[("target", sink.to_string())]),
+        grants: granting(&[&sink.to_string()]),
+        ..CallOptions::default()
+    };
+    let error = attack(&runtime, guests::TCP_FIREHOSE, options).await;
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::TcpBytes { limit: 1048576 }, .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "plugin `tcp-firehose` was denied network access: more than 1048576 bytes over TCP in one call"
+    );
+}
+
+#[tokio::test]
 async fn request_flood() {
     let server = KeyServer::start();
     let (runtime, _cache) = support::runtime(Limits { max_requests: 20, ..Limits::default() });

@@ -376,6 +376,18 @@ pub fn env_value(path: &std::path::Path, variable: &str) -> String {
         .to_string()
 }
 
+/// A TCP listener on loopback that reads and drops whatever it is sent.
+pub fn sink() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || std::io::copy(&mut &stream, &mut std::io::sink()));
+        }
+    });
+    addr
+}
+
 /// An HTTP server on loopback that answers every request with a response
 /// head of `header_bytes` bytes of headers.
 pub fn big_header_server(header_bytes: usize) -> SocketAddr {

@@ -274,6 +274,12 @@ pub enum Denial {
     /// A response the host reads whole did not fit in the call's memory budget.
     #[error("a response did not fit in what is left of the call's memory budget")]
     MemoryBudget,
+    /// More TCP bytes in one call than allowed.
+    #[error("more than {limit} bytes over TCP in one call")]
+    TcpBytes {
+        /// The cap.
+        limit: u64,
+    },
     /// Too many TCP connections in one call.
     #[error("more than {limit} TCP connections in one call")]
     ConnectionLimit {

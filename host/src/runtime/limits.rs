@@ -50,6 +50,8 @@ pub struct Limits {
     pub max_request_body: u64,
     /// Bytes of one response body the plugin may receive.
     pub max_response_body: u64,
+    /// Bytes a call may send and receive over TCP, all connections together.
+    pub max_tcp_bytes: u64,
     /// Bytes of stdout, stderr and `log` lines together.
     pub max_output: usize,
 }
@@ -64,6 +66,7 @@ impl Default for Limits {
             max_request_headers: 64 << 10,
             max_request_body: 1 << 20,
             max_response_body: 4 << 20,
+            max_tcp_bytes: 16 << 20,
             max_output: 256 << 10,
         }
     }

@@ -26,6 +26,7 @@ mod plugin;
 mod redact;
 mod sandbox;
 mod structure;
+mod tcp;
 mod transcript;
 pub(crate) mod validate;
 

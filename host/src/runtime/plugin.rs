@@ -271,6 +271,7 @@ impl Plugin {
                 sent: 0,
             },
             limiter: MemoryLimiter::new(budget.clone()),
+            tcp_meter: super::tcp::Meter::new(limits.max_tcp_bytes, denials.clone()),
             output: output.clone(),
         };
         let mut store = Store::new(&self.shared.engine, sandbox);

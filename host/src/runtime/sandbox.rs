@@ -30,6 +30,7 @@ pub(crate) struct Sandbox {
     pub(crate) egress: Egress,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) output: Output,
+    pub(crate) tcp_meter: super::tcp::Meter,
 }
 
 impl WasiView for Sandbox {
@@ -157,6 +158,7 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     sockets::instance_network::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
     sockets::tcp_create_socket::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
     sockets::tcp::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
+    super::tcp::link(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     Ok(())
 }

@@ -1,0 +1,143 @@
+//! TCP bytes counted against the call's cap, as HTTP bodies are: the
+//! streams of every connection a plugin opens are wrapped when the
+//! connection is made (`tcp-socket.finish-connect`, shadowed in the
+//! linker), so a plugin cannot move unbounded data to or from the address
+//! it was granted within its deadline.
+
+use super::error::Denial;
+use super::http::Denials;
+use super::sandbox::Sandbox;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use wasmtime::component::{Linker, Resource};
+use wasmtime_wasi::p2::TcpSocket;
+use wasmtime_wasi::p2::bindings::sockets::tcp::HostTcpSocket;
+use wasmtime_wasi::sockets::WasiSocketsView;
+use wasmtime_wasi_io::poll::Pollable;
+use wasmtime_wasi_io::streams::{
+    DynInputStream, DynOutputStream, InputStream, OutputStream, StreamError, StreamResult,
+};
+
+/// The TCP bytes of one call, both ways, and their cap.
+#[derive(Clone)]
+pub(crate) struct Meter {
+    used: Arc<AtomicU64>,
+    limit: u64,
+    denials: Denials,
+}
+
+impl Meter {
+    pub(crate) fn new(limit: u64, denials: Denials) -> Self {
+        Self { used: Arc::default(), limit, denials }
+    }
+
+    fn charge(&self, bytes: usize) -> StreamResult<()> {
+        let used = self.used.fetch_add(bytes as u64, Ordering::Relaxed) + bytes as u64;
+        if used <= self.limit {
+            return Ok(());
+        }
+        let denial = Denial::TcpBytes { limit: self.limit };
+        self.denials.lock().unwrap_or_else(|e| e.into_inner()).push(denial.clone());
+        Err(StreamError::LastOperationFailed(wasmtime::Error::msg(denial.to_string())))
+    }
+}
+
+/// Replaces `finish-connect` with one that meters the new connection's streams.
+pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let mut tcp = linker.instance("wasi:sockets/tcp@0.2.12")?;
+    tcp.func_wrap("[method]tcp-socket.finish-connect", |mut store, (this,): (Resource<TcpSocket>,)| {
+        let sandbox: &mut Sandbox = store.data_mut();
+        let connected = HostTcpSocket::finish_connect(&mut sandbox.sockets(), this);
+        let (input, output) = match connected {
+            Ok(streams) => streams,
+            Err(error) => return Ok((Err(error.downcast()?),)),
+        };
+        let meter = sandbox.tcp_meter.clone();
+        let table = &mut sandbox.table;
+        let stream: &mut DynInputStream = table.get_mut(&input)?;
+        let inner = std::mem::replace(stream, Box::new(Closed));
+        *stream = Box::new(Metered { inner, meter: meter.clone() });
+        let stream: &mut DynOutputStream = table.get_mut(&output)?;
+        let inner = std::mem::replace(stream, Box::new(Closed));
+        *stream = Box::new(Metered { inner, meter });
+        Ok((Ok((input, output)),))
+    })?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// A stream that counts its bytes.
+struct Metered<S> {
+    inner: S,
+    meter: Meter,
+}
+
+#[wasmtime_wasi::async_trait]
+impl<S: Pollable> Pollable for Metered<S> {
+    async fn ready(&mut self) {
+        self.inner.ready().await
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl InputStream for Metered<DynInputStream> {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        let bytes = self.inner.read(size)?;
+        self.meter.charge(bytes.len())?;
+        Ok(bytes)
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl OutputStream for Metered<DynOutputStream> {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.meter.charge(bytes.len())?;
+        self.inner.write(bytes)
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        self.inner.flush()
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        self.inner.check_write()
+    }
+
+    async fn cancel(&mut self) {
+        self.inner.cancel().await
+    }
+}
+
+/// Stands in for a stream for the instant it is being wrapped.
+struct Closed;
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for Closed {
+    async fn ready(&mut self) {}
+}
+
+impl InputStream for Closed {
+    fn read(&mut self, _: usize) -> StreamResult<Bytes> {
+        Err(StreamError::Closed)
+    }
+}
+
+impl OutputStream for Closed {
+    fn write(&mut self, _: Bytes) -> StreamResult<()> {
+        Err(StreamError::Closed)
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Err(StreamError::Closed)
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Err(StreamError::Closed)
+    }
+}
