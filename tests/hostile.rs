@@ -40,6 +40,15 @@ fn granting(endpoints: &[&str]) -> Grants {
     Grants { endpoints: endpoints.iter().map(|e| Endpoint::parse(e).unwrap()).collect(), ..Grants::default() }
 }
 
+/// Options for a guest that connects to `target` (config field `target`), granted.
+fn connecting(target: std::net::SocketAddr) -> CallOptions {
+    CallOptions {
+        config: config(&[("target", target.to_string())]),
+        grants: granting(&[&target.to_string()]),
+        ..CallOptions::default()
+    }
+}
+
 /// Options for a guest that fetches `url` (config field `url`), with `grants`.
 fn fetching(url: &str, grants: &[&str]) -> CallOptions {
     CallOptions { config: config(&[("url", url.to_string())]), grants: granting(grants), ..CallOptions::default() }
@@ -508,12 +517,7 @@ async fn tcp_escape() {
 async fn tcp_flood() {
     let listener = Listener::start();
     let (runtime, _cache) = support::runtime(Limits::default());
-    let options = CallOptions {
-        config: config(&[("target", listener.addr.to_string())]),
-        grants: granting(&[&listener.addr.to_string()]),
-        ..CallOptions::default()
-    };
-    let error = attack(&runtime, guests::TCP_FLOOD, options).await;
+    let error = attack(&runtime, guests::TCP_FLOOD, connecting(listener.addr)).await;
     assert!(matches!(&error, PluginError::Denied { denial: Denial::ConnectionLimit { limit: 16 }, .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
@@ -523,14 +527,8 @@ async fn tcp_flood() {
 
 #[tokio::test]
 async fn tcp_firehose() {
-    let sink = support::sink();
     let (runtime, _cache) = support::runtime(Limits { max_tcp_bytes: 1 << 20, ..Limits::default() });
-    let options = CallOptions {
-        config: config(&[("target", sink.to_string())]),
-        grants: granting(&[&sink.to_string()]),
-        ..CallOptions::default()
-    };
-    let error = attack(&runtime, guests::TCP_FIREHOSE, options).await;
+    let error = attack(&runtime, guests::TCP_FIREHOSE, connecting(support::sink())).await;
     assert!(matches!(&error, PluginError::Denied { denial: Denial::TcpBytes { limit: 1048576 }, .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
