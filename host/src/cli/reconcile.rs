@@ -78,14 +78,13 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
 
 /// One credential: the drift, then (unless a dry run) the fix.
 async fn reconcile(rotator: &Rotator<'_>, args: &Args, name: &str) -> anyhow::Result<Option<Reconciled>> {
-    let Some(found) = rotator.reconcile(false, false).await? else { return Ok(None) };
-    if args.dry_run || found.drift.unknown.is_empty() {
-        return Ok(Some(found));
+    let Some(drift) = rotator.drift().await? else { return Ok(None) };
+    if args.dry_run {
+        return Ok(Some(Reconciled { drift, ..Reconciled::default() }));
     }
-    let foreign: Vec<&str> =
-        found.drift.unknown.iter().filter(|u| !u.is_ours()).map(|u| u.key.key_id.as_str()).collect();
+    let foreign: Vec<&str> = drift.unknown.iter().filter(|u| !u.is_ours()).map(|u| u.key.key_id.as_str()).collect();
     let untagged = args.yes || (!foreign.is_empty() && ask(name, &foreign)?);
-    Ok(rotator.reconcile(true, untagged).await?)
+    Ok(Some(rotator.fix(drift, untagged).await?))
 }
 
 /// Asks at a terminal whether to revoke keys with no rotation id.

@@ -163,15 +163,12 @@ impl Rotator<'_> {
             .map_err(|e| e.to_string())
     }
 
-    /// `rekey reconcile`: the drift, and with `fix`, every unknown key of
-    /// rekey's revoked (and, with `untagged`, every other unknown key too);
-    /// suspects whose key the provider no longer lists are resolved.
-    pub async fn reconcile(&self, fix: bool, untagged: bool) -> Result<Option<Reconciled>, RotationError> {
-        let Some(drift) = self.drift().await? else { return Ok(None) };
+    /// `rekey reconcile` of `drift` (as [`Self::drift`] found it): every
+    /// unknown key of rekey's revoked (and, with `untagged`, every other
+    /// unknown key too); suspects whose key the provider no longer lists
+    /// are resolved.
+    pub async fn fix(&self, drift: Drift, untagged: bool) -> Result<Reconciled, RotationError> {
         let mut done = Reconciled { drift, ..Reconciled::default() };
-        if !fix {
-            return Ok(Some(done));
-        }
         let failed = |cause: String| RotationError::Check { credential: self.name().into(), cause };
         for unknown in done.drift.unknown.iter().filter(|u| u.is_ours() || untagged) {
             self.revoke_listed(None, unknown).await.map_err(failed)?;
@@ -192,7 +189,7 @@ impl Rotator<'_> {
             .map(|s| s.id)
             .collect();
         done.resolved = self.store.resolve_suspects(self.name(), &gone, "no longer at the provider")?;
-        Ok(Some(done))
+        Ok(done)
     }
 }
 

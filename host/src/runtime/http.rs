@@ -5,7 +5,7 @@
 use super::connect;
 use super::error::Denial;
 use super::grants::Policy;
-use super::limits::{Budget, Limits};
+use super::limits::{BODY_CHUNK, Budget, Limits};
 use super::placeholder::Placeholders;
 use super::transcript::{Entry, Exchange, Transcript};
 use bytes::Bytes as Chunk;
@@ -29,8 +29,6 @@ pub(crate) struct Egress {
     pub(crate) placeholders: Placeholders,
     /// The call's memory account: a response read whole is charged to it.
     pub(crate) budget: Arc<Budget>,
-    /// The chunk size of a request body's buffer (two are held at most).
-    pub(crate) body_chunk: usize,
     pub(crate) sent: u32,
 }
 
@@ -42,7 +40,7 @@ impl WasiHttpHooks for Egress {
     }
 
     fn p2_outgoing_body_chunk_size(&mut self) -> usize {
-        self.body_chunk
+        BODY_CHUNK
     }
 
     fn send_request(

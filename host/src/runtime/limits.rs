@@ -77,7 +77,6 @@ impl Default for Limits {
 #[derive(Debug)]
 pub(crate) struct Budget {
     limit: usize,
-    resources: usize,
     used: AtomicUsize,
     refused: AtomicBool,
 }
@@ -86,14 +85,13 @@ impl Budget {
     /// A budget of `limit` bytes, from which the resource table's reserve
     /// is taken at once.
     pub(crate) fn new(limit: usize) -> Arc<Self> {
-        let resources = resource_slots(limit);
-        let reserve = (resources * MAX_RESOURCE_BYTES).min(limit);
-        Arc::new(Self { limit, resources, used: AtomicUsize::new(reserve), refused: AtomicBool::new(false) })
+        let reserve = (resource_slots(limit) * MAX_RESOURCE_BYTES).min(limit);
+        Arc::new(Self { limit, used: AtomicUsize::new(reserve), refused: AtomicBool::new(false) })
     }
 
     /// How many entries the call's resource table may hold.
     pub(crate) fn resources(&self) -> usize {
-        self.resources
+        resource_slots(self.limit)
     }
 
     /// Takes `bytes` from the budget, or refuses (and remembers it).

@@ -12,7 +12,7 @@ use super::error::{Denial, PluginError};
 use super::grants::{Grants, Policy};
 use super::http::{Denials, Egress};
 use super::inspect::Surface;
-use super::limits::{BODY_CHUNK, Budget, MAX_RESOURCE_BYTES, MAX_TCP_CONNECTIONS, MemoryLimiter, resource_slots};
+use super::limits::{Budget, MAX_RESOURCE_BYTES, MAX_TCP_CONNECTIONS, MemoryLimiter, resource_slots};
 use super::output::Output;
 use super::placeholder::Placeholders;
 use super::redact::Redactor;
@@ -267,7 +267,6 @@ impl Plugin {
                 denials: denials.clone(),
                 placeholders,
                 budget: budget.clone(),
-                body_chunk: BODY_CHUNK,
                 sent: 0,
             },
             limiter: MemoryLimiter::new(budget.clone()),
