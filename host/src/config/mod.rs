@@ -2,6 +2,7 @@
 //! before anything runs, and every error names the file, the line and the
 //! field, so a typo never surfaces halfway through a rotation.
 
+mod chunks;
 pub mod duration;
 mod model;
 pub mod reference;
@@ -10,7 +11,7 @@ pub use model::{Check, CredentialSpec, Manifest, Notifier, Policy, SecretVia, St
 
 use crate::runtime::Endpoint;
 use reference::Reference;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// A mistake in `rekey.toml`.
@@ -34,6 +35,8 @@ pub struct Config {
     pub dir: PathBuf,
     /// Its content.
     pub manifest: Manifest,
+    /// Each credential's place in `manifest.credentials`, by name.
+    index: HashMap<String, usize>,
 }
 
 impl Config {
@@ -47,21 +50,57 @@ impl Config {
         Self::parse(file, &text)
     }
 
-    /// Checks `text` as the content of `file`.
+    /// Checks `text` as the content of `file`. Each `[[credential]]` table
+    /// is parsed on its own where the layout allows (see [`chunks`]), so
+    /// memory follows the result, not the parser's view of the whole file.
     pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
-        let error = |span: Option<std::ops::Range<usize>>, message: String| ConfigError {
+        let error = |at: Option<usize>, message: String| ConfigError {
             file: file.into(),
-            line: span.map(|s| line_of(text, s.start)),
+            line: at.map(|offset| line_of(text, offset)),
             message,
         };
-        let manifest: Manifest = toml::from_str(text).map_err(|e| error(e.span(), e.message().trim().to_string()))?;
-        validate(&manifest).map_err(|(span, message)| error(Some(span), message))?;
+        // A TOML error or an invalid field in the text starting at `base`.
+        let parse_error =
+            |base: usize, e: toml::de::Error| error(e.span().map(|s| base + s.start), e.message().trim().into());
+        let invalid = |base: usize, (span, message): Invalid| error(Some(base + span.start), message);
+        let (mut manifest, tables) = match chunks::split(text) {
+            Some(split) => {
+                let rest: Manifest = toml::from_str(&split.rest).map_err(|e| parse_error(0, e))?;
+                if rest.credentials.is_empty() {
+                    (rest, split.credentials)
+                } else {
+                    (Self::whole(text).map_err(|e| parse_error(0, e))?, vec![])
+                }
+            }
+            None => (Self::whole(text).map_err(|e| parse_error(0, e))?, vec![]),
+        };
+        // Where each credential's spans start in the file.
+        let mut bases = vec![0; manifest.credentials.len()];
+        for range in tables {
+            let table: Tables = toml::from_str(&text[range.clone()]).map_err(|e| parse_error(range.start, e))?;
+            bases.extend(table.credential.iter().map(|_| range.start));
+            manifest.credentials.extend(table.credential);
+        }
+        let mut index = HashMap::with_capacity(manifest.credentials.len());
+        for (i, (spec, base)) in manifest.credentials.iter().zip(bases).enumerate() {
+            validate_credential(spec).map_err(|e| invalid(base, e))?;
+            let name = spec.name.get_ref();
+            if index.insert(name.clone(), i).is_some() {
+                return Err(invalid(base, (spec.name.span(), format!("credential `{name}` is declared twice"))));
+            }
+        }
+        validate(&manifest).map_err(|e| invalid(0, e))?;
         let dir = file
             .parent()
             .map(Path::to_path_buf)
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        Ok(Self { file: file.into(), dir, manifest })
+        Ok(Self { file: file.into(), dir, manifest, index })
+    }
+
+    /// The whole file in one parse, for layouts [`chunks`] does not split.
+    fn whole(text: &str) -> Result<Manifest, toml::de::Error> {
+        toml::from_str(text)
     }
 
     /// A path from the file, made absolute against its folder.
@@ -84,7 +123,7 @@ impl Config {
 
     /// A credential by name.
     pub fn credential(&self, name: &str) -> Option<&CredentialSpec> {
-        self.manifest.credentials.iter().find(|c| *c.name.get_ref() == name)
+        self.index.get(name).map(|&i| &self.manifest.credentials[i])
     }
 
     /// Where `rekey plugin install` puts plugins.
@@ -163,78 +202,82 @@ pub fn plugin_config(spec: &CredentialSpec) -> BTreeMap<String, String> {
 
 type Invalid = (std::ops::Range<usize>, String);
 
-fn validate(manifest: &Manifest) -> Result<(), Invalid> {
-    let mut names = HashSet::new();
-    for c in &manifest.credentials {
-        let name = c.name.get_ref();
-        let valid = !name.is_empty()
-            && name.len() <= 64
-            && name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.'))
-            && !name.starts_with('.');
-        if !valid {
-            return Err((c.name.span(), format!("credential name `{name}`: use 1-64 of a-z, 0-9, `-`, `_`, `.`")));
+/// One `[[credential]]` table, parsed on its own.
+#[derive(serde::Deserialize)]
+struct Tables {
+    credential: Vec<CredentialSpec>,
+}
+
+fn validate_credential(c: &CredentialSpec) -> Result<(), Invalid> {
+    let name = c.name.get_ref();
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if !valid {
+        return Err((c.name.span(), format!("credential name `{name}`: use 1-64 of a-z, 0-9, `-`, `_`, `.`")));
+    }
+    for (field, value) in &c.config {
+        if matches!(value.get_ref(), toml::Value::Table(_) | toml::Value::Array(_)) {
+            return Err((
+                value.span(),
+                format!("credential `{name}`: config.{field} must be a string, number or boolean"),
+            ));
         }
-        if !names.insert(name.as_str()) {
-            return Err((c.name.span(), format!("credential `{name}` is declared twice")));
+    }
+    for (field, reference) in &c.admin_secrets {
+        Reference::parse(reference.get_ref())
+            .map_err(|e| (reference.span(), format!("credential `{name}`: admin_secrets.{field}: {e}")))?;
+    }
+    for grant in &c.grants {
+        Endpoint::parse(grant.get_ref()).map_err(|e| (grant.span(), format!("credential `{name}`: grants: {e}")))?;
+    }
+    let mut stages = HashSet::new();
+    for stage in &c.stages {
+        if !stages.insert(stage.name.get_ref().as_str()) {
+            return Err((
+                stage.name.span(),
+                format!("credential `{name}`: stage `{}` is declared twice", stage.name.get_ref()),
+            ));
         }
-        for (field, value) in &c.config {
-            if matches!(value.get_ref(), toml::Value::Table(_) | toml::Value::Array(_)) {
-                return Err((
-                    value.span(),
-                    format!("credential `{name}`: config.{field} must be a string, number or boolean"),
-                ));
-            }
-        }
-        for (field, reference) in &c.admin_secrets {
-            Reference::parse(reference.get_ref())
-                .map_err(|e| (reference.span(), format!("credential `{name}`: admin_secrets.{field}: {e}")))?;
-        }
-        for grant in &c.grants {
-            Endpoint::parse(grant.get_ref())
-                .map_err(|e| (grant.span(), format!("credential `{name}`: grants: {e}")))?;
-        }
-        let mut stages = HashSet::new();
-        for stage in &c.stages {
-            if !stages.insert(stage.name.get_ref().as_str()) {
+        for target in &stage.targets {
+            if let Target::EnvFile { variable, variables, .. } = target
+                && variable.is_some() != variables.is_empty()
+            {
                 return Err((
                     stage.name.span(),
-                    format!("credential `{name}`: stage `{}` is declared twice", stage.name.get_ref()),
+                    format!(
+                        "credential `{name}`: stage `{}`: an env-file target takes `variable` or `variables`, exactly one of them",
+                        stage.name.get_ref()
+                    ),
                 ));
             }
-            for target in &stage.targets {
-                if let Target::EnvFile { variable, variables, .. } = target
-                    && variable.is_some() != variables.is_empty()
-                {
-                    return Err((
-                        stage.name.span(),
-                        format!(
-                            "credential `{name}`: stage `{}`: an env-file target takes `variable` or `variables`, exactly one of them",
-                            stage.name.get_ref()
-                        ),
-                    ));
-                }
-            }
-            let commands = stage
-                .targets
-                .iter()
-                .filter_map(|t| match t {
-                    Target::Exec { command, .. } => Some(command),
-                    _ => None,
-                })
-                .chain(stage.checks.iter().filter_map(|c| match c {
-                    Check::Exec { command, .. } => Some(command),
-                    Check::Http { .. } => None,
-                }));
-            for command in commands {
-                if command.is_empty() {
-                    return Err((
-                        stage.name.span(),
-                        format!("credential `{name}`: stage `{}`: an exec command is empty", stage.name.get_ref()),
-                    ));
-                }
+        }
+        let commands = stage
+            .targets
+            .iter()
+            .filter_map(|t| match t {
+                Target::Exec { command, .. } => Some(command),
+                _ => None,
+            })
+            .chain(stage.checks.iter().filter_map(|c| match c {
+                Check::Exec { command, .. } => Some(command),
+                Check::Http { .. } => None,
+            }));
+        for command in commands {
+            if command.is_empty() {
+                return Err((
+                    stage.name.span(),
+                    format!("credential `{name}`: stage `{}`: an exec command is empty", stage.name.get_ref()),
+                ));
             }
         }
     }
+    Ok(())
+}
+
+/// What lies outside the credentials: trust and notifications.
+fn validate(manifest: &Manifest) -> Result<(), Invalid> {
     if let Some(required) = &manifest.trust.require_signature
         && *required.get_ref()
         && manifest.trust.keys.is_empty()
@@ -333,5 +376,21 @@ checks = [{ type = "exec", command = ["true"] }]
     fn duplicate_credentials_are_refused() {
         let error = parse(&format!("{GOOD}\n[[credential]]\nname = \"api\"\nplugin = \"random\"\n")).unwrap_err();
         assert!(error.message.contains("declared twice"), "{error}");
+        assert_eq!(error.line, Some(15), "{error}");
+    }
+
+    #[test]
+    fn a_mistake_in_a_later_credential_names_its_line_in_the_file() {
+        let second =
+            "\n[trust]\nkeys = []\n[[credential]]\nname = \"b\"\nplugin = \"random\"\npolicy = { max_age = \"9\" }\n";
+        let error = parse(&format!("{GOOD}{second}")).unwrap_err();
+        assert_eq!(error.line, Some(19), "{error}");
+        let error =
+            parse(&format!("{GOOD}{}", second.replace("\"9\"", "\"9d\"").replace("name = \"b\"", "name = \"B\"")))
+                .unwrap_err();
+        assert_eq!((error.line, error.message.starts_with("credential name `B`")), (Some(17), true), "{error}");
+        let config = parse(&format!("{GOOD}{}", second.replace("\"9\"", "\"9d\""))).unwrap();
+        assert_eq!(config.credential("b").unwrap().policy.max_age.as_secs(), 9 * 86_400);
+        assert!(config.credential("api").is_some() && config.credential("c").is_none());
     }
 }
