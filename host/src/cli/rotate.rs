@@ -155,9 +155,12 @@ pub(super) fn confirm(yes: bool, action: &str) -> anyhow::Result<()> {
 
 /// Adds every declared credential that is due to `names`, once.
 fn add_due(names: &mut Vec<String>, store: &Store, config: &Config) -> anyhow::Result<()> {
+    let overview = store.overview()?;
+    let mut named: std::collections::HashSet<String> = names.iter().cloned().collect();
     for spec in &config.manifest.credentials {
-        if is_due(store, spec)? && !names.contains(spec.name.get_ref()) {
-            names.push(spec.name.get_ref().clone());
+        let name = spec.name.get_ref();
+        if is_due(overview.current(name), spec) && named.insert(name.clone()) {
+            names.push(name.clone());
         }
     }
     Ok(())

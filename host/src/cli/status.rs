@@ -4,89 +4,123 @@ use super::context::{Context, age, time};
 use crate::store::lock::CredentialLock;
 use crate::store::now;
 use crate::store::rotations::{Rotation, State};
-use crate::store::versions::Label;
+use crate::store::suspects::Suspect;
+use std::io::Write;
+
+/// One line of `rekey status`, and its JSON form.
+#[derive(serde::Serialize)]
+struct Row<'a> {
+    name: &'a str,
+    version: Option<i64>,
+    key_id: Option<&'a str>,
+    age_seconds: Option<i64>,
+    due_at: Option<i64>,
+    due: bool,
+    last_used_at: Option<i64>,
+    checked_at: Option<i64>,
+    valid: Option<bool>,
+    unused: bool,
+    last_rotation: Option<LastRotation<'a>>,
+    in_progress: Option<InProgress<'a>>,
+    suspected_orphans: &'a [Suspect],
+}
+
+#[derive(serde::Serialize)]
+struct LastRotation<'a> {
+    id: &'a str,
+    state: State,
+    started_at: i64,
+    error: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct InProgress<'a> {
+    id: &'a str,
+    state: String,
+    revoke_after: Option<i64>,
+}
 
 /// Each declared credential: version, age, due date, last rotation, anything
 /// in progress.
 pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
     let store = context.store()?;
-    let mut rows = Vec::new();
+    let overview = store.overview()?;
+    let now = now();
+    let mut rows = Vec::with_capacity(context.config.manifest.credentials.len());
     for spec in &context.config.manifest.credentials {
         let name = spec.name.get_ref();
-        let current = store.labeled(name, Label::Current)?;
-        let last = store.rotations(name)?.into_iter().next();
-        let open = store.open_rotation(name)?;
-        let due_at = current.as_ref().map(|v| v.created_at + spec.policy.max_age.as_secs() as i64);
+        let current = overview.current(name);
+        let due_at = current.map(|v| v.created_at + spec.policy.max_age.as_secs() as i64);
         // Unused: the provider's last reported use (or, never used, the key's
         // creation) is older than the policy allows.
-        let unused = match (&current, spec.policy.unused_after) {
+        let unused = match (current, spec.policy.unused_after) {
             (Some(v), Some(limit)) if v.checked_at.is_some() => {
-                now() - v.last_used_at.unwrap_or(v.created_at) > limit.as_secs() as i64
+                now - v.last_used_at.unwrap_or(v.created_at) > limit.as_secs() as i64
             }
             _ => false,
         };
-        rows.push(serde_json::json!({
-            "name": name,
-            "version": current.as_ref().map(|v| v.version),
-            "key_id": current.as_ref().map(|v| v.key_id.clone()),
-            "age_seconds": current.as_ref().map(|v| now() - v.created_at),
-            "due_at": due_at,
-            "due": due_at.is_none_or(|t| t <= now()),
-            "last_used_at": current.as_ref().and_then(|v| v.last_used_at),
-            "checked_at": current.as_ref().and_then(|v| v.checked_at),
-            "valid": current.as_ref().and_then(|v| v.valid),
-            "unused": unused,
-            "last_rotation": last.as_ref().map(|r| serde_json::json!({ "id": r.id, "state": r.state, "started_at": r.started_at, "error": r.error })),
-            "in_progress": open.as_ref().map(|r| -> anyhow::Result<_> {
-                Ok(serde_json::json!({ "id": r.id, "state": progress(r, &store)?, "revoke_after": r.revoke_after }))
-            }).transpose()?,
-            "suspected_orphans": store.suspects(Some(name))?,
-        }));
+        rows.push(Row {
+            name,
+            version: current.map(|v| v.version),
+            key_id: current.map(|v| v.key_id.as_str()),
+            age_seconds: current.map(|v| now - v.created_at),
+            due_at,
+            due: due_at.is_none_or(|t| t <= now),
+            last_used_at: current.and_then(|v| v.last_used_at),
+            checked_at: current.and_then(|v| v.checked_at),
+            valid: current.and_then(|v| v.valid),
+            unused,
+            last_rotation: overview.last_rotation(name).map(|r| LastRotation {
+                id: &r.id,
+                state: r.state,
+                started_at: r.started_at,
+                error: r.error.as_deref(),
+            }),
+            in_progress: overview
+                .open_rotation(name)
+                .map(|r| -> anyhow::Result<_> {
+                    Ok(InProgress { id: &r.id, state: progress(r, &store)?, revoke_after: r.revoke_after })
+                })
+                .transpose()?,
+            suspected_orphans: overview.suspects(name),
+        });
     }
+    // One write for thousands of lines, not one per line.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(out.flush()?);
     }
-    println!(
+    writeln!(
+        out,
         "{:<22} {:<7} {:<10} {:<21} {:<18} {:<28} IN PROGRESS",
         "NAME", "VERSION", "AGE", "DUE", "LAST USED", "LAST ROTATION"
-    );
+    )?;
     for r in &rows {
-        let version = r["version"].as_i64().map_or("-".into(), |v| format!("v{v}"));
-        let age_text = r["age_seconds"].as_i64().map_or("-".into(), age);
-        let due = match r["due_at"].as_i64() {
-            Some(t) if r["due"] == true => format!("OVERDUE {}", &time(t)[..10]),
+        let version = r.version.map_or("-".into(), |v| format!("v{v}"));
+        let age_text = r.age_seconds.map_or("-".into(), age);
+        let due = match r.due_at {
+            Some(t) if r.due => format!("OVERDUE {}", &time(t)[..10]),
             Some(t) => time(t)[..10].to_string(),
             None => "now (no key)".into(),
         };
-        let used = match (r["last_used_at"].as_i64(), r["unused"] == true) {
+        let used = match (r.last_used_at, r.unused) {
             (Some(t), true) => format!("UNUSED {}", &time(t)[..10]),
             (None, true) => "UNUSED (never)".into(),
             (Some(t), false) => time(t)[..10].to_string(),
             (None, false) => "-".into(),
         };
-        let last = r["last_rotation"]["state"].as_str().map_or("never".into(), |s| {
-            format!("{s} {}", time(r["last_rotation"]["started_at"].as_i64().unwrap_or_default()))
-        });
-        let mut open = r["in_progress"]["state"]
-            .as_str()
-            .map_or("-".into(), |s| format!("{s} {}", r["in_progress"]["id"].as_str().unwrap_or_default()));
-        if let Some(n) = r["suspected_orphans"].as_array().map(Vec::len).filter(|n| *n > 0) {
-            open =
-                format!("{open}; {n} SUSPECTED ORPHAN(S): rekey reconcile {}", r["name"].as_str().unwrap_or_default());
+        let last =
+            r.last_rotation.as_ref().map_or("never".into(), |l| format!("{} {}", l.state.as_str(), time(l.started_at)));
+        let mut open = r.in_progress.as_ref().map_or("-".into(), |p| format!("{} {}", p.state, p.id));
+        if !r.suspected_orphans.is_empty() {
+            let n = r.suspected_orphans.len();
+            open = format!("{open}; {n} SUSPECTED ORPHAN(S): rekey reconcile {}", r.name);
         }
-        println!(
-            "{:<22} {:<7} {:<10} {:<21} {:<18} {:<28} {}",
-            r["name"].as_str().unwrap_or_default(),
-            version,
-            age_text,
-            due,
-            used,
-            last,
-            open
-        );
+        writeln!(out, "{:<22} {version:<7} {age_text:<10} {due:<21} {used:<18} {last:<28} {open}", r.name)?;
     }
-    Ok(())
+    Ok(out.flush()?)
 }
 
 /// Where an open rotation stands: `running` while a process holds its
@@ -96,7 +130,7 @@ fn progress(rotation: &Rotation, store: &crate::store::Store) -> anyhow::Result<
         State::Running if !CredentialLock::is_held(store.path(), &rotation.credential)? => {
             "interrupted (run rekey resume)".into()
         }
-        state => serde_json::to_value(state)?.as_str().unwrap_or_default().into(),
+        state => state.as_str().into(),
     })
 }
 

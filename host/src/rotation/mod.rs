@@ -725,9 +725,6 @@ fn may_have_made_a_key(error: &PluginError) -> bool {
 
 /// Whether a credential is due: no current key, or one older than its
 /// policy's maximum age.
-pub fn is_due(store: &Store, spec: &CredentialSpec) -> Result<bool, StoreError> {
-    Ok(match store.labeled(spec.name.get_ref(), Label::Current)? {
-        None => true,
-        Some(current) => now() - current.created_at >= spec.policy.max_age.as_secs() as i64,
-    })
+pub fn is_due(current: Option<&crate::store::versions::Version>, spec: &CredentialSpec) -> bool {
+    current.is_none_or(|current| now() - current.created_at >= spec.policy.max_age.as_secs() as i64)
 }

@@ -66,7 +66,6 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(|| {
             let last: Option<(i64, String)> = self
-                .conn
                 .query_row("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let seq = last.as_ref().map_or(1, |(seq, _)| seq + 1);
@@ -87,12 +86,12 @@ impl Store {
     pub(super) fn append(&self, entry: &Entry, previous: &str) -> Result<String, StoreError> {
         let seq = entry.seq;
         let mac = self.sealer.chain(previous, &entry.canonical());
-        self.conn.execute(
+        self.execute(
             "INSERT INTO audit (seq, at, event, credential, rotation, detail, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![entry.seq, entry.at, entry.event, entry.credential, entry.rotation, entry.detail.to_string(), mac],
         )?;
         let head = self.sealer.chain("head", &format!("{seq}|{mac}"));
-        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)", [head])?;
+        self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)", [head])?;
         Ok(mac)
     }
 
@@ -102,7 +101,7 @@ impl Store {
     }
 
     fn audit_rows(&self, credential: Option<&str>) -> Result<Vec<(Entry, String)>, StoreError> {
-        let mut statement = self.conn.prepare(
+        let mut statement = self.conn.prepare_cached(
             "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
              WHERE ?1 IS NULL OR credential = ?1 ORDER BY seq",
         )?;

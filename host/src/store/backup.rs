@@ -155,23 +155,23 @@ impl Store {
         let dump: Dump =
             serde_json::from_slice(plain).map_err(|e| StoreError::NotFound(format!("the backup is malformed: {e}")))?;
         self.write(|| {
-            self.conn.execute("DELETE FROM audit", [])?;
+            self.execute("DELETE FROM audit", [])?;
             for v in &dump.versions {
                 let sealed = self.sealer.seal(&format!("secret/{}/{}", v.credential, v.version), v.secret.as_bytes());
-                self.conn.execute(
+                self.execute(
                     "INSERT INTO versions (credential, version, label, key_id, secret, attributes, expires_at, created_at, rotation, revoked_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![v.credential, v.version, v.label, v.key_id, sealed, v.attributes, v.expires_at, v.created_at, v.rotation, v.revoked_at],
                 )?;
             }
             for r in &dump.rotations {
-                self.conn.execute(
+                self.execute(
                     "INSERT INTO rotations (id, credential, started_at, finished_at, state, emergency, from_version, to_version, revoke_after, error)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![r.id, r.credential, r.started_at, r.finished_at, r.state, r.emergency, r.from_version, r.to_version, r.revoke_after, r.error],
                 )?;
                 for (seq, (step, state, at)) in (1..).zip(&r.journal) {
-                    self.conn.execute(
+                    self.execute(
                         "INSERT INTO journal (rotation, seq, step, state, at) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![r.id, seq, step, state, at],
                     )?;
@@ -195,7 +195,7 @@ impl Store {
             }
             // Their `key.possible_orphan` entries came with the audit log.
             for s in &dump.suspects {
-                self.conn.execute(
+                self.execute(
                     "INSERT INTO suspects (credential, rotation, key_id, reason, found_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![s.credential, s.rotation, s.key_id, s.reason, s.found_at],
                 )?;
@@ -213,8 +213,9 @@ impl Store {
 
     /// Every credential with a version or a rotation.
     fn all_credentials(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement =
-            self.conn.prepare("SELECT credential FROM versions UNION SELECT credential FROM rotations ORDER BY 1")?;
+        let mut statement = self
+            .conn
+            .prepare_cached("SELECT credential FROM versions UNION SELECT credential FROM rotations ORDER BY 1")?;
         let rows = statement.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

@@ -18,6 +18,7 @@ pub mod backup;
 pub mod crypto;
 mod error;
 pub mod lock;
+pub mod overview;
 pub mod rotations;
 mod schema;
 pub mod suspects;
@@ -142,8 +143,24 @@ impl Store {
         &self.path
     }
 
+    /// Runs one statement, compiled once per connection (SQLite's parser
+    /// is a third of a small statement's cost).
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+        self.conn.prepare_cached(sql)?.execute(params)
+    }
+
+    /// Reads one row, with a statement compiled once per connection.
+    fn query_row<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        self.conn.prepare_cached(sql)?.query_row(params, row)
+    }
+
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        Ok(self.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
     }
 }
 
@@ -207,6 +224,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| locate(e.into(), path, None))?;
     let settings = || -> rusqlite::Result<()> {
         conn.busy_timeout(Duration::from_secs(10))?;
+        conn.set_prepared_statement_cache_capacity(64);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")

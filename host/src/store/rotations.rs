@@ -25,7 +25,8 @@ pub enum State {
 }
 
 impl State {
-    fn as_str(self) -> &'static str {
+    /// The state as `rekey status` and the store write it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Running => "running",
             Self::Grace => "grace",
@@ -107,7 +108,7 @@ impl Store {
         let id = format!("rot-{}-{}", now(), hex::encode(super::rand_bytes::<4>()));
         self.write(|| {
             let from = self.labeled(credential, Label::Current)?.map(|v| v.version);
-            self.conn.execute(
+            self.execute(
                 "INSERT INTO rotations (id, credential, started_at, state, emergency, from_version) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
                 params![id, credential, now(), emergency, from],
             )?;
@@ -124,8 +125,7 @@ impl Store {
 
     /// A rotation by id.
     pub fn rotation(&self, id: &str) -> Result<Rotation, StoreError> {
-        self.conn
-            .query_row(&format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"), [id], from_row)
+        self.query_row(&format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"), [id], from_row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("no rotation `{id}`")))
     }
@@ -134,13 +134,13 @@ impl Store {
     /// period), if any.
     pub fn open_rotation(&self, credential: &str) -> Result<Option<Rotation>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM rotations WHERE credential = ?1 AND state IN ('running', 'grace')");
-        Ok(self.conn.query_row(&sql, [credential], from_row).optional()?)
+        Ok(self.query_row(&sql, [credential], from_row).optional()?)
     }
 
     /// Every unfinished rotation.
     pub fn open_rotations(&self) -> Result<Vec<Rotation>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM rotations WHERE state IN ('running', 'grace') ORDER BY started_at");
-        let mut statement = self.conn.prepare(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -148,15 +148,25 @@ impl Store {
     /// The rotations of a credential, newest first.
     pub fn rotations(&self, credential: &str) -> Result<Vec<Rotation>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM rotations WHERE credential = ?1 ORDER BY started_at DESC, rowid DESC");
-        let mut statement = self.conn.prepare(&sql)?;
+        let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([credential], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The most recent rotation of every credential.
+    pub(super) fn latest_rotations(&self) -> Result<Vec<Rotation>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY credential ORDER BY started_at DESC, rowid DESC) AS n FROM rotations) WHERE n = 1"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The journal of a rotation, in order.
     pub fn journal(&self, rotation: &str) -> Result<Vec<JournalEntry>, StoreError> {
         let mut statement =
-            self.conn.prepare("SELECT step, state, at FROM journal WHERE rotation = ?1 ORDER BY seq")?;
+            self.conn.prepare_cached("SELECT step, state, at FROM journal WHERE rotation = ?1 ORDER BY seq")?;
         let rows = statement
             .query_map([rotation], |r| Ok(JournalEntry { step: r.get(0)?, state: r.get(1)?, at: r.get(2)? }))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -165,7 +175,6 @@ impl Store {
     /// Whether a step of a rotation is journaled as done.
     pub fn step_done(&self, rotation: &str, step: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = self
-            .conn
             .query_row(
                 "SELECT 1 FROM journal WHERE rotation = ?1 AND step = ?2 AND state = 'done'",
                 params![rotation, step],
@@ -178,7 +187,6 @@ impl Store {
     /// Whether a step of a rotation was begun (done or not).
     pub fn step_begun(&self, rotation: &str, step: &str) -> Result<bool, StoreError> {
         let found: Option<i64> = self
-            .conn
             .query_row("SELECT 1 FROM journal WHERE rotation = ?1 AND step = ?2", params![rotation, step], |r| r.get(0))
             .optional()?;
         Ok(found.is_some())
@@ -187,7 +195,7 @@ impl Store {
     /// Journals a step (`begun` or `done`).
     pub fn record(&self, rotation: &str, step: &str, state: &str) -> Result<(), StoreError> {
         self.write(|| {
-            self.conn.execute(
+            self.execute(
                 "INSERT INTO journal (rotation, seq, step, state, at)
                  VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE rotation = ?1), ?2, ?3, ?4)",
                 params![rotation, step, state, now()],
@@ -201,7 +209,7 @@ impl Store {
     pub fn store_pending(&self, rotation: &Rotation, key: &Credential) -> Result<i64, StoreError> {
         self.write(|| {
             let version = self.insert_version(&rotation.credential, Label::Pending, key, Some(&rotation.id))?;
-            self.conn.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", params![rotation.id, version])?;
+            self.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", params![rotation.id, version])?;
             self.record(&rotation.id, "generate", "done")?;
             self.audit(
                 "key.generated",
@@ -222,7 +230,7 @@ impl Store {
                 self.relabel(&rotation.credential, current.version, Some(Label::Previous))?;
             }
             self.relabel(&rotation.credential, to, Some(Label::Current))?;
-            self.conn.execute(
+            self.execute(
                 "UPDATE rotations SET state = 'grace', revoke_after = ?2 WHERE id = ?1",
                 params![rotation.id, revoke_after],
             )?;
@@ -260,7 +268,7 @@ impl Store {
             self.relabel(&rotation.credential, to, None)?;
             self.relabel(&rotation.credential, from, Some(Label::Current))?;
             self.relabel(&rotation.credential, to, Some(Label::Pending))?;
-            self.conn.execute("UPDATE rotations SET state = 'running' WHERE id = ?1", [&rotation.id])?;
+            self.execute("UPDATE rotations SET state = 'running' WHERE id = ?1", [&rotation.id])?;
             self.audit(
                 "key.demoted",
                 Some(&rotation.credential),
@@ -273,7 +281,7 @@ impl Store {
     /// Records why a rotation is failing, before it is undone.
     pub fn set_error(&self, rotation: &Rotation, error: &str) -> Result<(), StoreError> {
         self.write(|| {
-            self.conn.execute("UPDATE rotations SET error = ?2 WHERE id = ?1", params![rotation.id, error])?;
+            self.execute("UPDATE rotations SET error = ?2 WHERE id = ?1", params![rotation.id, error])?;
             Ok(())
         })
     }
@@ -281,7 +289,7 @@ impl Store {
     /// Ends the grace period now.
     pub fn end_grace(&self, rotation: &Rotation) -> Result<(), StoreError> {
         self.write(|| {
-            self.conn.execute("UPDATE rotations SET revoke_after = ?2 WHERE id = ?1", params![rotation.id, now()])?;
+            self.execute("UPDATE rotations SET revoke_after = ?2 WHERE id = ?1", params![rotation.id, now()])?;
             self.audit("grace.ended", Some(&rotation.credential), Some(&rotation.id), serde_json::json!({}))
         })
     }
@@ -289,7 +297,7 @@ impl Store {
     /// Ends a rotation.
     pub fn finish(&self, rotation: &Rotation, state: State, error: Option<&str>) -> Result<(), StoreError> {
         self.write(|| {
-            self.conn.execute(
+            self.execute(
                 "UPDATE rotations SET state = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
                 params![rotation.id, state.as_str(), now(), error],
             )?;

@@ -35,7 +35,7 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         self.write(|| {
-            let known: i64 = self.conn.query_row(
+            let known: i64 = self.query_row(
                 "SELECT COUNT(*) FROM suspects WHERE credential = ?1 AND rotation IS ?2 AND key_id IS ?3
                  AND resolved_at IS NULL",
                 params![credential, rotation, key_id],
@@ -44,7 +44,7 @@ impl Store {
             if known > 0 {
                 return Ok(());
             }
-            self.conn.execute(
+            self.execute(
                 "INSERT INTO suspects (credential, rotation, key_id, reason, found_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![credential, rotation, key_id, reason, now()],
             )?;
@@ -59,7 +59,7 @@ impl Store {
 
     /// The unresolved suspects, of one credential or of all.
     pub fn suspects(&self, credential: Option<&str>) -> Result<Vec<Suspect>, StoreError> {
-        let mut statement = self.conn.prepare(
+        let mut statement = self.conn.prepare_cached(
             "SELECT id, credential, rotation, key_id, reason, found_at FROM suspects
              WHERE resolved_at IS NULL AND (?1 IS NULL OR credential = ?1) ORDER BY id",
         )?;
@@ -86,7 +86,7 @@ impl Store {
         tag: Option<&str>,
     ) -> Result<(), StoreError> {
         self.write(|| {
-            self.conn.execute(
+            self.execute(
                 "UPDATE suspects SET resolved_at = ?3, resolution = 'revoked'
                  WHERE credential = ?1 AND key_id = ?2 AND resolved_at IS NULL",
                 params![credential, key_id, now()],
@@ -106,7 +106,7 @@ impl Store {
         self.write(|| {
             let mut resolved = 0;
             for id in ids {
-                resolved += self.conn.execute(
+                resolved += self.execute(
                     "UPDATE suspects SET resolved_at = ?3, resolution = ?4
                      WHERE credential = ?1 AND id = ?2 AND resolved_at IS NULL",
                     params![credential, id, now(), resolution],

@@ -98,7 +98,7 @@ impl Store {
     pub fn versions(&self, credential: &str) -> Result<Vec<Version>, StoreError> {
         let mut statement = self
             .conn
-            .prepare(&format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 ORDER BY version DESC"))?;
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 ORDER BY version DESC"))?;
         let rows = statement.query_map([credential], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -106,21 +106,27 @@ impl Store {
     /// The version with `label`, if any.
     pub fn labeled(&self, credential: &str, label: Label) -> Result<Option<Version>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 AND label = ?2");
-        Ok(self.conn.query_row(&sql, params![credential, label.as_str()], from_row).optional()?)
+        Ok(self.query_row(&sql, params![credential, label.as_str()], from_row).optional()?)
+    }
+
+    /// The version with `label` of every credential that has one.
+    pub(super) fn all_labeled(&self, label: Label) -> Result<Vec<Version>, StoreError> {
+        let mut statement = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM versions WHERE label = ?1"))?;
+        let rows = statement.query_map([label.as_str()], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// A version by number.
     pub fn version(&self, credential: &str, version: i64) -> Result<Version, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 AND version = ?2");
-        self.conn
-            .query_row(&sql, params![credential, version], from_row)
+        self.query_row(&sql, params![credential, version], from_row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("credential `{credential}` has no version {version}")))
     }
 
     /// The names of every credential with at least one version.
     pub fn credentials(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self.conn.prepare("SELECT DISTINCT credential FROM versions ORDER BY credential")?;
+        let mut statement = self.conn.prepare_cached("SELECT DISTINCT credential FROM versions ORDER BY credential")?;
         let rows = statement.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -128,7 +134,7 @@ impl Store {
     /// The decrypted secret of a version.
     pub fn secret(&self, version: &Version) -> Result<Zeroizing<String>, StoreError> {
         let id = identity(&version.credential, version.version);
-        let sealed: Vec<u8> = self.conn.query_row(
+        let sealed: Vec<u8> = self.query_row(
             "SELECT secret FROM versions WHERE credential = ?1 AND version = ?2",
             params![version.credential, version.version],
             |r| r.get(0),
@@ -156,13 +162,13 @@ impl Store {
         key: &Credential,
         rotation: Option<&str>,
     ) -> Result<i64, StoreError> {
-        let next: i64 = self.conn.query_row(
+        let next: i64 = self.query_row(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE credential = ?1",
             [credential],
             |r| r.get(0),
         )?;
         let sealed = self.sealer.seal(&identity(credential, next), key.secret.as_bytes());
-        self.conn.execute(
+        self.execute(
             "INSERT INTO versions (credential, version, label, key_id, secret, attributes, expires_at, created_at, rotation)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
@@ -203,7 +209,7 @@ impl Store {
 
     /// Sets or clears the label of a version (inside the caller's write).
     pub(super) fn relabel(&self, credential: &str, version: i64, label: Option<Label>) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.execute(
             "UPDATE versions SET label = ?3 WHERE credential = ?1 AND version = ?2",
             params![credential, version, label.map(Label::as_str)],
         )?;
@@ -213,7 +219,7 @@ impl Store {
     /// Records what a check of a version with the provider found.
     pub fn record_check(&self, version: &Version, valid: bool, last_used_at: Option<i64>) -> Result<(), StoreError> {
         self.write(|| {
-            self.conn.execute(
+            self.execute(
                 "UPDATE versions SET valid = ?3, last_used_at = COALESCE(?4, last_used_at), checked_at = ?5
                  WHERE credential = ?1 AND version = ?2",
                 params![version.credential, version.version, valid, last_used_at, now()],
@@ -226,7 +232,7 @@ impl Store {
 
     /// Marks a version revoked (inside the caller's write).
     pub(super) fn mark_revoked(&self, credential: &str, version: i64) -> Result<(), StoreError> {
-        self.conn.execute(
+        self.execute(
             "UPDATE versions SET revoked_at = ?3, label = NULL WHERE credential = ?1 AND version = ?2",
             params![credential, version, now()],
         )?;
