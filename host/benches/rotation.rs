@@ -5,7 +5,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rekey::config::Config;
-use rekey::rotation::Rotator;
+use rekey::rotation::Session;
 use rekey::runtime::{Limits, Runtime};
 use rekey::store::Store;
 use rekey::trust::lock::{Approval, Lock};
@@ -53,7 +53,8 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "SECRET" }}]
     let store = Store::open(&config.store_path(), &config.key_file()).unwrap();
     let rotate = || {
         rt.block_on(async {
-            let rotator = Rotator::new(&config, &store, &runtime, "bench").await.unwrap();
+            let session = Session::new(&config, &store, &runtime).unwrap();
+            let rotator = session.rotator("bench").await.unwrap();
             rotator.rotate(false).await.unwrap();
         })
     };

@@ -63,7 +63,11 @@ enum Command {
     /// Rotate credentials: backup, generate, verify, deploy stage by stage, promote, revoke.
     Rotate(rotate::Args),
     /// Continue interrupted rotations, and revoke previous keys whose grace period is over.
-    Resume,
+    Resume {
+        /// How many credentials resume at once.
+        #[arg(long, short = 'j', default_value_t = rotate::DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: u16,
+    },
     /// Undo the last rotation of a credential while its previous key is not yet revoked.
     Rollback {
         /// The credential.
@@ -160,7 +164,7 @@ pub fn main() -> ExitCode {
         Command::Init => init::run(&cli.config_file),
         Command::Credential(command) => load().and_then(|c| credential::run(command, &c)),
         Command::Rotate(args) => runtime_block_on(async { rotate::run(args, &load()?).await }),
-        Command::Resume => runtime_block_on(async { rotate::resume(&load()?).await }),
+        Command::Resume { jobs } => runtime_block_on(async { rotate::resume(jobs, &load()?).await }),
         Command::Rollback { name, yes } => runtime_block_on(async { rotate::finish(&name, true, yes, &load()?).await }),
         Command::RevokePrevious { name, yes } => {
             runtime_block_on(async { rotate::finish(&name, false, yes, &load()?).await })

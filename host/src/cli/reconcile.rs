@@ -8,8 +8,8 @@
 
 use super::context::Context;
 use super::exit::Reported;
-use crate::rotation::Rotator;
 use crate::rotation::reconcile::{Drift, Reconciled};
+use crate::rotation::{Rotator, Session};
 use crate::store::suspects::Suspect;
 use std::io::IsTerminal;
 
@@ -37,9 +37,10 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     let names = context.names_or_all(&args.names)?;
     let store = context.store()?;
     let runtime = context.runtime()?;
+    let session = Session::new(&context.config, &store, &runtime)?;
     let (mut results, mut unsettled) = (Vec::new(), 0);
     for name in &names {
-        let rotator = Rotator::new(&context.config, &store, &runtime, name).await;
+        let rotator = session.rotator(name).await;
         let outcome = match &rotator {
             Ok(rotator) => reconcile(rotator, &args, name).await,
             Err(e) => Err(anyhow::anyhow!("{e}")),

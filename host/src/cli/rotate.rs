@@ -5,7 +5,7 @@ use super::context::{Context, time};
 use super::exit::{Reported, UsageError};
 use crate::config::{Config, duration};
 use crate::deploy::{self, check};
-use crate::rotation::{Ended, RotationError, Rotator, is_due, plan};
+use crate::rotation::{Ended, RotationError, Session, is_due, plan};
 use crate::store::Store;
 use crate::store::versions::Label;
 use std::io::IsTerminal;
@@ -27,17 +27,29 @@ pub struct Args {
     /// Skip the confirmation of --emergency.
     #[arg(long)]
     yes: bool,
+    /// How many credentials rotate at once (one rotation per credential, always).
+    #[arg(long, short = 'j', default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: u16,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
-/// Rotates the named (and due) credentials, one after the other.
+/// Rotations at once unless `--jobs` says otherwise: enough to overlap
+/// providers' round trips and the disk's flushes, few enough not to look
+/// like a flood to a provider's rate limits.
+pub const DEFAULT_JOBS: u16 = 4;
+
+/// Rotates the named (and due) credentials, `--jobs` at a time.
 pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     let config = &context.config;
-    let mut names = args.names.clone();
-    for name in &names {
+    let mut names = Vec::new();
+    for name in &args.names {
         context.declared(name)?;
+        // One rotation per credential, however often it is named.
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
     }
     if args.dry_run {
         return print_plans(&names, args.all_due, args.emergency, args.json, context);
@@ -53,41 +65,79 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         confirm(args.yes, &format!("revoke the current key of {} as soon as the new one verifies", names.join(", ")))?;
     }
     let runtime = context.runtime()?;
-    let mut failures = Vec::new();
+    let session = Session::new(config, &store, &runtime)?;
+    let emergency = args.emergency;
+    let mut summary = Summary::default();
     let mut results = Vec::new();
-    for name in &names {
-        let started = std::time::Instant::now();
-        let outcome = match Rotator::new(config, &store, &runtime, name).await {
-            Ok(rotator) => rotator.rotate(args.emergency).await,
-            Err(e) => Err(e),
-        };
-        let seconds = started.elapsed().as_secs_f64();
-        let message = describe(name, &outcome);
-        if !args.json {
-            println!("{message} ({seconds:.2} s)");
-        }
-        results.push(
-            serde_json::json!({ "credential": name, "ok": outcome.is_ok(), "message": message, "seconds": seconds }),
-        );
-        if let Err(error) = outcome {
-            failures.push(error);
-        }
-    }
+    session
+        .each(&names, args.jobs.into(), |rotator| async move { rotator.rotate(emergency).await }, |name, outcome, took| {
+            let message = describe(name, &outcome);
+            if !args.json {
+                println!("{message} ({:.2} s)", took.as_secs_f64());
+            }
+            results.push(serde_json::json!({ "credential": name, "ok": outcome.is_ok(), "message": message, "seconds": took.as_secs_f64() }));
+            summary.add(outcome);
+        })
+        .await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
+    } else if names.len() > 1 {
+        println!("{summary}");
     }
-    // Each result, failures included, is already printed above.
-    match failures.len() {
-        0 => Ok(()),
-        // One failure keeps its own error, and so its exit code.
-        1 if names.len() == 1 => Err(Reported(failures.remove(0).into()).into()),
-        n => Err(Reported(anyhow::anyhow!("{n} of {} rotations failed", names.len())).into()),
+    summary.into_result()
+}
+
+/// How a run of rotations went, counted as each one ends.
+#[derive(Default)]
+struct Summary {
+    rotated: usize,
+    in_grace: usize,
+    rolled_back: usize,
+    failures: Vec<RotationError>,
+}
+
+impl Summary {
+    fn add(&mut self, outcome: Result<Ended, RotationError>) {
+        match outcome {
+            Ok(Ended::Succeeded) => self.rotated += 1,
+            Ok(Ended::InGrace { .. }) => self.in_grace += 1,
+            Ok(Ended::RolledBack) => self.rolled_back += 1,
+            Err(error) => self.failures.push(error),
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.rotated + self.in_grace + self.rolled_back + self.failures.len()
+    }
+
+    /// Every result is already printed; what is left is the exit code. A
+    /// single failure keeps its own error, and so its exit code.
+    fn into_result(mut self) -> anyhow::Result<()> {
+        match self.failures.len() {
+            0 => Ok(()),
+            1 if self.total() == 1 => Err(Reported(self.failures.remove(0).into()).into()),
+            n => Err(Reported(anyhow::anyhow!("{n} of {} rotations failed", self.total())).into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} credentials: {} rotated, {} rotated with the old key in its grace period, {} rolled back, {} failed",
+            self.total(),
+            self.rotated,
+            self.in_grace,
+            self.rolled_back,
+            self.failures.len()
+        )
     }
 }
 
 /// `rekey resume`: continues every interrupted rotation and ends the grace
-/// periods that are over.
-pub async fn resume(context: &Context) -> anyhow::Result<()> {
+/// periods that are over, `jobs` at a time.
+pub async fn resume(jobs: u16, context: &Context) -> anyhow::Result<()> {
     let store = context.store()?;
     let open = store.open_rotations()?;
     if open.is_empty() {
@@ -95,15 +145,20 @@ pub async fn resume(context: &Context) -> anyhow::Result<()> {
         return Ok(());
     }
     let runtime = context.runtime()?;
+    let session = Session::new(&context.config, &store, &runtime)?;
+    let names: Vec<String> = open.into_iter().map(|r| r.credential).collect();
     let mut failures = 0;
-    for rotation in open {
-        let outcome = match Rotator::new(&context.config, &store, &runtime, &rotation.credential).await {
-            Ok(rotator) => rotator.resume().await.map(|ended| ended.unwrap_or(Ended::Succeeded)),
-            Err(e) => Err(e),
-        };
-        failures += usize::from(outcome.is_err());
-        println!("{}", describe(&rotation.credential, &outcome));
-    }
+    session
+        .each(
+            &names,
+            jobs.into(),
+            |rotator| async move { rotator.resume().await.map(|ended| ended.unwrap_or(Ended::Succeeded)) },
+            |name, outcome, _| {
+                failures += usize::from(outcome.is_err());
+                println!("{}", describe(name, &outcome));
+            },
+        )
+        .await;
     if failures > 0 {
         return Err(Reported(anyhow::anyhow!("{failures} rotations could not be resumed")).into());
     }
@@ -121,7 +176,8 @@ pub async fn finish(name: &str, rollback: bool, yes: bool, context: &Context) ->
     confirm(yes, &action)?;
     let store = context.store()?;
     let runtime = context.runtime()?;
-    let rotator = Rotator::new(&context.config, &store, &runtime, name).await?;
+    let session = Session::new(&context.config, &store, &runtime)?;
+    let rotator = session.rotator(name).await?;
     let outcome = if rollback { rotator.rollback().await } else { rotator.revoke_previous().await };
     println!("{}", describe(name, &outcome));
     outcome.map(drop).map_err(|e| Reported(e.into()).into())

@@ -4,7 +4,7 @@
 
 use super::context::{Context, time};
 use super::exit::{InvalidKey, Reported};
-use crate::rotation::Rotator;
+use crate::rotation::Session;
 
 /// Checks the named credentials (all declared ones by default).
 pub async fn run(names: Vec<String>, json: bool, context: &Context) -> anyhow::Result<()> {
@@ -12,9 +12,10 @@ pub async fn run(names: Vec<String>, json: bool, context: &Context) -> anyhow::R
     let names = context.names_or_all(&names)?;
     let store = context.store()?;
     let runtime = context.runtime()?;
+    let session = Session::new(config, &store, &runtime)?;
     let (mut results, mut invalid, mut failed, mut drifted) = (Vec::new(), 0, 0, 0);
     for name in &names {
-        let outcome = match Rotator::new(config, &store, &runtime, name).await {
+        let outcome = match session.rotator(name).await {
             Ok(rotator) => match rotator.check_current().await {
                 Ok(verification) => rotator.drift().await.map(|drift| (verification, drift)),
                 Err(e) => Err(e),

@@ -5,14 +5,13 @@ use std::path::Path;
 
 /// Sets each variable to its value in the dotenv file at `path` (created if
 /// missing), in one atomic write.
-pub fn set(path: &Path, values: &[(&str, String)]) -> Result<(), DeployError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(DeployError(format!("cannot read {}: {e}", path.display()))),
-    };
-    let text = values.iter().fold(text, |text, (variable, value)| with_variable(&text, variable, value));
-    atomic::write(path, text.as_bytes())
+pub fn set(path: &Path, values: &[(String, String)]) -> Result<(), DeployError> {
+    atomic::update(path, |text| {
+        let text = values
+            .iter()
+            .fold(text.unwrap_or_default(), |text, (variable, value)| with_variable(&text, variable, value));
+        Ok(text.into_bytes())
+    })
 }
 
 /// `text` with the assignment of `variable` replaced, or appended.
@@ -80,7 +79,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.env");
         std::fs::write(&path, "# keep me\nAWS_ACCESS_KEY_ID=old\n").unwrap();
-        set(&path, &[("AWS_ACCESS_KEY_ID", "AKIA2".into()), ("AWS_SECRET_ACCESS_KEY", "s/2".into())]).unwrap();
+        set(&path, &[("AWS_ACCESS_KEY_ID".into(), "AKIA2".into()), ("AWS_SECRET_ACCESS_KEY".into(), "s/2".into())]).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "# keep me\nAWS_ACCESS_KEY_ID=AKIA2\nAWS_SECRET_ACCESS_KEY=s/2\n"

@@ -7,16 +7,18 @@ use std::path::Path;
 /// Sets the string at `pointer` in the JSON file at `path` (created if
 /// missing, with objects made along the pointer as needed).
 pub fn set(path: &Path, pointer: &str, value: &str) -> Result<(), DeployError> {
-    let mut document = match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| DeployError(format!("{} is not valid JSON ({e}); fix it before deploying", path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Value::Object(Default::default()),
-        Err(e) => return Err(DeployError(format!("cannot read {}: {e}", path.display()))),
-    };
-    put(&mut document, pointer, value).map_err(|e| DeployError(format!("{}: {e}", path.display())))?;
-    let mut text = serde_json::to_string_pretty(&document).expect("a JSON value serializes");
-    text.push('\n');
-    atomic::write(path, text.as_bytes())
+    atomic::update(path, |text| {
+        let mut document = match text {
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                DeployError(format!("{} is not valid JSON ({e}); fix it before deploying", path.display()))
+            })?,
+            None => Value::Object(Default::default()),
+        };
+        put(&mut document, pointer, value).map_err(|e| DeployError(format!("{}: {e}", path.display())))?;
+        let mut text = serde_json::to_string_pretty(&document).expect("a JSON value serializes");
+        text.push('\n');
+        Ok(text.into_bytes())
+    })
 }
 
 fn put(document: &mut Value, pointer: &str, value: &str) -> Result<(), String> {

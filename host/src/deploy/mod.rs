@@ -32,18 +32,28 @@ pub async fn deploy(
     let render = |value: &str| value.replace("{key_id}", &key.key_id).replace("{secret}", &key.secret);
     match target {
         Target::EnvFile { path, variable, variables } => {
-            let values: Vec<(&str, String)> = variable
+            let values: Vec<(String, String)> = variable
                 .iter()
-                .map(|v| (v.as_str(), key.secret.clone()))
-                .chain(variables.iter().map(|(name, template)| (name.as_str(), render(template))))
+                .map(|v| (v.clone(), key.secret.clone()))
+                .chain(variables.iter().map(|(name, template)| (name.clone(), render(template))))
                 .collect();
-            env_file::set(&dir.join(path), &values)
+            let path = dir.join(path);
+            blocking(move || env_file::set(&path, &values)).await
         }
-        Target::JsonFile { path, pointer, value } => json_file::set(&dir.join(path), pointer, &render(value)),
+        Target::JsonFile { path, pointer, value } => {
+            let (path, pointer, value) = (dir.join(path), pointer.clone(), render(value));
+            blocking(move || json_file::set(&path, &pointer, &value)).await
+        }
         Target::Exec { command, secret_via, timeout } => {
             exec::run(command, *secret_via, &key.secret, *timeout, dir, context).await
         }
     }
+}
+
+/// Runs a file write (and its fsyncs) on a blocking thread, so the other
+/// rotations of a run go on meanwhile.
+async fn blocking(write: impl FnOnce() -> Result<(), DeployError> + Send + 'static) -> Result<(), DeployError> {
+    tokio::task::spawn_blocking(write).await.unwrap_or_else(|e| Err(DeployError(format!("the file write failed: {e}"))))
 }
 
 /// What `rekey rotate --dry-run` can tell without writing: a file target's

@@ -24,22 +24,23 @@ mod crash;
 pub mod plan;
 pub mod reconcile;
 mod retry;
+mod session;
 
 use crate::config::reference::Reference;
 use crate::config::{Config, CredentialSpec, plugin_config};
 use crate::deploy::{self, Context, check, notify};
-use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, Plugin, PluginError, ProviderError, Runtime};
+use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, Plugin, PluginError, ProviderError};
 use crate::store::lock::CredentialLock;
 use crate::store::rotations::{Rotation, State};
 use crate::store::versions::Label;
 use crate::store::{Store, StoreError, now};
-use crate::trust::Gate;
 use plan::{BACKUP, GENERATE, GENERATE_REFUSED, NOTIFY_DONE, NOTIFY_STARTED, PROMOTE, REVOKE_OLD, ROLLBACK, VERIFY};
 
 /// The audit event of each plugin call, with its network transcript.
 pub const PLUGIN_CALL: &str = "plugin.call";
 
 pub use crash::VAR as CRASH_VAR;
+pub use session::Session;
 
 /// Why a rotation could not run or did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +111,7 @@ pub struct Rotator<'a> {
     config: &'a Config,
     store: &'a Store,
     spec: &'a CredentialSpec,
-    plugin: Plugin,
+    plugin: std::sync::Arc<Plugin>,
     options: CallOptions,
     /// An audit entry of a plugin call that could not be written; the step
     /// that made the call fails on it.
@@ -119,13 +120,10 @@ pub struct Rotator<'a> {
 }
 
 impl<'a> Rotator<'a> {
-    /// Locks the credential against other processes and loads its plugin.
-    pub async fn new(
-        config: &'a Config,
-        store: &'a Store,
-        runtime: &Runtime,
-        name: &str,
-    ) -> Result<Self, RotationError> {
+    /// Locks the credential against other processes and loads its plugin
+    /// (once per session).
+    async fn new(session: &'a Session<'_>, name: &str) -> Result<Self, RotationError> {
+        let (config, store) = (session.config, session.store);
         let setup = |reason: String| RotationError::Setup { credential: name.into(), reason };
         let spec =
             config.credential(name).ok_or_else(|| setup(format!("not declared in {}", config.file.display())))?;
@@ -133,11 +131,10 @@ impl<'a> Rotator<'a> {
             let rotation = store.open_rotation(name).ok().flatten().map_or_else(|| "unknown".into(), |r| r.id);
             StoreError::Busy { credential: name.into(), rotation }
         })?;
-        let gate = Gate::new(config).map_err(|e| setup(e.to_string()))?;
-        let plugin = gate
-            .load(runtime, &Config::plugin_name(spec), &config.plugin_path(spec).map_err(&setup)?)
+        let plugin = session
+            .plugin(&Config::plugin_name(spec), config.plugin_path(spec).map_err(&setup)?)
             .await
-            .map_err(|e| setup(e.to_string()))?;
+            .map_err(&setup)?;
         let mut admin_secrets = std::collections::BTreeMap::new();
         for (field, reference) in &spec.admin_secrets {
             let reference =
@@ -182,6 +179,10 @@ impl<'a> Rotator<'a> {
     /// Rotates the credential: resumes an interrupted rotation, finishes one
     /// whose grace period is over, or starts a new one.
     pub async fn rotate(&self, emergency: bool) -> Result<Ended, RotationError> {
+        self.settled(self.start_or_continue(emergency).await).await
+    }
+
+    async fn start_or_continue(&self, emergency: bool) -> Result<Ended, RotationError> {
         if let Some(open) = self.store.open_rotation(self.name())? {
             match open.state {
                 State::Running => {
@@ -210,10 +211,11 @@ impl<'a> Rotator<'a> {
 
     /// Continues the credential's open rotation, if any.
     pub async fn resume(&self) -> Result<Option<Ended>, RotationError> {
-        match self.store.open_rotation(self.name())? {
+        let resumed = match self.store.open_rotation(self.name())? {
             Some(open) => self.drive(open).await.map(Some),
             None => Ok(None),
-        }
+        };
+        self.settled(resumed).await
     }
 
     /// Ends the grace period now: revokes the previous key.
@@ -224,7 +226,8 @@ impl<'a> Rotator<'a> {
             .filter(|r| r.state == State::Grace)
             .ok_or_else(|| self.setup("no previous key is waiting to be revoked"))?;
         self.store.end_grace(&open)?;
-        self.drive(self.store.rotation(&open.id)?).await
+        let ended = self.drive(self.store.rotation(&open.id)?).await;
+        self.settled(ended).await
     }
 
     /// Undoes the open rotation while the old key is not yet revoked: the
@@ -238,11 +241,11 @@ impl<'a> Rotator<'a> {
         if self.store.step_done(&open.id, REVOKE_OLD)? {
             return Err(self.setup("the previous key is already revoked; rotate again instead"));
         }
-        self.undo(&open, "rolled back by the operator").await.map_err(|cause| {
+        let undone = self.undo(&open, "rolled back by the operator").await.map_err(|cause| {
             let cause = format!("{cause}; run `rekey rollback {}` again once the cause is fixed", self.name());
             self.failed(&open.id, ROLLBACK, cause, false)
-        })?;
-        Ok(Ended::RolledBack)
+        });
+        self.settled(undone.map(|()| Ended::RolledBack)).await
     }
 
     /// Checks the current key with the provider now, and records whether it
@@ -259,7 +262,7 @@ impl<'a> Rotator<'a> {
                 .map_err(|e| check(e.to_string()))?;
         self.audited().map_err(check)?;
         self.store.record_check(&current, verification.valid, verification.last_used.map(|t| t as i64))?;
-        Ok(verification)
+        self.settled(Ok(verification)).await
     }
 
     /// One attempt of a plugin call, recorded in the audit log with what the
@@ -296,7 +299,10 @@ impl<'a> Rotator<'a> {
         }
     }
 
-    /// Runs the steps of `rotation` that are not done yet.
+    /// Runs the steps of `rotation` that are not done yet. A step's `done`
+    /// is written in one transaction with the next step's `begun` when
+    /// nothing happens between them, and every step with a side effect
+    /// waits for its `begun` (and all before it) to be on disk.
     async fn drive(&self, rotation: Rotation) -> Result<Ended, RotationError> {
         if self.store.step_begun(&rotation.id, ROLLBACK)? {
             // A rollback was interrupted: finish it.
@@ -307,6 +313,8 @@ impl<'a> Rotator<'a> {
                 .map(|()| Ended::RolledBack)
                 .map_err(|cause| self.failed(&rotation.id, ROLLBACK, cause, false));
         }
+        // A step whose side effect is over but whose `done` is not written yet.
+        let mut finished: Option<String> = None;
         for step in plan::steps(self.spec, rotation.emergency) {
             if self.store.step_done(&rotation.id, &step.name)? {
                 continue;
@@ -315,30 +323,60 @@ impl<'a> Rotator<'a> {
             if step.name == REVOKE_OLD && !rotation.emergency {
                 let until = rotation.revoke_after.unwrap_or_default();
                 if until > now() {
+                    self.record_done(&rotation.id, finished.take())?;
                     return Ok(Ended::InGrace { until });
                 }
             }
             let resumed = self.store.step_begun(&rotation.id, &step.name)?;
-            self.store.record(&rotation.id, &step.name, "begun")?;
+            self.store.write(|| {
+                self.record_done(&rotation.id, finished.take())?;
+                self.store.record(&rotation.id, &step.name, "begun")
+            })?;
             crash::point(&step.name, "begun");
-            if let Err(cause) = self.run_step(&rotation, &step, resumed).await {
-                return Err(self.fail(&rotation, &step.name, cause).await);
+            let ran = match plan::has_side_effect(&step.name) {
+                true => self.durable().await,
+                false => Ok(()),
+            };
+            match ran.and(self.run_step(&rotation, &step, resumed).await) {
+                Ok(Done::Recorded) => {}
+                Ok(Done::ToRecord) => finished = Some(step.name.clone()),
+                Err(cause) => return Err(self.fail(&rotation, &step.name, cause).await),
             }
             crash::point(&step.name, "done");
         }
+        self.record_done(&rotation.id, finished)?;
         Ok(Ended::Succeeded)
     }
 
-    /// One step's side effect, and its `done` record. `resumed`: an
-    /// earlier run began the step and did not finish it.
-    async fn run_step(&self, rotation: &Rotation, step: &plan::Step, resumed: bool) -> Result<(), String> {
+    /// Journals `step` (if any) done.
+    fn record_done(&self, rotation: &str, step: Option<String>) -> Result<(), StoreError> {
+        step.map_or(Ok(()), |step| self.store.record(rotation, &step, "done"))
+    }
+
+    /// Waits until everything written so far is on disk: before a side
+    /// effect, so none ever happens that the journal could forget.
+    async fn durable(&self) -> Result<(), String> {
+        self.store.durable().await.map_err(|e| format!("the journal could not be written to disk: {e}"))
+    }
+
+    /// Waits for the disk before a result is reported: what the operator is
+    /// told happened is on disk.
+    async fn settled<T>(&self, result: Result<T, RotationError>) -> Result<T, RotationError> {
+        self.store.durable().await?;
+        result
+    }
+
+    /// One step's side effect. Its `done` is journaled here when it belongs
+    /// in one transaction with the step's other changes; otherwise the
+    /// caller writes it ([`Done::ToRecord`]). `resumed`: an earlier run
+    /// began the step and did not finish it.
+    async fn run_step(&self, rotation: &Rotation, step: &plan::Step, resumed: bool) -> Result<Done, String> {
         let options = self.options_for(rotation);
-        let done = || self.store.record(&rotation.id, &step.name, "done").map_err(|e| e.to_string());
         match step.name.as_str() {
             NOTIFY_STARTED => {
                 self.notify(rotation, "rotation.started", serde_json::json!({ "emergency": rotation.emergency }))
                     .await?;
-                done()
+                Ok(Done::ToRecord)
             }
             BACKUP => {
                 if let Some(from) = rotation.from_version {
@@ -347,7 +385,7 @@ impl<'a> Rotator<'a> {
                         format!("the current key cannot be read back, so nothing would be left to roll back to: {e}")
                     })?;
                 }
-                done()
+                Ok(Done::ToRecord)
             }
             GENERATE => {
                 if resumed {
@@ -356,7 +394,7 @@ impl<'a> Rotator<'a> {
                 let key = self.generate(rotation).await?;
                 // The provider holds the key, the store does not yet.
                 crash::point(GENERATE, "returned");
-                self.keep(rotation, key).await
+                self.keep(rotation, key).await.map(|()| Done::Recorded)
             }
             VERIFY => {
                 let new = self.new_key(rotation)?;
@@ -369,7 +407,7 @@ impl<'a> Rotator<'a> {
                 if !verification.valid {
                     return Err(format!("the new key does not work: {}", verification.detail.unwrap_or_default()));
                 }
-                done()
+                Ok(Done::ToRecord)
             }
             REVOKE_OLD => match self.old_key(rotation)? {
                 Some((version, old)) => {
@@ -386,18 +424,22 @@ impl<'a> Rotator<'a> {
                         serde_json::json!({ "version": version, "key_id": old.key_id }),
                     )
                     .await
+                    .map(|()| Done::Recorded)
                 }
-                None => done(),
+                None => Ok(Done::ToRecord),
             },
             PROMOTE => {
                 let grace = self.spec.policy.grace_period.as_secs() as i64;
-                self.store.promote(rotation, now() + grace).map_err(|e| e.to_string())
+                self.store.promote(rotation, now() + grace).map_err(|e| e.to_string())?;
+                Ok(Done::Recorded)
             }
             NOTIFY_DONE => {
                 self.store.finish(rotation, State::Succeeded, None).map_err(|e| e.to_string())?;
                 self.notify(rotation, "rotation.succeeded", serde_json::json!({ "version": rotation.to_version }))
                     .await?;
-                done()
+                // Written here: a finished rotation is never resumed to write it later.
+                self.store.record(&rotation.id, &step.name, "done").map_err(|e| e.to_string())?;
+                Ok(Done::Recorded)
             }
             _ => {
                 let stage = &self.spec.stages[step.stage.expect("deploy and check steps have a stage")];
@@ -416,7 +458,7 @@ impl<'a> Rotator<'a> {
                             .map_err(|e| format!("{}: {e}", check::describe(c)))?;
                     }
                 }
-                done()
+                Ok(Done::ToRecord)
             }
         }
     }
@@ -587,6 +629,7 @@ impl<'a> Rotator<'a> {
             self.store.set_error(rotation, reason).map_err(|e| e.to_string())?;
         }
         crash::point(ROLLBACK, "begun");
+        self.durable().await?;
         // After a promotion, the previous key is made current again first
         // (once: the demotion ends the grace state).
         if self.store.rotation(&rotation.id).map_err(|e| e.to_string())?.state == State::Grace {
@@ -653,6 +696,9 @@ impl<'a> Rotator<'a> {
     /// Sends an event to every notifier. A notifier that fails is logged
     /// and audited, not an error; an audit entry that cannot be written is.
     async fn notify(&self, rotation: &Rotation, event: &str, detail: serde_json::Value) -> Result<(), String> {
+        if !self.config.manifest.notify.is_empty() {
+            self.durable().await?;
+        }
         let message = notify::Event {
             event,
             credential: self.name(),
@@ -685,6 +731,14 @@ impl<'a> Rotator<'a> {
         }
         Ok(())
     }
+}
+
+/// Who journals a step done.
+enum Done {
+    /// The step did, with its other changes.
+    Recorded,
+    /// The caller does, with whatever it writes next.
+    ToRecord,
 }
 
 /// What became of a key that a lost `generate` answer may have left.

@@ -146,6 +146,7 @@ impl Rotator<'_> {
 
     /// Revokes a key the provider listed, from its id and attributes.
     async fn revoke_listed(&self, rotation: Option<&Rotation>, unknown: &Unknown) -> Result<(), String> {
+        self.durable().await?;
         let key = Credential {
             key_id: unknown.key.key_id.clone(),
             secret: String::new(),
@@ -189,7 +190,7 @@ impl Rotator<'_> {
             .map(|s| s.id)
             .collect();
         done.resolved = self.store.resolve_suspects(self.name(), &gone, "no longer at the provider")?;
-        Ok(done)
+        self.settled(Ok(done)).await
     }
 }
 

@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod backup;
 pub mod crypto;
+mod durable;
 mod error;
 pub mod lock;
 pub mod overview;
@@ -37,6 +38,13 @@ pub struct Store {
     conn: Connection,
     sealer: Sealer,
     path: PathBuf,
+    group: durable::GroupCommit,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.flush_before_close();
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -87,7 +95,12 @@ impl Store {
         std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
         let conn = connect(path)?;
         let salt: [u8; 16] = rand_bytes();
-        let store = Self { conn, sealer: Sealer::new(&source.master_key(&salt)?), path: path.into() };
+        let store = Self {
+            conn,
+            sealer: Sealer::new(&source.master_key(&salt)?),
+            path: path.into(),
+            group: Default::default(),
+        };
         store.write(|| {
             schema::create(&store.conn, &salt)?;
             schema::set_key_check(&store.conn, &store.sealer)?;
@@ -111,13 +124,14 @@ impl Store {
         if !schema::key_check_opens(&conn, &sealer).map_err(located)? {
             return Err(StoreError::WrongKey(source.describe()));
         }
-        Ok(Self { conn, sealer, path: path.into() })
+        Ok(Self { conn, sealer, path: path.into(), group: Default::default() })
     }
 
     /// Runs `body` in one write transaction that holds SQLite's write lock
     /// from its first statement (`BEGIN IMMEDIATE`, waiting up to the busy
-    /// timeout for other processes), and commits it. Called inside another
-    /// `write`, it joins that transaction. A failure names the file and
+    /// timeout for other processes), and commits it: on disk when it
+    /// returns, or, with group commits, at the next [`Store::durable`].
+    /// Called inside another `write`, it joins that transaction. A failure names the file and
     /// its cause (`no space left on device`).
     pub(crate) fn write<T>(&self, body: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
         if !self.conn.is_autocommit() {
@@ -127,6 +141,7 @@ impl Store {
             let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
             let value = body()?;
             tx.commit()?;
+            self.committed();
             Ok(value)
         };
         run().map_err(|e| self.located(e))

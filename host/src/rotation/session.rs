@@ -1,0 +1,100 @@
+//! What the rotations of one run share — the declarations, the store, the
+//! plugin runtime, the approvals, and each plugin checked and loaded once —
+//! and running many of them at once.
+//!
+//! A run of 10,000 credentials on one plugin reads, digests, checks and
+//! compiles (or deserializes) that plugin once, not 10,000 times. The
+//! rotations run concurrently in one task: most of a rotation's time is
+//! spent waiting (for a provider's answer, for the disk), so a bounded
+//! number of them interleave at each wait, and their journal records share
+//! the store's flushes (see [`Store::durable`]).
+
+use super::{RotationError, Rotator};
+use crate::config::Config;
+use crate::runtime::{Plugin, Runtime};
+use crate::store::Store;
+use crate::trust::Gate;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// The shared context of the rotations of one run.
+pub struct Session<'a> {
+    pub(super) config: &'a Config,
+    pub(super) store: &'a Store,
+    runtime: &'a Runtime,
+    gate: Gate,
+    /// Each plugin file loaded so far, or why it cannot be, by name and path.
+    plugins: tokio::sync::Mutex<HashMap<(String, PathBuf), Result<Arc<Plugin>, String>>>,
+}
+
+impl<'a> Session<'a> {
+    /// Reads the approvals, and switches the store to group commits.
+    pub fn new(config: &'a Config, store: &'a Store, runtime: &'a Runtime) -> Result<Self, RotationError> {
+        let gate = Gate::new(config)
+            .map_err(|e| RotationError::Setup { credential: "(all)".into(), reason: e.to_string() })?;
+        store.group_commits()?;
+        Ok(Self { config, store, runtime, gate, plugins: Default::default() })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &'a Store {
+        self.store
+    }
+
+    /// The plugin approved as `name` at `path`, checked and loaded on first
+    /// use. A plugin that cannot be loaded fails every credential that uses
+    /// it with the same error, without being read again.
+    pub(super) async fn plugin(&self, name: &str, path: PathBuf) -> Result<Arc<Plugin>, String> {
+        let mut plugins = self.plugins.lock().await;
+        let key = (name.to_string(), path);
+        if let Some(loaded) = plugins.get(&key) {
+            return loaded.clone();
+        }
+        let loaded = self.gate.load(self.runtime, name, &key.1).await.map(Arc::new).map_err(|e| e.to_string());
+        plugins.insert(key, loaded.clone());
+        loaded
+    }
+
+    /// The rotator of one credential: locks it and loads its plugin.
+    pub async fn rotator<'s>(&'s self, name: &str) -> Result<Rotator<'s>, RotationError> {
+        Rotator::new(self, name).await
+    }
+
+    /// Runs `work` on the rotator of each credential, at most `jobs` at a
+    /// time, and hands each result to `done` as it comes. Each credential
+    /// is named once; a failure ends only its own rotation. Log lines carry
+    /// the credential's name.
+    pub async fn each<'s, T, W, F>(
+        &'s self,
+        names: &[String],
+        jobs: usize,
+        work: W,
+        mut done: impl FnMut(&str, Result<T, RotationError>, Duration),
+    ) where
+        W: Fn(Rotator<'s>) -> F,
+        F: Future<Output = Result<T, RotationError>>,
+    {
+        let work = &work;
+        let runs = futures_util::stream::iter(names.iter().map(|name| {
+            let span = tracing::info_span!("rotation", credential = %name);
+            async move {
+                let started = std::time::Instant::now();
+                let result = match self.rotator(name).await {
+                    Ok(rotator) => work(rotator).await,
+                    Err(e) => Err(e),
+                };
+                (name.as_str(), result, started.elapsed())
+            }
+            .instrument(span)
+        }))
+        .buffer_unordered(jobs.max(1));
+        futures_util::pin_mut!(runs);
+        while let Some((name, result, elapsed)) = runs.next().await {
+            done(name, result, elapsed);
+        }
+    }
+}
