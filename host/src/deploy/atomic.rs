@@ -13,27 +13,32 @@ use std::path::Path;
 
 /// Replaces `path` with `content`, mode 0600.
 pub fn write(path: &Path, content: &[u8]) -> Result<(), DeployError> {
-    update(path, |_| Ok(content.to_vec()))
+    replace(path, || Ok(content.to_vec()))
 }
 
-/// Replaces `path` with what `edit` makes of its content (`None` when the
-/// file does not exist), read and written under the folder's lock.
+/// Replaces the text file at `path` with what `edit` makes of its text
+/// (`None` when the file does not exist), read and written under the
+/// folder's lock.
 pub fn update(
     path: &Path,
     edit: impl FnOnce(Option<String>) -> Result<Vec<u8>, DeployError>,
 ) -> Result<(), DeployError> {
+    replace(path, || match std::fs::read_to_string(path) {
+        Ok(text) => edit(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => edit(None),
+        Err(e) => Err(DeployError(format!("cannot read {}: {e}", path.display()))),
+    })
+}
+
+/// Replaces `path` with what `content` makes, called under the lock.
+fn replace(path: &Path, content: impl FnOnce() -> Result<Vec<u8>, DeployError>) -> Result<(), DeployError> {
     let fail = |what: &str, e: std::io::Error| DeployError(format!("cannot {what} {}: {e}", path.display()));
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| DeployError(format!("{} is not a file path", path.display())))?;
     let folder = std::fs::File::open(dir).map_err(|e| fail("write", e))?;
     rustix::fs::flock(&folder, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| fail("lock the folder of", e.into()))?;
-    let old = match std::fs::read_to_string(path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(fail("read", e)),
-    };
-    let content = edit(old)?;
+    let content = content()?;
     // Under the lock, no other writer of this folder uses the name.
     let tmp = dir.join(format!(".{}.rekey-{}", name.to_string_lossy(), std::process::id()));
     let result = (|| {

@@ -79,7 +79,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.env");
         std::fs::write(&path, "# keep me\nAWS_ACCESS_KEY_ID=old\n").unwrap();
-        set(&path, &[("AWS_ACCESS_KEY_ID".into(), "AKIA2".into()), ("AWS_SECRET_ACCESS_KEY".into(), "s/2".into())]).unwrap();
+        set(&path, &[("AWS_ACCESS_KEY_ID".into(), "AKIA2".into()), ("AWS_SECRET_ACCESS_KEY".into(), "s/2".into())])
+            .unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "# keep me\nAWS_ACCESS_KEY_ID=AKIA2\nAWS_SECRET_ACCESS_KEY=s/2\n"

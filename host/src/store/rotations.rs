@@ -153,10 +153,13 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The most recent rotation of every credential.
+    /// The most recent rotation of every credential: the one inserted last,
+    /// since a credential's rotations start one after another. (Read from
+    /// the credential index alone, where sorting by start time would sort
+    /// every rotation ever made.)
     pub(super) fn latest_rotations(&self) -> Result<Vec<Rotation>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM (SELECT *, row_number() OVER (PARTITION BY credential ORDER BY started_at DESC, rowid DESC) AS n FROM rotations) WHERE n = 1"
+            "SELECT {COLUMNS} FROM rotations WHERE rowid IN (SELECT max(rowid) FROM rotations GROUP BY credential)"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([], from_row)?;
