@@ -1,13 +1,22 @@
-//! What the sandbox costs: loading a compiled plugin from the cache, a fresh
-//! instance plus one `generate` of the `random` plugin, and the same work
-//! done by native Rust, whose ratio to the sandboxed call is the price of
-//! isolation. Results and the machine go in BENCHMARKS.md.
+//! What the sandbox costs, side by side in one run with what it is compared
+//! to: a bare wasmtime host (the minimum any host must do) on the very same
+//! engine and compiled code, and the same work in native Rust. Results and
+//! the machine go in BENCHMARKS.md as ratios of this one run.
+//!
+//! - load: rekey reads the wasm, checks its structure, digests it, takes
+//!   the compiled code from its cache, checks imports and exports, and
+//!   reads the plugin's `info`; the bare host deserializes the same `.cwasm`
+//!   and pre-instantiates it.
+//! - call: a fresh store and instance and one `generate` of the `random`
+//!   plugin. rekey adds its budget, limiter, egress policy, redaction and
+//!   result checks; the bare host links plain WASI and sets the same epoch
+//!   deadline.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rekey::runtime::{CallOptions, Limits, Runtime};
 use rekey_test_artifacts::plugins;
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn sandbox(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -16,16 +25,100 @@ fn sandbox(c: &mut Criterion) {
     let path = Path::new(plugins::RANDOM);
     // Warm the cache: every load below reads compiled code from disk.
     let plugin = rt.block_on(runtime.load(path)).unwrap();
+    let cwasm = compiled(cache.path());
+    let bare = bare::Host::new(runtime.engine());
+    let pre = bare.load(&cwasm);
     let options = CallOptions::default();
     let pooling = if runtime.pooling() { "pooling" } else { "on-demand" };
 
-    c.bench_function("load random.wasm from the .cwasm cache (incl. info call)", |b| {
+    let mut load = c.benchmark_group("load random.wasm from the compiled cache");
+    load.bench_function("rekey (incl. structure check, digest, info call)", |b| {
         b.iter(|| black_box(rt.block_on(runtime.load(path)).unwrap()))
     });
-    c.bench_function(&format!("fresh instance + generate, random plugin ({pooling})"), |b| {
+    load.bench_function("bare wasmtime host", |b| b.iter(|| black_box(bare.load(&cwasm))));
+    load.finish();
+
+    let mut call = c.benchmark_group(format!("fresh instance + generate, random plugin ({pooling})"));
+    call.bench_function("rekey sandbox", |b| {
         b.iter(|| black_box(rt.block_on(plugin.generate(&options)).result.unwrap()))
     });
-    c.bench_function("generate, native Rust equivalent", |b| b.iter(|| black_box(native::generate(32))));
+    call.bench_function("bare wasmtime host", |b| b.iter(|| black_box(rt.block_on(bare.generate(&pre)))));
+    call.bench_function("native Rust equivalent", |b| b.iter(|| black_box(native::generate(32))));
+    call.finish();
+}
+
+/// The one compiled file in the cache folder.
+fn compiled(cache: &Path) -> PathBuf {
+    std::fs::read_dir(cache)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "cwasm"))
+        .expect("the plugin was compiled into the cache")
+}
+
+/// The least a wasmtime 48 host does to call a component: plain WASI, a
+/// fresh store per call from one `InstancePre`, an epoch deadline.
+mod bare {
+    use std::path::Path;
+    use wasmtime::component::{Component, Linker, ResourceTable};
+    use wasmtime::{Engine, Store};
+    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi": wasmtime_wasi::p2::bindings,
+        },
+    });
+
+    pub struct State {
+        wasi: WasiCtx,
+        table: ResourceTable,
+    }
+
+    impl WasiView for State {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        }
+    }
+
+    pub struct Host {
+        engine: Engine,
+        linker: Linker<State>,
+    }
+
+    impl Host {
+        pub fn new(engine: &Engine) -> Self {
+            let mut linker = Linker::new(engine);
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+            Self { engine: engine.clone(), linker }
+        }
+
+        /// Deserializes compiled code and pre-instantiates it.
+        pub fn load(&self, cwasm: &Path) -> PluginPre<State> {
+            // SAFETY: the file was written by rekey's cache for this engine.
+            let component = unsafe { Component::deserialize_file(&self.engine, cwasm) }.unwrap();
+            PluginPre::new(self.linker.instantiate_pre(&component).unwrap()).unwrap()
+        }
+
+        /// A fresh store and instance, and one `generate`.
+        pub async fn generate(&self, pre: &PluginPre<State>) -> rekey::provider::types::Credential {
+            let state = State { wasi: WasiCtx::builder().build(), table: ResourceTable::new() };
+            let mut store = Store::new(&self.engine, state);
+            store.set_epoch_deadline(3_001);
+            store.epoch_deadline_trap();
+            let plugin = pre.instantiate_async(&mut store).await.unwrap();
+            let context = rekey::provider::types::CallContext {
+                rotation_id: String::new(),
+                config: vec![],
+                admin_secrets: vec![],
+            };
+            plugin.rekey_provider_provider().call_generate(&mut store, &context).await.unwrap().unwrap()
+        }
+    }
 }
 
 /// The `random` plugin's `generate`, written natively: the same alphabet,

@@ -86,6 +86,8 @@ pub enum Fault {
 #[derive(Default)]
 struct State {
     not_idempotent: bool,
+    /// How long every answer waits, as a remote API's round trip would.
+    latency: Option<std::time::Duration>,
     /// The next creates that fail after making their key.
     faults: Vec<Fault>,
     /// id → (name, created)
@@ -117,6 +119,12 @@ impl KeyServer {
         self
     }
 
+    /// Every answer comes after `latency`, like a provider across a network.
+    pub fn with_latency(self, latency: std::time::Duration) -> Self {
+        self.state.lock().unwrap().latency = Some(latency);
+        self
+    }
+
     /// The next creates, one each, make their key and then fail this way.
     pub fn fail_creates(&self, faults: &[Fault]) {
         self.state.lock().unwrap().faults = faults.to_vec();
@@ -132,6 +140,10 @@ impl KeyServer {
         let _ = request.as_reader().read_to_string(&mut body);
         requests.lock().unwrap().push(format!("{} {}", request.method(), request.url()));
         let (status, reply, fault) = Self::answer(&request, &body, keys, state);
+        let latency = state.lock().unwrap().latency;
+        if let Some(latency) = latency {
+            thread::sleep(latency);
+        }
         match fault {
             Some(Fault::Drop) => {
                 // Taking the raw writer and dropping it closes the connection unanswered.
@@ -358,7 +370,11 @@ impl Project {
 pub fn approve_plugins(toml: &str, rekey: impl Fn(&[&str]) -> Output) {
     let manifest: toml::Table = toml::from_str(toml).unwrap();
     let credentials = manifest.get("credential").and_then(|c| c.as_array()).cloned().unwrap_or_default();
-    let paths = credentials.iter().filter_map(|c| c.get("plugin").and_then(|p| p.as_str())).filter(|p| p.contains('/'));
+    let paths: std::collections::BTreeSet<&str> = credentials
+        .iter()
+        .filter_map(|c| c.get("plugin").and_then(|p| p.as_str()))
+        .filter(|p| p.contains('/'))
+        .collect();
     for plugin in paths {
         let output = rekey(&["plugin", "install", plugin, "--yes"]);
         assert!(output.status.success(), "approving {plugin}: {:?}", text(&output));

@@ -89,6 +89,13 @@ impl Runtime {
         &self.shared.limits
     }
 
+    /// The wasmtime engine every plugin runs on. Exposed so another host
+    /// can run side by side on the very same engine: the benchmarks compare
+    /// rekey's sandbox with a bare wasmtime host this way.
+    pub fn engine(&self) -> &Engine {
+        &self.shared.engine
+    }
+
     /// Whether the pooling allocator is in use (it falls back to on-demand
     /// allocation where the machine cannot reserve the pool).
     pub fn pooling(&self) -> bool {
