@@ -62,3 +62,32 @@ async fn a_cached_file_others_can_write_is_never_loaded() {
     assert_eq!(mode(&file), 0o600);
     assert_eq!(std::fs::read(&file).unwrap().len(), planted.len());
 }
+
+/// The cached description of the `random` plugin.
+fn cached_info(dir: &Path) -> PathBuf {
+    let code = cached_files(dir).remove(0);
+    let name = code.file_name().unwrap().to_str().unwrap().replace(".cwasm", ".info.json");
+    dir.join(name)
+}
+
+#[tokio::test]
+async fn a_plugins_description_is_kept_beside_its_code_and_read_back_instead_of_calling_it() {
+    let root = tempfile::tempdir().unwrap();
+    load_and_call(root.path()).await;
+    let info = cached_info(root.path());
+    assert_eq!(mode(&info), 0o600);
+    let kept: serde_json::Value = serde_json::from_slice(&std::fs::read(&info).unwrap()).unwrap();
+    assert_eq!(kept["name"], "random");
+
+    // Read back, not asked again: an edit of the cached answer shows.
+    let edited = std::fs::read_to_string(&info).unwrap().replace("Static secrets", "Edited in the cache");
+    std::fs::write(&info, &edited).unwrap();
+    let runtime = Runtime::new(Limits::default(), Some(root.path().to_path_buf())).unwrap();
+    let plugin = runtime.load(Path::new(plugins::RANDOM)).await.unwrap();
+    assert!(plugin.info().description.starts_with("Edited in the cache"), "{}", plugin.info().description);
+
+    // One that others can write is ignored, and the plugin asked again.
+    std::fs::set_permissions(&info, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let plugin = runtime.load(Path::new(plugins::RANDOM)).await.unwrap();
+    assert!(plugin.info().description.starts_with("Static secrets"), "{}", plugin.info().description);
+}

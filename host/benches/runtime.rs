@@ -3,10 +3,10 @@
 //! engine and compiled code, and the same work in native Rust. Results and
 //! the machine go in BENCHMARKS.md as ratios of this one run.
 //!
-//! - load: rekey reads the wasm, checks its structure, digests it, takes
-//!   the compiled code from its cache, checks imports and exports, and
-//!   reads the plugin's `info`; the bare host deserializes the same `.cwasm`
-//!   and pre-instantiates it.
+//! - load: both read the wasm and digest it (a cache of compiled code is
+//!   keyed by content), deserialize the same `.cwasm` and pre-instantiate
+//!   it; rekey also checks the cache entry's owner and mode, lists the
+//!   imports and exports, and reads the plugin's cached `info`.
 //! - call: a fresh store and instance and one `generate` of the `random`
 //!   plugin. rekey adds its budget, limiter, egress policy, redaction and
 //!   result checks; the bare host links plain WASI and sets the same epoch
@@ -16,26 +16,24 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rekey::runtime::{CallOptions, Limits, Runtime};
 use rekey_test_artifacts::plugins;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn sandbox(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let runtime = Runtime::new(Limits::default(), Some(cache.path().to_path_buf())).unwrap();
     let path = Path::new(plugins::RANDOM);
-    // Warm the cache: every load below reads compiled code from disk.
+    // Compiles into the cache: every load below reads compiled code from disk.
     let plugin = rt.block_on(runtime.load(path)).unwrap();
-    let cwasm = compiled(cache.path());
     let bare = bare::Host::new(runtime.engine());
-    let pre = bare.load(&cwasm);
+    let suffix = cwasm_suffix(cache.path());
+    let pre = bare.load(path, cache.path(), &suffix);
     let options = CallOptions::default();
     let pooling = if runtime.pooling() { "pooling" } else { "on-demand" };
 
     let mut load = c.benchmark_group("load random.wasm from the compiled cache");
-    load.bench_function("rekey (incl. structure check, digest, info call)", |b| {
-        b.iter(|| black_box(rt.block_on(runtime.load(path)).unwrap()))
-    });
-    load.bench_function("bare wasmtime host", |b| b.iter(|| black_box(bare.load(&cwasm))));
+    load.bench_function("rekey", |b| b.iter(|| black_box(rt.block_on(runtime.load(path)).unwrap())));
+    load.bench_function("bare wasmtime host", |b| b.iter(|| black_box(bare.load(path, cache.path(), &suffix))));
     load.finish();
 
     let mut call = c.benchmark_group(format!("fresh instance + generate, random plugin ({pooling})"));
@@ -47,13 +45,14 @@ fn sandbox(c: &mut Criterion) {
     call.finish();
 }
 
-/// The one compiled file in the cache folder.
-fn compiled(cache: &Path) -> PathBuf {
-    std::fs::read_dir(cache)
+/// What follows the digest in the name of the compiled file rekey cached.
+fn cwasm_suffix(cache: &Path) -> String {
+    let file = std::fs::read_dir(cache)
         .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .find(|path| path.extension().is_some_and(|e| e == "cwasm"))
-        .expect("the plugin was compiled into the cache")
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .find(|name| name.ends_with(".cwasm"))
+        .expect("the plugin was compiled into the cache");
+    file[64..].to_string()
 }
 
 /// The least a wasmtime 48 host does to call a component: plain WASI, a
@@ -97,10 +96,14 @@ mod bare {
             Self { engine: engine.clone(), linker }
         }
 
-        /// Deserializes compiled code and pre-instantiates it.
-        pub fn load(&self, cwasm: &Path) -> PluginPre<State> {
+        /// Reads and digests the wasm, deserializes the compiled code
+        /// cached for that digest (named `{digest}{suffix}`), and
+        /// pre-instantiates it.
+        pub fn load(&self, wasm: &Path, cache: &Path, suffix: &str) -> PluginPre<State> {
+            let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(std::fs::read(wasm).unwrap()));
+            let cwasm = cache.join(format!("{digest}{suffix}"));
             // SAFETY: the file was written by rekey's cache for this engine.
-            let component = unsafe { Component::deserialize_file(&self.engine, cwasm) }.unwrap();
+            let component = unsafe { Component::deserialize_file(&self.engine, &cwasm) }.unwrap();
             PluginPre::new(self.linker.instantiate_pre(&component).unwrap()).unwrap()
         }
 

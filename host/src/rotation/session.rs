@@ -28,8 +28,11 @@ pub struct Session<'a> {
     runtime: &'a Runtime,
     gate: Gate,
     /// Each plugin file loaded so far, or why it cannot be, by name and path.
-    plugins: tokio::sync::Mutex<HashMap<(String, PathBuf), Result<Arc<Plugin>, String>>>,
+    plugins: tokio::sync::Mutex<HashMap<(String, PathBuf), Loaded>>,
 }
+
+/// A plugin checked and loaded, or why it could not be.
+type Loaded = Result<Arc<Plugin>, String>;
 
 impl<'a> Session<'a> {
     /// Reads the approvals, and switches the store to group commits.
@@ -48,7 +51,7 @@ impl<'a> Session<'a> {
     /// The plugin approved as `name` at `path`, checked and loaded on first
     /// use. A plugin that cannot be loaded fails every credential that uses
     /// it with the same error, without being read again.
-    pub(super) async fn plugin(&self, name: &str, path: PathBuf) -> Result<Arc<Plugin>, String> {
+    pub(super) async fn plugin(&self, name: &str, path: PathBuf) -> Loaded {
         let mut plugins = self.plugins.lock().await;
         let key = (name.to_string(), path);
         if let Some(loaded) = plugins.get(&key) {

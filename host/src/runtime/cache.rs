@@ -5,7 +5,16 @@
 //! file or folder that another user owns or can write is ignored, and the
 //! file name binds the wasm's sha256 to the engine's compatibility hash, so
 //! a different wasmtime or different settings never load stale code.
+//!
+//! The name also binds this rekey's version and the call memory budget:
+//! an entry exists only for a wasm whose structure this same build checked
+//! under the same budget before compiling it, so a hit needs no second
+//! check. Beside the code, the plugin's `info` answer is kept once it was
+//! validated: `info` runs with frozen clocks and fixed randomness, so for
+//! the same bytes it always answers the same, and a load from the cache
+//! needs no call.
 
+use super::bindings::PluginInfo;
 use super::error::PluginError;
 use sha2::{Digest, Sha256};
 use std::fs;
@@ -16,24 +25,44 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// A folder of `.cwasm` files.
+/// A folder of `.cwasm` files and the `info` answers of their plugins.
 pub(crate) struct CodeCache {
     dir: PathBuf,
+    /// What the entries of this engine, build and budget are named after.
+    key: String,
 }
 
 impl CodeCache {
-    /// Opens (creating if needed) the cache folder.
-    pub(crate) fn open(dir: PathBuf) -> Result<Self, PluginError> {
+    /// Opens (creating if needed) the cache folder for `engine` and calls
+    /// with `memory_budget` bytes.
+    pub(crate) fn open(dir: PathBuf, engine: &Engine, memory_budget: usize) -> Result<Self, PluginError> {
         let error = |source| PluginError::Cache { path: dir.clone(), source };
         fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(error)?;
-        Ok(Self { dir })
+        Ok(Self { dir, key: entry_key(engine, memory_budget) })
     }
 
     /// The compiled component of the wasm whose sha256 is `digest`, if the
     /// cache holds a usable one.
     pub(crate) fn get(&self, engine: &Engine, digest: &str) -> Option<Component> {
-        let path = self.path(engine, digest);
-        if !(trusted(&self.dir) && trusted(&path)) {
+        if !trusted(&self.dir) {
+            return None;
+        }
+        self.code(engine, digest)
+    }
+
+    /// The compiled component and the kept `info` answer of the wasm whose
+    /// sha256 is `digest`, if the cache holds usable code for it.
+    pub(crate) fn entry(&self, engine: &Engine, digest: &str) -> Option<(Component, Option<PluginInfo>)> {
+        if !trusted(&self.dir) {
+            return None;
+        }
+        Some((self.code(engine, digest)?, self.kept_info(digest)))
+    }
+
+    /// The compiled code, in a folder already found private.
+    fn code(&self, engine: &Engine, digest: &str) -> Option<Component> {
+        let path = self.path(digest, "cwasm");
+        if !trusted(&path) {
             return None;
         }
         // SAFETY: the file is in a private folder, owned by this user and
@@ -51,21 +80,42 @@ impl CodeCache {
 
     /// Keeps `compiled` for the wasm whose sha256 is `digest`; a failure is
     /// only logged (the plugin is compiled again next time).
-    pub(crate) fn put(&self, engine: &Engine, digest: &str, compiled: &[u8]) {
-        let path = self.path(engine, digest);
-        if let Err(error) = write_private(&path, compiled) {
-            tracing::warn!("cannot cache compiled plugin at {}: {error}", path.display());
+    pub(crate) fn put(&self, digest: &str, compiled: &[u8]) {
+        self.keep(&self.path(digest, "cwasm"), compiled);
+    }
+
+    /// The validated `info` answer of the plugin whose sha256 is `digest`,
+    /// in a folder already found private.
+    fn kept_info(&self, digest: &str) -> Option<PluginInfo> {
+        let path = self.path(digest, "info.json");
+        if !trusted(&path) {
+            return None;
+        }
+        serde_json::from_slice(&fs::read(path).ok()?).ok()
+    }
+
+    /// Keeps a plugin's validated `info` answer.
+    pub(crate) fn put_info(&self, digest: &str, info: &PluginInfo) {
+        let json = serde_json::to_vec(info).expect("plugin info serializes");
+        self.keep(&self.path(digest, "info.json"), &json);
+    }
+
+    fn keep(&self, path: &Path, bytes: &[u8]) {
+        if let Err(error) = write_private(path, bytes) {
+            tracing::warn!("cannot cache {}: {error}", path.display());
         }
     }
 
-    fn path(&self, engine: &Engine, digest: &str) -> PathBuf {
-        self.dir.join(format!("{digest}-{}.cwasm", engine_key(engine)))
+    fn path(&self, digest: &str, extension: &str) -> PathBuf {
+        self.dir.join(format!("{digest}-{}.{extension}", self.key))
     }
 }
 
-/// A short, stable digest of everything that makes compiled code compatible
-/// with this engine (wasmtime version, target, settings).
-fn engine_key(engine: &Engine) -> String {
+/// A short, stable digest of everything an entry depends on: the engine
+/// (wasmtime version, target, settings), this rekey (whose structure
+/// checks ran before the entry was compiled) and the memory budget those
+/// checks measured against.
+fn entry_key(engine: &Engine, memory_budget: usize) -> String {
     struct Sha(Sha256);
     impl std::hash::Hasher for Sha {
         fn write(&mut self, bytes: &[u8]) {
@@ -77,6 +127,9 @@ fn engine_key(engine: &Engine) -> String {
     }
     let mut hasher = Sha(Sha256::new());
     engine.precompile_compatibility_hash().hash(&mut hasher);
+    env!("CARGO_PKG_VERSION").hash(&mut hasher);
+    super::structure::RULES.hash(&mut hasher);
+    memory_budget.hash(&mut hasher);
     hex::encode(&hasher.0.finalize()[..8])
 }
 

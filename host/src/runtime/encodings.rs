@@ -52,6 +52,16 @@ pub(crate) fn forms(secret: &str) -> Vec<String> {
 }
 
 /// `%2F` as `%2f`: servers and libraries use either case.
+/// A length no form of `secret` is shorter than, known without making
+/// them: text shorter than this cannot hold the secret. Every encoding is
+/// at least as long as the text it encodes (a base64 core of n bytes has at
+/// least n characters from n = 3 on), and the derived forms kept are at
+/// least [`MIN_DERIVED`] long; only a line of a multi-line secret is a
+/// shorter part of it.
+pub(crate) fn shortest(secret: &str) -> usize {
+    if secret.contains('\n') { secret.len().min(MIN_DERIVED) } else { secret.len() }
+}
+
 fn lower_hex_escapes(percent: &str) -> String {
     let mut out = String::with_capacity(percent.len());
     let mut escape = 0;
@@ -102,6 +112,16 @@ mod tests {
             assert!(found(&URL_SAFE_NO_PAD.encode(&wrapped)), "base64url with {prefix:?} before it");
         }
         assert!(!found("an ordinary line of text"));
+    }
+
+    #[test]
+    fn no_form_is_shorter_than_the_bound() {
+        let mut secrets: Vec<String> = (0..40).map(|n| "aZ9/+ %é\"".chars().cycle().take(n).collect()).collect();
+        secrets.extend(["a\nbb", "-----BEGIN KEY-----\nMIIB\n-----END KEY-----", "x\ny"].map(String::from));
+        for secret in &secrets {
+            let bound = shortest(secret);
+            assert!(forms(secret).iter().all(|form| form.len() >= bound), "{secret:?}: {:?}", forms(secret));
+        }
     }
 
     #[test]

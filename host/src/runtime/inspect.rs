@@ -37,10 +37,7 @@ impl Surface {
 
     /// The exported provider interface, if it is a compatible version.
     pub(crate) fn provider_export(&self) -> Option<&str> {
-        self.exports
-            .iter()
-            .map(|e| e.name.as_str())
-            .find(|name| name.split_once('@').is_some_and(|(base, version)| base == CONTRACT && compatible(version)))
+        provider_export(self.exports.iter().map(|e| e.name.as_str()))
     }
 
     /// The world this component targets, as far as its exports tell.
@@ -50,6 +47,11 @@ impl Surface {
             format!("rekey:provider/plugin@{version}")
         })
     }
+}
+
+/// The provider interface among export names, if it is a compatible version.
+pub(crate) fn provider_export<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names.find(|name| name.split_once('@').is_some_and(|(base, version)| base == CONTRACT && compatible(version)))
 }
 
 /// Same major version, and same minor while the major is 0 (semver), or

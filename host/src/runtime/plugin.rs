@@ -19,7 +19,6 @@ use super::redact::Redactor;
 use super::sandbox::Sandbox;
 use super::transcript::{Exchange, Transcript};
 use super::validate;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,7 +35,9 @@ pub struct Plugin {
     shared: Arc<Shared>,
     pre: Pre,
     info: PluginInfo,
-    surface: Surface,
+    component: wasmtime::component::Component,
+    /// Listed on first use (`plugin inspect`, `plugin audit`), not at load.
+    surface: std::sync::OnceLock<Surface>,
     path: PathBuf,
     digest: String,
     size: u64,
@@ -97,20 +98,34 @@ pub(super) enum Response {
 }
 
 impl Plugin {
-    /// Compiles (or reads from the cache), checks and describes a plugin.
-    pub(crate) async fn load(shared: Arc<Shared>, path: &Path, bytes: &[u8]) -> Result<Self, PluginError> {
-        super::structure::check(path, bytes, shared.limits.memory_bytes)?;
-        let digest = hex::encode(Sha256::digest(bytes));
-        let component = shared.component(&digest, bytes).map_err(|error| match error {
-            CompileError::Refused(reason) => PluginError::NotAComponent { path: path.into(), reason },
-            bound => PluginError::TooComplex { plugin: path.display().to_string(), reason: bound.to_string() },
-        })?;
-        let surface = Surface::of(&component, &shared.engine);
+    /// Compiles (or reads from the cache), checks and describes a plugin
+    /// whose bytes have the sha256 `digest` (hex). Its structure is
+    /// checked before it is compiled; a cache entry is proof it was.
+    pub(crate) async fn load(
+        shared: Arc<Shared>,
+        path: &Path,
+        bytes: &[u8],
+        digest: String,
+    ) -> Result<Self, PluginError> {
+        let (component, cached_info) = match shared.cached(&digest) {
+            Some(cached) => cached,
+            None => {
+                super::structure::check(path, bytes, shared.limits.memory_bytes)?;
+                let component = shared.compile(&digest, bytes).map_err(|error| match error {
+                    CompileError::Refused(reason) => PluginError::NotAComponent { path: path.into(), reason },
+                    bound => PluginError::TooComplex { plugin: path.display().to_string(), reason: bound.to_string() },
+                })?;
+                (component, None)
+            }
+        };
         let plugin = path.display().to_string();
         let incompatible =
             |e: wasmtime::Error| PluginError::Incompatible { plugin: plugin.clone(), reason: explain_link(&e) };
         let instance_pre = shared.linker.instantiate_pre(&component).map_err(incompatible)?;
-        let export = surface.provider_export().unwrap_or_default();
+        let exports = component.component_type();
+        let export = super::inspect::provider_export(exports.exports(&shared.engine).map(|(name, _)| name))
+            .unwrap_or_default()
+            .to_string();
         let pre = if export.split_once('@').is_some_and(|(_, version)| compat::is_v02(version)) {
             Pre::V02(compat::PluginPre::new(instance_pre).map_err(incompatible)?)
         } else {
@@ -120,17 +135,25 @@ impl Plugin {
             shared,
             pre,
             info: placeholder_info(&plugin),
-            surface,
+            component,
+            surface: Default::default(),
             path: path.into(),
             digest,
             size: bytes.len() as u64,
         };
-        let info = match loaded.run(&CallOptions::default(), Request::Info).await.result? {
-            Response::Info(info) => info,
-            _ => unreachable!("info answers with info"),
+        loaded.info = match cached_info {
+            Some(info) => info,
+            None => {
+                let info = match loaded.run(&CallOptions::default(), Request::Info).await.result? {
+                    Response::Info(info) => info,
+                    _ => unreachable!("info answers with info"),
+                };
+                validate::info(&info)
+                    .map_err(|reason| PluginError::InvalidResult { plugin: plugin.clone(), reason })?;
+                loaded.shared.keep_info(&loaded.digest, &info);
+                info
+            }
         };
-        validate::info(&info).map_err(|reason| PluginError::InvalidResult { plugin: plugin.clone(), reason })?;
-        loaded.info = info;
         Ok(loaded)
     }
 
@@ -141,7 +164,7 @@ impl Plugin {
 
     /// Its imports and exports.
     pub fn surface(&self) -> &Surface {
-        &self.surface
+        self.surface.get_or_init(|| Surface::of(&self.component, &self.shared.engine))
     }
 
     /// The file it was loaded from.

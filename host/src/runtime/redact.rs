@@ -12,32 +12,61 @@ use super::encodings;
 const MAX_LINE: usize = 2048;
 
 /// The secrets of one call, to be masked in everything the plugin prints
-/// and refused in everything it returns.
+/// and refused in everything it returns. Their forms are made only when
+/// some text is long enough to hold one: most calls print nothing and
+/// return ids shorter than any secret.
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
+    /// `(secret, what it is)`, in the order added.
+    secrets: Vec<(String, &'static str)>,
+    /// No text shorter than this holds a form of any secret.
+    shortest: usize,
     /// `(form, what it is a form of)`, longest form first, so a secret that
-    /// contains another is masked whole.
-    forms: Vec<(String, &'static str)>,
+    /// contains another is masked whole; made on first need.
+    forms: std::sync::OnceLock<Vec<(String, &'static str)>>,
 }
 
 impl Redactor {
     /// Adds a secret to mask, described as `what` (e.g. `an admin secret`)
     /// when a result is refused for holding it. Empty values are ignored.
     pub(crate) fn add(&mut self, secret: &str, what: &'static str) {
-        if secret.is_empty() || self.forms.iter().any(|(form, _)| form == secret) {
+        if secret.is_empty() || self.secrets.iter().any(|(known, _)| known == secret) {
             return;
         }
-        self.forms.extend(encodings::forms(secret).into_iter().map(|form| (form, what)));
-        self.forms.sort_by_key(|(form, _)| std::cmp::Reverse(form.len()));
+        let bound = encodings::shortest(secret);
+        self.shortest = if self.secrets.is_empty() { bound } else { self.shortest.min(bound) };
+        self.secrets.push((secret.to_string(), what));
+        self.forms = Default::default();
+    }
+
+    /// Every form of every secret, longest first.
+    fn forms(&self) -> &[(String, &'static str)] {
+        self.forms.get_or_init(|| {
+            let mut forms: Vec<(String, &'static str)> = self
+                .secrets
+                .iter()
+                .flat_map(|(secret, what)| encodings::forms(secret).into_iter().map(|form| (form, *what)))
+                .collect();
+            forms.sort_by_key(|(form, _)| std::cmp::Reverse(form.len()));
+            forms
+        })
+    }
+
+    /// Whether `text` is too short to hold any form of any secret.
+    fn too_short(&self, text: &str) -> bool {
+        self.secrets.is_empty() || text.len() < self.shortest
     }
 
     /// What secret `text` holds in some form, if any.
     pub(crate) fn found_in(&self, text: &str) -> Option<&'static str> {
-        let visible = strip(text);
-        self.forms
-            .iter()
-            .find(|(form, _)| text.contains(form.as_str()) || visible.contains(form.as_str()))
-            .map(|(_, what)| *what)
+        // Stripping only shortens a text, so a short one holds nothing.
+        if self.too_short(text) {
+            return None;
+        }
+        let stripped = (!is_plain(text)).then(|| strip(text));
+        let visible = stripped.as_deref().unwrap_or(text);
+        let holds = |haystack: &str, form: &str| form.len() <= haystack.len() && haystack.contains(form);
+        self.forms().iter().find(|(form, _)| holds(text, form) || holds(visible, form)).map(|(_, what)| *what)
     }
 
     /// The text with secrets masked, unsafe characters removed and the
@@ -58,13 +87,22 @@ impl Redactor {
 
     fn mask(&self, text: &str) -> String {
         let mut text = text.to_string();
-        for (form, _) in &self.forms {
-            if text.contains(form.as_str()) {
+        if self.too_short(&text) {
+            return text;
+        }
+        for (form, _) in self.forms() {
+            if form.len() <= text.len() && text.contains(form.as_str()) {
                 text = text.replace(form.as_str(), "***");
             }
         }
         text
     }
+}
+
+/// Whether `text` is printable ASCII (and tabs), so [`strip`] would keep
+/// it as it is.
+fn is_plain(text: &str) -> bool {
+    text.bytes().all(|b| matches!(b, b' '..=b'~' | b'\t'))
 }
 
 /// `text` without the characters [`is_unsafe`] names.

@@ -12,6 +12,10 @@ use super::sandbox::{Treatment, treatment};
 use std::path::Path;
 use wasmparser::{Parser, Payload};
 
+/// The version of these rules, part of the compiled-code cache's key (an
+/// entry means "checked by these rules"): raise it whenever a rule changes.
+pub(crate) const RULES: u32 = 1;
+
 /// The largest plugin file: a language runtime compiled in (Python,
 /// JavaScript) is 15–20 MB.
 pub(crate) const MAX_SIZE: usize = 64 << 20;

@@ -191,18 +191,18 @@ pub(crate) fn verification(verification: &Verification) -> Result<(), String> {
 /// Names the field, never the value. For `generate`, call it before the new
 /// key is among the secrets, then [`new_key_kept_out`].
 pub(super) fn secrets(response: &Response, redactor: &Redactor) -> Result<(), String> {
-    let fields: Vec<(String, &str)> = match response {
+    let fields: Vec<(Field<'_>, &str)> = match response {
         Response::Generated(c) => {
             let mut fields = credential_fields(&c.key_id, &c.attributes);
-            fields.push(("the new key".into(), c.secret.as_str()));
+            fields.push((Field::NewKey, c.secret.as_str()));
             fields
         }
-        Response::Verified(v) => v.detail.iter().map(|d| ("the detail".to_string(), d.as_str())).collect(),
+        Response::Verified(v) => v.detail.iter().map(|d| (Field::Detail, d.as_str())).collect(),
         Response::Listed(keys) => keys
             .iter()
             .flat_map(|k| {
                 let mut fields = credential_fields(&k.key_id, &k.attributes);
-                fields.extend(k.tag.iter().map(|t| (format!("the tag of key `{}`", k.key_id), t.as_str())));
+                fields.extend(k.tag.iter().map(|t| (Field::Tag(&k.key_id), t.as_str())));
                 fields
             })
             .collect(),
@@ -216,7 +216,30 @@ pub(super) fn new_key_kept_out(credential: &Credential, redactor: &Redactor) -> 
     refuse_secrets(credential_fields(&credential.key_id, &credential.attributes), redactor)
 }
 
-fn refuse_secrets(fields: Vec<(String, &str)>, redactor: &Redactor) -> Result<(), String> {
+/// A part of a result, named only when it is refused.
+enum Field<'a> {
+    KeyId,
+    AttributeName(&'a str),
+    Attribute(&'a str),
+    NewKey,
+    Detail,
+    Tag(&'a str),
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::KeyId => f.write_str("the key id"),
+            Self::AttributeName(name) => write!(f, "the name of attribute `{name}`"),
+            Self::Attribute(name) => write!(f, "attribute `{name}`"),
+            Self::NewKey => f.write_str("the new key"),
+            Self::Detail => f.write_str("the detail"),
+            Self::Tag(key) => write!(f, "the tag of key `{key}`"),
+        }
+    }
+}
+
+fn refuse_secrets(fields: Vec<(Field<'_>, &str)>, redactor: &Redactor) -> Result<(), String> {
     for (field, text) in fields {
         if let Some(what) = redactor.found_in(text) {
             return Err(format!(
@@ -227,11 +250,12 @@ fn refuse_secrets(fields: Vec<(String, &str)>, redactor: &Redactor) -> Result<()
     Ok(())
 }
 
-fn credential_fields<'a>(key_id: &'a str, attributes: &'a [Pair]) -> Vec<(String, &'a str)> {
-    let mut fields = vec![("the key id".to_string(), key_id)];
+fn credential_fields<'a>(key_id: &'a str, attributes: &'a [Pair]) -> Vec<(Field<'a>, &'a str)> {
+    let mut fields = Vec::with_capacity(1 + 2 * attributes.len());
+    fields.push((Field::KeyId, key_id));
     for pair in attributes {
-        fields.push((format!("the name of attribute `{}`", pair.key), pair.key.as_str()));
-        fields.push((format!("attribute `{}`", pair.key), pair.value.as_str()));
+        fields.push((Field::AttributeName(&pair.key), pair.key.as_str()));
+        fields.push((Field::Attribute(&pair.key), pair.value.as_str()));
     }
     fields
 }

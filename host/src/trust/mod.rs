@@ -211,7 +211,7 @@ impl Gate {
             });
         }
         self.signer(name, file, &bytes)?;
-        let plugin = runtime.load_bytes(file, &bytes).await?;
+        let plugin = runtime.load_digested(file, &bytes, found).await?;
         let added = approval.added(plugin.info());
         if !added.is_empty() {
             return Err(TrustError::MorePermissions { name: name.into(), added, file: file.into() });
