@@ -333,7 +333,7 @@ impl<'a> Rotator<'a> {
                 self.store.record(&rotation.id, &step.name, "begun")
             })?;
             crash::point(&step.name, "begun");
-            let ran = match plan::has_side_effect(&step.name) {
+            let ran = match self.acts_outside(&step) {
                 true => self.durable().await,
                 false => Ok(()),
             };
@@ -346,6 +346,23 @@ impl<'a> Rotator<'a> {
         }
         self.record_done(&rotation.id, finished)?;
         Ok(Ended::Succeeded)
+    }
+
+    /// Whether a step acts outside the store (a plugin call, a target
+    /// written, a check run, a notification sent), so that its journal
+    /// record must be on disk before it does. `backup` and `promote` only
+    /// read and write the store; a stage without targets or checks, or a
+    /// notification step with no notifier, does nothing.
+    fn acts_outside(&self, step: &plan::Step) -> bool {
+        match step.name.as_str() {
+            BACKUP | PROMOTE => false,
+            NOTIFY_STARTED | NOTIFY_DONE => !self.config.manifest.notify.is_empty(),
+            name => match step.stage.map(|i| &self.spec.stages[i]) {
+                Some(stage) if name.starts_with("deploy:") => !stage.targets.is_empty(),
+                Some(stage) => !stage.checks.is_empty(),
+                None => true,
+            },
+        }
     }
 
     /// Journals `step` (if any) done.

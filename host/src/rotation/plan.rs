@@ -38,13 +38,6 @@ pub struct Step {
     pub stage: Option<usize>,
 }
 
-/// Whether a step acts outside the store (a plugin call, a target, a
-/// check, a notification), so its journal record must be on disk first.
-/// `backup` and `promote` only read and write the store.
-pub fn has_side_effect(step: &str) -> bool {
-    !matches!(step, BACKUP | PROMOTE)
-}
-
 /// Every step of a rotation of `spec`, in order.
 pub fn steps(spec: &CredentialSpec, emergency: bool) -> Vec<Step> {
     let step = |name: &str, description: String| Step { name: name.into(), description, stage: None };
