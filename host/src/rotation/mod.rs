@@ -48,6 +48,9 @@ pub enum RotationError {
     /// The store failed, or refused (busy, wrong key…).
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The approvals (`rekey.lock`) or the trusted keys cannot be read.
+    #[error(transparent)]
+    Approvals(#[from] crate::trust::TrustError),
     /// The credential is not declared, or its declaration cannot be used.
     #[error("credential `{credential}`: {reason}")]
     Setup {

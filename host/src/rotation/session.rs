@@ -37,8 +37,7 @@ type Loaded = Result<Arc<Plugin>, String>;
 impl<'a> Session<'a> {
     /// Reads the approvals, and switches the store to group commits.
     pub fn new(config: &'a Config, store: &'a Store, runtime: &'a Runtime) -> Result<Self, RotationError> {
-        let gate = Gate::new(config)
-            .map_err(|e| RotationError::Setup { credential: "(all)".into(), reason: e.to_string() })?;
+        let gate = Gate::new(config)?;
         store.group_commits()?;
         Ok(Self { config, store, runtime, gate, plugins: Default::default() })
     }
