@@ -44,10 +44,11 @@ pub const DEFAULT_JOBS: u16 = 4;
 pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     let config = &context.config;
     let mut names = Vec::new();
+    let mut named = std::collections::HashSet::new();
     for name in &args.names {
         context.declared(name)?;
         // One rotation per credential, however often it is named.
-        if !names.contains(name) {
+        if named.insert(name.as_str()) {
             names.push(name.clone());
         }
     }
@@ -147,22 +148,22 @@ pub async fn resume(jobs: u16, context: &Context) -> anyhow::Result<()> {
     let runtime = context.runtime()?;
     let session = Session::new(&context.config, &store, &runtime)?;
     let names: Vec<String> = open.into_iter().map(|r| r.credential).collect();
-    let mut failures = 0;
+    let mut summary = Summary::default();
     session
         .each(
             &names,
             jobs.into(),
             |rotator| async move { rotator.resume().await.map(|ended| ended.unwrap_or(Ended::Succeeded)) },
             |name, outcome, _| {
-                failures += usize::from(outcome.is_err());
                 println!("{}", describe(name, &outcome));
+                summary.add(outcome);
             },
         )
         .await;
-    if failures > 0 {
-        return Err(Reported(anyhow::anyhow!("{failures} rotations could not be resumed")).into());
+    if names.len() > 1 {
+        println!("{summary}");
     }
-    Ok(())
+    summary.into_result()
 }
 
 /// `rekey rollback NAME` and `rekey revoke-previous NAME`.

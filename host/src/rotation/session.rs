@@ -42,11 +42,6 @@ impl<'a> Session<'a> {
         Ok(Self { config, store, runtime, gate, plugins: Default::default() })
     }
 
-    /// The store.
-    pub fn store(&self) -> &'a Store {
-        self.store
-    }
-
     /// The plugin approved as `name` at `path`, checked and loaded on first
     /// use. A plugin that cannot be loaded fails every credential that uses
     /// it with the same error, without being read again.
