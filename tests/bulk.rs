@@ -1,7 +1,8 @@
 //! Many credentials in one run: `rekey rotate --jobs N` rotates them at
 //! once, one rotation per credential, a failure ending only its own
-//! rotation, and a summary at the end; credentials that share a target
-//! file each keep their own value in it.
+//! rotation, and a summary at the end naming what failed; a line per
+//! credential, a progress bar on a terminal, or JSON events; credentials
+//! that share a target file each keep their own value in it.
 
 mod support;
 
@@ -37,7 +38,7 @@ fn a_failing_credential_ends_only_its_own_rotation_and_the_run_ends_with_a_summa
     assert!(stdout.contains("failed at deploy:prod") && stdout.contains("rolled back"), "{stdout}");
     assert!(
         stdout.trim_end().ends_with(
-            "12 credentials: 11 rotated, 0 rotated with the old key in its grace period, 0 rolled back, 1 failed"
+            "12 credentials: 11 rotated, 0 rotated with the old key in its grace period, 0 rolled back, 1 failed (c05)"
         ),
         "{stdout}"
     );
@@ -78,4 +79,56 @@ fn a_credential_named_twice_is_rotated_once() {
     assert!(stdout.contains("2 credentials: 2 rotated"), "{stdout}");
     let bad = project.run(&["rotate", "c00", "--jobs", "0"], "");
     assert_eq!(bad.status.code(), Some(2), "{:?}", text(&bad));
+}
+
+/// c03 cannot be deployed (its folder does not exist); the others can.
+fn one_failing_of_six() -> Project {
+    project(6, |i| if i == 3 { "missing/c03.env".into() } else { format!("c{i:02}.env") }, |_| "KEY".into())
+}
+
+#[test]
+fn json_output_is_one_event_per_credential_then_the_summary() {
+    let project = one_failing_of_six();
+    let out = project.run(&["rotate", "--all-due", "--jobs", "3", "--json"], "");
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let events: Vec<serde_json::Value> =
+        text(&out).0.lines().map(|line| serde_json::from_str(line).expect("each line is one JSON event")).collect();
+    let (summary, rotations) = events.split_last().unwrap();
+    assert_eq!(rotations.len(), 6);
+    assert!(rotations.iter().all(|e| e["event"] == "rotation"));
+    let failed: Vec<&serde_json::Value> = rotations.iter().filter(|e| e["ok"] == false).collect();
+    assert_eq!(
+        (failed.len(), &failed[0]["credential"], &failed[0]["result"]),
+        (1, &"c03".into(), &"failed-rolled-back".into())
+    );
+    assert_eq!(summary["event"], "summary");
+    assert_eq!((summary["credentials"].as_u64(), summary["rotated"].as_u64()), (Some(6), Some(5)));
+    assert_eq!(summary["failed"], serde_json::json!(["c03"]));
+}
+
+#[test]
+fn on_a_terminal_a_progress_bar_stands_for_the_lines_and_problems_print_above_it() {
+    let project = one_failing_of_six();
+    // `script` gives the command a terminal; what it drew comes back on stdout.
+    let rekey = project.command(&[]);
+    let line = format!("{} rotate --all-due --jobs 3", rekey.get_program().to_string_lossy());
+    let mut script = std::process::Command::new("script");
+    script.args(["-qec", &line, "/dev/null"]).current_dir(rekey.get_current_dir().unwrap());
+    for (name, value) in rekey.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    let out = support::run(&mut script, "");
+    let screen = text(&out).0;
+    assert!(screen.contains("/6 credentials"), "a bar counts the credentials: {screen}");
+    assert!(!screen.contains("c00: rotated"), "no line per rotated credential: {screen}");
+    assert!(screen.contains("c03: credential `c03`: rotation"), "the failure is printed: {screen}");
+    assert!(
+        screen.contains(
+            "6 credentials: 5 rotated, 0 rotated with the old key in its grace period, 0 rolled back, 1 failed (c03)"
+        ),
+        "{screen}"
+    );
 }

@@ -11,6 +11,7 @@ mod init;
 mod inspect;
 mod install;
 mod list;
+mod progress;
 mod reconcile;
 mod review;
 mod rotate;
@@ -67,6 +68,9 @@ enum Command {
         /// How many credentials resume at once.
         #[arg(long, short = 'j', default_value_t = rotate::DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=256))]
         jobs: u16,
+        /// Print one JSON event per credential, then a summary.
+        #[arg(long)]
+        json: bool,
     },
     /// Undo the last rotation of a credential while its previous key is not yet revoked.
     Rollback {
@@ -164,7 +168,7 @@ pub fn main() -> ExitCode {
         Command::Init => init::run(&cli.config_file),
         Command::Credential(command) => load().and_then(|c| credential::run(command, &c)),
         Command::Rotate(args) => runtime_block_on(async { rotate::run(args, &load()?).await }),
-        Command::Resume { jobs } => runtime_block_on(async { rotate::resume(jobs, &load()?).await }),
+        Command::Resume { jobs, json } => runtime_block_on(async { rotate::resume(jobs, json, &load()?).await }),
         Command::Rollback { name, yes } => runtime_block_on(async { rotate::finish(&name, true, yes, &load()?).await }),
         Command::RevokePrevious { name, yes } => {
             runtime_block_on(async { rotate::finish(&name, false, yes, &load()?).await })

@@ -1,11 +1,12 @@
 //! `rekey rotate`, `resume`, `rollback` and `revoke-previous`: the commands
 //! that drive the rotation state machine.
 
-use super::context::{Context, time};
+use super::context::Context;
 use super::exit::{Reported, UsageError};
+use super::progress::{Progress, describe};
 use crate::config::{Config, duration};
 use crate::deploy::{self, check};
-use crate::rotation::{Ended, RotationError, Session, is_due, plan};
+use crate::rotation::{Ended, Session, is_due, plan};
 use crate::store::Store;
 use crate::store::versions::Label;
 use std::io::IsTerminal;
@@ -30,7 +31,7 @@ pub struct Args {
     /// How many credentials rotate at once (one rotation per credential, always).
     #[arg(long, short = 'j', default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: u16,
-    /// Print JSON.
+    /// Print JSON: the plans with --dry-run; otherwise one event per credential, then a summary.
     #[arg(long)]
     json: bool,
 }
@@ -68,77 +69,21 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     let runtime = context.runtime()?;
     let session = Session::new(config, &store, &runtime)?;
     let emergency = args.emergency;
-    let mut summary = Summary::default();
-    let mut results = Vec::new();
+    let mut progress = Progress::new(names.len(), args.json);
     session
-        .each(&names, args.jobs.into(), |rotator| async move { rotator.rotate(emergency).await }, |name, outcome, took| {
-            let message = describe(name, &outcome);
-            if !args.json {
-                println!("{message} ({:.2} s)", took.as_secs_f64());
-            }
-            results.push(serde_json::json!({ "credential": name, "ok": outcome.is_ok(), "message": message, "seconds": took.as_secs_f64() }));
-            summary.add(outcome);
-        })
-        .await;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
-    } else if names.len() > 1 {
-        println!("{summary}");
-    }
-    summary.into_result()
-}
-
-/// How a run of rotations went, counted as each one ends.
-#[derive(Default)]
-struct Summary {
-    rotated: usize,
-    in_grace: usize,
-    rolled_back: usize,
-    failures: Vec<RotationError>,
-}
-
-impl Summary {
-    fn add(&mut self, outcome: Result<Ended, RotationError>) {
-        match outcome {
-            Ok(Ended::Succeeded) => self.rotated += 1,
-            Ok(Ended::InGrace { .. }) => self.in_grace += 1,
-            Ok(Ended::RolledBack) => self.rolled_back += 1,
-            Err(error) => self.failures.push(error),
-        }
-    }
-
-    fn total(&self) -> usize {
-        self.rotated + self.in_grace + self.rolled_back + self.failures.len()
-    }
-
-    /// Every result is already printed; what is left is the exit code. A
-    /// single failure keeps its own error, and so its exit code.
-    fn into_result(mut self) -> anyhow::Result<()> {
-        match self.failures.len() {
-            0 => Ok(()),
-            1 if self.total() == 1 => Err(Reported(self.failures.remove(0).into()).into()),
-            n => Err(Reported(anyhow::anyhow!("{n} of {} rotations failed", self.total())).into()),
-        }
-    }
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} credentials: {} rotated, {} rotated with the old key in its grace period, {} rolled back, {} failed",
-            self.total(),
-            self.rotated,
-            self.in_grace,
-            self.rolled_back,
-            self.failures.len()
+        .each(
+            &names,
+            args.jobs.into(),
+            |rotator| async move { rotator.rotate(emergency).await },
+            |name, outcome, took| progress.ended(name, outcome, took),
         )
-    }
+        .await;
+    progress.finish()
 }
 
 /// `rekey resume`: continues every interrupted rotation and ends the grace
 /// periods that are over, `jobs` at a time.
-pub async fn resume(jobs: u16, context: &Context) -> anyhow::Result<()> {
+pub async fn resume(jobs: u16, json: bool, context: &Context) -> anyhow::Result<()> {
     let store = context.store()?;
     let open = store.open_rotations()?;
     if open.is_empty() {
@@ -148,22 +93,16 @@ pub async fn resume(jobs: u16, context: &Context) -> anyhow::Result<()> {
     let runtime = context.runtime()?;
     let session = Session::new(&context.config, &store, &runtime)?;
     let names: Vec<String> = open.into_iter().map(|r| r.credential).collect();
-    let mut summary = Summary::default();
+    let mut progress = Progress::new(names.len(), json);
     session
         .each(
             &names,
             jobs.into(),
             |rotator| async move { rotator.resume().await.map(|ended| ended.unwrap_or(Ended::Succeeded)) },
-            |name, outcome, _| {
-                println!("{}", describe(name, &outcome));
-                summary.add(outcome);
-            },
+            |name, outcome, took| progress.ended(name, outcome, took),
         )
         .await;
-    if names.len() > 1 {
-        println!("{summary}");
-    }
-    summary.into_result()
+    progress.finish()
 }
 
 /// `rekey rollback NAME` and `rekey revoke-previous NAME`.
@@ -182,18 +121,6 @@ pub async fn finish(name: &str, rollback: bool, yes: bool, context: &Context) ->
     let outcome = if rollback { rotator.rollback().await } else { rotator.revoke_previous().await };
     println!("{}", describe(name, &outcome));
     outcome.map(drop).map_err(|e| Reported(e.into()).into())
-}
-
-fn describe(name: &str, outcome: &Result<Ended, RotationError>) -> String {
-    match outcome {
-        Ok(Ended::Succeeded) => format!("{name}: rotated; the old key is revoked"),
-        Ok(Ended::InGrace { until }) => format!(
-            "{name}: rotated; the old key stays valid until {} UTC, then `rekey resume` revokes it",
-            time(*until)
-        ),
-        Ok(Ended::RolledBack) => format!("{name}: rolled back; the previous key is current again"),
-        Err(error) => format!("{name}: {error}"),
-    }
 }
 
 /// Asks before a destructive action, unless `--yes`.
