@@ -51,7 +51,7 @@ impl Config {
     }
 
     /// Checks `text` as the content of `file`. Each `[[credential]]` table
-    /// is parsed on its own where the layout allows (see [`chunks`]), so
+    /// is parsed on its own where the layout allows (see `config/chunks.rs`), so
     /// memory follows the result, not the parser's view of the whole file.
     pub fn parse(file: &Path, text: &str) -> Result<Self, ConfigError> {
         let error = |at: Option<usize>, message: String| ConfigError {

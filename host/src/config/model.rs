@@ -175,7 +175,7 @@ pub enum Target {
         path: PathBuf,
         /// Where the value goes (RFC 6901), e.g. `/db/password`.
         pointer: String,
-        /// What is written: `{secret}` [default], `{key_id}`, or text around them.
+        /// What is written: `{secret}` (the default), `{key_id}`, or text around them.
         #[serde(default = "default_value")]
         value: String,
     },

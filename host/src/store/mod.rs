@@ -7,7 +7,7 @@
 //! so a record survives a killed process or a power cut.
 //!
 //! Several processes share one store. Every write goes through
-//! [`Store::write`], which takes SQLite's write lock before it reads
+//! `Store::write`, which takes SQLite's write lock before it reads
 //! anything (`BEGIN IMMEDIATE`): a transaction that read first and wrote
 //! later could find the database changed under it and fail at once with
 //! `database is locked`, busy timeout or not, and numbers such as the next
