@@ -51,7 +51,6 @@ pub(crate) fn forms(secret: &str) -> Vec<String> {
     forms
 }
 
-/// `%2F` as `%2f`: servers and libraries use either case.
 /// A length no form of `secret` is shorter than, known without making
 /// them: text shorter than this cannot hold the secret. Every encoding is
 /// at least as long as the text it encodes (a base64 core of n bytes has at
@@ -62,6 +61,7 @@ pub(crate) fn shortest(secret: &str) -> usize {
     if secret.contains('\n') { secret.len().min(MIN_DERIVED) } else { secret.len() }
 }
 
+/// `%2F` as `%2f`: servers and libraries use either case.
 fn lower_hex_escapes(percent: &str) -> String {
     let mut out = String::with_capacity(percent.len());
     let mut escape = 0;

@@ -19,8 +19,6 @@ const MAX_LINE: usize = 2048;
 pub(crate) struct Redactor {
     /// `(secret, what it is)`, in the order added.
     secrets: Vec<(String, &'static str)>,
-    /// No text shorter than this holds a form of any secret.
-    shortest: usize,
     /// `(form, what it is a form of)`, longest form first, so a secret that
     /// contains another is masked whole; made on first need.
     forms: std::sync::OnceLock<Vec<(String, &'static str)>>,
@@ -33,8 +31,6 @@ impl Redactor {
         if secret.is_empty() || self.secrets.iter().any(|(known, _)| known == secret) {
             return;
         }
-        let bound = encodings::shortest(secret);
-        self.shortest = if self.secrets.is_empty() { bound } else { self.shortest.min(bound) };
         self.secrets.push((secret.to_string(), what));
         self.forms = Default::default();
     }
@@ -52,9 +48,10 @@ impl Redactor {
         })
     }
 
-    /// Whether `text` is too short to hold any form of any secret.
+    /// Whether `text` is too short to hold any form of any secret (see
+    /// [`encodings::shortest`]).
     fn too_short(&self, text: &str) -> bool {
-        self.secrets.is_empty() || text.len() < self.shortest
+        self.secrets.iter().all(|(secret, _)| text.len() < encodings::shortest(secret))
     }
 
     /// What secret `text` holds in some form, if any.
