@@ -336,10 +336,7 @@ impl<'a> Rotator<'a> {
                 self.store.record(&rotation.id, &step.name, "begun")
             })?;
             crash::point(&step.name, "begun");
-            let ran = match self.acts_outside(&step) {
-                true => self.durable().await,
-                false => Ok(()),
-            };
+            let ran = if self.acts_outside(&step) { self.durable().await } else { Ok(()) };
             match ran.and(self.run_step(&rotation, &step, resumed).await) {
                 Ok(Done::Recorded) => {}
                 Ok(Done::ToRecord) => finished = Some(step.name.clone()),
@@ -352,14 +349,14 @@ impl<'a> Rotator<'a> {
     }
 
     /// Whether a step acts outside the store (a plugin call, a target
-    /// written, a check run, a notification sent), so that its journal
-    /// record must be on disk before it does. `backup` and `promote` only
-    /// read and write the store; a stage without targets or checks, or a
-    /// notification step with no notifier, does nothing.
+    /// written, a check run), so that its journal record must be on disk
+    /// before it does. `backup` and `promote` only read and write the store;
+    /// a stage without targets or checks does nothing; the notification
+    /// steps wait for the disk in [`Self::notify`], when there is anyone
+    /// to tell.
     fn acts_outside(&self, step: &plan::Step) -> bool {
         match step.name.as_str() {
-            BACKUP | PROMOTE => false,
-            NOTIFY_STARTED | NOTIFY_DONE => !self.config.manifest.notify.is_empty(),
+            BACKUP | PROMOTE | NOTIFY_STARTED | NOTIFY_DONE => false,
             name => match step.stage.map(|i| &self.spec.stages[i]) {
                 Some(stage) if name.starts_with("deploy:") => !stage.targets.is_empty(),
                 Some(stage) => !stage.checks.is_empty(),
@@ -713,8 +710,9 @@ impl<'a> Rotator<'a> {
             .await
     }
 
-    /// Sends an event to every notifier. A notifier that fails is logged
-    /// and audited, not an error; an audit entry that cannot be written is.
+    /// Sends an event to every notifier, once everything written so far is
+    /// on disk. A notifier that fails is logged and audited, not an error;
+    /// an audit entry that cannot be written is.
     async fn notify(&self, rotation: &Rotation, event: &str, detail: serde_json::Value) -> Result<(), String> {
         if !self.config.manifest.notify.is_empty() {
             self.durable().await?;
