@@ -16,8 +16,6 @@ use std::time::Duration;
 pub(super) struct Progress {
     mode: Mode,
     summary: Summary,
-    /// Credentials in the run.
-    total: usize,
 }
 
 enum Mode {
@@ -41,7 +39,7 @@ impl Progress {
         } else {
             Mode::Lines
         };
-        Self { mode, summary: Summary::default(), total }
+        Self { mode, summary: Summary::default() }
     }
 
     /// Reports the end of one credential's rotation.
@@ -82,7 +80,7 @@ impl Progress {
                 bar.finish_and_clear();
                 println!("{}", self.summary);
             }
-            Mode::Lines if self.total > 1 => println!("{}", self.summary),
+            Mode::Lines if self.summary.total() > 1 => println!("{}", self.summary),
             Mode::Lines => {}
         }
         self.summary.into_result()

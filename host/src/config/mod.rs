@@ -63,16 +63,16 @@ impl Config {
         let parse_error =
             |base: usize, e: toml::de::Error| error(e.span().map(|s| base + s.start), e.message().trim().into());
         let invalid = |base: usize, (span, message): Invalid| error(Some(base + span.start), message);
-        let (mut manifest, tables) = match chunks::split(text) {
-            Some(split) => {
-                let rest: Manifest = toml::from_str(&split.rest).map_err(|e| parse_error(0, e))?;
-                if rest.credentials.is_empty() {
-                    (rest, split.credentials)
-                } else {
-                    (Self::whole(text).map_err(|e| parse_error(0, e))?, vec![])
-                }
-            }
-            None => (Self::whole(text).map_err(|e| parse_error(0, e))?, vec![]),
+        // Split, unless the rest turns out to declare credentials too (the
+        // inline `credential = [...]` form): then the file is parsed whole.
+        let split = chunks::split(text)
+            .map(|split| Ok((toml::from_str::<Manifest>(&split.rest)?, split.credentials)))
+            .transpose()
+            .map_err(|e| parse_error(0, e))?
+            .filter(|(rest, _)| rest.credentials.is_empty());
+        let (mut manifest, tables) = match split {
+            Some(split) => split,
+            None => (toml::from_str(text).map_err(|e| parse_error(0, e))?, vec![]),
         };
         // Where each credential's spans start in the file.
         let mut bases = vec![0; manifest.credentials.len()];
@@ -96,11 +96,6 @@ impl Config {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
         Ok(Self { file: file.into(), dir, manifest, index })
-    }
-
-    /// The whole file in one parse, for layouts [`chunks`] does not split.
-    fn whole(text: &str) -> Result<Manifest, toml::de::Error> {
-        toml::from_str(text)
     }
 
     /// A path from the file, made absolute against its folder.

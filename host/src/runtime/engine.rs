@@ -82,8 +82,7 @@ impl Runtime {
 
     /// Loads a plugin from bytes already read (and checked) from `path`.
     pub async fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Plugin, PluginError> {
-        let digest = crate::trust::digest(bytes);
-        Plugin::load(self.shared.clone(), path, bytes, digest).await
+        self.load_digested(path, bytes, crate::trust::digest(bytes)).await
     }
 
     /// The same, for bytes whose sha256 (hex) the caller has computed.
