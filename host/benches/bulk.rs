@@ -52,13 +52,8 @@ fn report(what: &str, n: usize, jobs: usize, project: &Project) {
 }
 
 fn random_project(n: usize) -> Project {
-    let mut toml = String::new();
-    for i in 0..n {
-        toml += &format!(
-            "[[credential]]\nname = \"c{i:05}\"\nplugin = \"{}\"\npolicy = {{ max_age = \"0s\", grace_period = \"0s\" }}\n[[credential.stages]]\nname = \"prod\"\ntargets = [{{ type = \"env-file\", path = \"c{i:05}.env\", variable = \"KEY\" }}]\n\n",
-            plugins::RANDOM
-        );
-    }
+    let toml: String =
+        (0..n).map(|i| support::random_credential(&format!("c{i:05}"), &format!("c{i:05}.env"), "KEY")).collect();
     Project::new(&toml, &[])
 }
 
