@@ -50,15 +50,8 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
     for spec in &context.config.manifest.credentials {
         let name = spec.name.get_ref();
         let current = overview.current(name);
-        let due_at = current.map(|v| v.created_at + spec.policy.max_age.as_secs() as i64);
-        // Unused: the provider's last reported use (or, never used, the key's
-        // creation) is older than the policy allows.
-        let unused = match (current, spec.policy.unused_after) {
-            (Some(v), Some(limit)) if v.checked_at.is_some() => {
-                now - v.last_used_at.unwrap_or(v.created_at) > limit.as_secs() as i64
-            }
-            _ => false,
-        };
+        let due_at = crate::rotation::due::due_at(spec, current);
+        let unused = current.is_some_and(|v| crate::rotation::due::is_unused(spec, v, now));
         rows.push(Row {
             name,
             version: current.map(|v| v.version),

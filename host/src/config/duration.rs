@@ -52,6 +52,20 @@ pub mod optional {
     }
 }
 
+/// `#[serde(with = "duration::list")]`, for a list like `["14d", "1d"]`.
+pub mod list {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    /// Reads a list of durations.
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|t| super::parse(t).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

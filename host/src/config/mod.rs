@@ -6,8 +6,13 @@ mod chunks;
 pub mod duration;
 mod model;
 pub mod reference;
+pub mod schedule;
 
-pub use model::{Check, CredentialSpec, Manifest, Notifier, Policy, SecretVia, Stage, Target, Trust};
+pub use model::{Check, CredentialSpec, Daemon, Freeze, Manifest, Notifier, Policy, SecretVia, Stage, Target, Trust};
+
+/// The built-in plugin of a key a person makes by hand at a vendor's
+/// console: no sandbox, no provider calls.
+pub const MANUAL: &str = "manual";
 
 use crate::runtime::Endpoint;
 use reference::Reference;
@@ -131,6 +136,11 @@ impl Config {
         self.dir.join("rekey.lock")
     }
 
+    /// Whether a credential's key is made by hand (`plugin = "manual"`).
+    pub fn is_manual(spec: &CredentialSpec) -> bool {
+        spec.plugin.get_ref() == MANUAL
+    }
+
     /// The name a credential's plugin is approved under: the name as
     /// written, or the file stem of a path (`./x/my_plugin.wasm` is
     /// `my-plugin`).
@@ -227,6 +237,28 @@ fn validate_credential(c: &CredentialSpec) -> Result<(), Invalid> {
     for grant in &c.grants {
         Endpoint::parse(grant.get_ref()).map_err(|e| (grant.span(), format!("credential `{name}`: grants: {e}")))?;
     }
+    if Config::is_manual(c) {
+        let provider_fields = [
+            ("config", !c.config.is_empty()),
+            ("admin_secrets", !c.admin_secrets.is_empty()),
+            ("grants", !c.grants.is_empty()),
+            ("policy.verify_every", c.policy.verify_every.is_some()),
+        ];
+        if let Some((field, _)) = provider_fields.iter().find(|(_, set)| *set) {
+            return Err((
+                c.plugin.span(),
+                format!(
+                    "credential `{name}`: a manual credential has no provider to configure or ask, so `{field}` does not apply; remove it"
+                ),
+            ));
+        }
+    }
+    if c.policy.remind_before.iter().any(std::time::Duration::is_zero) {
+        return Err((
+            c.name.span(),
+            format!("credential `{name}`: policy.remind_before: a reminder 0s before is no reminder; use e.g. \"1d\""),
+        ));
+    }
     let mut stages = HashSet::new();
     for stage in &c.stages {
         if !stages.insert(stage.name.get_ref().as_str()) {
@@ -271,8 +303,20 @@ fn validate_credential(c: &CredentialSpec) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// What lies outside the credentials: trust and notifications.
+/// What lies outside the credentials: trust, notifications and the daemon.
 fn validate(manifest: &Manifest) -> Result<(), Invalid> {
+    let concurrency = &manifest.daemon.concurrency;
+    if !(1..=256).contains(concurrency.get_ref()) {
+        return Err((concurrency.span(), "daemon.concurrency must be between 1 and 256".into()));
+    }
+    for freeze in &manifest.daemon.freeze {
+        if !freeze.get_ref().is_well_formed() {
+            return Err((
+                freeze.span(),
+                "daemon.freeze: give `from` and `to` (from before to), or `schedule` and `duration`".into(),
+            ));
+        }
+    }
     if let Some(required) = &manifest.trust.require_signature
         && *required.get_ref()
         && manifest.trust.keys.is_empty()
@@ -387,5 +431,53 @@ checks = [{ type = "exec", command = ["true"] }]
         let config = parse(&format!("{GOOD}{}", second.replace("\"9\"", "\"9d\""))).unwrap();
         assert_eq!(config.credential("b").unwrap().policy.max_age.as_secs(), 9 * 86_400);
         assert!(config.credential("api").is_some() && config.credential("c").is_none());
+    }
+
+    #[test]
+    fn schedules_and_daemon_settings_are_checked_when_the_file_is_read() {
+        let with_policy = |policy: &str| parse(&GOOD.replace(r#"max_age = "60d""#, policy));
+        let error = with_policy(r#"schedule = "every day""#).unwrap_err();
+        assert_eq!(error.line, Some(7), "{error}");
+        assert!(error.message.contains("five fields"), "{error}");
+        assert!(with_policy(r#"timezone = "Mars/Olympus""#).unwrap_err().message.contains("IANA name"));
+        assert!(with_policy(r#"remind_before = ["0s"]"#).unwrap_err().message.contains("no reminder"));
+        let config = with_policy(r#"schedule = "0 3 * * MON", timezone = "Europe/Berlin", jitter = "10m""#).unwrap();
+        assert_eq!(
+            config.credential("api").unwrap().policy.schedule.as_ref().unwrap().get_ref().as_str(),
+            "0 3 * * MON"
+        );
+
+        let daemon = |table: &str| parse(&format!("[daemon]\n{table}\n{GOOD}"));
+        let error = daemon("concurrency = 0").unwrap_err();
+        assert_eq!((error.line, error.message.as_str()), (Some(2), "daemon.concurrency must be between 1 and 256"));
+        let error = daemon(r#"freeze = [{ from = "2026-12-24T00:00:00Z" }]"#).unwrap_err();
+        assert!(error.message.contains("give `from` and `to`"), "{error}");
+        let error = daemon(r#"freeze = [{ from = "Christmas", to = "2026-12-27T00:00:00Z" }]"#).unwrap_err();
+        assert!(error.message.contains("is not a time like"), "{error}");
+        let config =
+            daemon("listen = \"0.0.0.0:9000\"\nfreeze = [{ schedule = \"0 18 * * FRI\", duration = \"62h\" }]")
+                .unwrap();
+        assert_eq!(config.manifest.daemon.listen.port(), 9000);
+        // 2026-12-04 is a Friday: frozen from 18:00 UTC for 62 hours.
+        let friday_evening = 1_796_256_000 + 86_400 + 20 * 3_600;
+        assert_eq!(
+            config.manifest.daemon.freeze[0].get_ref().ends(friday_evening),
+            Some(friday_evening - 2 * 3_600 + 62 * 3_600)
+        );
+        assert_eq!(config.manifest.daemon.freeze[0].get_ref().ends(friday_evening - 4 * 3_600), None);
+    }
+
+    #[test]
+    fn a_manual_credential_takes_no_provider_settings() {
+        let manual = "[[credential]]\nname = \"console\"\nplugin = \"manual\"\n";
+        assert!(Config::is_manual(parse(manual).unwrap().credential("console").unwrap()));
+        let error = parse(&format!("{manual}grants = [\"api.example.com\"]\n")).unwrap_err();
+        assert_eq!(error.line, Some(3), "{error}");
+        assert!(
+            error
+                .message
+                .contains("a manual credential has no provider to configure or ask, so `grants` does not apply"),
+            "{error}"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! where they were written, so validation errors can name the line.
 
 use super::duration;
+use super::schedule::{Schedule, Zone, rfc3339};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ pub struct Manifest {
     /// Where every credential's events go.
     #[serde(default)]
     pub notify: Vec<Spanned<Notifier>>,
+    /// How `rekey daemon` runs.
+    #[serde(default)]
+    pub daemon: Daemon,
     /// The managed credentials.
     #[serde(default, rename = "credential")]
     pub credentials: Vec<CredentialSpec>,
@@ -102,21 +106,152 @@ pub struct Policy {
     /// A key older than this is due [default: 90d].
     #[serde(default = "default_max_age", with = "duration")]
     pub max_age: Duration,
+    /// Rotate at these times instead (a cron expression, e.g. `0 3 * * MON`),
+    /// read in `timezone`; `max_age` is then not used.
+    pub schedule: Option<Spanned<Schedule>>,
+    /// The time zone of `schedule` [default: UTC].
+    #[serde(default)]
+    pub timezone: Zone,
+    /// How long after a scheduled time its rotation may still start; a
+    /// missed window waits for the next time [default: 1h].
+    #[serde(default = "default_window", with = "duration")]
+    pub window: Duration,
+    /// Each key's rotation starts up to this much after it is due, by an
+    /// offset fixed per credential and version, so a fleet of keys due
+    /// together does not rotate in the same second [default: 0s].
+    #[serde(default, with = "duration")]
+    pub jitter: Duration,
     /// How long the old key stays valid after the new one is promoted [default: 1h].
     #[serde(default = "default_grace", with = "duration")]
     pub grace_period: Duration,
     /// Owners and stakeholders, named in every event about this credential.
     #[serde(default)]
     pub owners: Vec<String>,
+    /// Before a key is due, `key.due_soon` is sent once at each of these
+    /// (e.g. `["14d", "1d"]`) [default: none].
+    #[serde(default, with = "duration::list")]
+    pub remind_before: Vec<Duration>,
+    /// The daemon asks the provider this often whether the current key
+    /// works and when it was last used [default: never].
+    #[serde(default, with = "duration::optional")]
+    pub verify_every: Option<Duration>,
     /// A key the provider reports unused for longer than this is flagged
-    /// by `rekey status` (a forgotten or leaked key) [default: never].
+    /// by `rekey status` and the daemon's `key.unused` (a forgotten or
+    /// leaked key) [default: never].
     #[serde(default, with = "duration::optional")]
     pub unused_after: Option<Duration>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Self { max_age: default_max_age(), grace_period: default_grace(), owners: vec![], unused_after: None }
+        Self {
+            max_age: default_max_age(),
+            schedule: None,
+            timezone: Zone::default(),
+            window: default_window(),
+            jitter: Duration::ZERO,
+            grace_period: default_grace(),
+            owners: vec![],
+            remind_before: vec![],
+            verify_every: None,
+            unused_after: None,
+        }
+    }
+}
+
+fn default_window() -> Duration {
+    Duration::from_secs(3_600)
+}
+
+/// `[daemon]`: how `rekey daemon` runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Daemon {
+    /// Rotations (and provider checks) at once, across credentials; one per
+    /// credential always [default: 4].
+    #[serde(default = "default_concurrency")]
+    pub concurrency: Spanned<usize>,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served [default: 127.0.0.1:9464].
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
+    /// How long SIGTERM waits for running rotations to reach a step
+    /// boundary; what is still running then resumes at the next start
+    /// [default: 30s].
+    #[serde(default = "default_timeout", with = "duration")]
+    pub shutdown_timeout: Duration,
+    /// A rotation running longer than this makes `/readyz` fail [default: 15m].
+    #[serde(default = "default_stuck_after", with = "duration")]
+    pub stuck_after: Duration,
+    /// When nothing rotates (a release weekend, say): reminders and checks
+    /// still run, and an interrupted rotation still finishes.
+    #[serde(default)]
+    pub freeze: Vec<Spanned<Freeze>>,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Self {
+            concurrency: default_concurrency(),
+            listen: default_listen(),
+            shutdown_timeout: default_timeout(),
+            stuck_after: default_stuck_after(),
+            freeze: vec![],
+        }
+    }
+}
+
+fn default_concurrency() -> Spanned<usize> {
+    Spanned::new(0..0, 4)
+}
+
+fn default_listen() -> std::net::SocketAddr {
+    ([127, 0, 0, 1], 9464).into()
+}
+
+fn default_stuck_after() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+
+/// A time when nothing rotates: once (`from` and `to`), or again and
+/// again (`schedule` and `duration`, e.g. every Friday 18:00 for 62h).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Freeze {
+    /// The start of a one-off freeze, RFC 3339.
+    #[serde(default, deserialize_with = "rfc3339::optional")]
+    pub from: Option<i64>,
+    /// Its end.
+    #[serde(default, deserialize_with = "rfc3339::optional")]
+    pub to: Option<i64>,
+    /// When each recurring freeze starts.
+    pub schedule: Option<Schedule>,
+    /// How long each lasts.
+    #[serde(default, with = "duration::optional")]
+    pub duration: Option<Duration>,
+    /// The time zone of `schedule` [default: UTC].
+    #[serde(default)]
+    pub timezone: Zone,
+}
+
+impl Freeze {
+    /// When the freeze that holds `at` ends, if one does.
+    pub fn ends(&self, at: i64) -> Option<i64> {
+        match (self.from, self.to, &self.schedule, self.duration) {
+            (Some(from), Some(to), None, None) => (from <= at && at < to).then_some(to),
+            (None, None, Some(schedule), Some(length)) => {
+                let end = schedule.last_at_or_before(at, self.timezone)? + length.as_secs() as i64;
+                (at < end).then_some(end)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether exactly one of the two forms is written.
+    pub fn is_well_formed(&self) -> bool {
+        matches!(
+            (self.from, self.to, &self.schedule, self.duration),
+            (Some(from), Some(to), None, None) if from < to
+        ) || matches!((self.from, self.to, &self.schedule, self.duration), (None, None, Some(_), Some(_)))
     }
 }
 

@@ -134,14 +134,10 @@ fn sync(wal: &std::path::Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::Store;
 
     #[tokio::test]
     async fn concurrent_waiters_share_flushes_and_every_commit_is_covered() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, key) = (dir.path().join("rekey.db"), dir.path().join("rekey.key"));
-        Store::init(&db, &key).unwrap();
-        let store = Store::open(&db, &key).unwrap();
+        let (_dir, store) = crate::store::tests::scratch();
         store.group_commits().unwrap();
         let writers = (0..20).map(|i| {
             let store = &store;

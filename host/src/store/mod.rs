@@ -19,6 +19,7 @@ pub mod crypto;
 mod durable;
 mod error;
 pub mod lock;
+mod notices;
 pub mod overview;
 pub mod rotations;
 mod schema;
@@ -31,7 +32,7 @@ use crypto::{KeySource, MasterKey, Sealer};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// An open store.
 pub struct Store {
@@ -47,10 +48,8 @@ impl Drop for Store {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64
-}
+/// Seconds since the Unix epoch, by rekey's clock (which tests can set).
+pub use crate::clock::now;
 
 impl Store {
     /// Creates a store at `path`. Unless the master key comes from the
@@ -179,6 +178,17 @@ impl Store {
     }
 }
 
+/// Checks that the store at `path` can still be opened and read, on a
+/// connection of its own: a daemon's open connection keeps working on a
+/// file that was deleted, moved or made unreadable, which its readiness
+/// must not hide.
+pub fn probe(path: &Path) -> Result<(), StoreError> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| locate(e.into(), path, None))?;
+    conn.busy_timeout(Duration::from_secs(2))?;
+    schema::check_version(&conn, path)
+}
+
 /// The file SQLite keeps beside the store, e.g. `rekey.db-wal`.
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -256,7 +266,7 @@ pub fn rand_bytes<const N: usize>() -> [u8; N] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::runtime::Credential;
 
@@ -269,6 +279,21 @@ mod tests {
         let (db, key) = (dir.path().join("rekey.db"), dir.path().join("rekey.key"));
         Store::init(&db, &key).unwrap();
         (dir, db, key)
+    }
+
+    /// A new store in a temporary folder, open.
+    pub(crate) fn scratch() -> (tempfile::TempDir, Store) {
+        let (dir, db, key) = fresh();
+        let store = Store::open(&db, &key).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_probe_fails_once_the_store_file_is_gone() {
+        let (dir, store) = scratch();
+        assert!(probe(store.path()).is_ok());
+        std::fs::rename(store.path(), dir.path().join("moved.db")).unwrap();
+        assert!(probe(store.path()).is_err());
     }
 
     #[test]
@@ -304,7 +329,7 @@ mod tests {
         let error = Store::open(&db, &key).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "the store has schema version 99, newer than this rekey understands (3); upgrade rekey"
+            "the store has schema version 99, newer than this rekey understands (4); upgrade rekey"
         );
     }
 
@@ -314,14 +339,15 @@ mod tests {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
             "ALTER TABLE versions DROP COLUMN last_used_at; ALTER TABLE versions DROP COLUMN checked_at;
-             ALTER TABLE versions DROP COLUMN valid; DROP TABLE suspects;
+             ALTER TABLE versions DROP COLUMN valid; DROP TABLE suspects; DROP TABLE notices;
              UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();
         drop(conn);
         let store = Store::open(&db, &key).unwrap();
         store.import("api", &credential("k1", "s")).unwrap();
-        assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("3"));
+        assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("4"));
+        assert!(!store.noticed("api", "key.due_soon", "v1:1d").unwrap(), "the newest table is there");
     }
 
     #[test]

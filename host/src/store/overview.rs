@@ -64,15 +64,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use crate::runtime::Credential;
-    use crate::store::Store;
     use crate::store::rotations::State;
 
     #[test]
     fn the_overview_agrees_with_the_per_credential_queries() {
-        let dir = tempfile::tempdir().unwrap();
-        let (db, key) = (dir.path().join("rekey.db"), dir.path().join("rekey.key"));
-        Store::init(&db, &key).unwrap();
-        let store = Store::open(&db, &key).unwrap();
+        let (_dir, store) = crate::store::tests::scratch();
         let key_of =
             |id: &str| Credential { key_id: id.into(), secret: "s".into(), attributes: vec![], expires_at: None };
         store.import("a", &key_of("a1")).unwrap();

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::Path;
 
 /// The schema this build writes and understands.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// The steps from each older schema to the next, applied in order when a
 /// store is opened (`MIGRATIONS[0]` takes version 1 to 2).
@@ -30,6 +30,14 @@ const MIGRATIONS: &[&str] = &[
          resolution TEXT
      );
      CREATE INDEX open_suspects ON suspects (credential) WHERE resolved_at IS NULL;",
+    // 4: events the daemon sends once (reminders), so a restart does not repeat them.
+    "CREATE TABLE notices (
+         credential TEXT NOT NULL,
+         event TEXT NOT NULL,
+         subject TEXT NOT NULL,
+         at INTEGER NOT NULL,
+         PRIMARY KEY (credential, event, subject)
+     );",
 ];
 const KEY_CHECK: &[u8] = b"rekey master key check";
 const KEY_CHECK_ID: &str = "meta/key-check";
