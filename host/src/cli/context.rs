@@ -20,6 +20,11 @@ impl Context {
         Ok(Self { config: Config::load(&file)?, cache })
     }
 
+    /// The checked `rekey.toml`, for a command that keeps it (the daemon reloads it).
+    pub fn into_config(self) -> Config {
+        self.config
+    }
+
     /// The declaration of a credential, or the usage error that says where
     /// to declare it.
     pub fn declared(&self, name: &str) -> Result<&CredentialSpec, UsageError> {

@@ -7,7 +7,7 @@
 
 use super::context::time;
 use super::exit::Reported;
-use crate::rotation::{Ended, RotationError};
+use crate::rotation::{Ended, RotationError, result_name};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -49,7 +49,7 @@ impl Progress {
         match &self.mode {
             Mode::Json => {
                 let event = serde_json::json!({
-                    "event": "rotation", "credential": name, "result": result(&outcome), "ok": outcome.is_ok(),
+                    "event": "rotation", "credential": name, "result": result_name(&outcome), "ok": outcome.is_ok(),
                     "message": message, "seconds": seconds,
                 });
                 println!("{event}");
@@ -96,18 +96,10 @@ pub(super) fn describe(name: &str, outcome: &Result<Ended, RotationError>) -> St
             time(*until)
         ),
         Ok(Ended::RolledBack) => format!("{name}: rolled back; the previous key is current again"),
+        Ok(Ended::AwaitingRevocation) => {
+            format!("{name}: rotated; now revoke the old key at the vendor, then run `rekey confirm-revoked {name}`")
+        }
         Err(error) => format!("{name}: {error}"),
-    }
-}
-
-/// The `result` of a JSON event.
-fn result(outcome: &Result<Ended, RotationError>) -> &'static str {
-    match outcome {
-        Ok(Ended::Succeeded) => "rotated",
-        Ok(Ended::InGrace { .. }) => "in-grace",
-        Ok(Ended::RolledBack) => "rolled-back",
-        Err(RotationError::Failed { rolled_back: true, .. }) => "failed-rolled-back",
-        Err(_) => "failed",
     }
 }
 
@@ -126,7 +118,7 @@ impl Summary {
     fn add(&mut self, name: &str, outcome: Result<Ended, RotationError>) {
         match outcome {
             Ok(Ended::Succeeded) => self.rotated += 1,
-            Ok(Ended::InGrace { .. }) => self.in_grace += 1,
+            Ok(Ended::InGrace { .. } | Ended::AwaitingRevocation) => self.in_grace += 1,
             Ok(Ended::RolledBack) => self.rolled_back.push(name.into()),
             Err(error) => {
                 self.failed.push(name.into());

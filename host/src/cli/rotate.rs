@@ -9,6 +9,7 @@ use crate::deploy::{self, check};
 use crate::rotation::{Ended, Session, is_due, plan};
 use crate::store::Store;
 use crate::store::versions::Label;
+use std::collections::HashMap;
 use std::io::IsTerminal;
 
 /// Arguments of `rekey rotate`.
@@ -66,15 +67,24 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     if args.emergency {
         confirm(args.yes, &format!("revoke the current key of {} as soon as the new one verifies", names.join(", ")))?;
     }
+    let manual: Vec<&str> =
+        names.iter().map(String::as_str).filter(|n| config.credential(n).is_some_and(Config::is_manual)).collect();
+    let typed = std::sync::Mutex::new(super::manual::read_keys(&manual)?.into_iter().collect::<HashMap<_, _>>());
     let runtime = context.runtime()?;
     let session = Session::new(config, &store, &runtime)?;
     let emergency = args.emergency;
+    let typed = &typed;
     let mut progress = Progress::new(names.len(), args.json);
     session
         .each(
             &names,
             args.jobs.into(),
-            |rotator| async move { rotator.rotate(emergency).await },
+            |rotator| async move {
+                if let Some(key) = typed.lock().unwrap_or_else(|e| e.into_inner()).remove(rotator.name()) {
+                    rotator.type_key(key)?;
+                }
+                rotator.rotate(emergency).await
+            },
             |name, outcome, took| progress.ended(name, outcome, took),
         )
         .await;
@@ -137,13 +147,15 @@ pub(super) fn confirm(yes: bool, action: &str) -> anyhow::Result<()> {
     if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { Err(UsageError("cancelled".into()).into()) }
 }
 
-/// Adds every declared credential that is due to `names`, once.
+/// Adds every declared credential that is due to `names`, once. Manual
+/// credentials are left out: a person rotates each of them by name.
 fn add_due(names: &mut Vec<String>, store: &Store, config: &Config) -> anyhow::Result<()> {
     let overview = store.overview()?;
+    let now = crate::store::now();
     let mut named: std::collections::HashSet<String> = names.iter().cloned().collect();
     for spec in &config.manifest.credentials {
         let name = spec.name.get_ref();
-        if is_due(overview.current(name), spec) && named.insert(name.clone()) {
+        if !Config::is_manual(spec) && is_due(overview.current(name), spec, now) && named.insert(name.clone()) {
             names.push(name.clone());
         }
     }

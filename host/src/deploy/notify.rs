@@ -4,7 +4,9 @@
 //! notification that fails is logged, never fatal to the rotation.
 
 use super::{DeployError, exec, http};
-use crate::config::{Notifier, SecretVia};
+use crate::config::reference::Reference;
+use crate::config::{Config, Notifier, SecretVia};
+use crate::store::Store;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::Path;
@@ -14,18 +16,48 @@ use std::time::Duration;
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Event<'a> {
     /// `rotation.started`, `rotation.succeeded`, `rotation.failed`,
-    /// `rotation.rolled_back` or `key.revoked`.
+    /// `rotation.rolled_back`, `key.revoked`, `key.possible_orphan`, or
+    /// from the daemon `key.due_soon`, `key.due`, `key.invalid`,
+    /// `key.unused`, `key.revoke_pending`.
     pub event: &'a str,
     /// The credential.
     pub credential: &'a str,
-    /// The rotation.
-    pub rotation: &'a str,
+    /// The rotation, for a rotation's events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<&'a str>,
     /// Unix seconds.
     pub at: i64,
     /// The credential's owners and stakeholders.
     pub owners: &'a [String],
     /// Details (never a secret).
     pub detail: serde_json::Value,
+}
+
+/// Sends `event` to every notifier in `config`. A notifier that fails is
+/// logged and audited, not an error; an audit entry that cannot be
+/// written is.
+pub async fn broadcast(config: &Config, store: &Store, event: &Event<'_>) -> Result<(), String> {
+    for notifier in &config.manifest.notify {
+        let notifier = notifier.get_ref();
+        let secret = match notifier {
+            Notifier::Webhook { signing_secret: Some(reference), .. } => {
+                Reference::parse(reference).and_then(|r| r.resolve(&config.dir, store)).ok()
+            }
+            _ => None,
+        };
+        if let Err(error) = send(notifier, event, secret.as_deref().map(|s| s.as_str()), &config.dir).await {
+            tracing::warn!("notification {} to {} failed: {error}", event.event, describe(notifier));
+            store
+                .audit(
+                    "notify.failed",
+                    Some(event.credential),
+                    event.rotation,
+                    serde_json::json!({ "event": event.event, "error": error.to_string() }),
+                )
+                .map_err(|e| format!("a failed notification could not be recorded in the audit log: {e}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Sends `event` to `notifier`; `signing_secret` is the resolved secret of a

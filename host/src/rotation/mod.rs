@@ -21,7 +21,10 @@
 //! audit log, or the step fails.
 
 mod crash;
+pub mod due;
+mod observer;
 pub mod plan;
+mod provider;
 pub mod reconcile;
 mod retry;
 mod session;
@@ -29,7 +32,7 @@ mod session;
 use crate::config::reference::Reference;
 use crate::config::{Config, CredentialSpec, plugin_config};
 use crate::deploy::{self, Context, check, notify};
-use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, Plugin, PluginError, ProviderError};
+use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, PluginError, ProviderError};
 use crate::store::lock::CredentialLock;
 use crate::store::rotations::{Rotation, State};
 use crate::store::versions::Label;
@@ -40,6 +43,9 @@ use plan::{BACKUP, GENERATE, GENERATE_REFUSED, NOTIFY_DONE, NOTIFY_STARTED, PROM
 pub const PLUGIN_CALL: &str = "plugin.call";
 
 pub use crash::VAR as CRASH_VAR;
+pub use due::is_due;
+pub use observer::Observer;
+use provider::Provider;
 pub use session::Session;
 
 /// Why a rotation could not run or did not succeed.
@@ -79,6 +85,19 @@ pub enum RotationError {
         /// Why.
         cause: String,
     },
+    /// The rotation stopped at a step boundary because the process is
+    /// shutting down; it resumes where it stopped.
+    #[error(
+        "credential `{credential}`: rotation {rotation} stopped before {step} for shutdown; it resumes at the next start (or `rekey resume`)"
+    )]
+    Stopped {
+        /// The credential.
+        credential: String,
+        /// The rotation.
+        rotation: String,
+        /// The next step.
+        step: String,
+    },
     /// A step failed; `rolled_back` says whether the old key is current again.
     #[error("credential `{credential}`: rotation {rotation} failed at {step}: {cause}{}", if *rolled_back { "; rolled back: the old key is current again in every target" } else { "" })]
     Failed {
@@ -107,6 +126,22 @@ pub enum Ended {
     },
     /// Undone at the operator's request.
     RolledBack,
+    /// Promoted; the old key of a manual credential waits for a person to
+    /// revoke it at the vendor and run `rekey confirm-revoked`.
+    AwaitingRevocation,
+}
+
+/// A short name for how a rotation ended, for events and metrics.
+pub fn result_name(outcome: &Result<Ended, RotationError>) -> &'static str {
+    match outcome {
+        Ok(Ended::Succeeded) => "rotated",
+        Ok(Ended::InGrace { .. }) => "in-grace",
+        Ok(Ended::RolledBack) => "rolled-back",
+        Ok(Ended::AwaitingRevocation) => "awaiting-revocation",
+        Err(RotationError::Failed { rolled_back: true, .. }) => "failed-rolled-back",
+        Err(RotationError::Stopped { .. }) => "stopped",
+        Err(_) => "failed",
+    }
 }
 
 /// Everything a rotation of one credential needs.
@@ -114,8 +149,11 @@ pub struct Rotator<'a> {
     config: &'a Config,
     store: &'a Store,
     spec: &'a CredentialSpec,
-    plugin: std::sync::Arc<Plugin>,
+    provider: Provider,
     options: CallOptions,
+    /// Set when the process is shutting down: no new step starts.
+    stopping: &'a std::sync::atomic::AtomicBool,
+    observer: Option<&'a dyn Observer>,
     /// An audit entry of a plugin call that could not be written; the step
     /// that made the call fails on it.
     unaudited: std::sync::Mutex<Option<StoreError>>,
@@ -134,10 +172,16 @@ impl<'a> Rotator<'a> {
             let rotation = store.open_rotation(name).ok().flatten().map_or_else(|| "unknown".into(), |r| r.id);
             StoreError::Busy { credential: name.into(), rotation }
         })?;
-        let plugin = session
-            .plugin(&Config::plugin_name(spec), config.plugin_path(spec).map_err(&setup)?)
-            .await
-            .map_err(&setup)?;
+        let provider = if Config::is_manual(spec) {
+            Provider::Manual(Default::default())
+        } else {
+            Provider::Plugin(
+                session
+                    .plugin(&Config::plugin_name(spec), config.plugin_path(spec).map_err(&setup)?)
+                    .await
+                    .map_err(&setup)?,
+            )
+        };
         let mut admin_secrets = std::collections::BTreeMap::new();
         for (field, reference) in &spec.admin_secrets {
             let reference =
@@ -156,10 +200,21 @@ impl<'a> Rotator<'a> {
             ..Grants::default()
         };
         let options = CallOptions { config: plugin_config(spec), admin_secrets, grants, ..CallOptions::default() };
-        Ok(Self { config, store, spec, plugin, options, unaudited: Default::default(), _lock: lock })
+        Ok(Self {
+            config,
+            store,
+            spec,
+            provider,
+            options,
+            stopping: &session.stopping,
+            observer: session.observer,
+            unaudited: Default::default(),
+            _lock: lock,
+        })
     }
 
-    fn name(&self) -> &str {
+    /// The credential's name.
+    pub fn name(&self) -> &str {
         self.spec.name.get_ref()
     }
 
@@ -186,6 +241,11 @@ impl<'a> Rotator<'a> {
     }
 
     async fn start_or_continue(&self, emergency: bool) -> Result<Ended, RotationError> {
+        if emergency && self.is_manual() {
+            return Err(self.setup(
+                "a manual credential's old key is revoked by a person: rotate without --emergency and revoke the old key at the vendor right after, then run `rekey confirm-revoked NAME`",
+            ));
+        }
         if let Some(open) = self.store.open_rotation(self.name())? {
             match open.state {
                 State::Running => {
@@ -200,7 +260,11 @@ impl<'a> Rotator<'a> {
                     });
                 }
                 _ => {
-                    self.drive(open).await?;
+                    if self.drive(open).await? == Ended::AwaitingRevocation {
+                        return Err(self.setup(
+                            "its previous key still waits to be revoked at the vendor: revoke it there, then run `rekey confirm-revoked NAME`",
+                        ));
+                    }
                 }
             }
         }
@@ -210,6 +274,51 @@ impl<'a> Rotator<'a> {
         }
         let rotation = self.store.start_rotation(self.name(), emergency)?;
         self.drive(rotation).await
+    }
+
+    /// Hands the rotation of a manual credential the key a person typed.
+    pub fn type_key(&self, key: Credential) -> Result<(), RotationError> {
+        match &self.provider {
+            Provider::Manual(typed) => {
+                *typed.lock().unwrap_or_else(|e| e.into_inner()) = Some(key);
+                Ok(())
+            }
+            Provider::Plugin(_) => Err(self.setup("its keys are made by its plugin, not typed in")),
+        }
+    }
+
+    /// Whether a person makes and revokes this credential's keys.
+    pub fn is_manual(&self) -> bool {
+        matches!(self.provider, Provider::Manual(_))
+    }
+
+    /// A person revoked the previous key of a manual credential at the
+    /// vendor: records it (audited) and finishes the rotation.
+    pub async fn confirm_revoked(&self) -> Result<Ended, RotationError> {
+        if !self.is_manual() {
+            return Err(self.setup("it is not manual: rekey revokes its keys itself (`rekey revoke-previous`)"));
+        }
+        let open = self
+            .store
+            .open_rotation(self.name())?
+            .filter(|r| r.state == State::Grace)
+            .ok_or_else(|| self.setup("no previous key waits to be revoked"))?;
+        let (version, old) = self
+            .old_key(&open)
+            .map_err(|e| self.setup(&e))?
+            .ok_or_else(|| self.setup("its previous key is already recorded as revoked"))?;
+        self.store.write(|| {
+            self.store.revoked(&open, version, REVOKE_OLD)?;
+            self.store.audit(
+                "key.revoke_confirmed",
+                Some(self.name()),
+                Some(&open.id),
+                serde_json::json!({ "version": version, "key_id": old.key_id, "by": operator() }),
+            )?;
+            self.store.end_grace(&open)
+        })?;
+        let ended = self.drive(self.store.rotation(&open.id)?).await;
+        self.settled(ended).await
     }
 
     /// Continues the credential's open rotation, if any.
@@ -254,13 +363,18 @@ impl<'a> Rotator<'a> {
     /// Checks the current key with the provider now, and records whether it
     /// works and when the provider last saw it used.
     pub async fn check_current(&self) -> Result<crate::runtime::Verification, RotationError> {
+        if self.is_manual() {
+            return Err(
+                self.setup("it is manual: there is no provider to ask; its stages' checks test it during a rotation")
+            );
+        }
         let current =
             self.store.labeled(self.name(), Label::Current)?.ok_or_else(|| self.setup("has no current key yet"))?;
         let key = self.store.credential(&current)?;
         let options = CallOptions { rotation_id: format!("check-{}", now()), ..self.options.clone() };
         let check = |cause: String| RotationError::Check { credential: self.name().into(), cause };
         let verification =
-            retry::retrying("verify", || self.recorded("verify", None, self.plugin.verify(&options, &key)))
+            retry::retrying("verify", || self.recorded("verify", None, self.provider.verify(&options, &key)))
                 .await
                 .map_err(|e| check(e.to_string()))?;
         self.audited().map_err(check)?;
@@ -279,9 +393,13 @@ impl<'a> Rotator<'a> {
         outcome: impl Future<Output = Outcome<T>>,
     ) -> Outcome<T> {
         let outcome = outcome.await;
+        let plugin = Config::plugin_name(self.spec);
+        if let Some(observer) = self.observer {
+            observer.plugin_call(&plugin, call, outcome.elapsed, outcome.result.as_ref().err());
+        }
         let detail = serde_json::json!({
-            "plugin": Config::plugin_name(self.spec),
-            "sha256": self.plugin.digest(),
+            "plugin": plugin,
+            "sha256": self.provider.digest(),
             "call": call,
             "error": outcome.result.as_ref().err().map(ToString::to_string),
             "ms": outcome.elapsed.as_millis() as u64,
@@ -330,6 +448,22 @@ impl<'a> Rotator<'a> {
                     return Ok(Ended::InGrace { until });
                 }
             }
+            if step.name == REVOKE_OLD
+                && self.is_manual()
+                && self.old_key(&rotation).map_err(|e| self.setup(&e))?.is_some()
+            {
+                self.record_done(&rotation.id, finished.take())?;
+                return Ok(Ended::AwaitingRevocation);
+            }
+            if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                self.record_done(&rotation.id, finished.take())?;
+                return Err(RotationError::Stopped {
+                    credential: self.name().into(),
+                    rotation: rotation.id.clone(),
+                    step: step.name.clone(),
+                });
+            }
+            let started = std::time::Instant::now();
             let resumed = self.store.step_begun(&rotation.id, &step.name)?;
             self.store.write(|| {
                 self.record_done(&rotation.id, finished.take())?;
@@ -341,6 +475,9 @@ impl<'a> Rotator<'a> {
                 Ok(Done::Recorded) => {}
                 Ok(Done::ToRecord) => finished = Some(step.name.clone()),
                 Err(cause) => return Err(self.fail(&rotation, &step.name, cause).await),
+            }
+            if let Some(observer) = self.observer {
+                observer.step(&Config::plugin_name(self.spec), &step.name, started.elapsed());
             }
             crash::point(&step.name, "done");
         }
@@ -416,7 +553,7 @@ impl<'a> Rotator<'a> {
             VERIFY => {
                 let new = self.new_key(rotation)?;
                 let verification = retry::retrying("verify", || {
-                    self.recorded("verify", Some(&rotation.id), self.plugin.verify(&options, &new))
+                    self.recorded("verify", Some(&rotation.id), self.provider.verify(&options, &new))
                 })
                 .await
                 .map_err(|e| e.to_string())?;
@@ -429,7 +566,7 @@ impl<'a> Rotator<'a> {
             REVOKE_OLD => match self.old_key(rotation)? {
                 Some((version, old)) => {
                     retry::retrying("revoke", || {
-                        self.recorded("revoke", Some(&rotation.id), self.plugin.revoke(&options, &old))
+                        self.recorded("revoke", Some(&rotation.id), self.provider.revoke(&options, &old))
                     })
                     .await
                     .map_err(|e| e.to_string())?;
@@ -499,11 +636,11 @@ impl<'a> Rotator<'a> {
         let options = self.options_for(rotation);
         let mut attempt = 1;
         loop {
-            let error = match self.recorded("generate", Some(&rotation.id), self.plugin.generate(&options)).await.result
-            {
-                Ok(key) => return Ok(key),
-                Err(error) => error,
-            };
+            let error =
+                match self.recorded("generate", Some(&rotation.id), self.provider.generate(&options)).await.result {
+                    Ok(key) => return Ok(key),
+                    Err(error) => error,
+                };
             if !may_have_made_a_key(&error) {
                 self.store.record(&rotation.id, GENERATE_REFUSED, "done").map_err(|e| e.to_string())?;
                 return Err(error.to_string());
@@ -525,11 +662,10 @@ impl<'a> Rotator<'a> {
     /// found and revoked when it lists its keys; otherwise recorded as a
     /// suspected orphan (status, audit, notification).
     async fn lost_generate(&self, rotation: &Rotation, why: &str) -> Result<Lost, String> {
-        let capabilities = &self.plugin.info().capabilities;
-        if capabilities.idempotent_generate {
+        if self.provider.idempotent_generate() {
             return Ok(Lost::Nothing);
         }
-        if capabilities.lists_keys {
+        if self.provider.lists_keys() {
             return self.sweep(rotation).await.map(|()| Lost::Nothing);
         }
         let reason = format!(
@@ -559,9 +695,18 @@ impl<'a> Rotator<'a> {
             self.store.store_pending(rotation, &key).map(drop).map_err(|e| format!("storing the new key failed: {e}"))
         });
         let Err(cause) = stored else { return Ok(()) };
+        if self.is_manual() {
+            let reason = format!(
+                "{cause}; the typed key {} was not kept: delete it at the vendor, then run `rekey reconcile {} --resolve`",
+                key.key_id,
+                self.name()
+            );
+            let _ = self.suspect(rotation, Some(&key.key_id), &reason).await;
+            return Err(reason);
+        }
         let options = self.options_for(rotation);
         let revoked = retry::retrying("revoke", || {
-            self.recorded("revoke", Some(&rotation.id), self.plugin.revoke(&options, &key))
+            self.recorded("revoke", Some(&rotation.id), self.provider.revoke(&options, &key))
         })
         .await;
         // The store is failing: its audit entries may fail too, and the error says it all.
@@ -677,13 +822,23 @@ impl<'a> Rotator<'a> {
             && self.store.version(self.name(), version).map_err(|e| e.to_string())?.revoked_at.is_none()
         {
             let new = self.new_key(rotation)?;
-            let options = self.options_for(rotation);
-            retry::retrying("revoke", || {
-                self.recorded("revoke", Some(&rotation.id), self.plugin.revoke(&options, &new))
-            })
-            .await
-            .map_err(|e: PluginError| format!("revoking the new key: {e}"))?;
-            self.audited()?;
+            if self.is_manual() {
+                // Nobody uses it any more; a person deletes it at the vendor.
+                let reason = format!(
+                    "the rotation was rolled back, so the typed key {} is not used: delete it at the vendor, then run `rekey reconcile {} --resolve`",
+                    new.key_id,
+                    self.name()
+                );
+                self.suspect(rotation, Some(&new.key_id), &reason).await?;
+            } else {
+                let options = self.options_for(rotation);
+                retry::retrying("revoke", || {
+                    self.recorded("revoke", Some(&rotation.id), self.provider.revoke(&options, &new))
+                })
+                .await
+                .map_err(|e: PluginError| format!("revoking the new key: {e}"))?;
+                self.audited()?;
+            }
             self.store.revoked(rotation, version, "rollback:revoke-new").map_err(|e| e.to_string())?;
             self.notify(
                 rotation,
@@ -720,34 +875,12 @@ impl<'a> Rotator<'a> {
         let message = notify::Event {
             event,
             credential: self.name(),
-            rotation: &rotation.id,
+            rotation: Some(&rotation.id),
             at: now(),
             owners: &self.spec.policy.owners,
             detail,
         };
-        for notifier in &self.config.manifest.notify {
-            let notifier = notifier.get_ref();
-            let secret = match notifier {
-                crate::config::Notifier::Webhook { signing_secret: Some(reference), .. } => {
-                    Reference::parse(reference).and_then(|r| r.resolve(&self.config.dir, self.store)).ok()
-                }
-                _ => None,
-            };
-            if let Err(error) =
-                notify::send(notifier, &message, secret.as_deref().map(|s| s.as_str()), &self.config.dir).await
-            {
-                tracing::warn!("notification {event} to {} failed: {error}", notify::describe(notifier));
-                self.store
-                    .audit(
-                        "notify.failed",
-                        Some(self.name()),
-                        Some(&rotation.id),
-                        serde_json::json!({ "event": event, "error": error.to_string() }),
-                    )
-                    .map_err(|e| format!("a failed notification could not be recorded in the audit log: {e}"))?;
-            }
-        }
-        Ok(())
+        notify::broadcast(self.config, self.store, &message).await
     }
 }
 
@@ -795,8 +928,7 @@ fn may_have_made_a_key(error: &PluginError) -> bool {
     )
 }
 
-/// Whether a credential is due: no current key, or one older than its
-/// policy's maximum age.
-pub fn is_due(current: Option<&crate::store::versions::Version>, spec: &CredentialSpec) -> bool {
-    current.is_none_or(|current| now() - current.created_at >= spec.policy.max_age.as_secs() as i64)
+/// Who is confirming, for the audit log: the login name, if known.
+fn operator() -> String {
+    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
 }

@@ -106,13 +106,14 @@ impl Rotator<'_> {
     }
 
     async fn listed(&self) -> Result<Option<Drift>, String> {
-        if !self.plugin.info().capabilities.lists_keys {
+        if !self.provider.lists_keys() {
             return Ok(None);
         }
         let options = self.options.clone();
-        let listed = retry::retrying("list-keys", || self.recorded("list-keys", None, self.plugin.list_keys(&options)))
-            .await
-            .map_err(|e| format!("listing the keys at the provider failed: {e}"))?;
+        let listed =
+            retry::retrying("list-keys", || self.recorded("list-keys", None, self.provider.list_keys(&options)))
+                .await
+                .map_err(|e| format!("listing the keys at the provider failed: {e}"))?;
         self.audited()?;
         let versions = self.store.versions(self.name()).map_err(|e| e.to_string())?;
         let rotations: Vec<String> =
@@ -155,7 +156,7 @@ impl Rotator<'_> {
         };
         let options = rotation.map_or_else(|| self.options.clone(), |r| self.options_for(r));
         let id = rotation.map(|r| r.id.as_str());
-        retry::retrying("revoke", || self.recorded("revoke", id, self.plugin.revoke(&options, &key)))
+        retry::retrying("revoke", || self.recorded("revoke", id, self.provider.revoke(&options, &key)))
             .await
             .map_err(|e| format!("revoking the unknown key {}: {e}", key.key_id))?;
         self.audited()?;

@@ -9,7 +9,7 @@
 //! number of them interleave at each wait, and their journal records share
 //! the store's flushes (see [`Store::durable`]).
 
-use super::{RotationError, Rotator};
+use super::{Observer, RotationError, Rotator};
 use crate::config::Config;
 use crate::runtime::{Plugin, Runtime};
 use crate::store::Store;
@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -29,6 +30,9 @@ pub struct Session<'a> {
     gate: Gate,
     /// Each plugin file loaded so far, or why it cannot be, by name and path.
     plugins: tokio::sync::Mutex<HashMap<(String, PathBuf), Loaded>>,
+    /// Set by [`Session::stop`]: rotations stop at their next step boundary.
+    pub(super) stopping: AtomicBool,
+    pub(super) observer: Option<&'a dyn Observer>,
 }
 
 /// A plugin checked and loaded, or why it could not be.
@@ -39,7 +43,38 @@ impl<'a> Session<'a> {
     pub fn new(config: &'a Config, store: &'a Store, runtime: &'a Runtime) -> Result<Self, RotationError> {
         let gate = Gate::new(config)?;
         store.group_commits()?;
-        Ok(Self { config, store, runtime, gate, plugins: Default::default() })
+        Ok(Self {
+            config,
+            store,
+            runtime,
+            gate,
+            plugins: Default::default(),
+            stopping: AtomicBool::new(false),
+            observer: None,
+        })
+    }
+
+    /// The declarations this session runs by.
+    pub fn config(&self) -> &'a Config {
+        self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &'a Store {
+        self.store
+    }
+
+    /// Reports every plugin call and step of this session's rotations to `observer`.
+    pub fn observed_by(mut self, observer: &'a dyn Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Stops every rotation of this session at its next step boundary
+    /// (a rollback under way still finishes): each returns
+    /// [`RotationError::Stopped`], and resumes from its journal later.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
     }
 
     /// The plugin approved as `name` at `path`, checked and loaded on first
