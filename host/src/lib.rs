@@ -8,7 +8,9 @@
 
 mod backoff;
 pub mod cli;
+pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod deploy;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;

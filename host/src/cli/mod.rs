@@ -6,11 +6,13 @@ mod backup;
 mod call;
 mod context;
 mod credential;
+mod daemon;
 mod exit;
 mod init;
 mod inspect;
 mod install;
 mod list;
+mod manual;
 mod progress;
 mod reconcile;
 mod review;
@@ -50,6 +52,10 @@ struct Cli {
     #[arg(long, global = true)]
     no_cache: bool,
 
+    /// How log lines look: `human`, or `json` (one object per line, for a log collector).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -80,6 +86,16 @@ enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// A person revoked the previous key of a manual credential at the vendor: record it and finish the rotation.
+    ConfirmRevoked {
+        /// The credential.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Run as a service: rotate on schedule, remind, check keys, serve /metrics, /healthz and /readyz.
+    Daemon(daemon::Args),
     /// End a credential's grace period now: revoke its previous key.
     RevokePrevious {
         /// The credential.
@@ -161,7 +177,11 @@ enum PluginCommand {
 /// Parses the arguments, runs the command and maps the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    init_logging(cli.log_format, matches!(cli.command, Command::Daemon(_)));
+    if let Err(e) = crate::clock::init() {
+        eprintln!("error: {e}");
+        return Exit::Usage.into();
+    }
     let cache = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(Runtime::default_cache_dir) };
     let load = || context::Context::load(cli.config_file.clone(), cache.clone());
     let result = match cli.command {
@@ -173,6 +193,10 @@ pub fn main() -> ExitCode {
         Command::RevokePrevious { name, yes } => {
             runtime_block_on(async { rotate::finish(&name, false, yes, &load()?).await })
         }
+        Command::ConfirmRevoked { name, yes } => {
+            runtime_block_on(async { manual::confirm_revoked(&name, yes, &load()?).await })
+        }
+        Command::Daemon(args) => runtime_block_on(async { daemon::run(args, load()?).await }),
         Command::Reconcile(args) => runtime_block_on(async { reconcile::run(args, &load()?).await }),
         Command::Verify { names, json } => runtime_block_on(async { verify::run(names, json, &load()?).await }),
         Command::Status { json } => load().and_then(|c| status::status(json, &c)),
@@ -249,17 +273,33 @@ fn runtime_block_on(future: impl Future<Output = anyhow::Result<()>>) -> anyhow:
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?.block_on(future)
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (plugin lines at `info` by default).
-fn init_logging() {
+/// How log lines look.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// Text for people.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logs to stderr, filtered by `RUST_LOG`: plugin lines at `info` by
+/// default, and for the daemon everything rekey does at `info`, with the
+/// time (a command at a shell needs no time stamps).
+fn init_logging(format: LogFormat, daemon: bool) {
+    let default = if daemon { "warn,rekey=info" } else { "warn,rekey::plugin=info" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rekey::plugin=info"));
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .without_time()
-        .init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Human if daemon => logs.with_ansi(color()).init(),
+        LogFormat::Human => logs.with_ansi(color()).without_time().init(),
+    }
+}
+
+/// Colour on a terminal, unless NO_COLOR is set.
+fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 #[cfg(test)]

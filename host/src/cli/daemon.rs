@@ -1,0 +1,20 @@
+//! `rekey daemon`: the scheduler as a long-running service (see
+//! `daemon/`), and `--once` for a cron job or a systemd timer.
+
+use super::context::Context;
+
+/// Arguments of `rekey daemon`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// One scheduling pass: resume, remind, check and rotate what is due now, then exit.
+    #[arg(long)]
+    once: bool,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT (or one pass).
+pub async fn run(args: Args, context: Context) -> anyhow::Result<()> {
+    let store = context.store()?;
+    let runtime = context.runtime()?;
+    crate::daemon::run(context.into_config(), &store, &runtime, args.once).await?;
+    Ok(())
+}

@@ -1,0 +1,348 @@
+//! `rekey daemon`: rotations that run by themselves. At start it finishes
+//! interrupted rotations; then it works through each credential's agenda
+//! (reminders, provider checks, rotations when due, grace periods ended),
+//! `[daemon] concurrency` at a time and one per credential, sleeping until
+//! the next thing falls due. SIGTERM or SIGINT: nothing new starts, and
+//! running rotations stop at their next step boundary (or are cut at
+//! `shutdown_timeout`), to resume at the next start. SIGHUP: `rekey.toml`
+//! is read again; an invalid one is logged and audited, and the running
+//! configuration kept.
+//!
+//! Everything runs in one task, like a `rekey rotate` session: the store's
+//! single connection groups the commits of concurrent rotations. Only the
+//! HTTP endpoints (`/metrics`, `/healthz`, `/readyz`) run beside it.
+
+mod agenda;
+mod health;
+mod metrics;
+mod server;
+mod signals;
+mod tend;
+
+use crate::config::Config;
+use crate::rotation::{RotationError, Session};
+use crate::runtime::Runtime;
+use crate::store::{Store, StoreError, now};
+use agenda::{Task, agenda, frozen_until};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use health::{Health, TICK};
+use metrics::Metrics;
+use signals::{Signal, Signals};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why the daemon could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The approvals cannot be read.
+    #[error(transparent)]
+    Rotation(#[from] RotationError),
+    /// The endpoints' address cannot be used.
+    #[error("cannot listen on {addr}: {source}; set `listen` under [daemon] in rekey.toml to a free address")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Signal handlers cannot be installed.
+    #[error("cannot watch for signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// How long a credential that another process holds waits before the next try.
+const BUSY_RETRY: i64 = 30;
+/// How often every credential's agenda and metrics are read again from the
+/// store, to notice what other processes (`rekey rotate` at a shell) did.
+const REFRESH: Duration = Duration::from_secs(60);
+
+/// Runs the daemon on `config` until SIGTERM or SIGINT; with `once`, for
+/// one scheduling pass.
+pub async fn run(config: Config, store: &Store, runtime: &Runtime, once: bool) -> Result<(), DaemonError> {
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::default());
+    let mut signals = Signals::new().map_err(DaemonError::Signals)?;
+    let server = if once {
+        None
+    } else {
+        let addr = config.manifest.daemon.listen;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|source| DaemonError::Listen { addr, source })?;
+        tracing::info!("serving /metrics, /healthz and /readyz on http://{}", listener.local_addr().unwrap_or(addr));
+        let shared = server::Shared {
+            metrics: metrics.clone(),
+            health: health.clone(),
+            store: store.path().into(),
+            stuck_after: config.manifest.daemon.stuck_after,
+        };
+        Some(tokio::spawn(server::serve(listener, Arc::new(shared))))
+    };
+    store.audit("daemon.started", None, None, serde_json::json!({ "pid": std::process::id(), "once": once }))?;
+    let daemon = Daemon { store, runtime, metrics: &metrics, health: &health, once };
+    let mut config = config;
+    let result = loop {
+        match daemon.generation(&config, &mut signals).await {
+            Ok(Next::Reload(new)) => {
+                config = *new;
+                tracing::info!(
+                    "reloaded {}: {} credential(s)",
+                    config.file.display(),
+                    config.manifest.credentials.len()
+                );
+            }
+            Ok(Next::Stop) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    if let Some(server) = server {
+        server.abort();
+    }
+    store.audit("daemon.stopped", None, None, serde_json::json!({ "pid": std::process::id() }))?;
+    store.durable().await?;
+    tracing::info!("stopped");
+    result
+}
+
+/// What ends a generation (a run on one configuration).
+enum Next {
+    /// SIGHUP brought a valid new configuration.
+    Reload(Box<Config>),
+    /// A stop signal, or the end of the `--once` pass.
+    Stop,
+}
+
+struct Daemon<'a> {
+    store: &'a Store,
+    runtime: &'a Runtime,
+    metrics: &'a Metrics,
+    health: &'a Health,
+    once: bool,
+}
+
+/// When each credential next needs work, in time order.
+#[derive(Default)]
+struct Queue {
+    order: BTreeSet<(i64, String)>,
+    at: HashMap<String, i64>,
+}
+
+impl Queue {
+    fn set(&mut self, name: &str, at: i64) {
+        if let Some(old) = self.at.insert(name.into(), at) {
+            self.order.remove(&(old, name.into()));
+        }
+        self.order.insert((at, name.into()));
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(old) = self.at.remove(name) {
+            self.order.remove(&(old, name.into()));
+        }
+    }
+
+    /// The first credential due by `now`.
+    fn pop_due(&mut self, now: i64) -> Option<(i64, String)> {
+        let (at, _) = self.order.first()?;
+        if *at > now {
+            return None;
+        }
+        let (at, name) = self.order.pop_first()?;
+        self.at.remove(&name);
+        Some((at, name))
+    }
+
+    fn first(&self) -> Option<i64> {
+        self.order.first().map(|(at, _)| *at)
+    }
+}
+
+impl Daemon<'_> {
+    /// Runs on `config` until a stop signal, a valid reload, or the end of
+    /// the `--once` pass.
+    async fn generation(&self, config: &Config, signals: &mut Signals) -> Result<Next, DaemonError> {
+        let store = self.store;
+        let session = Session::new(config, store, self.runtime)?.observed_by(self.metrics);
+        let settings = &config.manifest.daemon;
+        let concurrency = *settings.concurrency.get_ref();
+        let started = now();
+        let mut queue = Queue::default();
+        for spec in &config.manifest.credentials {
+            queue.set(spec.name.get_ref(), i64::MIN);
+        }
+        let mut running = HashSet::new();
+        let mut failures: HashMap<String, u32> = HashMap::new();
+        let mut jobs = FuturesUnordered::new();
+        let mut reload: Option<Config> = None;
+        let mut stop_by: Option<tokio::time::Instant> = None;
+        self.metrics.forget_credentials();
+        for spec in &config.manifest.credentials {
+            self.refresh_one(spec, started);
+        }
+        let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + REFRESH, REFRESH);
+        refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.health.beat();
+            let now = now();
+            self.metrics.tick(now);
+            if stop_by.is_none() && reload.is_none() {
+                let frozen = frozen_until(config, now);
+                while running.len() < concurrency {
+                    let Some((_, name)) = queue.pop_due(now) else { break };
+                    if running.contains(&name) {
+                        continue;
+                    }
+                    let spec = config.credential(&name).expect("the queue holds declared credentials");
+                    let agenda = match agenda(spec, store, now, frozen) {
+                        Ok(agenda) => agenda,
+                        Err(e) => {
+                            tracing::error!("cannot read the standing of `{name}`: {e}");
+                            queue.set(&name, now + BUSY_RETRY);
+                            continue;
+                        }
+                    };
+                    if agenda.now.is_empty() {
+                        if let Some(at) = agenda.next {
+                            queue.set(&name, at);
+                        }
+                        continue;
+                    }
+                    for task in &agenda.now {
+                        if let Task::Rotate { since: Some(since) } | Task::Resume { since: Some(since) } = task {
+                            self.metrics.lag(crate::clock::now_precise() - *since as f64);
+                        }
+                    }
+                    running.insert(name.clone());
+                    self.health.started(&name);
+                    self.metrics.running(1);
+                    let session = &session;
+                    jobs.push(async move {
+                        let tended = tend::tend(session, self.metrics, spec, agenda.now).await;
+                        (name, tended)
+                    });
+                }
+            }
+            if jobs.is_empty() {
+                if stop_by.is_some() {
+                    return Ok(Next::Stop);
+                }
+                if let Some(config) = reload.take() {
+                    return Ok(Next::Reload(Box::new(config)));
+                }
+                if self.once && queue.first().is_none_or(|at| at > started) {
+                    return Ok(Next::Stop);
+                }
+            }
+            let wait = match queue.first() {
+                _ if running.len() >= concurrency || stop_by.is_some() || reload.is_some() => TICK,
+                Some(at) => {
+                    Duration::from_secs_f64((at as f64 - crate::clock::now_precise()).clamp(0.0, TICK.as_secs_f64()))
+                }
+                None => TICK,
+            };
+            tokio::select! {
+                Some((name, tended)) = jobs.next(), if !jobs.is_empty() => {
+                    running.remove(&name);
+                    self.health.ended(&name);
+                    self.metrics.running(-1);
+                    let spec = config.credential(&name).expect("declared");
+                    let now = crate::store::now();
+                    let next = if tended.busy {
+                        now + BUSY_RETRY
+                    } else {
+                        let failed = tended.failed;
+                        let count = failures.entry(name.clone()).or_default();
+                        *count = if failed { *count + 1 } else { 0 };
+                        let backoff = if failed { 60 << (*count - 1).min(6) } else { 0 };
+                        match agenda(spec, store, now, frozen_until(config, now)) {
+                            Ok(a) if !a.now.is_empty() => now + backoff,
+                            Ok(a) => a.next.unwrap_or(i64::MAX),
+                            Err(_) => now + BUSY_RETRY,
+                        }
+                    };
+                    if next < i64::MAX { queue.set(&name, next) } else { queue.remove(&name) }
+                    self.refresh_one(spec, now);
+                }
+                _ = tokio::time::sleep(wait) => {}
+                signal = signals.next() => match signal {
+                    Signal::Stop(name) => {
+                        tracing::info!("{name}: starting nothing new; {} running rotation(s) stop at their next step", jobs.len());
+                        session.stop();
+                        stop_by = Some(tokio::time::Instant::now() + settings.shutdown_timeout);
+                    }
+                    Signal::Reload => {
+                        if let Some(new) = self.reread(config) {
+                            tracing::info!("reloading {} once {} running rotation(s) finish", config.file.display(), jobs.len());
+                            reload = Some(new);
+                        }
+                    }
+                },
+                _ = tokio::time::sleep_until(stop_by.unwrap_or_else(tokio::time::Instant::now)), if stop_by.is_some() => {
+                    tracing::warn!(
+                        "{} rotation(s) did not reach a step boundary within shutdown_timeout; they resume at the next start",
+                        jobs.len()
+                    );
+                    return Ok(Next::Stop);
+                }
+                _ = refresh.tick() => {
+                    let now = crate::store::now();
+                    for spec in &config.manifest.credentials {
+                        let name = spec.name.get_ref();
+                        if !running.contains(name) && failures.get(name).is_none_or(|n| *n == 0) {
+                            queue.set(name, i64::MIN);
+                        }
+                        self.refresh_one(spec, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads `rekey.toml` again: the new configuration, or `None` (logged
+    /// and audited) when it is invalid or changes what needs a restart.
+    fn reread(&self, config: &Config) -> Option<Config> {
+        let refused = |why: String| {
+            tracing::error!("not reloading {}: {why}; the running configuration stays", config.file.display());
+            if let Err(e) = self.store.audit("daemon.reload_failed", None, None, serde_json::json!({ "error": why })) {
+                tracing::error!("the failed reload could not be audited: {e}");
+            }
+            None
+        };
+        let new = match Config::load(&config.file) {
+            Ok(new) => new,
+            Err(e) => return refused(e.to_string()),
+        };
+        if new.store_path() != config.store_path() || new.key_file() != config.key_file() {
+            return refused("the store or its key changed, which needs a restart".into());
+        }
+        if new.manifest.daemon.listen != config.manifest.daemon.listen {
+            tracing::warn!("daemon.listen changed: the endpoints move at the next restart");
+        }
+        let credentials = new.manifest.credentials.len();
+        if let Err(e) =
+            self.store.audit("daemon.reloaded", None, None, serde_json::json!({ "credentials": credentials }))
+        {
+            return refused(format!("the reload could not be audited: {e}"));
+        }
+        self.metrics.forget_credentials();
+        Some(new)
+    }
+
+    /// Sets one credential's metrics from the store.
+    fn refresh_one(&self, spec: &crate::config::CredentialSpec, now: i64) {
+        let name = spec.name.get_ref();
+        let current = self.store.labeled(name, crate::store::versions::Label::Current);
+        let last = self.store.rotations(name).map(|r| r.into_iter().next());
+        match (current, last) {
+            (Ok(current), Ok(last)) => {
+                let due = crate::rotation::due::due_at(spec, current.as_ref());
+                self.metrics.credential(name, current.as_ref(), due, last.as_ref(), now);
+            }
+            (Err(e), _) | (_, Err(e)) => tracing::warn!("cannot read the standing of `{name}` for the metrics: {e}"),
+        }
+    }
+}

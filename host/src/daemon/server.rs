@@ -1,0 +1,59 @@
+//! The daemon's HTTP endpoints on `daemon.listen`: `/metrics` (OpenMetrics
+//! text), `/healthz` (the process answers) and `/readyz` (the store opens
+//! and reads, the scheduler runs, no rotation is stuck). They reveal no
+//! secret: names, times and counts only.
+
+use super::health::Health;
+use super::metrics::Metrics;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the endpoints read.
+pub struct Shared {
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// The scheduler's health.
+    pub health: Arc<Health>,
+    /// The store file, probed on each `/readyz`.
+    pub store: PathBuf,
+    /// How long a rotation may run before the daemon is not ready.
+    pub stuck_after: Duration,
+}
+
+/// Serves the endpoints on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(shared);
+    if let Err(e) = axum::serve(listener, app).await {
+        tracing::error!("the metrics and health endpoints stopped: {e}");
+    }
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], shared.metrics.encode())
+}
+
+async fn ready(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
+    let mut problems = shared.health.problems(shared.stuck_after);
+    let store = shared.store.clone();
+    let probed = tokio::task::spawn_blocking(move || crate::store::probe(&store)).await;
+    match probed {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => problems.insert(0, format!("the store cannot be read: {e}")),
+        Err(e) => problems.insert(0, format!("the store check did not finish: {e}")),
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, "ready\n".to_string())
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}\n", problems.join("; ")))
+    }
+}
