@@ -11,11 +11,10 @@
 
 mod support;
 
-use rekey::store::Store;
 use rekey_test_artifacts::plugins;
-use std::collections::BTreeSet;
 use std::process::Output;
 use std::time::Duration;
+use support::agreement::{Disagreement, disagreement};
 use support::{Fault, KeyServer, Project, text};
 
 const ADMIN_VAR: &str = "TEST_API_ADMIN_TOKEN";
@@ -36,47 +35,6 @@ fn project(server: &KeyServer, names: &[String], extra: &str) -> Project {
 
 fn names(count: usize) -> Vec<String> {
     (0..count).map(|i| format!("c{i:02}")).collect()
-}
-
-/// What disagrees between the provider, the store and the targets.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Disagreement {
-    /// Live at the provider, not live in the store.
-    orphans: Vec<String>,
-    /// Live in the store, gone at the provider.
-    lost: Vec<String>,
-    /// Targets that do not hold their current key.
-    stale: Vec<String>,
-    /// Rotations still open.
-    open: Vec<String>,
-    /// Where the audit chain breaks.
-    audit: Option<String>,
-}
-
-/// Compares the provider, the store (opened in this process) and the targets.
-fn disagreement(project: &Project, server: &KeyServer, names: &[String]) -> Disagreement {
-    let dir = project.dir.path();
-    let store = Store::open(&dir.join("rekey.db"), &dir.join("rekey.key")).unwrap();
-    let live: BTreeSet<String> = server.keys.lock().unwrap().keys().cloned().collect();
-    let mut stored = BTreeSet::new();
-    let mut found = Disagreement::default();
-    for name in names {
-        for version in store.versions(name).unwrap().into_iter().filter(|v| v.revoked_at.is_none()) {
-            if !live.contains(&version.key_id) {
-                found.lost.push(format!("{name} v{} {}", version.version, version.key_id));
-            }
-            stored.insert(version.key_id);
-        }
-        let current = store.labeled(name, rekey::store::versions::Label::Current).unwrap();
-        let deployed = support::env_value(&dir.join(format!("{name}.env")), "KEY");
-        if current.is_some_and(|c| store.secret(&c).unwrap().as_str() != deployed) {
-            found.stale.push(name.clone());
-        }
-    }
-    found.orphans = live.difference(&stored).cloned().collect();
-    found.open = store.open_rotations().unwrap().into_iter().map(|r| r.id).collect();
-    found.audit = store.verify_audit().unwrap().err().map(|e| e.to_string());
-    found
 }
 
 fn ok(output: Output) -> String {

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)] // each test binary uses its own part of this module
 
+pub mod agreement;
+pub mod daemon;
+
 use rekey::runtime::{Limits, Runtime};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -92,6 +95,12 @@ struct State {
     faults: Vec<Fault>,
     /// id → (name, created)
     labels: BTreeMap<String, (String, u64)>,
+    /// Creates being served now, by the first word of their name.
+    creating: BTreeMap<String, usize>,
+    /// The most creates served at once, and how often one started while
+    /// another with the same first word was being served.
+    most_at_once: usize,
+    overlaps: usize,
 }
 
 impl KeyServer {
@@ -125,6 +134,14 @@ impl KeyServer {
         self
     }
 
+    /// The most creates it served at once, and how many creates started
+    /// while another for the same credential (the first word of the
+    /// created key's name) was being served.
+    pub fn creates_at_once(&self) -> (usize, usize) {
+        let state = self.state.lock().unwrap();
+        (state.most_at_once, state.overlaps)
+    }
+
     /// The next creates, one each, make their key and then fail this way.
     pub fn fail_creates(&self, faults: &[Fault]) {
         self.state.lock().unwrap().faults = faults.to_vec();
@@ -139,10 +156,28 @@ impl KeyServer {
         let mut body = String::new();
         let _ = request.as_reader().read_to_string(&mut body);
         requests.lock().unwrap().push(format!("{} {}", request.method(), request.url()));
+        let creating = (*request.method() == tiny_http::Method::Post && request.url() == "/api/keys").then(|| {
+            let name = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|b| b["name"].as_str().map(String::from));
+            name.unwrap_or_default().split(' ').next().unwrap_or_default().to_string()
+        });
+        if let Some(who) = &creating {
+            let mut state = state.lock().unwrap();
+            let count = state.creating.entry(who.clone()).or_default();
+            *count += 1;
+            let overlapping = *count > 1;
+            state.overlaps += usize::from(overlapping);
+            let at_once = state.creating.values().sum();
+            state.most_at_once = state.most_at_once.max(at_once);
+        }
         let (status, reply, fault) = Self::answer(&request, &body, keys, state);
         let latency = state.lock().unwrap().latency;
         if let Some(latency) = latency {
             thread::sleep(latency);
+        }
+        if let Some(who) = &creating {
+            *state.lock().unwrap().creating.get_mut(who).expect("counted above") -= 1;
         }
         match fault {
             Some(Fault::Drop) => {

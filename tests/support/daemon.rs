@@ -1,0 +1,95 @@
+//! A `rekey daemon` under test: started in the background with its log in
+//! a file, signalled, and read through its HTTP endpoints.
+
+use super::Project;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+/// A `[daemon]` table serving on a free loopback port, and that port.
+pub fn daemon_table(extra: &str) -> (String, SocketAddr) {
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    (format!("[daemon]\nlisten = \"{addr}\"\n{extra}\n"), addr)
+}
+
+/// A `rekey daemon` running in the background, its log in `daemon.log`.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: std::path::PathBuf,
+}
+
+impl Daemon {
+    /// Starts it and waits until `/healthz` answers.
+    pub fn start(project: &Project, addr: SocketAddr) -> Self {
+        let log = project.dir.path().join("daemon.log");
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let child = project.command(&["daemon"]).stdout(std::process::Stdio::null()).stderr(file).spawn().unwrap();
+        let daemon = Self { child, addr, log };
+        daemon.wait_for("the endpoints to answer", || get(addr, "/healthz").is_some_and(|(s, _)| s == 200));
+        daemon
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+
+    /// Waits (up to a minute) until `done`, polling.
+    pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}; daemon log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM and returns the exit code.
+    pub fn terminate(mut self) -> Option<i32> {
+        self.signal(rustix::process::Signal::TERM);
+        self.child.wait().unwrap().code()
+    }
+
+    /// The metrics, parsed by a Prometheus text parser.
+    pub fn metrics(&self) -> prometheus_parse::Scrape {
+        let (status, body) = get(self.addr, "/metrics").expect("/metrics answers");
+        assert_eq!(status, 200);
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string()))).expect("valid exposition text")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `GET path` on `addr`: the status and body, or `None` when nothing answers.
+pub fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    Some((status, body))
+}
+
+/// A sample's value, by metric name and labels.
+pub fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    scrape.samples.iter().find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))).map(
+        |s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        },
+    )
+}
