@@ -36,11 +36,13 @@ impl Context {
         })
     }
 
-    /// The named credentials, each checked to be declared, or every
-    /// declared one when none is named.
-    pub fn names_or_all(&self, names: &[String]) -> Result<Vec<String>, UsageError> {
+    /// The named credentials, each checked to be declared, or, when none
+    /// is named, every declared one a provider can be asked about (a
+    /// manual credential has none: `verify` and `reconcile` pass it over).
+    pub fn named_or_checkable(&self, names: &[String]) -> Result<Vec<String>, UsageError> {
         if names.is_empty() {
-            return Ok(self.config.manifest.credentials.iter().map(|c| c.name.get_ref().clone()).collect());
+            let specs = self.config.manifest.credentials.iter().filter(|c| !Config::is_manual(c));
+            return Ok(specs.map(|c| c.name.get_ref().clone()).collect());
         }
         for name in names {
             self.declared(name)?;

@@ -34,7 +34,7 @@ pub struct Args {
 
 /// Reconciles the named credentials (all declared ones by default).
 pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
-    let names = context.names_or_all(&args.names)?;
+    let names = context.named_or_checkable(&args.names)?;
     let store = context.store()?;
     let runtime = context.runtime()?;
     let session = Session::new(&context.config, &store, &runtime)?;

@@ -9,7 +9,7 @@ use crate::rotation::Session;
 /// Checks the named credentials (all declared ones by default).
 pub async fn run(names: Vec<String>, json: bool, context: &Context) -> anyhow::Result<()> {
     let config = &context.config;
-    let names = context.names_or_all(&names)?;
+    let names = context.named_or_checkable(&names)?;
     let store = context.store()?;
     let runtime = context.runtime()?;
     let session = Session::new(config, &store, &runtime)?;

@@ -19,7 +19,7 @@ mod server;
 mod signals;
 mod tend;
 
-use crate::config::Config;
+use crate::config::{Config, CredentialSpec};
 use crate::rotation::{RotationError, Session};
 use crate::runtime::Runtime;
 use crate::store::{Store, StoreError, now};
@@ -32,6 +32,7 @@ use signals::{Signal, Signals};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
+use tend::Tended;
 
 /// Why the daemon could not start or go on.
 #[derive(Debug, thiserror::Error)]
@@ -251,20 +252,10 @@ impl Daemon<'_> {
                     self.metrics.running(-1);
                     let spec = config.credential(&name).expect("declared");
                     let now = crate::store::now();
-                    let next = if tended.busy {
-                        now + BUSY_RETRY
-                    } else {
-                        let failed = tended.failed;
-                        let count = failures.entry(name.clone()).or_default();
-                        *count = if failed { *count + 1 } else { 0 };
-                        let backoff = if failed { 60 << (*count - 1).min(6) } else { 0 };
-                        match agenda(spec, store, now, frozen_until(config, now)) {
-                            Ok(a) if !a.now.is_empty() => now + backoff,
-                            Ok(a) => a.next.unwrap_or(i64::MAX),
-                            Err(_) => now + BUSY_RETRY,
-                        }
-                    };
-                    if next < i64::MAX { queue.set(&name, next) } else { queue.remove(&name) }
+                    match self.next_time(config, spec, &tended, failures.entry(name.clone()).or_default(), now) {
+                        Some(at) => queue.set(&name, at),
+                        None => queue.remove(&name),
+                    }
                     self.refresh_one(spec, now);
                 }
                 _ = tokio::time::sleep(wait) => {}
@@ -299,6 +290,30 @@ impl Daemon<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// When a credential whose work just ended needs work again: after
+    /// [`BUSY_RETRY`] when another process held it; while its work keeps
+    /// failing, after a backoff (1, 2, 4… up to 64 minutes, counted in
+    /// `failures`); otherwise when its agenda says.
+    fn next_time(
+        &self,
+        config: &Config,
+        spec: &CredentialSpec,
+        tended: &Tended,
+        failures: &mut u32,
+        now: i64,
+    ) -> Option<i64> {
+        if tended.busy {
+            return Some(now + BUSY_RETRY);
+        }
+        *failures = if tended.failed { *failures + 1 } else { 0 };
+        let backoff = if tended.failed { 60 << (*failures - 1).min(6) } else { 0 };
+        match agenda(spec, self.store, now, frozen_until(config, now)) {
+            Ok(agenda) if !agenda.now.is_empty() => Some(now + backoff),
+            Ok(agenda) => agenda.next,
+            Err(_) => Some(now + BUSY_RETRY),
         }
     }
 

@@ -8,15 +8,11 @@ use super::error::PluginError;
 use super::limits::Limits;
 use super::plugin::Plugin;
 use super::sandbox::{self, Sandbox};
+use super::ticker::Ticker;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
-
-/// How often the epoch advances: the granularity of call deadlines.
-pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// Calls that can run at once with the pooling allocator; more wait for a
 /// free slot rather than fail.
@@ -37,7 +33,7 @@ pub(crate) struct Shared {
     cache: Option<CodeCache>,
     compiler: Option<Compiler>,
     pooling: bool,
-    stop_ticker: Arc<AtomicBool>,
+    pub(crate) ticker: Ticker,
 }
 
 impl Runtime {
@@ -51,9 +47,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         sandbox::link(&mut linker).expect("the sandbox's interfaces link once each");
         let cache = cache_dir.map(|dir| CodeCache::open(dir, &engine, limits.memory_bytes)).transpose()?;
-        let stop_ticker = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), stop_ticker.clone());
-        let shared = Shared { engine, linker, limits, cache, compiler: None, pooling, stop_ticker };
+        let ticker = Ticker::spawn(engine.clone());
+        let shared = Shared { engine, linker, limits, cache, compiler: None, pooling, ticker };
         Ok(Self { shared: Arc::new(shared) })
     }
 
@@ -145,12 +140,6 @@ impl Shared {
     }
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
-        self.stop_ticker.store(true, Ordering::Relaxed);
-    }
-}
-
 /// The engine every plugin runs on, and whether it pools instances. The
 /// compiler process builds the same one, so its artifacts load here.
 pub(crate) fn build_engine(limits: &Limits) -> wasmtime::Result<(Engine, bool)> {
@@ -183,17 +172,4 @@ pub(crate) fn config(limits: &Limits) -> Config {
     // Host functions run on the same fiber stack as the guest: leave room.
     config.async_stack_size(limits.stack_bytes + (1 << 20));
     config
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`] until the runtime drops.
-fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
-    std::thread::Builder::new()
-        .name("rekey-epoch".into())
-        .spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        })
-        .expect("the OS can start one thread");
 }

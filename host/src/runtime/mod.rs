@@ -27,6 +27,7 @@ mod redact;
 mod sandbox;
 mod structure;
 mod tcp;
+mod ticker;
 mod transcript;
 pub(crate) mod validate;
 

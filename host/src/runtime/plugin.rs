@@ -7,7 +7,7 @@ use super::bindings::{
 };
 use super::compat;
 use super::compile::CompileError;
-use super::engine::{EPOCH_TICK, Shared};
+use super::engine::Shared;
 use super::error::{Denial, PluginError};
 use super::grants::{Grants, Policy};
 use super::http::{Denials, Egress};
@@ -17,6 +17,7 @@ use super::output::Output;
 use super::placeholder::Placeholders;
 use super::redact::Redactor;
 use super::sandbox::Sandbox;
+use super::ticker::EPOCH_TICK;
 use super::transcript::{Exchange, Transcript};
 use super::validate;
 use std::collections::BTreeMap;
@@ -298,6 +299,8 @@ impl Plugin {
         };
         let mut store = Store::new(&self.shared.engine, sandbox);
         store.limiter(|sandbox| &mut sandbox.limiter);
+        // The epoch advances only while some call holds the ticker.
+        let _ticking = self.shared.ticker.running();
         store.set_epoch_deadline(limits.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64 + 1);
         store.epoch_deadline_trap();
 
