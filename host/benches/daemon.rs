@@ -3,7 +3,9 @@
 //! - the scheduler's lag when 50 credentials fall due in the same second
 //!   (a cron schedule every 15 seconds), at `concurrency` 1, 4 and 16: how
 //!   long after its due time each rotation started, from the daemon's own
-//!   `rekey_scheduler_lag_seconds` histogram;
+//!   `rekey_scheduler_lag_seconds` histogram; with the `random` plugin, and
+//!   with `webhook` against a loopback key API answering after 50 ms (four
+//!   round trips per rotation);
 //! - its idle cost with 50 and with 1,000 credentials, none due: CPU time
 //!   over a minute (from /proc) and resident memory.
 //!
@@ -12,9 +14,10 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+use rekey_test_artifacts::plugins;
 use std::time::Duration;
-use support::Project;
 use support::daemon::{Daemon, daemon_table, sample};
+use support::{KeyServer, Project};
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {
@@ -24,8 +27,30 @@ fn main() {
         "{:<52} {:>11} {:>9} {:>9} {:>9}",
         "scheduler lag, 50 credentials due at once", "concurrency", "mean", "p95 <=", "max <="
     );
+    let policy = r#"policy = { schedule = "*/15 * * * * *", window = "1m", grace_period = "0s" }"#;
     for concurrency in [1, 4, 16] {
-        lag(concurrency);
+        lag("random plugin, env-file targets", concurrency, &random_credentials(50, policy), &[]);
+    }
+    let server = KeyServer::start().with_latency(Duration::from_millis(50));
+    let webhook: String = (0..50)
+        .map(|i| {
+            support::webhook_credential(
+                &format!("w{i:02}"),
+                plugins::WEBHOOK,
+                &server,
+                "ADMIN",
+                &format!("w{i:02}.env"),
+            )
+            .replace(r#"policy = { grace_period = "0s" }"#, policy)
+        })
+        .collect();
+    for concurrency in [4, 16] {
+        lag(
+            "webhook plugin, key API answering after 50 ms",
+            concurrency,
+            &webhook,
+            &[("ADMIN", KeyServer::ADMIN_TOKEN)],
+        );
     }
     println!("{:<52} {:>11} {:>9} {:>9}", "idle daemon, nothing due (60 s)", "credentials", "CPU", "RSS");
     for n in [50, 1_000] {
@@ -46,10 +71,9 @@ fn rotated(daemon: &Daemon) -> f64 {
     sample(&daemon.metrics(), "rekey_rotations_total", &[("result", "rotated")]).unwrap_or(0.0)
 }
 
-fn lag(concurrency: usize) {
+fn lag(what: &str, concurrency: usize, credentials: &str, env: &[(&str, &str)]) {
     let (table, addr) = daemon_table(&format!("concurrency = {concurrency}"));
-    let policy = r#"policy = { schedule = "*/15 * * * * *", window = "1m", grace_period = "0s" }"#;
-    let project = Project::new(&format!("{table}{}", random_credentials(50, policy)), &[]);
+    let project = Project::new(&format!("{table}{credentials}"), env);
     let daemon = Daemon::start(&project, addr);
     daemon.wait_for("the first keys", || rotated(&daemon) >= 50.0);
     daemon.wait_for("the scheduled rotations", || rotated(&daemon) >= 100.0);
@@ -66,8 +90,7 @@ fn lag(concurrency: usize) {
         .unwrap();
     let quantile = |q: f64| buckets.iter().find(|b| b.count >= q * count).map_or(f64::INFINITY, |b| b.less_than);
     println!(
-        "{:<52} {concurrency:>11} {:>7.1}ms {:>7.1}ms {:>7.1}ms",
-        "random plugin, env-file targets",
+        "{what:<52} {concurrency:>11} {:>7.1}ms {:>7.1}ms {:>7.1}ms",
         sum / count * 1e3,
         quantile(0.95) * 1e3,
         quantile(1.0) * 1e3
