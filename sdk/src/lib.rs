@@ -7,9 +7,10 @@
 //!
 //! # Example
 //!
-//! A complete plugin for a service that issues API keys over HTTP
-//! (`Cargo.toml`: `crate-type = ["cdylib"]`, depend on `rekey-sdk`; build with
-//! `cargo build --target wasm32-wasip2 --release`):
+//! A complete plugin for a service that issues API keys over HTTP. Its
+//! `Cargo.toml` needs `[lib] crate-type = ["cdylib"]` (without it cargo
+//! builds an `.rlib` and no `.wasm` at all) and the dependency on
+//! `rekey-sdk`; build it with `cargo build --target wasm32-wasip2 --release`:
 //!
 //! ```no_run
 //! use rekey_sdk::{
@@ -28,8 +29,11 @@
 //!             config: vec![
 //!                 ConfigField::new("api-url", FieldType::Url, "Base URL of the API")
 //!                     .default_value("https://api.example.com"),
+//!                 // A placeholder secret never enters the sandbox: the plugin
+//!                 // sees `{{secret:admin-token}}`, and the host puts the
+//!                 // value into the request headers on the way out.
 //!                 ConfigField::new("admin-token", FieldType::Text, "Token allowed to manage keys")
-//!                     .secret(),
+//!                     .placeholder(),
 //!             ],
 //!             capabilities: Capabilities {
 //!                 concurrent_keys: true,
@@ -58,8 +62,9 @@
 //!         })
 //!     }
 //!
-//!     fn verify(_ctx: CallContext, key: Credential) -> Result<Verification, ProviderError> {
-//!         let status = http::Request::get("https://api.example.com/me")
+//!     fn verify(ctx: CallContext, key: Credential) -> Result<Verification, ProviderError> {
+//!         let url = format!("{}/me", Config::new(&ctx).required("api-url")?);
+//!         let status = http::Request::get(&url)
 //!             .bearer(&key.secret)
 //!             .send()?
 //!             .status();
@@ -89,13 +94,14 @@ mod schema;
 pub mod secret;
 pub mod tcp;
 
-/// The bindings generated from the `rekey:provider` WIT package (in the
-/// repository's `wit/` folder). The re-exports at the crate root are what
+/// The bindings generated from the `rekey:provider` WIT package (the
+/// crate's `wit/` folder, which is the repository's `wit/`, packaged with
+/// the crate). The re-exports at the crate root are what
 /// most plugins need.
 #[allow(missing_docs)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "plugin",
         with: {
             "wasi:http/types@0.2.12": wasip2::http::types,

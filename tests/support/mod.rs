@@ -60,8 +60,9 @@ pub fn text(output: &Output) -> (String, String) {
 /// - `GET /api/keys` (admin token) lists the live keys: id, name, created.
 /// - `GET /api/me` answers 200 to a live key and 401 otherwise.
 /// - `DELETE /api/keys/ID` (admin token) deletes one (404 if unknown).
-/// - `GET /api/big` answers 8 MiB to anyone, `GET /api/redirect` redirects
-///   to a host nobody declared, and `GET /api/echo` echoes the `X-Token`
+/// - `GET /api/anyone` answers 200 to anyone, key or not; `GET /api/big`
+///   answers 8 MiB to anyone, `GET /api/redirect` redirects to a host
+///   nobody declared, and `GET /api/echo` echoes the `X-Token`
 ///   header (200 when it is the admin token, 401 otherwise), encoded as
 ///   `?form=` says (`percent`, `plus`, `json`, `base64`, `hex`).
 ///
@@ -257,6 +258,7 @@ impl KeyServer {
                 ok(200, serde_json::Value::Array(listed).to_string())
             }
             (tiny_http::Method::Get, "/api/big") => ok(200, "x".repeat(8 << 20)),
+            (tiny_http::Method::Get, "/api/anyone") => ok(200, r#"{"ok": true}"#.into()),
             (tiny_http::Method::Get, url) if url.starts_with("/api/echo") => {
                 let token = request.headers().iter().find(|h| h.field.equiv("x-token")).map(|h| h.value.to_string());
                 let token = token.unwrap_or_default();

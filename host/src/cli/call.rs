@@ -2,9 +2,10 @@
 //! and request transcript, for a plugin author's edit-run loop.
 
 use super::exit::{InvalidKey, UsageError};
-use super::secrets::{self, CREDENTIAL_SECRET_VAR};
+use super::secrets::{self, CREDENTIAL_SECRET_VAR, Secrets};
 use super::show::{field, pairs, transcript};
 use crate::runtime::{CallOptions, Endpoint, Exchange, Grants, Limits, Outcome, Plugin, PluginError, Runtime};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,10 +16,30 @@ use std::time::Duration;
 REKEY_ADMIN_<FIELD> (e.g. REKEY_ADMIN_ADMIN_TOKEN for `admin-token`); the credential to verify or revoke \
 comes from --stdin JSON (the output of `generate --json` works as is) or from --key-id with $REKEY_CREDENTIAL_SECRET.")]
 pub struct Args {
-    /// The plugin file (a WebAssembly component).
-    file: PathBuf,
+    #[command(flatten)]
+    pub plugin: PluginArgs,
     /// The function to call.
     call: Call,
+    /// The key id of the credential to verify or revoke; its secret comes from $REKEY_CREDENTIAL_SECRET.
+    #[arg(long, value_name = "ID")]
+    key_id: Option<String>,
+    /// The rotation id passed to the plugin [default: a fresh one].
+    #[arg(long, value_name = "ID")]
+    rotation_id: Option<String>,
+    /// Print the result as JSON, the new secret included.
+    #[arg(long)]
+    json: bool,
+    /// Show the new secret in the text output too.
+    #[arg(long)]
+    reveal: bool,
+}
+
+/// What `plugin call` and `plugin test` share: the plugin, its config and
+/// grants, where its secrets come from, and its limits.
+#[derive(Debug, clap::Args)]
+pub struct PluginArgs {
+    /// The plugin file (a WebAssembly component).
+    file: PathBuf,
     /// A config value (repeat for more); secret fields are refused here.
     #[arg(long = "config", short = 'c', value_name = "KEY=VALUE", value_parser = parse_pair)]
     config: Vec<(String, String)>,
@@ -31,24 +52,12 @@ pub struct Args {
     /// Read secret inputs from stdin as JSON: {"admin_secrets": {..}, "credential": {..}}.
     #[arg(long)]
     stdin: bool,
-    /// The key id of the credential to verify or revoke; its secret comes from $REKEY_CREDENTIAL_SECRET.
-    #[arg(long, value_name = "ID")]
-    key_id: Option<String>,
-    /// The rotation id passed to the plugin [default: a fresh one].
-    #[arg(long, value_name = "ID")]
-    rotation_id: Option<String>,
-    /// Deadline of the call, in seconds.
+    /// Deadline of each call, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     timeout: u64,
-    /// Memory limit of the call, in MiB.
+    /// Memory limit of each call, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     memory: usize,
-    /// Print the result as JSON, the new secret included.
-    #[arg(long)]
-    json: bool,
-    /// Show the new secret in the text output too.
-    #[arg(long)]
-    reveal: bool,
 }
 
 /// The provider functions that can be called.
@@ -62,24 +71,42 @@ enum Call {
     Revoke,
 }
 
-impl Args {
-    /// The limits the runtime should enforce for this call.
+impl PluginArgs {
+    /// The limits the runtime should enforce for these calls.
     pub fn limits(&self) -> Limits {
         Limits { deadline: Duration::from_secs(self.timeout), memory_bytes: self.memory << 20, ..Limits::default() }
+    }
+
+    /// The plugin file.
+    pub fn file(&self) -> &std::path::Path {
+        &self.file
+    }
+
+    /// Loads the plugin and reads the secret inputs (the credential's by
+    /// `key_id`, if given).
+    pub async fn load(&self, runtime: &Runtime, key_id: Option<String>) -> anyhow::Result<(Plugin, Secrets)> {
+        let plugin = runtime.load(&self.file).await?;
+        let secrets = secrets::read(self.stdin, plugin.info(), key_id)?;
+        Ok((plugin, secrets))
+    }
+
+    /// The options of one call with `rotation_id`.
+    pub fn options(&self, admin_secrets: &BTreeMap<String, String>, rotation_id: String) -> CallOptions {
+        CallOptions {
+            config: self.config.iter().cloned().collect(),
+            admin_secrets: admin_secrets.clone(),
+            grants: Grants { endpoints: self.grants.clone(), resolve: self.resolve.iter().cloned().collect() },
+            rotation_id,
+            known_secrets: vec![],
+        }
     }
 }
 
 /// Loads the plugin, runs the call and prints what happened.
 pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
-    let plugin = runtime.load(&args.file).await?;
-    let secrets = secrets::read(args.stdin, plugin.info(), args.key_id.clone())?;
-    let options = CallOptions {
-        config: args.config.iter().cloned().collect(),
-        admin_secrets: secrets.admin_secrets,
-        grants: Grants { endpoints: args.grants.clone(), resolve: args.resolve.iter().cloned().collect() },
-        rotation_id: args.rotation_id.clone().unwrap_or_else(fresh_rotation_id),
-        known_secrets: vec![],
-    };
+    let (plugin, secrets) = args.plugin.load(runtime, args.key_id.clone()).await?;
+    let options =
+        args.plugin.options(&secrets.admin_secrets, args.rotation_id.clone().unwrap_or_else(fresh_rotation_id));
     let credential = || {
         secrets.credential.clone().ok_or_else(|| {
             UsageError(format!(
@@ -210,7 +237,7 @@ fn parse_resolve(text: &str) -> Result<(String, IpAddr), String> {
 }
 
 /// A rotation id unique enough for one-off calls: time and process.
-fn fresh_rotation_id() -> String {
+pub fn fresh_rotation_id() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     format!("call-{nanos:x}-{:x}", std::process::id())
 }

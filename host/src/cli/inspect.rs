@@ -77,7 +77,9 @@ fn print_text(plugin: &Plugin) {
 fn describe(f: &ConfigField) -> String {
     let mut words = vec![f.field_type.name().to_string()];
     words.push(if f.required { "required" } else { "optional" }.into());
-    if f.secret {
+    if f.placeholder {
+        words.push("secret, placeholder: the plugin sees {{secret:NAME}}, the host fills in the value".into());
+    } else if f.secret {
         words.push("secret".into());
     }
     if let Some(default) = &f.default_value {

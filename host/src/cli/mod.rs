@@ -4,6 +4,7 @@
 mod audit;
 mod backup;
 mod call;
+mod conformance;
 mod context;
 mod credential;
 mod daemon;
@@ -160,6 +161,8 @@ enum PluginCommand {
     Inspect(inspect::Args),
     /// Run one call of a plugin in the sandbox, for a plugin author's edit-run loop.
     Call(call::Args),
+    /// Check a plugin against the contract's rules with its real API: generate, verify, revoke, hosts, errors, timings.
+    Test(conformance::Args),
     /// Review a plugin, approve it in rekey.lock (pinned by sha256) and copy it into the plugin directory.
     Install(install::Args),
     /// Each approved plugin: digest, whether the file is still the approved one, signature.
@@ -170,6 +173,12 @@ enum PluginCommand {
     },
     /// Everything a security reviewer needs on one page: identity, producers, WIT, permissions, limits, secrets.
     Audit(review::Args),
+    /// Write the WIT contract this rekey speaks (rekey:provider and its WASI deps), for a plugin in any language.
+    Wit {
+        /// The folder to write it into.
+        #[arg(long, default_value = "wit", value_name = "DIR")]
+        out: PathBuf,
+    },
     #[command(flatten)]
     Signing(signing::Command),
 }
@@ -220,8 +229,12 @@ pub fn main() -> ExitCode {
             match command {
                 PluginCommand::Inspect(args) => inspect::run(args, &runtime(Limits::default(), cache.clone())?).await,
                 PluginCommand::Call(args) => {
-                    let runtime = runtime(args.limits(), cache.clone())?;
+                    let runtime = runtime(args.plugin.limits(), cache.clone())?;
                     call::run(args, &runtime).await
+                }
+                PluginCommand::Test(args) => {
+                    let runtime = runtime(args.plugin.limits(), cache.clone())?;
+                    conformance::run(args, &runtime).await
                 }
                 PluginCommand::Install(args) => {
                     install::run(args, &load()?.config, &runtime(Limits::default(), cache.clone())?).await
@@ -233,6 +246,13 @@ pub fn main() -> ExitCode {
                         .await
                 }
                 PluginCommand::Signing(command) => signing::run(command, || Ok(load()?.config)),
+                PluginCommand::Wit { out } => {
+                    let written = crate::runtime::contract::write(&out)
+                        .map_err(|e| anyhow::anyhow!("cannot write the contract into {}: {e}", out.display()))?;
+                    let version = crate::runtime::contract::VERSION;
+                    println!("wrote {} files of rekey:provider@{version} to {}", written.len(), out.display());
+                    Ok(())
+                }
             }
         }),
     };

@@ -13,7 +13,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     /// The file could not be read.
-    #[error("cannot read plugin `{path}`: {source}")]
+    #[error("cannot read plugin `{path}`: {source}{}", build_hint(.path, .source))]
     Read {
         /// The plugin file.
         path: PathBuf,
@@ -336,5 +336,17 @@ impl PluginError {
                 ProviderError::Rejected(_) => "provider:rejected",
             },
         }
+    }
+}
+
+/// What to do about a plugin file that is missing where cargo would have
+/// put it: a library built without `crate-type = ["cdylib"]` makes no
+/// `.wasm` at all, and the build says nothing about it.
+fn build_hint(path: &std::path::Path, error: &std::io::Error) -> &'static str {
+    let from_cargo = path.components().any(|c| c.as_os_str() == "wasm32-wasip2");
+    if error.kind() == std::io::ErrorKind::NotFound && from_cargo {
+        ". If cargo built it: a library makes a .wasm only with `[lib] crate-type = [\"cdylib\"]` in its Cargo.toml"
+    } else {
+        ""
     }
 }

@@ -13,6 +13,7 @@ mod cache;
 mod compat;
 pub mod compile;
 pub(crate) mod connect;
+pub mod contract;
 mod encodings;
 mod engine;
 mod error;

@@ -47,7 +47,14 @@ pub(crate) fn check(path: &Path, bytes: &[u8], memory_budget: usize) -> Result<(
         return Err(too_big(format!("it is {} MiB; at most {} MiB", bytes.len() >> 20, MAX_SIZE >> 20)));
     }
     if !Parser::is_component(bytes) {
-        let what = if Parser::is_core_wasm(bytes) { "a core WebAssembly module" } else { "not WebAssembly" };
+        let what = if Parser::is_core_wasm(bytes) {
+            "a core WebAssembly module"
+        } else if bytes.starts_with(b"!<arch>\n") {
+            // What cargo makes of a library without `crate-type = ["cdylib"]`.
+            "a Rust library archive (an .rlib); add `[lib] crate-type = [\"cdylib\"]` to the plugin's Cargo.toml so that cargo builds a .wasm"
+        } else {
+            "not WebAssembly"
+        };
         return Err(not_a_component(format!("it is {what}, not a component")));
     }
     let s = read(bytes).map_err(|e| not_a_component(format!("it cannot be read: {e}")))?;

@@ -1,0 +1,303 @@
+//! `rekey plugin test`: the conformance kit. It runs the contract's rules
+//! against a plugin and its real provider, one line per rule with the
+//! reason, and exits 1 when any fails:
+//!
+//! - it loads: its structure, imports, exports and config schema are valid;
+//! - `info` is deterministic (asked twice, in two fresh loads);
+//! - `generate` makes a key the new key's `verify` accepts;
+//! - a second `generate` (another rotation) makes a different key, and
+//!   with `idempotent-generate`, the same rotation id makes no second key
+//!   (the same key id comes back);
+//! - with `lists-keys`, the new key is listed under its rotation id;
+//! - `revoke` works, the revoked key no longer verifies, and revoking it
+//!   again succeeds (for a provider on the network: a plugin that reaches
+//!   none, like `random`, holds no key anywhere to revoke);
+//! - a wrong admin secret is reported as `unauthorized`;
+//! - no request went anywhere the plugin did not declare;
+//! - the time of each call.
+//!
+//! Every key it makes is revoked before it ends.
+
+use super::call::{PluginArgs, fresh_rotation_id};
+use crate::runtime::{CallOptions, Credential, Outcome, Plugin, PluginError, ProviderError, Runtime};
+use std::time::Duration;
+
+/// Arguments of `rekey plugin test`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Admin secrets come from --stdin JSON or from REKEY_ADMIN_<FIELD>, as for `plugin call`. \
+The test makes real keys at the provider and revokes each before it ends.")]
+pub struct Args {
+    #[command(flatten)]
+    pub plugin: PluginArgs,
+    /// Print one JSON object per rule.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One rule's result.
+#[derive(Debug, serde::Serialize)]
+struct Checked {
+    rule: String,
+    /// `pass`, `fail` or `skip`.
+    result: &'static str,
+    detail: String,
+}
+
+/// The rules run so far.
+struct Kit {
+    checked: Vec<Checked>,
+    json: bool,
+    /// Every call's time, by call.
+    timings: Vec<(String, Duration)>,
+}
+
+impl Kit {
+    fn record(&mut self, rule: &str, result: &'static str, detail: String) {
+        let checked = Checked { rule: rule.into(), result, detail };
+        if self.json {
+            println!("{}", serde_json::to_string(&checked).expect("serializes"));
+        } else {
+            let mark = match result {
+                "pass" => "PASS",
+                "fail" => "FAIL",
+                _ => "SKIP",
+            };
+            println!("{mark}  {:<44} {}", checked.rule, checked.detail);
+        }
+        self.checked.push(checked);
+    }
+
+    fn check(&mut self, rule: &str, outcome: Result<String, String>) -> bool {
+        match outcome {
+            Ok(detail) => self.record(rule, "pass", detail),
+            Err(detail) => self.record(rule, "fail", detail),
+        }
+        self.checked.last().is_some_and(|c| c.result == "pass")
+    }
+
+    /// Each call's count and slowest time.
+    fn timings(&self) -> String {
+        let mut by_call = std::collections::BTreeMap::<&str, Vec<Duration>>::new();
+        for (call, took) in &self.timings {
+            by_call.entry(call).or_default().push(*took);
+        }
+        let each = by_call.iter().map(|(call, times)| {
+            let slowest = times.iter().max().copied().unwrap_or_default();
+            format!("{call} ×{} ≤ {:.1} ms", times.len(), slowest.as_secs_f64() * 1e3)
+        });
+        each.collect::<Vec<_>>().join(", ")
+    }
+
+    /// The result of a call, its time kept; a denied request fails the
+    /// hosts rule later.
+    fn timed<T>(&mut self, call: &str, outcome: Outcome<T>, denied: &mut Vec<String>) -> Result<T, PluginError> {
+        self.timings.push((call.into(), outcome.elapsed));
+        for exchange in &outcome.transcript {
+            if let Some(error) = exchange.error.as_deref().filter(|e| e.starts_with("denied")) {
+                denied.push(format!("{call}: {} {}:{}: {error}", exchange.method, exchange.host, exchange.port));
+            }
+        }
+        if let Err(PluginError::Denied { denial, .. }) = &outcome.result {
+            denied.push(format!("{call}: {denial}"));
+        }
+        outcome.result
+    }
+}
+
+/// Runs the rules and reports them.
+pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
+    let mut kit = Kit { checked: vec![], json: args.json, timings: vec![] };
+    let (plugin, secrets) = match args.plugin.load(runtime, None).await {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            kit.record("loads", "fail", format!("{error:#}"));
+            return finish(kit);
+        }
+    };
+    let info = plugin.info();
+    kit.record("loads", "pass", format!("{} {}, sha256 {}", info.name, info.version, &plugin.digest()[..16]));
+    deterministic(&mut kit, &args, &plugin).await;
+    let options = |rotation: String| args.plugin.options(&secrets.admin_secrets, rotation);
+    let mut denied = Vec::new();
+    let mut made: Vec<(CallOptions, Credential)> = Vec::new();
+
+    let first_options = options(fresh_rotation_id());
+    let first = kit.timed("generate", plugin.generate(&first_options).await, &mut denied);
+    let first_ok =
+        kit.check("generate makes a key", first.as_ref().map(|k| format!("key id {}", k.key_id)).map_err(describe));
+    if let Ok(key) = first {
+        made.push((first_options.clone(), key));
+    }
+    if first_ok {
+        let (opts, key) = made[0].clone();
+        let verified = kit.timed("verify", plugin.verify(&opts, &key).await, &mut denied);
+        kit.check(
+            "verify accepts the new key",
+            verified.map_err(|e| describe(&e)).and_then(|v| valid(v.valid, v.detail)),
+        );
+        const SAME: &str = "the same rotation id makes no second key";
+        if info.capabilities.idempotent_generate && reaches_no_provider(&plugin) {
+            kit.record(SAME, "skip", "the plugin reaches no provider, so no key is held anywhere".into());
+        } else if info.capabilities.idempotent_generate {
+            let again = kit.timed("generate", plugin.generate(&opts).await, &mut denied);
+            kit.check(
+                SAME,
+                again.map_err(|e| describe(&e)).and_then(|k| {
+                    if k.key_id == key.key_id {
+                        Ok("idempotent-generate holds: the same key (or its replacement) came back".into())
+                    } else {
+                        Err(format!("another key ({}) for the same rotation id, against idempotent-generate", k.key_id))
+                    }
+                }),
+            );
+        }
+        let second_options = options(fresh_rotation_id());
+        let second = kit.timed("generate", plugin.generate(&second_options).await, &mut denied);
+        let different = match &second {
+            Ok(k) if k.key_id != key.key_id && k.secret != key.secret => Ok(format!("key id {}", k.key_id)),
+            Ok(_) => Err("the same key id or secret came back for another rotation".into()),
+            Err(e) => Err(describe(e)),
+        };
+        kit.check("another rotation gets a different key", different);
+        if let Ok(second) = second {
+            made.push((second_options, second));
+        }
+        if info.capabilities.lists_keys {
+            listed(&mut kit, &plugin, &opts, &key, &mut denied).await;
+        }
+        revocation(&mut kit, &plugin, &opts, &key, &mut denied).await;
+        wrong_secret(&mut kit, &plugin, &args, &mut denied).await;
+    }
+    // Nothing is left behind at the provider.
+    for (opts, key) in made.iter().skip(1) {
+        let revoked = kit.timed("revoke", plugin.revoke(opts, key).await, &mut denied);
+        if let Err(e) = revoked {
+            kit.record(
+                "cleanup",
+                "fail",
+                format!("revoking {} failed: {e}; revoke it at the provider by hand", key.key_id),
+            );
+        }
+    }
+    let hosts = if denied.is_empty() {
+        Ok(format!("the sandbox refused no request in {} call(s)", kit.timings.len()))
+    } else {
+        Err(denied.join("; "))
+    };
+    kit.check("requests go only to declared hosts", hosts);
+    let timings = kit.timings();
+    kit.record("timings", "pass", timings);
+    finish(kit)
+}
+
+/// `info` asked again in a fresh load (no cache) says the same.
+async fn deterministic(kit: &mut Kit, args: &Args, plugin: &Plugin) {
+    let fresh = match Runtime::new(args.plugin.limits(), None) {
+        Ok(runtime) => runtime.load(args.plugin.file()).await,
+        Err(e) => Err(e),
+    };
+    let outcome = fresh.map_err(|e| e.to_string()).and_then(|again| {
+        let (a, b) = (serde_json::to_value(plugin.info()), serde_json::to_value(again.info()));
+        if a.is_ok() && a.ok() == b.ok() {
+            Ok("the same answer from two loads; it ran with no network and frozen clocks".into())
+        } else {
+            Err("two loads gave different answers: info must not depend on time, randomness or anything else".into())
+        }
+    });
+    kit.check("info is deterministic and does no I/O", outcome);
+}
+
+/// With `lists-keys`, the new key is listed, labelled with its rotation id.
+async fn listed(kit: &mut Kit, plugin: &Plugin, opts: &CallOptions, key: &Credential, denied: &mut Vec<String>) {
+    let keys = kit.timed("list-keys", plugin.list_keys(opts).await, denied);
+    kit.check(
+        "list-keys shows the new key with its rotation id",
+        keys.map_err(|e| describe(&e)).and_then(|keys| match keys.iter().find(|k| k.key_id == key.key_id) {
+            Some(k) if k.tag.as_deref().is_some_and(|t| t.contains(&opts.rotation_id)) => {
+                Ok(format!("{} key(s) listed", keys.len()))
+            }
+            Some(k) => {
+                Err(format!("listed with tag {:?}, which does not hold the rotation id {}", k.tag, opts.rotation_id))
+            }
+            None => Err(format!("{} is not among the {} key(s) listed", key.key_id, keys.len())),
+        }),
+    );
+}
+
+/// `revoke` works, the key stops verifying, and a second `revoke` succeeds.
+async fn revocation(kit: &mut Kit, plugin: &Plugin, opts: &CallOptions, key: &Credential, denied: &mut Vec<String>) {
+    let revoked = kit.timed("revoke", plugin.revoke(opts, key).await, denied);
+    if !kit.check("revoke succeeds", revoked.map(|()| "revoked".into()).map_err(|e| describe(&e))) {
+        return;
+    }
+    if reaches_no_provider(plugin) {
+        let why = "the plugin reaches no provider, so no key is held anywhere to revoke";
+        kit.record("a revoked key no longer verifies", "skip", why.into());
+    } else {
+        let verified = kit.timed("verify", plugin.verify(opts, key).await, denied);
+        kit.check(
+            "a revoked key no longer verifies",
+            match verified {
+                Ok(v) if !v.valid => Ok(v.detail.unwrap_or_else(|| "valid: false".into())),
+                Ok(_) => Err("verify still says valid: true after revoke".into()),
+                Err(e) => Err(format!("verify failed instead of answering valid: false ({})", describe(&e))),
+            },
+        );
+    }
+    let again = kit.timed("revoke", plugin.revoke(opts, key).await, denied);
+    kit.check(
+        "revoking twice succeeds",
+        again.map(|()| "a key already gone is not an error".into()).map_err(|e| describe(&e)),
+    );
+}
+
+/// A wrong admin secret is reported as `unauthorized`, not as anything else.
+async fn wrong_secret(kit: &mut Kit, plugin: &Plugin, args: &Args, denied: &mut Vec<String>) {
+    let fields: Vec<&str> = plugin.info().config.iter().filter(|f| f.secret).map(|f| f.name.as_str()).collect();
+    if fields.is_empty() {
+        kit.record("a wrong admin secret is unauthorized", "skip", "the plugin takes no admin secret".into());
+        return;
+    }
+    let wrong = fields.iter().map(|f| (f.to_string(), "rekey-conformance-wrong-secret".to_string())).collect();
+    let opts = args.plugin.options(&wrong, fresh_rotation_id());
+    let outcome = kit.timed("generate", plugin.generate(&opts).await, denied);
+    kit.check(
+        "a wrong admin secret is unauthorized",
+        match outcome {
+            Err(PluginError::Provider { error: ProviderError::Unauthorized(_), .. }) => {
+                Ok(format!("{} refused", fields.join(", ")))
+            }
+            Err(e) => Err(format!("expected unauthorized, got [{}] {e}", e.kind())),
+            Ok(key) => Err(format!("a key ({}) was made with a wrong admin secret; revoke it by hand", key.key_id)),
+        },
+    );
+}
+
+/// A plugin that declares no network access (like `random`) holds its
+/// keys nowhere: the rules about keys at the provider do not apply.
+fn reaches_no_provider(plugin: &Plugin) -> bool {
+    let permissions = &plugin.info().permissions;
+    permissions.http_hosts.is_empty() && permissions.tcp.is_empty()
+}
+
+fn valid(valid: bool, detail: Option<String>) -> Result<String, String> {
+    let detail = detail.unwrap_or_default();
+    if valid { Ok(detail) } else { Err(format!("valid: false ({detail})")) }
+}
+
+fn describe(error: &PluginError) -> String {
+    format!("[{}] {error}", error.kind())
+}
+
+/// Prints the count and sets the exit code.
+fn finish(kit: Kit) -> anyhow::Result<()> {
+    let failed = kit.checked.iter().filter(|c| c.result == "fail").count();
+    if !kit.json {
+        let passed = kit.checked.iter().filter(|c| c.result == "pass").count();
+        println!("{passed} passed, {failed} failed, {} skipped", kit.checked.len() - passed - failed);
+    }
+    if failed > 0 {
+        return Err(super::exit::Reported(anyhow::anyhow!("{failed} rule(s) failed")).into());
+    }
+    Ok(())
+}
