@@ -128,3 +128,78 @@ fn inspect_shows_a_placeholder_secret_as_one() {
     let line = stdout.lines().find(|l| l.contains("admin-token")).unwrap_or_default();
     assert!(line.contains("placeholder: the plugin sees {{secret:NAME}}"), "{stdout}");
 }
+
+/// `cargo ARGS` in `project`, on this repository's toolchain (which has the
+/// wasm32-wasip2 target), with a target folder kept between runs.
+fn cargo(project: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let toolchain = std::fs::read_to_string(root.join("rust-toolchain.toml")).unwrap();
+    let channel = toolchain.lines().find_map(|l| l.strip_prefix("channel = ")).unwrap().trim_matches('"').to_string();
+    let mut command = std::process::Command::new("cargo");
+    command
+        .args(args)
+        .current_dir(project)
+        .env("RUSTUP_TOOLCHAIN", channel)
+        .env("CARGO_TARGET_DIR", root.join("target/scaffold"))
+        .env_remove("RUSTFLAGS");
+    run(&mut command, "")
+}
+
+/// Makes a project with `rekey plugin new`, runs its unit tests natively,
+/// builds it, and runs the conformance kit on it with `kit_args`.
+fn new_plugin_passes_the_kit(template: &str, kit_args: &[String], env: &[(&str, &str)]) {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join(format!("my-{template}-keys"));
+    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
+    let name = format!("my-{template}-keys");
+    let made = run(
+        rekey(&cache)
+            .args(["plugin", "new", &name, "--template", template, "--dir"])
+            .arg(&project)
+            .arg("--sdk-path")
+            .arg(&sdk),
+        "",
+    );
+    assert!(made.status.success(), "{:?}", text(&made));
+    for file in ["Cargo.toml", "src/lib.rs", "README.md", ".github/workflows/ci.yml"] {
+        assert!(project.join(file).exists(), "{file}");
+    }
+    let tested = cargo(&project, &["test", "--quiet"]);
+    assert!(tested.status.success(), "the unit tests pass natively: {:?}", text(&tested));
+    let built = cargo(&project, &["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
+    assert!(built.status.success(), "{:?}", text(&built));
+    let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/scaffold/wasm32-wasip2/release/my_{template}_keys.wasm"));
+    let checked = run(rekey(&cache).args(["plugin", "test"]).arg(&wasm).args(kit_args).envs(env.iter().copied()), "");
+    let (stdout, stderr) = text(&checked);
+    assert!(checked.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains(" 0 failed,"), "{stdout}");
+}
+
+#[test]
+fn a_new_http_plugin_builds_and_passes_the_kit_against_a_real_key_api_as_made() {
+    let server = KeyServer::start();
+    let args = ["-c".into(), format!("base-url={}", server.base_url()), "--grant".into(), server.addr.to_string()];
+    new_plugin_passes_the_kit("http", &args, &[("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN)]);
+    assert!(server.keys.lock().unwrap().is_empty(), "the kit revoked every key it made");
+}
+
+#[test]
+fn a_new_static_plugin_builds_and_passes_the_kit_as_made() {
+    new_plugin_passes_the_kit("static", &[], &[]);
+}
+
+#[test]
+fn plugin_new_refuses_a_bad_name_and_a_folder_in_use() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = run(rekey(&cache).args(["plugin", "new", "My_Plugin"]), "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("is not a plugin name"), "{:?}", text(&out));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep.txt"), "mine").unwrap();
+    let out = run(rekey(&cache).args(["plugin", "new", "ok-name", "--dir"]).arg(dir.path()), "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("exists and is not empty"), "{:?}", text(&out));
+    assert_eq!(std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(), "mine", "nothing is overwritten");
+}

@@ -18,6 +18,7 @@ mod progress;
 mod reconcile;
 mod review;
 mod rotate;
+mod scaffold;
 mod secrets;
 mod show;
 mod signing;
@@ -163,6 +164,8 @@ enum PluginCommand {
     Call(call::Args),
     /// Check a plugin against the contract's rules with its real API: generate, verify, revoke, hosts, errors, timings.
     Test(conformance::Args),
+    /// Start a plugin project outside this repository that builds and passes `plugin test` as made.
+    New(scaffold::Args),
     /// Review a plugin, approve it in rekey.lock (pinned by sha256) and copy it into the plugin directory.
     Install(install::Args),
     /// Each approved plugin: digest, whether the file is still the approved one, signature.
@@ -232,6 +235,7 @@ pub fn main() -> ExitCode {
                     let runtime = runtime(args.plugin.limits(), cache.clone())?;
                     call::run(args, &runtime).await
                 }
+                PluginCommand::New(args) => scaffold::run(args),
                 PluginCommand::Test(args) => {
                     let runtime = runtime(args.plugin.limits(), cache.clone())?;
                     conformance::run(args, &runtime).await
