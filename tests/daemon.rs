@@ -434,6 +434,8 @@ checks = [{ type = "exec", command = ["sh", "-c", "test \"$REKEY_SECRET\" != bad
     let out = ok(at(&project, DAY0 + 10 * DAY + 9_000, &["rotate", "console"], &format!("{second}\n")));
     assert!(out.contains("revoke the old key at the vendor, then run `rekey confirm-revoked console`"), "{out}");
     assert_eq!(project.env_value("console.env", "KEY"), second);
+    let status = ok(at(&project, DAY0 + 11 * DAY, &["status"], ""));
+    assert!(status.contains("revoke the old key at the vendor, then rekey confirm-revoked console"), "{status}");
     ok(at(&project, DAY0 + 11 * DAY + 9_100, &["daemon", "--once"], ""));
     ok(at(&project, DAY0 + 11 * DAY + 9_200, &["daemon", "--once"], ""));
     ok(at(&project, DAY0 + 12 * DAY + 9_100, &["daemon", "--once"], ""));

@@ -72,7 +72,8 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
             in_progress: overview
                 .open_rotation(name)
                 .map(|r| -> anyhow::Result<_> {
-                    Ok(InProgress { id: &r.id, state: progress(r, &store)?, revoke_after: r.revoke_after })
+                    let manual = crate::config::Config::is_manual(spec);
+                    Ok(InProgress { id: &r.id, state: progress(r, manual, now, &store)?, revoke_after: r.revoke_after })
                 })
                 .transpose()?,
             suspected_orphans: overview.suspects(name),
@@ -117,11 +118,15 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
 }
 
 /// Where an open rotation stands: `running` while a process holds its
-/// credential's lock, `interrupted (run rekey resume)` when none does.
-fn progress(rotation: &Rotation, store: &crate::store::Store) -> anyhow::Result<String> {
+/// credential's lock, `interrupted (run rekey resume)` when none does;
+/// a manual credential past its grace period waits for a person.
+fn progress(rotation: &Rotation, manual: bool, now: i64, store: &crate::store::Store) -> anyhow::Result<String> {
     Ok(match rotation.state {
         State::Running if !CredentialLock::is_held(store.path(), &rotation.credential)? => {
             "interrupted (run rekey resume)".into()
+        }
+        State::Grace if manual && rotation.revoke_after.is_some_and(|t| t <= now) => {
+            format!("revoke the old key at the vendor, then rekey confirm-revoked {}", rotation.credential)
         }
         state => state.as_str().into(),
     })

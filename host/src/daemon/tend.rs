@@ -59,7 +59,7 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                     Ok(_) => {
                         tracing::info!("rotation of `{name}`: {result} in {:.2}s", started.elapsed().as_secs_f64())
                     }
-                    Err(RotationError::Stopped { .. }) => tracing::info!("{}", outcome.as_ref().unwrap_err()),
+                    Err(stopped @ RotationError::Stopped { .. }) => tracing::info!("{stopped}"),
                     Err(e) => tracing::error!("{e}"),
                 }
                 if result != "stopped" {
