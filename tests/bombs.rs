@@ -8,49 +8,10 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Output;
+use support::components::component;
 use wasm_encoder::{
-    CodeSection, Component, ComponentExportKind, ComponentExportSection, ComponentImportSection,
-    ComponentInstanceSection, ComponentTypeRef, ComponentTypeSection, Function, FunctionSection, InstanceSection,
-    InstanceType, Instruction, MemorySection, MemoryType, Module, ModuleArg, ModuleSection, TypeSection, ValType,
+    CodeSection, Function, FunctionSection, Instruction, MemorySection, MemoryType, Module, TypeSection, ValType,
 };
-
-/// A component of `modules`, each instantiated once, with `imports`
-/// (instance imports of no exports, by name) and `exports` (empty
-/// instances: the names pass the checks made before compiling, the types
-/// fail when the plugin is linked).
-fn component(modules: &[Module], imports: &[&str], exports: &[&str]) -> Vec<u8> {
-    let mut component = Component::new();
-    if !imports.is_empty() {
-        let mut types = ComponentTypeSection::new();
-        for _ in imports {
-            types.instance(&InstanceType::new());
-        }
-        component.section(&types);
-        let mut section = ComponentImportSection::new();
-        for (i, name) in imports.iter().enumerate() {
-            section.import(*name, ComponentTypeRef::Instance(i as u32));
-        }
-        component.section(&section);
-    }
-    for module in modules {
-        component.section(&ModuleSection(module));
-    }
-    let mut instances = InstanceSection::new();
-    for i in 0..modules.len() {
-        instances.instantiate(i as u32, Vec::<(&str, ModuleArg)>::new());
-    }
-    component.section(&instances);
-    if !exports.is_empty() {
-        let mut instances = ComponentInstanceSection::new();
-        let mut section = ComponentExportSection::new();
-        for (i, name) in exports.iter().enumerate() {
-            instances.export_items(Vec::<(&str, ComponentExportKind, u32)>::new());
-            section.export(*name, ComponentExportKind::Instance, (imports.len() + i) as u32, None);
-        }
-        component.section(&instances).section(&section);
-    }
-    component.finish()
-}
 
 /// A module of `count` functions, each with `locals` locals and `body`.
 fn functions(count: u32, locals: u32, body: &[Instruction<'_>]) -> Module {
@@ -150,8 +111,8 @@ fn a_plugin_for_another_contract_version_is_told_so() {
 #[test]
 fn an_import_the_host_does_not_provide_is_refused_before_compiling() {
     refused_before_compiling(
-        &component(&[], &["wasi:filesystem/types@0.2.9", "wasi:sockets/udp@0.2.9"], &[]),
-        "imports wasi:filesystem/types@0.2.9, wasi:sockets/udp@0.2.9",
+        &component(&[], &["wasi:keyvalue/store@0.2.0", "wasi:sockets/udp@0.3.0"], &[]),
+        "imports wasi:keyvalue/store@0.2.0, wasi:sockets/udp@0.3.0",
     );
 }
 

@@ -109,8 +109,7 @@ fn a_plugin_runs_only_as_approved() {
 fn a_component_importing_what_the_host_does_not_provide_is_refused_at_install() {
     let server = KeyServer::start();
     let project = webhook_project(&server, "");
-    let stderr =
-        failed(project.run(&["plugin", "install", guests::FILESYSTEM_READER, "--yes"], ""), 2, "wasi:filesystem/");
+    let stderr = failed(project.run(&["plugin", "install", &unprovided(&project), "--yes"], ""), 2, "wasi:keyvalue/");
     assert!(stderr.contains("which rekey does not provide to plugins"), "{stderr}");
     assert!(!project.dir.path().join("rekey.lock").exists());
 }
@@ -202,9 +201,15 @@ fn the_audit_view_shows_a_reviewer_everything() {
         "{wit}"
     );
 
-    let refused = ok(project.run(&["plugin", "audit", guests::FILESYSTEM_READER], ""));
+    let refused = ok(project.run(&["plugin", "audit", &unprovided(&project)], ""));
     assert!(refused.contains("verdict      REFUSED:"), "{refused}");
-    assert!(refused.lines().any(|l| l.trim_start().starts_with("REFUSED   wasi:filesystem/")), "{refused}");
+    assert!(refused.lines().any(|l| l.trim_start().starts_with("REFUSED   wasi:keyvalue/")), "{refused}");
+    let inert = ok(project.run(&["plugin", "audit", guests::INERT_IMPORTS], ""));
+    for import in
+        ["wasi:filesystem/types", "wasi:filesystem/preopens", "wasi:sockets/udp", "wasi:sockets/ip-name-lookup"]
+    {
+        assert!(inert.lines().any(|l| l.trim_start().starts_with(&format!("filtered  {import}"))), "{import}: {inert}");
+    }
 }
 
 #[test]
@@ -234,4 +239,12 @@ fn the_audit_log_holds_every_request_a_plugin_made() {
     let store = std::fs::read(project.dir.path().join("rekey.db")).unwrap();
     let token = KeyServer::ADMIN_TOKEN.as_bytes();
     assert!(!store.windows(token.len()).any(|w| w == token), "the admin token is nowhere in the store");
+}
+
+/// A component importing what no plugin is given (`wasi:keyvalue`), written
+/// into the project's folder; its path.
+fn unprovided(project: &Project) -> String {
+    let path = project.dir.path().join("keyvalue.wasm");
+    std::fs::write(&path, support::components::component(&[], &["wasi:keyvalue/store@0.2.0"], &[])).unwrap();
+    path.display().to_string()
 }

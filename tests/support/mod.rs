@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own part of this module
 
 pub mod agreement;
+pub mod components;
 pub mod daemon;
 
 use rekey::runtime::{Limits, Runtime};

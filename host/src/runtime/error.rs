@@ -64,7 +64,7 @@ pub enum PluginError {
     },
     /// The component imports something the sandbox does not provide.
     #[error(
-        "plugin `{plugin}` imports {imports}, which rekey does not provide to plugins (no filesystem, UDP or name lookups; `rekey plugin audit` lists what is provided). Remove the code that uses them"
+        "plugin `{plugin}` imports {imports}, which rekey does not provide to plugins (`rekey plugin audit` lists what is provided). Remove the code that uses them"
     )]
     ForbiddenImports {
         /// The plugin file.

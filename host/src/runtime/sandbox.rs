@@ -17,7 +17,8 @@ use super::output::Output;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime_wasi::cli::WasiCliView;
 use wasmtime_wasi::clocks::WasiClocksView;
-use wasmtime_wasi::p2::bindings::{cli, clocks, random, sockets};
+use wasmtime_wasi::filesystem::WasiFilesystemView;
+use wasmtime_wasi::p2::bindings::{cli, clocks, filesystem, random, sockets};
 use wasmtime_wasi::sockets::WasiSocketsView;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -76,6 +77,9 @@ use Treatment::{Filtered, Granted};
 const OUTPUT: &str = "held until the call ends, secrets masked, control characters removed, bounded";
 const INERT: &str = "inert: Rust's standard library imports it into every component";
 const TCP: &str = "connections only to the addresses the plugin declares and the operator grants";
+const NO_FILES: &str = "inert: no directory is opened to plugins, so there is no file to reach \
+    (language runtimes such as Python's and JavaScript's import it)";
+const NO_UDP: &str = "inert: every UDP socket is refused (access denied)";
 
 /// Every interface a plugin may import, as `namespace:package/interface`
 /// (any 0.2.x version of WASI, the 0.3.x contract or an older one the host
@@ -106,6 +110,11 @@ const PROVIDED: &[(&str, Treatment, &str)] = &[
     ("wasi:sockets/instance-network", Filtered, TCP),
     ("wasi:sockets/tcp", Filtered, TCP),
     ("wasi:sockets/tcp-create-socket", Filtered, TCP),
+    ("wasi:sockets/udp", Filtered, NO_UDP),
+    ("wasi:sockets/udp-create-socket", Filtered, NO_UDP),
+    ("wasi:sockets/ip-name-lookup", Filtered, "inert: resolves nothing (the host resolves granted names itself)"),
+    ("wasi:filesystem/types", Filtered, NO_FILES),
+    ("wasi:filesystem/preopens", Filtered, "inert: the list of open directories is empty"),
     ("wasi:http/types", Granted, "requests and responses as values; sending is outgoing-handler's"),
     (
         "wasi:http/outgoing-handler",
@@ -158,6 +167,12 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     sockets::instance_network::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
     sockets::tcp_create_socket::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
     sockets::tcp::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
+    // Inert (see `wasi_context`: UDP and name lookups refused, no preopened directory).
+    sockets::udp::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<_, wasmtime_wasi::sockets::WasiSockets>(linker, Sandbox::sockets)?;
+    filesystem::types::add_to_linker::<_, wasmtime_wasi::filesystem::WasiFilesystem>(linker, Sandbox::filesystem)?;
+    filesystem::preopens::add_to_linker::<_, wasmtime_wasi::filesystem::WasiFilesystem>(linker, Sandbox::filesystem)?;
     super::tcp::link(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     Ok(())
