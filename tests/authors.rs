@@ -203,3 +203,43 @@ fn plugin_new_refuses_a_bad_name_and_a_folder_in_use() {
     assert!(text(&out).1.contains("exists and is not empty"), "{:?}", text(&out));
     assert_eq!(std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(), "mine", "nothing is overwritten");
 }
+
+#[test]
+fn a_python_provider_built_with_componentize_py_passes_the_kit_and_rotates_a_credential() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let componentize = root.join("target/venv/bin/componentize-py");
+    assert!(componentize.exists(), "scripts/test installs componentize-py into target/venv");
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wit = dir.path().join("wit");
+    assert!(run(rekey(&cache).args(["plugin", "wit", "--out"]).arg(&wit), "").status.success());
+    let wasm = dir.path().join("py_static.wasm");
+    let built = run(
+        std::process::Command::new(&componentize)
+            .arg("-d")
+            .arg(&wit)
+            .args(["-w", "plugin", "componentize", "app", "-p"])
+            .arg(root.join("plugins/examples/python-static"))
+            .arg("-o")
+            .arg(&wasm),
+        "",
+    );
+    assert!(built.status.success(), "{:?}", text(&built));
+
+    let checked = run(rekey(&cache).args(["plugin", "test"]).arg(&wasm), "");
+    let (stdout, stderr) = text(&checked);
+    assert!(checked.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  another rotation gets a different key"), "{stdout}");
+    assert!(stderr.contains("made a key for"), "the plugin's log lines reach the operator: {stderr}");
+
+    let toml = format!(
+        "[[credential]]\nname = \"py\"\nplugin = \"{}\"\npolicy = {{ grace_period = \"0s\" }}\n[[credential.stages]]\nname = \"prod\"\ntargets = [{{ type = \"env-file\", path = \"py.env\", variable = \"KEY\" }}]\n",
+        wasm.display()
+    );
+    let project = support::Project::new(&toml, &[]);
+    for _ in 0..2 {
+        let rotated = project.run(&["rotate", "py"], "");
+        assert!(rotated.status.success(), "{:?}", text(&rotated));
+    }
+    assert_eq!(project.env_value("py.env", "KEY").len(), 48, "24 random bytes in hex");
+}

@@ -146,7 +146,8 @@ pub(crate) fn build_engine(limits: &Limits) -> wasmtime::Result<(Engine, bool)> 
     let mut config = config(limits);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_INSTANCES)
-        .total_core_instances(POOL_INSTANCES * 8)
+        // Counted, not reserved: room for every call to be a language runtime's.
+        .total_core_instances(POOL_INSTANCES * super::limits::MAX_CORE_INSTANCES as u32)
         .total_memories(POOL_INSTANCES * 2)
         .total_tables(POOL_INSTANCES * 4)
         .total_stacks(POOL_INSTANCES)

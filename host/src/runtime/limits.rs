@@ -165,8 +165,9 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
 /// Core instances, memories and tables one plugin may create: a Rust
 /// component has one memory; toolchains that link several modules (a
-/// language runtime, libc, adapters) a few. Checked at load too.
-pub(crate) const MAX_CORE_INSTANCES: usize = 32;
+/// language runtime, libc, adapters) more: a componentize-py component
+/// instantiates 80 core modules. Checked at load too.
+pub(crate) const MAX_CORE_INSTANCES: usize = 128;
 /// See [`MAX_CORE_INSTANCES`].
 pub(crate) const MAX_MEMORIES: usize = 8;
 /// See [`MAX_CORE_INSTANCES`].
