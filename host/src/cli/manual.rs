@@ -1,12 +1,8 @@
-//! The commands of a manual credential (`plugin = "manual"`): reading the
-//! key a person made at the vendor, and `rekey confirm-revoked` once they
-//! revoked the old one there.
+//! The new key of a manual credential (`plugin = "manual"`), as a person
+//! made it at the vendor (`rekey confirm-revoked`, once they revoked the
+//! old one there, is `rotate::finish`).
 
-use super::context::Context;
-use super::exit::{Reported, UsageError};
-use super::progress::describe;
-use super::rotate::confirm;
-use crate::rotation::Session;
+use super::exit::UsageError;
 use crate::runtime::Credential;
 use std::io::{BufRead, IsTerminal};
 
@@ -33,19 +29,4 @@ pub fn read_keys(names: &[&str]) -> anyhow::Result<Vec<(String, Credential)>> {
         keys.push((name.to_string(), Credential { key_id, secret, attributes: vec![], expires_at: None }));
     }
     Ok(keys)
-}
-
-/// `rekey confirm-revoked NAME`.
-pub async fn confirm_revoked(name: &str, yes: bool, context: &Context) -> anyhow::Result<()> {
-    context.declared(name)?;
-    confirm(yes, &format!("record that the previous key of `{name}` is revoked at the vendor"))?;
-    let store = context.store()?;
-    let runtime = context.runtime()?;
-    let session = Session::new(&context.config, &store, &runtime)?;
-    let outcome = match session.rotator(name).await {
-        Ok(rotator) => rotator.confirm_revoked().await,
-        Err(e) => Err(e),
-    };
-    println!("{}", describe(name, &outcome));
-    outcome.map(drop).map_err(|e| Reported(e.into()).into())
 }

@@ -201,12 +201,14 @@ pub fn main() -> ExitCode {
         Command::Credential(command) => load().and_then(|c| credential::run(command, &c)),
         Command::Rotate(args) => runtime_block_on(async { rotate::run(args, &load()?).await }),
         Command::Resume { jobs, json } => runtime_block_on(async { rotate::resume(jobs, json, &load()?).await }),
-        Command::Rollback { name, yes } => runtime_block_on(async { rotate::finish(&name, true, yes, &load()?).await }),
+        Command::Rollback { name, yes } => {
+            runtime_block_on(async { rotate::finish(&name, rotate::Finish::Rollback, yes, &load()?).await })
+        }
         Command::RevokePrevious { name, yes } => {
-            runtime_block_on(async { rotate::finish(&name, false, yes, &load()?).await })
+            runtime_block_on(async { rotate::finish(&name, rotate::Finish::RevokePrevious, yes, &load()?).await })
         }
         Command::ConfirmRevoked { name, yes } => {
-            runtime_block_on(async { manual::confirm_revoked(&name, yes, &load()?).await })
+            runtime_block_on(async { rotate::finish(&name, rotate::Finish::ConfirmRevoked, yes, &load()?).await })
         }
         Command::Daemon(args) => runtime_block_on(async { daemon::run(args, load()?).await }),
         Command::Reconcile(args) => runtime_block_on(async { reconcile::run(args, &load()?).await }),

@@ -115,20 +115,36 @@ pub async fn resume(jobs: u16, json: bool, context: &Context) -> anyhow::Result<
     progress.finish()
 }
 
-/// `rekey rollback NAME` and `rekey revoke-previous NAME`.
-pub async fn finish(name: &str, rollback: bool, yes: bool, context: &Context) -> anyhow::Result<()> {
+/// What `rekey rollback`, `revoke-previous` and `confirm-revoked` do to a
+/// credential's open rotation.
+#[derive(Clone, Copy, Debug)]
+pub enum Finish {
+    /// Put the previous key back and revoke the new one.
+    Rollback,
+    /// Revoke the previous key now, before its grace period ends.
+    RevokePrevious,
+    /// Record that a person revoked a manual credential's previous key.
+    ConfirmRevoked,
+}
+
+/// `rekey rollback NAME`, `rekey revoke-previous NAME` and `rekey confirm-revoked NAME`.
+pub async fn finish(name: &str, finish: Finish, yes: bool, context: &Context) -> anyhow::Result<()> {
     context.declared(name)?;
-    let action = if rollback {
-        format!("put the previous key of `{name}` back in every target and revoke the new one")
-    } else {
-        format!("revoke the previous key of `{name}` now, before its grace period ends")
+    let action = match finish {
+        Finish::Rollback => format!("put the previous key of `{name}` back in every target and revoke the new one"),
+        Finish::RevokePrevious => format!("revoke the previous key of `{name}` now, before its grace period ends"),
+        Finish::ConfirmRevoked => format!("record that the previous key of `{name}` is revoked at the vendor"),
     };
     confirm(yes, &action)?;
     let store = context.store()?;
     let runtime = context.runtime()?;
     let session = Session::new(&context.config, &store, &runtime)?;
     let rotator = session.rotator(name).await?;
-    let outcome = if rollback { rotator.rollback().await } else { rotator.revoke_previous().await };
+    let outcome = match finish {
+        Finish::Rollback => rotator.rollback().await,
+        Finish::RevokePrevious => rotator.revoke_previous().await,
+        Finish::ConfirmRevoked => rotator.confirm_revoked().await,
+    };
     println!("{}", describe(name, &outcome));
     outcome.map(drop).map_err(|e| Reported(e.into()).into())
 }

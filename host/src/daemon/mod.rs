@@ -351,7 +351,7 @@ impl Daemon<'_> {
     fn refresh_one(&self, spec: &crate::config::CredentialSpec, now: i64) {
         let name = spec.name.get_ref();
         let current = self.store.labeled(name, crate::store::versions::Label::Current);
-        let last = self.store.rotations(name).map(|r| r.into_iter().next());
+        let last = self.store.last_rotation(name);
         match (current, last) {
             (Ok(current), Ok(last)) => {
                 let due = crate::rotation::due::due_at(spec, current.as_ref());

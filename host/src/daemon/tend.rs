@@ -130,9 +130,6 @@ async fn send(
     event: &str,
     detail: serde_json::Value,
 ) -> Result<(), String> {
-    if !config.manifest.notify.is_empty() {
-        store.durable().await.map_err(|e| e.to_string())?;
-    }
     let message = notify::Event {
         event,
         credential: spec.name.get_ref(),

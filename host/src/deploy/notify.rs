@@ -33,10 +33,14 @@ pub struct Event<'a> {
     pub detail: serde_json::Value,
 }
 
-/// Sends `event` to every notifier in `config`. A notifier that fails is
-/// logged and audited, not an error; an audit entry that cannot be
-/// written is.
+/// Sends `event` to every notifier in `config`, once everything written
+/// to the store so far is on disk (nobody is told of what a crash could
+/// undo). A notifier that fails is logged and audited, not an error; an
+/// audit entry that cannot be written is.
 pub async fn broadcast(config: &Config, store: &Store, event: &Event<'_>) -> Result<(), String> {
+    if !config.manifest.notify.is_empty() {
+        store.durable().await.map_err(|e| format!("the journal could not be written to disk: {e}"))?;
+    }
     for notifier in &config.manifest.notify {
         let notifier = notifier.get_ref();
         let secret = match notifier {

@@ -489,8 +489,8 @@ impl<'a> Rotator<'a> {
     /// written, a check run), so that its journal record must be on disk
     /// before it does. `backup` and `promote` only read and write the store;
     /// a stage without targets or checks does nothing; the notification
-    /// steps wait for the disk in [`Self::notify`], when there is anyone
-    /// to tell.
+    /// steps wait for the disk in [`notify::broadcast`], when there is
+    /// anyone to tell.
     fn acts_outside(&self, step: &plan::Step) -> bool {
         match step.name.as_str() {
             BACKUP | PROMOTE | NOTIFY_STARTED | NOTIFY_DONE => false,
@@ -869,9 +869,6 @@ impl<'a> Rotator<'a> {
     /// on disk. A notifier that fails is logged and audited, not an error;
     /// an audit entry that cannot be written is.
     async fn notify(&self, rotation: &Rotation, event: &str, detail: serde_json::Value) -> Result<(), String> {
-        if !self.config.manifest.notify.is_empty() {
-            self.durable().await?;
-        }
         let message = notify::Event {
             event,
             credential: self.name(),

@@ -153,6 +153,14 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The most recent rotation of a credential, if any.
+    pub fn last_rotation(&self, credential: &str) -> Result<Option<Rotation>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM rotations WHERE credential = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        );
+        Ok(self.query_row(&sql, [credential], from_row).optional()?)
+    }
+
     /// The most recent rotation of every credential: the one inserted last,
     /// since a credential's rotations start one after another. (Read from
     /// the credential index alone, where sorting by start time would sort
