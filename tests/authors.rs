@@ -6,6 +6,7 @@
 mod support;
 
 use rekey_test_artifacts::plugins;
+use std::path::{Path, PathBuf};
 use support::{KeyServer, rekey, run, text};
 
 #[test]
@@ -16,7 +17,7 @@ fn plugin_wit_writes_the_contract_this_host_speaks() {
     let output = run(rekey(&cache).args(["plugin", "wit", "--out"]).arg(&dir), "");
     assert!(output.status.success(), "{:?}", text(&output));
     assert!(text(&output).0.contains("wrote 11 files of rekey:provider@0.3.0"), "{:?}", text(&output));
-    let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let repository = root().join("wit");
     for name in ["world.wit", "types.wit", "provider.wit", "log.wit", "deps/http.wit", "deps/sockets.wit"] {
         assert_eq!(std::fs::read(dir.join(name)).unwrap(), std::fs::read(repository.join(name)).unwrap(), "{name}");
     }
@@ -131,8 +132,8 @@ fn inspect_shows_a_placeholder_secret_as_one() {
 
 /// `cargo ARGS` in `project`, on this repository's toolchain (which has the
 /// wasm32-wasip2 target), with a target folder kept between runs.
-fn cargo(project: &std::path::Path, args: &[&str]) -> std::process::Output {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+fn cargo(project: &Path, args: &[&str]) -> std::process::Output {
+    let root = root();
     let toolchain = std::fs::read_to_string(root.join("rust-toolchain.toml")).unwrap();
     let channel = toolchain.lines().find_map(|l| l.strip_prefix("channel = ")).unwrap().trim_matches('"').to_string();
     let mut command = std::process::Command::new("cargo");
@@ -145,49 +146,99 @@ fn cargo(project: &std::path::Path, args: &[&str]) -> std::process::Output {
     run(&mut command, "")
 }
 
-/// Makes a project with `rekey plugin new`, runs its unit tests natively,
-/// builds it, and runs the conformance kit on it with `kit_args`.
-fn new_plugin_passes_the_kit(template: &str, kit_args: &[String], env: &[(&str, &str)]) {
+/// A command run in `project` with this repository's language toolchains
+/// first on the PATH (componentize-py in `target/venv`).
+fn in_project(project: &Path, program: &str, args: &[&str]) -> std::process::Output {
+    let path = format!("{}:{}", root().join("target/venv/bin").display(), std::env::var("PATH").unwrap_or_default());
+    let mut command = std::process::Command::new(program);
+    command.args(args).current_dir(project).env("PATH", path).env("PYTHONDONTWRITEBYTECODE", "1");
+    run(&mut command, "")
+}
+
+/// Makes a project with `rekey plugin new --lang LANG --template TEMPLATE`,
+/// runs its unit tests natively and builds it with the commands its README
+/// gives, and runs the conformance kit on it with `kit_args`.
+fn new_plugin_passes_the_kit(lang: &str, template: &str, kit_args: &[String], env: &[(&str, &str)]) {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join(format!("my-{template}-keys"));
-    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    let name = format!("my-{template}-keys");
-    let made = run(
-        rekey(&cache)
-            .args(["plugin", "new", &name, "--template", template, "--dir"])
-            .arg(&project)
-            .arg("--sdk-path")
-            .arg(&sdk),
-        "",
-    );
+    let name = format!("my-{lang}-{template}-keys");
+    let project = dir.path().join(&name);
+    let mut new = rekey(&cache);
+    new.args(["plugin", "new", &name, "--lang", lang, "--template", template, "--dir"]).arg(&project);
+    if lang == "rust" {
+        new.arg("--sdk-path").arg(root().join("sdk"));
+    }
+    let made = run(&mut new, "");
     assert!(made.status.success(), "{:?}", text(&made));
-    for file in ["Cargo.toml", "src/lib.rs", "README.md", ".github/workflows/ci.yml"] {
+    for file in ["README.md", ".github/workflows/ci.yml", ".gitignore"] {
         assert!(project.join(file).exists(), "{file}");
     }
-    let tested = cargo(&project, &["test", "--quiet"]);
-    assert!(tested.status.success(), "the unit tests pass natively: {:?}", text(&tested));
-    let built = cargo(&project, &["build", "--quiet", "--release", "--target", "wasm32-wasip2"]);
-    assert!(built.status.success(), "{:?}", text(&built));
-    let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../target/scaffold/wasm32-wasip2/release/my_{template}_keys.wasm"));
+    let snake = name.replace('-', "_");
+    let (test, build, wasm) = match lang {
+        "rust" => (
+            cargo(&project, &["test", "--quiet"]),
+            cargo(&project, &["build", "--quiet", "--release", "--target", "wasm32-wasip2"]),
+            root().join(format!("target/scaffold/wasm32-wasip2/release/{snake}.wasm")),
+        ),
+        "js" => {
+            // `npm install` fetches the pinned componentize-js: the one scripts/test installed.
+            std::os::unix::fs::symlink(
+                root().join("plugins/examples/js-static/node_modules"),
+                project.join("node_modules"),
+            )
+            .unwrap();
+            (
+                in_project(&project, "npm", &["test"]),
+                in_project(&project, "npm", &["run", "build"]),
+                project.join(format!("{snake}.wasm")),
+            )
+        }
+        "python" => (
+            in_project(&project, "make", &["test"]),
+            in_project(&project, "make", &["build"]),
+            project.join(format!("{snake}.wasm")),
+        ),
+        other => unreachable!("no language {other}"),
+    };
+    assert!(test.status.success(), "the unit tests pass natively: {:?}", text(&test));
+    assert!(build.status.success(), "{:?}", text(&build));
     let checked = run(rekey(&cache).args(["plugin", "test"]).arg(&wasm).args(kit_args).envs(env.iter().copied()), "");
     let (stdout, stderr) = text(&checked);
     assert!(checked.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains(" 0 failed,"), "{stdout}");
 }
 
-#[test]
-fn a_new_http_plugin_builds_and_passes_the_kit_against_a_real_key_api_as_made() {
+/// A new http plugin in `lang` against a real key API, which it leaves with no key.
+fn new_http_plugin_passes_the_kit(lang: &str) {
     let server = KeyServer::start();
     let args = ["-c".into(), format!("base-url={}", server.base_url()), "--grant".into(), server.addr.to_string()];
-    new_plugin_passes_the_kit("http", &args, &[("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN)]);
+    new_plugin_passes_the_kit(lang, "http", &args, &[("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN)]);
     assert!(server.keys.lock().unwrap().is_empty(), "the kit revoked every key it made");
 }
 
 #[test]
-fn a_new_static_plugin_builds_and_passes_the_kit_as_made() {
-    new_plugin_passes_the_kit("static", &[], &[]);
+fn a_new_rust_http_plugin_builds_and_passes_the_kit_against_a_real_key_api_as_made() {
+    new_http_plugin_passes_the_kit("rust");
+}
+
+#[test]
+fn a_new_rust_static_plugin_builds_and_passes_the_kit_as_made() {
+    new_plugin_passes_the_kit("rust", "static", &[], &[]);
+}
+
+#[test]
+fn a_new_javascript_http_plugin_builds_and_passes_the_kit_against_a_real_key_api_as_made() {
+    new_http_plugin_passes_the_kit("js");
+}
+
+#[test]
+fn a_new_javascript_static_plugin_builds_and_passes_the_kit_as_made() {
+    new_plugin_passes_the_kit("js", "static", &[], &[]);
+}
+
+#[test]
+fn a_new_python_static_plugin_builds_and_passes_the_kit_as_made() {
+    new_plugin_passes_the_kit("python", "static", &[], &[]);
 }
 
 #[test]
@@ -201,29 +252,24 @@ fn plugin_new_refuses_a_bad_name_and_a_folder_in_use() {
     let out = run(rekey(&cache).args(["plugin", "new", "ok-name", "--dir"]).arg(dir.path()), "");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("exists and is not empty"), "{:?}", text(&out));
+    let out = run(rekey(&cache).args(["plugin", "new", "py-http", "--lang", "python", "--template", "http"]), "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("use --lang python --template static, or --lang js"), "{:?}", text(&out));
     assert_eq!(std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(), "mine", "nothing is overwritten");
 }
 
-#[test]
-fn a_python_provider_built_with_componentize_py_passes_the_kit_and_rotates_a_credential() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let componentize = root.join("target/venv/bin/componentize-py");
-    assert!(componentize.exists(), "scripts/test installs componentize-py into target/venv");
+/// Builds an example provider of `plugins/examples` with `build` (given
+/// the contract's folder and the component to write), runs the kit on it,
+/// rotates a credential with it twice, and checks that what it prints and
+/// an exception it does not catch reach the operator.
+fn an_example_provider_works_end_to_end(name: &str, build: impl FnOnce(&Path, &Path) -> std::process::Command) {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wit = dir.path().join("wit");
     assert!(run(rekey(&cache).args(["plugin", "wit", "--out"]).arg(&wit), "").status.success());
-    let wasm = dir.path().join("py_static.wasm");
-    let built = run(
-        std::process::Command::new(&componentize)
-            .arg("-d")
-            .arg(&wit)
-            .args(["-w", "plugin", "componentize", "app", "-p"])
-            .arg(root.join("plugins/examples/python-static"))
-            .arg("-o")
-            .arg(&wasm),
-        "",
-    );
+    // Named as the plugin is, which is how rekey.toml finds its approval.
+    let wasm = dir.path().join(format!("{}.wasm", name.replace('-', "_")));
+    let built = run(&mut build(&wit, &wasm), "");
     assert!(built.status.success(), "{:?}", text(&built));
 
     let checked = run(rekey(&cache).args(["plugin", "test"]).arg(&wasm), "");
@@ -231,15 +277,58 @@ fn a_python_provider_built_with_componentize_py_passes_the_kit_and_rotates_a_cre
     assert!(checked.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("PASS  another rotation gets a different key"), "{stdout}");
     assert!(stderr.contains("made a key for"), "the plugin's log lines reach the operator: {stderr}");
+    assert!(stderr.contains("drawing 24 random bytes"), "so does what it prints: {stderr}");
+
+    let crashed = run(
+        rekey(&cache).args(["plugin", "call"]).arg(&wasm).args(["generate", "-c", "prefix=far-too-long-a-prefix"]),
+        "",
+    );
+    assert!(!crashed.status.success());
+    assert!(
+        text(&crashed).1.contains("uncaught ")
+            && text(&crashed).1.contains("Error: prefix is 21 characters; at most 16"),
+        "an uncaught exception is the error the operator sees: {:?}",
+        text(&crashed)
+    );
 
     let toml = format!(
-        "[[credential]]\nname = \"py\"\nplugin = \"{}\"\npolicy = {{ grace_period = \"0s\" }}\n[[credential.stages]]\nname = \"prod\"\ntargets = [{{ type = \"env-file\", path = \"py.env\", variable = \"KEY\" }}]\n",
+        "[[credential]]\nname = \"ex\"\nplugin = \"{}\"\npolicy = {{ grace_period = \"0s\" }}\n[[credential.stages]]\nname = \"prod\"\ntargets = [{{ type = \"env-file\", path = \"ex.env\", variable = \"KEY\" }}]\n",
         wasm.display()
     );
     let project = support::Project::new(&toml, &[]);
     for _ in 0..2 {
-        let rotated = project.run(&["rotate", "py"], "");
+        let rotated = project.run(&["rotate", "ex"], "");
         assert!(rotated.status.success(), "{:?}", text(&rotated));
     }
-    assert_eq!(project.env_value("py.env", "KEY").len(), 48, "24 random bytes in hex");
+    assert_eq!(project.env_value("ex.env", "KEY").len(), 48, "24 random bytes in hex");
+}
+
+/// This repository's folder.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+#[test]
+fn a_python_provider_built_with_componentize_py_passes_the_kit_and_rotates_a_credential() {
+    let componentize = root().join("target/venv/bin/componentize-py");
+    assert!(componentize.exists(), "scripts/test installs componentize-py into target/venv");
+    an_example_provider_works_end_to_end("py-static", |wit, wasm| {
+        let mut command = std::process::Command::new(&componentize);
+        command.arg("-d").arg(wit).args(["-w", "plugin", "componentize", "app", "-p"]);
+        command.arg(root().join("plugins/examples/python-static")).arg("-o").arg(wasm);
+        command.env("PYTHONDONTWRITEBYTECODE", "1");
+        command
+    });
+}
+
+#[test]
+fn a_javascript_provider_built_with_componentize_js_passes_the_kit_and_rotates_a_credential() {
+    let example = root().join("plugins/examples/js-static");
+    let componentize = example.join("node_modules/.bin/componentize-js");
+    assert!(componentize.exists(), "scripts/test installs componentize-js into {}", example.display());
+    an_example_provider_works_end_to_end("js-static", |wit, wasm| {
+        let mut command = std::process::Command::new(&componentize);
+        command.arg(example.join("app.js")).arg("--wit").arg(wit).args(["--world-name", "plugin", "--out"]).arg(wasm);
+        command
+    });
 }

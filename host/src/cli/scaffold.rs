@@ -1,10 +1,17 @@
-//! `rekey plugin new NAME`: a ready plugin project outside this repository
-//! — manifest (`cdylib`, the SDK dependency), a provider with its config
-//! schema and permissions, unit tests, a README and a CI workflow — that
-//! builds and passes `rekey plugin test` with no edit.
+//! `rekey plugin new NAME`: a ready plugin project outside this repository,
+//! in Rust, JavaScript or Python — a provider with its config schema and
+//! permissions, the build manifest, unit tests that run natively, a README
+//! and a CI workflow — that builds and passes `rekey plugin test` with no
+//! edit. JavaScript and Python projects get the contract (`wit/`) too.
 
 use super::exit::UsageError;
 use std::path::{Path, PathBuf};
+
+/// The componentize-js release the JavaScript projects are built with:
+/// the one this rekey's tests build its JavaScript example with.
+const COMPONENTIZE_JS: &str = "0.23.0";
+/// The componentize-py release the Python projects are built with.
+const COMPONENTIZE_PY: &str = "0.25.1";
 
 /// Arguments of `rekey plugin new`.
 #[derive(Debug, clap::Args)]
@@ -14,22 +21,26 @@ pub struct Args {
     /// The language of the project.
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     lang: Lang,
-    /// What the provider talks to.
-    #[arg(long, value_enum, default_value_t = Template::Http)]
-    template: Template,
+    /// What the provider talks to [default: http; static for python].
+    #[arg(long, value_enum)]
+    template: Option<Template>,
     /// The folder to create [default: ./NAME].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// Depend on the rekey-sdk at this path (a checkout) instead of the published crate.
+    /// Rust: depend on the rekey-sdk at this path (a checkout) instead of the published crate.
     #[arg(long, value_name = "DIR")]
     sdk_path: Option<PathBuf>,
 }
 
 /// The languages a project can be made in.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Lang {
     /// Rust, with rekey-sdk.
     Rust,
+    /// JavaScript, built with componentize-js (npm).
+    Js,
+    /// Python, built with componentize-py (PyPI).
+    Python,
 }
 
 /// What the provider talks to.
@@ -39,6 +50,24 @@ enum Template {
     Http,
     /// Nothing: a random static secret.
     Static,
+}
+
+/// One file of a project: its path and its text before the blanks are filled.
+type File = (&'static str, &'static str);
+
+/// What a project in one language is made of.
+struct Project {
+    files: Vec<File>,
+    /// The language, for people.
+    language: &'static str,
+    /// Where the build leaves the component.
+    wasm_path: String,
+    /// The commands that test and build it, one per line.
+    commands: &'static str,
+    /// Where what is, for the README.
+    layout: &'static str,
+    /// Whether the contract's WIT goes into the project.
+    needs_wit: bool,
 }
 
 /// Writes the project and says what to do next.
@@ -52,6 +81,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             UsageError(format!("`{name}` is not a plugin name: use a-z, 0-9 and `-`, starting with a letter")).into()
         );
     }
+    let template = args.template.unwrap_or(if args.lang == Lang::Python { Template::Static } else { Template::Http });
+    if (args.lang, template) == (Lang::Python, Template::Http) {
+        return Err(UsageError(
+            "the http template is in rust and js only for now: componentize-py offers no HTTP client, only the raw \
+             wasi:http bindings; use --lang python --template static, or --lang js"
+                .into(),
+        )
+        .into());
+    }
+    if args.sdk_path.is_some() && args.lang != Lang::Rust {
+        return Err(UsageError("--sdk-path is for --lang rust projects".into()).into());
+    }
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(name));
     if dir.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(UsageError(format!("{} exists and is not empty; choose another --dir", dir.display())).into());
@@ -64,42 +105,128 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => format!("rekey-sdk = \"{}\"", env!("CARGO_PKG_VERSION")),
     };
-    let crate_file = name.replace('-', "_");
-    let (source, test_args, secret_note) = match args.template {
+    let snake = name.replace('-', "_");
+    let project = project(args.lang, template, &snake);
+    let (test_args, secret_note, ci_secret, ci_env) = match template {
         Template::Http => (
-            include_str!("scaffold/http.rs"),
             "-c base-url=https://api.example.com --grant api.example.com",
             "\n\nThe admin token comes from `REKEY_ADMIN_ADMIN_TOKEN` (or `--stdin`), never the\ncommand line; it is a placeholder, so the plugin itself never sees it.",
+            " and the API's admin token as a repository secret",
+            "\n      #   env:\n      #     REKEY_ADMIN_ADMIN_TOKEN: ${{ secrets.ADMIN_TOKEN }}",
         ),
-        Template::Static => (include_str!("scaffold/static.rs"), "", ""),
+        Template::Static => ("", "", "", ""),
     };
-    let template = match args.template {
+    let template_name = match template {
         Template::Http => "http",
         Template::Static => "static",
     };
+    let lang_name = match args.lang {
+        Lang::Rust => "rust",
+        Lang::Js => "js",
+        Lang::Python => "python",
+    };
+    let wasm = format!("{snake}.wasm");
+    let test_command = format!("rekey plugin test {} {test_args}", project.wasm_path).trim_end().to_string();
     let fill = |text: &str| {
         text.replace("{{name}}", name)
             .replace("{{crate}}", name)
-            .replace("{{crate_file}}", &crate_file)
+            .replace("{{crate_file}}", &snake)
             .replace("{{sdk}}", &sdk)
-            .replace("{{template}}", template)
-            .replace("{{test_args}}", test_args)
+            .replace("{{template}}", template_name)
+            .replace("{{lang}}", lang_name)
+            .replace("{{language}}", project.language)
+            .replace("{{commands}}", project.commands)
+            .replace("{{layout}}", project.layout)
+            .replace("{{wasm_path}}", &project.wasm_path)
+            .replace("{{wasm}}", &wasm)
+            .replace("{{test_command}}", &test_command)
             .replace("{{secret_note}}", secret_note)
+            .replace("{{ci_secret}}", ci_secret)
+            .replace("{{ci_env}}", ci_env)
+            .replace("{{componentize_js}}", COMPONENTIZE_JS)
+            .replace("{{componentize_py}}", COMPONENTIZE_PY)
     };
-    let files: [(&str, &str); 5] = [
-        ("Cargo.toml", include_str!("scaffold/Cargo.toml.in")),
-        ("src/lib.rs", source),
-        ("README.md", include_str!("scaffold/README.md.in")),
-        (".github/workflows/ci.yml", include_str!("scaffold/ci.yml.in")),
-        (".gitignore", include_str!("scaffold/gitignore.in")),
-    ];
-    for (path, text) in files {
+    let shared: [File; 1] = [("README.md", include_str!("scaffold/README.md.in"))];
+    for (path, text) in project.files.iter().chain(&shared) {
         write(&dir.join(path), &fill(text))?;
     }
-    println!("created the {template} plugin `{name}` in {}", dir.display());
-    println!("next: cd {} && cargo test && cargo build --target wasm32-wasip2 --release", dir.display());
-    println!("then: rekey plugin test target/wasm32-wasip2/release/{crate_file}.wasm {test_args}");
+    if project.needs_wit {
+        crate::runtime::contract::write(&dir.join("wit"))
+            .map_err(|e| anyhow::anyhow!("cannot write the contract into {}: {e}", dir.join("wit").display()))?;
+    }
+    println!("created the {template_name} plugin `{name}` in {lang_name} in {}", dir.display());
+    println!("next: cd {}", dir.display());
+    for command in project.commands.lines() {
+        println!("      {command}");
+    }
+    println!("then: {test_command}");
     Ok(())
+}
+
+/// The files and commands of a project in `lang`, whose component is
+/// `snake.wasm`.
+fn project(lang: Lang, template: Template, snake: &str) -> Project {
+    match lang {
+        Lang::Rust => Project {
+            files: vec![
+                ("Cargo.toml", include_str!("scaffold/rust/Cargo.toml.in")),
+                (
+                    "src/lib.rs",
+                    match template {
+                        Template::Http => include_str!("scaffold/rust/http.rs"),
+                        Template::Static => include_str!("scaffold/rust/static.rs"),
+                    },
+                ),
+                (".github/workflows/ci.yml", include_str!("scaffold/rust/ci.yml.in")),
+                (".gitignore", include_str!("scaffold/rust/gitignore.in")),
+            ],
+            language: "Rust",
+            wasm_path: format!("target/wasm32-wasip2/release/{snake}.wasm"),
+            commands: "rustup target add wasm32-wasip2\ncargo test                                     # the unit tests, natively\ncargo build --target wasm32-wasip2 --release",
+            layout: "`src/lib.rs` is the provider, with its unit tests; `Cargo.toml` must keep\n`crate-type = [\"cdylib\"]`, or cargo makes a library archive and no `.wasm`.",
+            needs_wit: false,
+        },
+        Lang::Js => Project {
+            files: vec![
+                ("package.json", include_str!("scaffold/js/package.json.in")),
+                match template {
+                    Template::Http => ("src/app.js", include_str!("scaffold/js/src/http.js")),
+                    Template::Static => ("src/app.js", include_str!("scaffold/js/src/static.js")),
+                },
+                match template {
+                    Template::Http => ("src/api.js", include_str!("scaffold/js/src/api.js")),
+                    Template::Static => ("src/secret.js", include_str!("scaffold/js/src/secret.js")),
+                },
+                match template {
+                    Template::Http => ("test/api.test.js", include_str!("scaffold/js/test/api.test.js")),
+                    Template::Static => ("test/secret.test.js", include_str!("scaffold/js/test/secret.test.js")),
+                },
+                (".github/workflows/ci.yml", include_str!("scaffold/js/ci.yml.in")),
+                (".gitignore", include_str!("scaffold/js/gitignore.in")),
+            ],
+            language: "JavaScript",
+            wasm_path: format!("{snake}.wasm"),
+            commands: "npm install                                    # componentize-js\nnpm test                                       # the unit tests, natively\nnpm run build",
+            layout: "`src/app.js` is the provider; what it knows without the host is in plain\nmodules beside it, which `npm test` tests with Node. `wit/` is the contract\n(`rekey plugin wit --out wit` writes a newer rekey's). A provider-error is\nthrown as its variant, `{ tag: \"unavailable\", val: \"why\" }`; any other\nexception fails the call, and the operator sees it.",
+            needs_wit: true,
+        },
+        Lang::Python => Project {
+            files: vec![
+                ("app.py", include_str!("scaffold/python/app.py")),
+                ("keymaker.py", include_str!("scaffold/python/keymaker.py")),
+                ("test_keymaker.py", include_str!("scaffold/python/test_keymaker.py")),
+                ("Makefile", include_str!("scaffold/python/Makefile.in")),
+                ("requirements.txt", include_str!("scaffold/python/requirements.txt.in")),
+                (".github/workflows/ci.yml", include_str!("scaffold/python/ci.yml.in")),
+                (".gitignore", include_str!("scaffold/python/gitignore.in")),
+            ],
+            language: "Python",
+            wasm_path: format!("{snake}.wasm"),
+            commands: "pip install -r requirements.txt                # componentize-py\nmake test                                      # the unit tests, natively\nmake build",
+            layout: "`app.py` is the provider; what it knows without the host is in plain\nmodules beside it, which `make test` tests with CPython. `wit/` is the\ncontract (`rekey plugin wit --out wit` writes a newer rekey's). A\nprovider-error is raised as `Err(ProviderError_Unavailable(\"why\"))`; any\nother exception fails the call, and the operator sees it.",
+            needs_wit: true,
+        },
+    }
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -107,4 +234,19 @@ fn write(path: &Path, text: &str) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", parent.display()))?;
     }
     std::fs::write(path, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn javascript_projects_use_the_componentize_js_this_repository_tests_with() {
+        let example = include_str!("../../../plugins/examples/js-static/package.json");
+        assert!(example.contains(&format!("\"@bytecodealliance/componentize-js\": \"{}\"", super::COMPONENTIZE_JS)));
+    }
+
+    #[test]
+    fn python_projects_use_the_componentize_py_this_repository_tests_with() {
+        let installer = include_str!("../../../scripts/test");
+        assert!(installer.contains(&format!("componentize-py=={}", super::COMPONENTIZE_PY)));
+    }
 }

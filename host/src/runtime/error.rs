@@ -145,12 +145,12 @@ pub enum PluginError {
         /// The budget, in bytes.
         limit: usize,
     },
-    /// The plugin panicked.
+    /// The plugin panicked, or threw an exception it did not catch.
     #[error("plugin `{plugin}` panicked: {message}")]
     Panic {
         /// The plugin's name.
         plugin: String,
-        /// The panic message the plugin printed, cleaned; or a placeholder.
+        /// The panic message or exception the plugin printed, cleaned.
         message: String,
     },
     /// The sandbox refused a network access and the call failed.

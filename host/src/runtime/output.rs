@@ -109,27 +109,27 @@ impl Output {
         self.lock().spent.exceeded
     }
 
-    /// The message of a Rust panic the plugin printed to stderr, cleaned:
-    /// the lines after `panicked at LOCATION:` up to Rust's `note:` hint,
-    /// followed by the location.
-    pub(crate) fn panic_message(&self, redactor: &Redactor) -> Option<String> {
+    /// What the plugin wrote to stderr, finished lines and the unfinished last one.
+    fn stderr_lines(&self) -> Vec<String> {
         let captured = self.lock();
         let partial = String::from_utf8_lossy(&captured.stderr).into_owned();
-        let lines: Vec<&str> = captured
+        captured
             .lines
             .iter()
             .filter(|(source, _)| matches!(source, Source::Stderr))
-            .map(|(_, line)| line.as_str())
-            .chain(partial.lines())
-            .collect();
-        let start = lines.iter().rposition(|line| line.contains(" panicked at "))?;
-        let location = lines[start].split(" panicked at ").nth(1).unwrap_or_default().trim().trim_end_matches(':');
-        let message: Vec<&str> = lines[start + 1..]
-            .iter()
-            .map(|line| line.trim_end())
-            .take_while(|line| !line.starts_with("note: "))
-            .collect();
-        Some(redactor.clean(&format!("{} (at {location})", message.join(" / "))))
+            .map(|(_, line)| line.trim_end().to_string())
+            .chain(partial.lines().map(String::from))
+            .collect()
+    }
+
+    /// Why the plugin crashed, cleaned, from what it printed to stderr: an
+    /// uncaught JavaScript or Python exception (whose runtime then aborts
+    /// or panics with a message that names no cause), else a Rust panic
+    /// message with its location.
+    pub(crate) fn crash_message(&self, redactor: &Redactor) -> Option<String> {
+        let lines = self.stderr_lines();
+        let message = uncaught_exception(&lines).or_else(|| panic_message(&lines))?;
+        Some(redactor.clean(&message))
     }
 
     /// Sends every line to `tracing`, cleaned, under the plugin's name.
@@ -146,6 +146,9 @@ impl Output {
         }
         for (source, line) in captured.lines.drain(..) {
             let line = redactor.clean(&line);
+            if line.trim().is_empty() {
+                continue;
+            }
             match source {
                 Source::Log(Level::Trace) => tracing::trace!(target: "rekey::plugin", plugin, "{line}"),
                 Source::Log(Level::Debug) => tracing::debug!(target: "rekey::plugin", plugin, "{line}"),
@@ -170,6 +173,33 @@ impl Output {
     pub(crate) fn stderr(&self) -> Stream {
         Stream { output: self.clone(), source: Source::Stderr }
     }
+}
+
+/// An exception a JavaScript or Python provider did not catch:
+/// componentize-js reports one thrown from a function that returns a
+/// `result` as "invalid variant tag value `undefined` (received `Error:
+/// …`)", and Python prints a traceback whose last unindented line is the
+/// exception.
+fn uncaught_exception(lines: &[String]) -> Option<String> {
+    let javascript = lines.iter().rev().find_map(|line| {
+        let (_, received) = line.split_once("(received `")?;
+        Some(received.rsplit_once("`)").map_or(received, |(thrown, _)| thrown).to_string())
+    });
+    let python = || {
+        let traceback = lines.iter().rposition(|line| line.starts_with("Traceback (most recent call last)"))?;
+        lines[traceback + 1..].iter().find(|line| !line.is_empty() && !line.starts_with(' ')).cloned()
+    };
+    javascript.or_else(python).map(|thrown| format!("uncaught {thrown}"))
+}
+
+/// The message of a Rust panic: the lines after `panicked at LOCATION:` up
+/// to Rust's `note:` hint, followed by the location.
+fn panic_message(lines: &[String]) -> Option<String> {
+    let start = lines.iter().rposition(|line| line.contains(" panicked at "))?;
+    let location = lines[start].split(" panicked at ").nth(1).unwrap_or_default().trim().trim_end_matches(':');
+    let message: Vec<&str> =
+        lines[start + 1..].iter().map(|line| line.trim_end()).take_while(|line| !line.starts_with("note: ")).collect();
+    Some(format!("{} (at {location})", message.join(" / ")))
 }
 
 /// stdout or stderr of a plugin, feeding its [`Output`].
@@ -202,5 +232,45 @@ impl AsyncWrite for Stream {
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn an_uncaught_javascript_error_is_named_not_the_abort_after_it() {
+        let stderr = lines(concat!(
+            "invalid variant tag value `undefined` (received `Error: prefix is 35 characters; at most 16`) specified for `ProviderError`\n",
+            "Stack:\n  export_provider_0_3_0$generate@initializer.js:11333:17\n\n",
+            "Redirecting call to abort() to mozalloc_abort\n",
+        ));
+        assert_eq!(uncaught_exception(&stderr).unwrap(), "uncaught Error: prefix is 35 characters; at most 16");
+    }
+
+    #[test]
+    fn an_uncaught_python_exception_is_the_last_line_of_its_traceback() {
+        let stderr = lines(concat!(
+            "Traceback (most recent call last):\n  File \"/0/app.py\", line 27, in generate\n",
+            "  File \"/0/app.py\", line 11, in prefix\nValueError: prefix is 35 characters; at most 16\n\n",
+            "thread '<unnamed>' (1) panicked at runtime/src/lib.rs:1293:29:\n",
+            "Python function threw an unexpected exception\n",
+        ));
+        assert_eq!(uncaught_exception(&stderr).unwrap(), "uncaught ValueError: prefix is 35 characters; at most 16");
+    }
+
+    #[test]
+    fn a_rust_panic_is_its_message_and_location() {
+        let stderr = lines(concat!(
+            "thread '<unnamed>' panicked at src/lib.rs:4:5:\nboom\ntwo\n",
+            "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+        ));
+        assert_eq!(uncaught_exception(&stderr), None);
+        assert_eq!(panic_message(&stderr).unwrap(), "boom / two (at src/lib.rs:4:5)");
     }
 }

@@ -369,7 +369,7 @@ impl Plugin {
                 _ if is_table_full(&error) => {
                     PluginError::ResourceLimit { plugin, limit: resource_slots(limits.memory_bytes) }
                 }
-                Some(Trap::UnreachableCodeReached) => match output.panic_message(redactor) {
+                Some(Trap::UnreachableCodeReached) => match output.crash_message(redactor) {
                     Some(message) => PluginError::Panic { plugin, message },
                     None => PluginError::Trap { plugin, message: "reached `unreachable` (the plugin aborted)".into() },
                 },
