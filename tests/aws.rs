@@ -21,7 +21,8 @@ fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws").join(name)
 }
 
-/// A moto server with an admin user and a user `app` with one key.
+/// A moto server with an admin user, a user `app` with one key and a
+/// user `kit` with none.
 struct Moto {
     endpoint: String,
     port: u16,
@@ -46,7 +47,7 @@ impl Moto {
     fn spawn(port: u16) -> Child {
         let child = Command::new(venv("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "6")
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "8")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -225,4 +226,34 @@ fn the_plugin_cannot_reach_an_endpoint_it_was_not_granted() {
         text(&out)
     );
     assert!(works(&moto, &moto.app.0, &moto.app.1));
+}
+
+#[test]
+fn the_plugin_passes_the_conformance_kit_against_moto_and_leaves_no_key_behind() {
+    let moto = Moto::start();
+    let cache = tempfile::tempdir().unwrap();
+    let admin = format!("admin-access-key-id={}", moto.admin.0);
+    let out = support::run(
+        support::rekey(&cache)
+            .args(["plugin", "test", plugins::AWS_IAM, "-c", "user-name=kit", "-c", &admin])
+            .args(["-c", &format!("endpoint={}", moto.endpoint), "-c", &format!("sts-endpoint={}", moto.endpoint)])
+            .args(["--grant", &format!("127.0.0.1:{}", moto.port)])
+            .env("REKEY_ADMIN_ADMIN_SECRET_ACCESS_KEY", &moto.admin.1),
+        "",
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  a revoked key no longer verifies"), "{stdout}");
+    assert!(stdout.contains("PASS  a wrong admin secret is unauthorized"), "{stdout}");
+    assert!(!stdout.contains(&moto.admin.1) && !stderr.contains(&moto.admin.1));
+    assert!(works(&moto, &moto.app.0, &moto.app.1), "the application's own key is untouched");
+    let listed = Command::new(venv("python"))
+        .arg("-c")
+        .arg(format!(
+            "import boto3; print(len(boto3.client('iam', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='{}', aws_secret_access_key='{}').list_access_keys(UserName='kit')['AccessKeyMetadata']))",
+            moto.endpoint, moto.admin.0, moto.admin.1
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "0", "the kit revoked both keys it made");
 }

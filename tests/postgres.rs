@@ -327,3 +327,30 @@ fn the_plugin_cannot_reach_an_address_it_was_not_granted() {
     );
     assert!(pg.login("app_blue", BLUE_PASSWORD), "the server was not touched");
 }
+
+#[test]
+fn the_plugin_passes_the_conformance_kit_against_a_real_server() {
+    let pg = Postgres::start();
+    // A pair of its own, both standby: the kit makes two keys, as two rotations would.
+    pg.sql(
+        "CREATE ROLE kit NOLOGIN; CREATE ROLE kit_blue NOLOGIN IN ROLE kit; CREATE ROLE kit_green NOLOGIN IN ROLE kit;",
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let port = format!("port={}", pg.port);
+    let grant = format!("127.0.0.1:{}", pg.port);
+    let out = support::run(
+        support::rekey(&cache)
+            .args(["plugin", "test", plugins::POSTGRES_ROLE, "-c", "host=127.0.0.1", "-c", &port])
+            .args(["-c", "admin-user=rekey_admin", "-c", "strategy=alternating", "-c", "roles=kit_blue,kit_green"])
+            .args(["--grant", &grant])
+            .env("REKEY_ADMIN_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        "",
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  a revoked key no longer verifies"), "{stdout}");
+    assert!(stdout.contains("PASS  a wrong admin secret is unauthorized"), "{stdout}");
+    assert!(stdout.contains("PASS  the same rotation id makes no second key"), "{stdout}");
+    assert!(!stdout.contains(ADMIN_PASSWORD) && !stderr.contains(ADMIN_PASSWORD));
+    assert!(pg.login("app_blue", BLUE_PASSWORD), "the application's own role is untouched");
+}

@@ -1,7 +1,8 @@
 """Creates, on a moto server, an admin user allowed to manage IAM and an
-application user `app` with one access key; prints their keys as JSON.
-Exactly six requests: moto authenticates every request after the first
-INITIAL_NO_AUTH_ACTION_COUNT=6, like AWS does."""
+application user `app` with one access key, and a user `kit` with none (for
+the conformance kit, which makes two keys); prints their keys as JSON.
+Exactly eight requests: moto authenticates every request after the first
+INITIAL_NO_AUTH_ACTION_COUNT=8, like AWS does."""
 import json
 import sys
 
@@ -23,4 +24,6 @@ admin = iam.create_access_key(UserName="rekey-admin")["AccessKey"]
 iam.create_user(UserName="app")
 allow("app", ["sts:GetCallerIdentity"])
 app = iam.create_access_key(UserName="app")["AccessKey"]
+iam.create_user(UserName="kit")
+allow("kit", ["sts:GetCallerIdentity"])
 print(json.dumps({"admin": [admin["AccessKeyId"], admin["SecretAccessKey"]], "app": [app["AccessKeyId"], app["SecretAccessKey"]]}))
