@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::Output;
 use support::components::component;
 use wasm_encoder::{
-    CodeSection, Function, FunctionSection, Instruction, MemorySection, MemoryType, Module, TypeSection, ValType,
+    CodeSection, CustomSection, Function, FunctionSection, Instruction, MemorySection, MemoryType, Module, TypeSection,
+    ValType,
 };
 
 /// A module of `count` functions, each with `locals` locals and `body`.
@@ -116,8 +117,12 @@ fn an_import_the_host_does_not_provide_is_refused_before_compiling() {
     );
 }
 
+/// A size bound the costly component fits in.
+const LARGE: (&str, &str) = ("REKEY_PLUGIN_MAX_MIB", "64");
+
 /// Within every structural limit, but a lot of work for the compiler:
-/// 60,000 functions of arithmetic on 80 locals (34 MB).
+/// 60,000 functions of arithmetic on 80 locals (34 MB, so past the default
+/// size bound: the tests raise it).
 fn costly() -> Vec<u8> {
     let mut body = Vec::new();
     for i in 0..80 {
@@ -137,14 +142,14 @@ fn costly() -> Vec<u8> {
 #[ignore]
 fn the_costly_component_compiled_unbounded() {
     let started = std::time::Instant::now();
-    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_TIMEOUT", "600")]);
+    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_TIMEOUT", "600"), LARGE]);
     eprintln!("{:?} in {:.1} s", output.status, started.elapsed().as_secs_f64());
 }
 
 #[test]
 fn a_costly_compilation_is_stopped_at_the_time_bound() {
     let started = std::time::Instant::now();
-    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_TIMEOUT", "1")]);
+    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_TIMEOUT", "1"), LARGE]);
     let (_, stderr) = support::text(&output);
     eprintln!("refused after {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -153,8 +158,64 @@ fn a_costly_compilation_is_stopped_at_the_time_bound() {
 
 #[test]
 fn a_costly_compilation_is_stopped_at_the_memory_bound() {
-    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_MEMORY_MIB", "64")]);
+    let (output, _cache) = inspect(&costly(), &[("REKEY_COMPILE_MEMORY_MIB", "64"), LARGE]);
     let (_, stderr) = support::text(&output);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("compiling it needed more than 64 MiB of memory, and was stopped"), "{stderr}");
+}
+
+/// An empty component padded with a custom section to `size` bytes or so.
+fn padded(size: usize) -> Vec<u8> {
+    let mut bytes = component(&[], &[], &[]);
+    let padding = CustomSection { name: "padding".into(), data: vec![0; size].into() };
+    wasm_encoder::Section::append_to(&padding, &mut bytes);
+    bytes
+}
+
+#[test]
+fn a_plugin_file_past_the_size_bound_is_refused_unread() {
+    let bytes = padded(40 << 20);
+    refused_before_compiling(&bytes, "it is 40.0 MiB; at most 32.0 MiB (raise `plugin_max_size` in rekey.toml");
+    let (output, _cache) = inspect(&bytes, &[("REKEY_PLUGIN_MAX_MIB", "64")]);
+    let (_, stderr) = support::text(&output);
+    assert!(!stderr.contains("at most 32.0 MiB") && stderr.contains("export"), "read once allowed: {stderr}");
+}
+
+#[test]
+fn the_size_bound_comes_from_rekey_toml() {
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::write(cache.path().join("rekey.toml"), "plugin_max_size = \"64 KiB\"\n").unwrap();
+    let mut command = support::rekey(&cache);
+    command.current_dir(cache.path()).args(["plugin", "audit", rekey_test_artifacts::plugins::RANDOM]);
+    let output = support::run(&mut command, "");
+    let (_, stderr) = support::text(&output);
+    assert!(stderr.contains("at most 64.0 KiB (raise `plugin_max_size`"), "{stderr}");
+}
+
+/// 100,000 functions of arithmetic on 4 locals: 3.4 MB that compile to
+/// about 21 MB of code.
+fn dense() -> Vec<u8> {
+    let mut body = Vec::new();
+    for i in 0..4 {
+        body.extend([
+            Instruction::LocalGet(i),
+            Instruction::LocalGet((i + 1) % 4),
+            Instruction::I64Mul,
+            Instruction::LocalSet(i),
+        ]);
+    }
+    component(&[functions(100_000, 4, &body)], &[], &["rekey:provider/provider@0.3.0"])
+}
+
+#[test]
+fn compiled_code_past_its_bound_is_dropped_and_never_cached() {
+    // A 4 MiB bound on the file bounds its code, and a cache entry, to 16 MiB.
+    let (output, cache) = inspect(&dense(), &[("REKEY_PLUGIN_MAX_MIB", "4")]);
+    let (_, stderr) = support::text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("its compiled code is larger than 16 MiB, and was dropped"), "{stderr}");
+    let entries = std::fs::read_dir(cache.path())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "cwasm"));
+    assert_eq!(entries.count(), 0);
 }

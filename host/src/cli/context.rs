@@ -58,7 +58,7 @@ impl Context {
     /// A plugin runtime with default limits.
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
         let limits = Limits { deadline: self.config.manifest.plugin_timeout, ..Limits::default() };
-        super::runtime(limits, self.cache.clone())
+        super::runtime(limits, self.cache.clone(), self.config.manifest.plugin_max_bytes())
     }
 }
 

@@ -33,8 +33,7 @@ pub struct Args {
 /// Reviews, approves and copies the plugin.
 pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Result<()> {
     let mut gate = Gate::new(config)?;
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| UsageError(format!("cannot read plugin file {}: {e}", args.file.display())))?;
+    let bytes = runtime.read(&args.file)?;
     let plugin = runtime.load_bytes(&args.file, &bytes).await?;
     let name = args.name.clone().unwrap_or_else(|| plugin.info().name.clone());
     if !valid_name(&name) {

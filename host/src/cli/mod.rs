@@ -232,24 +232,29 @@ pub fn main() -> ExitCode {
         }
         Command::Plugin(command) => runtime_block_on(async {
             match command {
-                PluginCommand::Inspect(args) => inspect::run(args, &runtime(Limits::default(), cache.clone())?).await,
+                PluginCommand::Inspect(args) => {
+                    inspect::run(args, &runtime(Limits::default(), cache.clone(), None)?).await
+                }
                 PluginCommand::Call(args) => {
-                    let runtime = runtime(args.plugin.limits(), cache.clone())?;
+                    let runtime = runtime(args.plugin.limits(), cache.clone(), None)?;
                     call::run(args, &runtime).await
                 }
                 PluginCommand::New(args) => scaffold::run(args),
                 PluginCommand::Test(args) => {
-                    let runtime = runtime(args.plugin.limits(), cache.clone())?;
+                    let runtime = runtime(args.plugin.limits(), cache.clone(), None)?;
                     conformance::run(args, &runtime).await
                 }
                 PluginCommand::Install(args) => {
-                    install::run(args, &load()?.config, &runtime(Limits::default(), cache.clone())?).await
+                    let config = load()?.config;
+                    let max_size = config.manifest.plugin_max_bytes();
+                    install::run(args, &config, &runtime(Limits::default(), cache.clone(), max_size)?).await
                 }
                 PluginCommand::List { json } => list::run(json, &load()?.config),
                 PluginCommand::Audit(args) => {
                     let context = if cli.config_file.exists() { Some(load()?) } else { None };
-                    review::run(args, context.as_ref().map(|c| &c.config), &runtime(Limits::default(), cache.clone())?)
-                        .await
+                    let config = context.as_ref().map(|c| &c.config);
+                    let max_size = config.and_then(|c| c.manifest.plugin_max_bytes());
+                    review::run(args, config, &runtime(Limits::default(), cache.clone(), max_size)?).await
                 }
                 PluginCommand::Signing(command) => signing::run(command, || Ok(load()?.config)),
                 PluginCommand::Wit { out } => {
@@ -289,9 +294,14 @@ fn describe(error: &anyhow::Error) -> String {
 }
 
 /// A runtime that compiles plugins in a child process of this binary,
-/// under a time and memory bound.
-pub(crate) fn runtime(limits: Limits, cache: Option<PathBuf>) -> anyhow::Result<Runtime> {
-    let compiler = crate::runtime::Compiler::child(std::env::current_exe()?);
+/// under a time and memory bound, and loads plugins of at most
+/// `configured_max_size` bytes (rekey.toml's, when there is one).
+pub(crate) fn runtime(
+    limits: Limits,
+    cache: Option<PathBuf>,
+    configured_max_size: Option<u64>,
+) -> anyhow::Result<Runtime> {
+    let compiler = crate::runtime::Compiler::child(std::env::current_exe()?, configured_max_size);
     Ok(Runtime::new(limits, cache)?.compiling_with(compiler))
 }
 

@@ -70,7 +70,7 @@ struct Secret {
 /// it gives the approvals, the trusted keys and installed plugins' files.
 pub async fn run(args: Args, config: Option<&Config>, runtime: &Runtime) -> anyhow::Result<()> {
     let (file, named) = locate(&args.plugin, config)?;
-    let bytes = std::fs::read(&file).map_err(|e| UsageError(format!("cannot read {}: {e}", file.display())))?;
+    let bytes = runtime.read(&file)?;
     let anatomy = anatomy(&bytes).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
     let loaded = runtime.load_bytes(&file, &bytes).await;
     let info = loaded.as_ref().ok().map(|p| p.info().clone());

@@ -27,6 +27,11 @@ pub struct Manifest {
     /// provider that hangs past it fails the call [default: 30s].
     #[serde(default = "default_timeout", with = "duration")]
     pub plugin_timeout: Duration,
+    /// The largest plugin file that is read and compiled, e.g. "48 MiB": a
+    /// larger one is refused before anything is done with it [default:
+    /// 32 MiB; `REKEY_PLUGIN_MAX_MIB` overrides it].
+    #[serde(default)]
+    pub plugin_max_size: Option<bytesize::ByteSize>,
     /// Which plugin authors are trusted.
     #[serde(default)]
     pub trust: Trust,
@@ -39,6 +44,13 @@ pub struct Manifest {
     /// The managed credentials.
     #[serde(default, rename = "credential")]
     pub credentials: Vec<CredentialSpec>,
+}
+
+impl Manifest {
+    /// `plugin_max_size` in bytes, when set.
+    pub fn plugin_max_bytes(&self) -> Option<u64> {
+        self.plugin_max_size.map(|size| size.as_u64())
+    }
 }
 
 fn default_store() -> PathBuf {

@@ -21,6 +21,15 @@ use wasmtime::Engine;
 pub const TIMEOUT_VAR: &str = "REKEY_COMPILE_TIMEOUT";
 /// See [`TIMEOUT_VAR`].
 pub const MEMORY_VAR: &str = "REKEY_COMPILE_MEMORY_MIB";
+/// The largest plugin file, in MiB; it overrides rekey.toml's `plugin_max_size`.
+pub const MAX_SIZE_VAR: &str = "REKEY_PLUGIN_MAX_MIB";
+
+/// The largest plugin file by default: a language runtime compiled in
+/// (Python, JavaScript) makes 14–19 MB.
+pub const DEFAULT_MAX_SIZE: u64 = 32 << 20;
+/// How much larger than the largest plugin its compiled code may be, which
+/// bounds a cache entry (measured: 1.9× for Python, 2.7× for JavaScript).
+const CODE_PER_PLUGIN_BYTE: u64 = 4;
 
 /// How plugins are compiled.
 #[derive(Clone, Debug)]
@@ -31,6 +40,8 @@ pub struct Compiler {
     pub timeout: Duration,
     /// Bytes of data (heap) the compiling process may use.
     pub memory: u64,
+    /// Bytes of the largest plugin file; larger ones are refused unread.
+    pub max_size: u64,
 }
 
 /// Why a compilation in the child failed.
@@ -42,6 +53,9 @@ pub enum CompileError {
     /// It needed more memory than allowed.
     #[error("compiling it needed more than {} MiB of memory, and was stopped", .0 >> 20)]
     Memory(u64),
+    /// Its compiled code is larger than a cache entry may be.
+    #[error("its compiled code is larger than {} MiB, and was dropped", .0 >> 20)]
+    Code(u64),
     /// The compiler refused it (it is not valid WebAssembly, say).
     #[error("{0}")]
     Refused(String),
@@ -57,15 +71,18 @@ pub enum CompileError {
 
 impl Compiler {
     /// Compiles in child processes of `program` (a `rekey` binary), with
-    /// the bounds from [`TIMEOUT_VAR`] (seconds, default 60) and
+    /// the bounds from [`TIMEOUT_VAR`] (seconds, default 60),
     /// [`MEMORY_VAR`] (MiB, default 2048, at least 64: the compiler's
-    /// threads need their stacks).
-    pub fn child(program: PathBuf) -> Self {
+    /// threads need their stacks) and, for the plugin file,
+    /// [`MAX_SIZE_VAR`], else `configured_max_size`, else
+    /// [`DEFAULT_MAX_SIZE`].
+    pub fn child(program: PathBuf, configured_max_size: Option<u64>) -> Self {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         Self {
             program,
             timeout: Duration::from_secs(var(TIMEOUT_VAR).unwrap_or(60)),
             memory: var(MEMORY_VAR).unwrap_or(2048).max(64) << 20,
+            max_size: var(MAX_SIZE_VAR).map(|mib| mib << 20).or(configured_max_size).unwrap_or(DEFAULT_MAX_SIZE),
         }
     }
 
@@ -92,9 +109,14 @@ impl Compiler {
             .spawn()
             .map_err(failed)?;
         let (mut stdout, mut stderr) = (child.stdout.take().expect("piped"), child.stderr.take().expect("piped"));
+        let most = max_code(self.max_size);
         let output = std::thread::spawn(move || {
             let mut bytes = Vec::new();
-            stdout.read_to_end(&mut bytes).map(|_| bytes)
+            // Read one byte past the bound, to tell "at the bound" from "past it".
+            (&mut stdout).take(most + 1).read_to_end(&mut bytes)?;
+            // Past it, the rest is drained unread so the child can finish.
+            std::io::copy(&mut stdout, &mut std::io::sink())?;
+            Ok::<_, std::io::Error>(bytes)
         });
         let errors = std::thread::spawn(move || {
             let mut text = String::new();
@@ -118,14 +140,22 @@ impl Compiler {
         // start and it may wait for it until the deadline.
         let starved = ["memory allocation", "out of memory", "Resource temporarily unavailable"];
         match status {
-            Some(status) if status.success() => {
-                output.join().ok().and_then(Result::ok).ok_or(CompileError::Refused(errors))
-            }
+            Some(status) if status.success() => match output.join().ok().and_then(Result::ok) {
+                Some(code) if code.len() as u64 > most => Err(CompileError::Code(most)),
+                Some(code) => Ok(code),
+                None => Err(CompileError::Refused(errors)),
+            },
             _ if starved.iter().any(|sign| errors.contains(sign)) => Err(CompileError::Memory(self.memory)),
             None => Err(CompileError::Timeout(self.timeout)),
             Some(_) => Err(CompileError::Refused(errors.trim().trim_start_matches("error: ").to_string())),
         }
     }
+}
+
+/// The most bytes of compiled code, and so of a cache entry, for plugins
+/// of at most `max_size` bytes.
+pub(crate) fn max_code(max_size: u64) -> u64 {
+    max_size * CODE_PER_PLUGIN_BYTE
 }
 
 /// The child's side: caps its own data segment, compiles the component

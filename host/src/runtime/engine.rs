@@ -3,7 +3,7 @@
 
 use super::bindings::PluginInfo;
 use super::cache::CodeCache;
-use super::compile::{CompileError, Compiler};
+use super::compile::{CompileError, Compiler, DEFAULT_MAX_SIZE, MAX_SIZE_VAR};
 use super::error::PluginError;
 use super::limits::Limits;
 use super::plugin::Plugin;
@@ -71,8 +71,23 @@ impl Runtime {
     /// Loads a plugin file: compiles it (or takes it from the cache), checks
     /// its imports and exports, and reads its `info`.
     pub async fn load(&self, path: &Path) -> Result<Plugin, PluginError> {
-        let bytes = std::fs::read(path).map_err(|source| PluginError::Read { path: path.into(), source })?;
+        let bytes = self.read(path)?;
         self.load_bytes(path, &bytes).await
+    }
+
+    /// The bytes of a plugin file, refused unread when it is larger than a
+    /// plugin may be.
+    pub fn read(&self, path: &Path) -> Result<Vec<u8>, PluginError> {
+        let failed = |source| PluginError::Read { path: path.into(), source };
+        let file = std::fs::File::open(path).map_err(failed)?;
+        let size = file.metadata().map_err(failed)?.len();
+        self.shared.check_size(path, size)?;
+        let mut bytes = Vec::with_capacity(size as usize);
+        // A file that grows while it is read still stops at the bound.
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, self.shared.max_size() + 1), &mut bytes)
+            .map_err(failed)?;
+        self.shared.check_size(path, bytes.len() as u64)?;
+        Ok(bytes)
     }
 
     /// Loads a plugin from bytes already read (and checked) from `path`.
@@ -105,6 +120,25 @@ impl Runtime {
 }
 
 impl Shared {
+    /// The largest plugin file this runtime loads.
+    pub(crate) fn max_size(&self) -> u64 {
+        self.compiler.as_ref().map_or(DEFAULT_MAX_SIZE, |compiler| compiler.max_size)
+    }
+
+    /// Refuses a plugin of `size` bytes when it is larger than a plugin may
+    /// be: checked before its bytes are read, parsed or looked up.
+    pub(crate) fn check_size(&self, path: &Path, size: u64) -> Result<(), PluginError> {
+        let most = self.max_size();
+        if size <= most {
+            return Ok(());
+        }
+        let (size, most) = (bytesize::ByteSize(size), bytesize::ByteSize(most));
+        Err(PluginError::TooComplex {
+            plugin: path.display().to_string(),
+            reason: format!("it is {size}; at most {most} (raise `plugin_max_size` in rekey.toml, or {MAX_SIZE_VAR})"),
+        })
+    }
+
     /// The compiled component of the wasm whose sha256 is `digest`, and
     /// its cached `info`, when the cache holds them.
     pub(crate) fn cached(&self, digest: &str) -> Option<(Component, Option<PluginInfo>)> {
@@ -118,6 +152,10 @@ impl Shared {
             Some(compiler) => compiler.compile(&self.limits, wasm)?,
             None => self.engine.precompile_component(wasm).map_err(|e| CompileError::Refused(format!("{e}")))?,
         };
+        let most = super::compile::max_code(self.max_size());
+        if compiled.len() as u64 > most {
+            return Err(CompileError::Code(most));
+        }
         if let Some(cache) = &self.cache {
             cache.put(digest, &compiled);
             // Mapped from the file, the code and memory images are shared

@@ -108,6 +108,7 @@ impl Plugin {
         bytes: &[u8],
         digest: String,
     ) -> Result<Self, PluginError> {
+        shared.check_size(path, bytes.len() as u64)?;
         let (component, cached_info) = match shared.cached(&digest) {
             Some(cached) => cached,
             None => {

@@ -16,9 +16,6 @@ use wasmparser::{Parser, Payload};
 /// entry means "checked by these rules"): raise it whenever a rule changes.
 pub(crate) const RULES: u32 = 2;
 
-/// The largest plugin file: a language runtime compiled in (Python,
-/// JavaScript) is 15–20 MB.
-pub(crate) const MAX_SIZE: usize = 64 << 20;
 /// Functions in all of a component's modules.
 pub(crate) const MAX_FUNCTIONS: usize = 100_000;
 /// Locals of one function.
@@ -43,9 +40,6 @@ pub(crate) fn check(path: &Path, bytes: &[u8], memory_budget: usize) -> Result<(
     let plugin = path.display().to_string();
     let not_a_component = |reason: String| PluginError::NotAComponent { path: path.into(), reason };
     let too_big = |reason: String| PluginError::TooComplex { plugin: plugin.clone(), reason };
-    if bytes.len() > MAX_SIZE {
-        return Err(too_big(format!("it is {} MiB; at most {} MiB", bytes.len() >> 20, MAX_SIZE >> 20)));
-    }
     if !Parser::is_component(bytes) {
         let what = if Parser::is_core_wasm(bytes) {
             "a core WebAssembly module"

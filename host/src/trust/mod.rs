@@ -92,14 +92,6 @@ pub enum TrustError {
         /// What is wrong.
         reason: String,
     },
-    /// The plugin file cannot be read.
-    #[error("cannot read plugin file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
     /// The plugin itself failed to load.
     #[error(transparent)]
     Plugin(#[from] PluginError),
@@ -195,7 +187,7 @@ impl Gate {
     /// compiled, and what the plugin declares is checked against what was
     /// approved.
     pub async fn load(&self, runtime: &Runtime, name: &str, file: &Path) -> Result<Plugin, TrustError> {
-        let bytes = std::fs::read(file).map_err(|source| TrustError::Read { path: file.into(), source })?;
+        let bytes = runtime.read(file)?;
         let approval = self.lock.get(name).ok_or_else(|| TrustError::NotApproved {
             name: name.into(),
             lock: self.lock.path().into(),
