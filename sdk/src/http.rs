@@ -8,47 +8,33 @@
 use crate::{ProviderError, RateLimit};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use wasip2::http::outgoing_handler;
-use wasip2::http::types::{ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme};
+use wasip2::http::types::Scheme;
 
-/// Largest chunk written to or read from a body stream at once (the WASI
-/// streams limit a single blocking write to 4 KiB).
-const CHUNK: u64 = 4096;
+#[cfg(not(test_host))]
+mod wasi;
 
 /// An HTTP request being built. Send it with [`Request::send`].
 #[derive(Debug)]
 pub struct Request {
-    method: Method,
-    /// The method as given, for messages.
-    method_name: String,
-    url: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    /// The method, upper-case.
+    pub(crate) method_name: String,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// A response whose body was read to the end.
 #[derive(Debug)]
 pub struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Request {
     /// A request with any method (`GET`, `POST`, … or an extension method).
     pub fn new(method: &str, url: &str) -> Self {
-        let method_name = method.to_ascii_uppercase();
-        let method = match method_name.as_str() {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "PATCH" => Method::Patch,
-            "OPTIONS" => Method::Options,
-            other => Method::Other(other.to_string()),
-        };
-        Self { method, method_name, url: url.to_string(), headers: Vec::new(), body: Vec::new() }
+        Self { method_name: method.to_ascii_uppercase(), url: url.to_string(), headers: Vec::new(), body: Vec::new() }
     }
 
     /// A `GET` request.
@@ -107,44 +93,10 @@ impl Request {
     /// Sends the request and reads the whole response, whatever its status.
     pub fn send_any_status(self) -> Result<Response, ProviderError> {
         let url = Url::parse(&self.url)?;
-        let headers = Fields::new();
-        for (name, value) in &self.headers {
-            headers
-                .append(name, value.as_bytes())
-                .map_err(|e| ProviderError::InvalidConfig(format!("header `{name}` is not valid: {e:?}")))?;
-        }
-        let request = OutgoingRequest::new(headers);
-        let invalid = |part: &str| ProviderError::InvalidConfig(format!("the {part} of `{}` is not valid", self.url));
-        request.set_method(&self.method).map_err(|()| invalid("method"))?;
-        request.set_scheme(Some(&url.scheme)).map_err(|()| invalid("scheme"))?;
-        request.set_authority(Some(url.authority)).map_err(|()| invalid("host"))?;
-        request.set_path_with_query(Some(url.path_and_query)).map_err(|()| invalid("path"))?;
-
-        let outgoing = request.body().expect("a new request's body is taken once");
-        let future = outgoing_handler::handle(request, None).map_err(|e| transport_error(&self.url, e))?;
-        // A body that cannot be written usually means the request failed
-        // (a refused connection, a denial): the response says why.
-        let written = write_body(&outgoing, &self.body)
-            .and_then(|()| OutgoingBody::finish(outgoing, None).map_err(|e| transport_error(&self.url, e)));
-
-        future.subscribe().block();
-        let incoming = match future.get() {
-            Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(e))) => return Err(transport_error(&self.url, e)),
-            Some(Err(())) | None => {
-                return Err(ProviderError::Unavailable(format!("no response from {}", self.url)));
-            }
-        };
-        written?;
-        let status = incoming.status();
-        let headers = incoming
-            .headers()
-            .entries()
-            .into_iter()
-            .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
-            .collect();
-        let body = read_body(incoming.consume().expect("a response's body is taken once"))?;
-        Ok(Response { status, headers, body })
+        #[cfg(not(test_host))]
+        return wasi::send(&self, &url);
+        #[cfg(test_host)]
+        return crate::testing::send(&self, &url);
     }
 }
 
@@ -197,14 +149,14 @@ impl Response {
 }
 
 /// The parts of an absolute `http(s)://` URL that `wasi:http` takes apart.
-struct Url<'a> {
-    scheme: Scheme,
-    authority: &'a str,
-    path_and_query: &'a str,
+pub(crate) struct Url<'a> {
+    pub(crate) scheme: Scheme,
+    pub(crate) authority: &'a str,
+    pub(crate) path_and_query: &'a str,
 }
 
 impl<'a> Url<'a> {
-    fn parse(url: &'a str) -> Result<Self, ProviderError> {
+    pub(crate) fn parse(url: &'a str) -> Result<Self, ProviderError> {
         let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (Scheme::Https, rest)
         } else if let Some(rest) = url.strip_prefix("http://") {
@@ -219,63 +171,5 @@ impl<'a> Url<'a> {
         }
         let path_and_query = if path.is_empty() { "/" } else { path };
         Ok(Self { scheme, authority, path_and_query })
-    }
-}
-
-fn write_body(body: &OutgoingBody, bytes: &[u8]) -> Result<(), ProviderError> {
-    if bytes.is_empty() {
-        return Ok(());
-    }
-    let stream = body.write().expect("a body's stream is taken once");
-    for chunk in bytes.chunks(CHUNK as usize) {
-        stream.blocking_write_and_flush(chunk)?;
-    }
-    Ok(())
-}
-
-fn read_body(body: IncomingBody) -> Result<Vec<u8>, ProviderError> {
-    let mut out = Vec::new();
-    {
-        let stream = body.stream().expect("a body's stream is taken once");
-        loop {
-            match stream.blocking_read(CHUNK) {
-                Ok(chunk) => out.extend_from_slice(&chunk),
-                Err(wasip2::io::streams::StreamError::Closed) => break,
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    IncomingBody::finish(body);
-    Ok(out)
-}
-
-/// Maps a `wasi:http` error code: a refusal by the host's sandbox is
-/// permanent (retrying will not help), a URL that cannot be sent is the
-/// operator's config to fix, and every failure of the transport itself (a
-/// dropped connection, a response that is not HTTP, a timeout) is transient.
-fn transport_error(url: &str, code: ErrorCode) -> ProviderError {
-    match code {
-        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
-            ProviderError::Rejected(format!("the host denied the request to {url}: {code:?}"))
-        }
-        ErrorCode::HttpRequestUriInvalid => {
-            ProviderError::InvalidConfig(format!("request to {url} is not valid: {code:?}"))
-        }
-        other => ProviderError::Unavailable(format!("request to {url} failed: {other:?}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_dropped_connection_is_transient_and_a_denial_permanent() {
-        let url = "https://api.example.com/keys";
-        for code in [ErrorCode::HttpProtocolError, ErrorCode::ConnectionTerminated, ErrorCode::ConnectionRefused] {
-            assert!(matches!(transport_error(url, code), ProviderError::Unavailable(_)));
-        }
-        assert!(matches!(transport_error(url, ErrorCode::HttpRequestDenied), ProviderError::Rejected(_)));
-        assert!(matches!(transport_error(url, ErrorCode::HttpRequestUriInvalid), ProviderError::InvalidConfig(_)));
     }
 }

@@ -93,6 +93,8 @@ pub mod log;
 mod schema;
 pub mod secret;
 pub mod tcp;
+#[cfg(test_host)]
+pub mod testing;
 
 /// The bindings generated from the `rekey:provider` WIT package (the
 /// crate's `wit/` folder, which is the repository's `wit/`, packaged with

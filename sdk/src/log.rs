@@ -2,7 +2,10 @@
 //! the size and redacts secrets, but a plugin should still never log one.
 
 pub use crate::bindings::rekey::provider::log::Level;
+#[cfg(not(test_host))]
 use crate::bindings::rekey::provider::log::log;
+#[cfg(test_host)]
+use crate::testing::log;
 
 /// Logs a debug line.
 pub fn debug(message: &str) {

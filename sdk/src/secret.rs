@@ -48,11 +48,20 @@ pub fn random_secret(length: usize, encoding: Encoding) -> String {
     let mut out = String::with_capacity(length);
     while out.len() < length {
         let needed = (length - out.len()) as u64 * 2;
-        for byte in wasip2::random::random::get_random_bytes(needed) {
+        for byte in random_bytes(needed) {
             if (byte as usize) < limit && out.len() < length {
                 out.push(alphabet[byte as usize % alphabet.len()] as char);
             }
         }
     }
     out
+}
+
+/// `len` bytes from the host's secure source (in a native test with the
+/// `test-host` feature, the test host's fixed sequence).
+pub fn random_bytes(len: u64) -> Vec<u8> {
+    #[cfg(not(test_host))]
+    return wasip2::random::random::get_random_bytes(len);
+    #[cfg(test_host)]
+    return crate::testing::random_bytes(len);
 }

@@ -97,14 +97,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if dir.read_dir().is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(UsageError(format!("{} exists and is not empty; choose another --dir", dir.display())).into());
     }
-    let sdk = match &args.sdk_path {
+    let sdk_source = match &args.sdk_path {
         Some(path) => {
             let path =
                 std::fs::canonicalize(path).map_err(|e| UsageError(format!("--sdk-path {}: {e}", path.display())))?;
-            format!("rekey-sdk = {{ path = {:?} }}", path.display().to_string())
+            format!("path = {:?}", path.display().to_string())
         }
-        None => format!("rekey-sdk = \"{}\"", env!("CARGO_PKG_VERSION")),
+        None => format!("version = \"{}\"", env!("CARGO_PKG_VERSION")),
     };
+    let sdk = format!("rekey-sdk = {{ {sdk_source} }}");
+    let sdk_test_host = format!("rekey-sdk = {{ {sdk_source}, features = [\"test-host\"] }}");
     let snake = name.replace('-', "_");
     let project = project(args.lang, template, &snake);
     let (test_args, secret_note, ci_secret, ci_env) = match template {
@@ -132,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .replace("{{crate}}", name)
             .replace("{{crate_file}}", &snake)
             .replace("{{sdk}}", &sdk)
+            .replace("{{sdk_test_host}}", &sdk_test_host)
             .replace("{{template}}", template_name)
             .replace("{{lang}}", lang_name)
             .replace("{{language}}", project.language)

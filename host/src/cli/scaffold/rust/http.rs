@@ -144,6 +144,44 @@ fn parse_listed(listed: &Value) -> Result<Vec<KeySummary>, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rekey_sdk::Pair;
+    use rekey_sdk::testing::Host;
+
+    const KEYS: &str = "https://api.example.com/keys";
+
+    /// A call for rotation `r-1` against api.example.com.
+    fn context() -> CallContext {
+        let pair = |key: &str, value: &str| Pair { key: key.into(), value: value.into() };
+        CallContext {
+            rotation_id: "r-1".into(),
+            config: vec![pair("base-url", "https://api.example.com")],
+            admin_secrets: vec![pair("admin-token", "{{secret:admin-token}}")],
+        }
+    }
+
+    #[test]
+    fn generate_creates_a_key_named_after_the_rotation_with_the_admin_token() {
+        let host = Host::new().respond("POST", KEYS, 201, r#"{"id": "k1", "secret": "s3cret"}"#);
+        let key = Plugin::generate(context()).unwrap();
+        assert_eq!((key.key_id.as_str(), key.secret.as_str()), ("k1", "s3cret"));
+        let sent = &host.requests()[0];
+        // The placeholder goes out as is: the host puts the token in.
+        assert_eq!(sent.header("authorization"), Some("Bearer {{secret:admin-token}}"));
+        assert_eq!(sent.json()["name"], "rekey r-1");
+    }
+
+    #[test]
+    fn a_refused_admin_token_is_unauthorized() {
+        let _host = Host::new().respond("POST", KEYS, 401, "");
+        assert!(matches!(Plugin::generate(context()), Err(ProviderError::Unauthorized(_))));
+    }
+
+    #[test]
+    fn revoking_a_key_already_gone_succeeds() {
+        let _host = Host::new().respond("DELETE", "https://api.example.com/keys/k1", 404, "");
+        let key = Credential { key_id: "k1".into(), secret: String::new(), attributes: vec![], expires_at: None };
+        assert!(Plugin::revoke(context(), key).is_ok());
+    }
 
     #[test]
     fn a_create_answer_gives_the_key() {

@@ -76,10 +76,29 @@ fn has_shape(secret: &str, length: usize, prefix: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use rekey_sdk::Pair;
+    use rekey_sdk::testing::Host;
+
+    fn context(length: &str) -> CallContext {
+        let pair = |key: &str, value: &str| Pair { key: key.into(), value: value.into() };
+        CallContext { rotation_id: "r-1".into(), config: vec![pair("length", length), pair("prefix", "sk_")], admin_secrets: vec![] }
+    }
+
+    #[test]
+    fn generate_makes_a_secret_that_verify_accepts() {
+        // Fixed randomness: the same keys on every run.
+        let _host = Host::new();
+        let key = Plugin::generate(context("24")).unwrap();
+        assert!(key.secret.starts_with("sk_") && key.secret.len() == 27, "{}", key.secret);
+        assert!(Plugin::verify(context("24"), key.clone()).unwrap().valid);
+        assert_ne!(Plugin::generate(context("24")).unwrap().secret, key.secret);
+    }
+
     #[test]
     fn a_secret_has_the_shape_only_with_its_prefix_and_length() {
-        assert!(super::has_shape("sk_abcdefghijklmnop", 16, "sk_"));
-        assert!(!super::has_shape("abcdefghijklmnop", 16, "sk_"));
-        assert!(!super::has_shape("sk_abc", 16, "sk_"));
+        assert!(has_shape("sk_abcdefghijklmnop", 16, "sk_"));
+        assert!(!has_shape("abcdefghijklmnop", 16, "sk_"));
+        assert!(!has_shape("sk_abc", 16, "sk_"));
     }
 }
