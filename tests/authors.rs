@@ -48,23 +48,65 @@ fn the_conformance_kit_passes_random_and_skips_what_does_not_apply() {
 /// `rekey plugin test webhook.wasm` against `server`, with `verify-path`.
 fn webhook_test(server: &KeyServer, verify_path: &str, json: bool) -> std::process::Output {
     let cache = tempfile::tempdir().unwrap();
-    let base = server.base_url();
-    let mut command = rekey(&cache);
-    command
-        .args(["plugin", "test", plugins::WEBHOOK, "--grant", &server.addr.to_string()])
-        .args([
-            "-c",
-            &format!("base-url={base}"),
-            "-c",
-            "create-path=/keys",
-            "-c",
-            &format!("verify-path={verify_path}"),
-        ])
-        .env("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN);
+    let mut command = webhook_kit(&cache, &server.base_url(), server.addr, verify_path);
+    command.env("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN);
     if json {
         command.arg("--json");
     }
     run(&mut command, "")
+}
+
+/// The kit's command for webhook.wasm against `base` (at `addr`), with no admin secret.
+fn webhook_kit(
+    cache: &tempfile::TempDir,
+    base: &str,
+    addr: std::net::SocketAddr,
+    verify_path: &str,
+) -> std::process::Command {
+    let mut command = rekey(cache);
+    command.args(["plugin", "test", plugins::WEBHOOK, "--grant", &addr.to_string()]).args([
+        "-c",
+        &format!("base-url={base}"),
+        "-c",
+        "create-path=/keys",
+        "-c",
+        &format!("verify-path={verify_path}"),
+    ]);
+    command
+}
+
+#[test]
+fn a_recorded_run_replays_with_no_server_and_no_secret_and_a_changed_plugin_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    let tape = dir.path().join("webhook.tape.json");
+    let server = KeyServer::start();
+    let (base, addr) = (server.base_url(), server.addr);
+    let mut live = webhook_kit(&dir, &base, addr, "/me");
+    live.arg("--record").arg(&tape).env("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN);
+    let recorded = run(&mut live, "");
+    assert!(recorded.status.success(), "{:?}", text(&recorded));
+    let made: Vec<String> = server.requests.lock().unwrap().clone();
+    drop(server);
+
+    let written = std::fs::read_to_string(&tape).unwrap();
+    assert!(!written.contains(KeyServer::ADMIN_TOKEN), "the admin secret is masked");
+    assert!(!written.contains("\"sk_"), "so is every key the run made");
+    assert!(written.contains("{{secret:admin-token}}"), "a placeholder stays as the plugin sent it");
+    let exchanges = serde_json::from_str::<serde_json::Value>(&written).unwrap()["exchanges"].as_array().unwrap().len();
+    assert_eq!(exchanges, made.len(), "every request the server saw is on the tape");
+
+    // No server, no admin token: the tape answers.
+    let replayed = run(webhook_kit(&dir, &base, addr, "/me").arg("--replay").arg(&tape), "");
+    let (stdout, stderr) = text(&replayed);
+    assert!(replayed.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  every request is on the tape"), "{stdout}");
+    assert!(stdout.contains("PASS  a revoked key no longer verifies"), "{stdout}");
+
+    // A plugin (here: its config) that asks something else is told so.
+    let changed = run(webhook_kit(&dir, &base, addr, "/whoami").arg("--replay").arg(&tape), "");
+    let (stdout, _) = text(&changed);
+    assert_eq!(changed.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL  every request is on the tape") && stdout.contains("/api/whoami"), "{stdout}");
 }
 
 #[test]

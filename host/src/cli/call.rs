@@ -98,6 +98,7 @@ impl PluginArgs {
             grants: Grants { endpoints: self.grants.clone(), resolve: self.resolve.iter().cloned().collect() },
             rotation_id,
             known_secrets: vec![],
+            tape: None,
         }
     }
 }

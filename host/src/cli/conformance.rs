@@ -16,10 +16,17 @@
 //! - no request went anywhere the plugin did not declare;
 //! - the time of each call.
 //!
-//! Every key it makes is revoked before it ends.
+//! Every key it makes is revoked before it ends. With `--record`, the HTTP
+//! exchanges go to a tape, secrets masked; with `--replay`, a local server
+//! answers from the tape, so an author's CI runs the rules with no account
+//! (and a plugin that now asks something else fails "on the tape").
 
 use super::call::{PluginArgs, fresh_rotation_id};
+use super::exit::UsageError;
+use crate::runtime::tape::{self, Recording, Replayer, Tape};
 use crate::runtime::{CallOptions, Credential, Outcome, Plugin, PluginError, ProviderError, Runtime};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Arguments of `rekey plugin test`.
@@ -32,6 +39,13 @@ pub struct Args {
     /// Print one JSON object per rule.
     #[arg(long)]
     json: bool,
+    /// Record the run's HTTP exchanges to FILE, secrets masked, for --replay.
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Answer the plugin's HTTP requests from a tape made with --record, by
+    /// a local server: nothing goes to the network and no account is needed.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
 }
 
 /// One rule's result.
@@ -49,9 +63,38 @@ struct Kit {
     json: bool,
     /// Every call's time, by call.
     timings: Vec<(String, Duration)>,
+    /// Whether the calls' HTTP is recorded or replayed.
+    tape: Option<Tape>,
+    /// Rotation ids to use again, from a tape, in order.
+    replayed_ids: VecDeque<String>,
+    /// The rotation ids used, in order.
+    used_ids: Vec<String>,
+    /// The secret of every key made, masked in a recording.
+    made_secrets: Vec<String>,
 }
 
 impl Kit {
+    /// The options of a call for the next rotation, with `admin_secrets`.
+    fn options(&mut self, args: &PluginArgs, admin_secrets: &BTreeMap<String, String>) -> CallOptions {
+        let id = self.replayed_ids.pop_front().unwrap_or_else(fresh_rotation_id);
+        self.used_ids.push(id.clone());
+        CallOptions { tape: self.tape.clone(), ..args.options(admin_secrets, id) }
+    }
+
+    /// A timed `generate`, whose key's secret is remembered.
+    async fn generate(
+        &mut self,
+        plugin: &Plugin,
+        opts: &CallOptions,
+        denied: &mut Vec<String>,
+    ) -> Result<Credential, PluginError> {
+        let made = self.timed("generate", plugin.generate(opts).await, denied);
+        if let Ok(key) = &made {
+            self.made_secrets.push(key.secret.clone());
+        }
+        made
+    }
+
     fn record(&mut self, rule: &str, result: &'static str, detail: String) {
         let checked = Checked { rule: rule.into(), result, detail };
         if self.json {
@@ -106,8 +149,28 @@ impl Kit {
 
 /// Runs the rules and reports them.
 pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
-    let mut kit = Kit { checked: vec![], json: args.json, timings: vec![] };
-    let (plugin, secrets) = match args.plugin.load(runtime, None).await {
+    let mut kit = Kit {
+        checked: vec![],
+        json: args.json,
+        timings: vec![],
+        tape: None,
+        replayed_ids: VecDeque::new(),
+        used_ids: vec![],
+        made_secrets: vec![],
+    };
+    let mut replayer = None;
+    if let Some(file) = &args.replay {
+        let tape = tape::load(file).map_err(|e| UsageError(e.to_string()))?;
+        let server = Replayer::start(tape.exchanges).await?;
+        kit.tape = Some(Tape::Replay(server.addr()));
+        kit.replayed_ids = tape.rotation_ids.into();
+        replayer = Some(server);
+    }
+    let recording = args.record.as_ref().map(|_| Recording::default());
+    if let Some(recording) = &recording {
+        kit.tape = Some(Tape::Record(recording.clone()));
+    }
+    let (plugin, mut secrets) = match args.plugin.load(runtime, None).await {
         Ok(loaded) => loaded,
         Err(error) => {
             kit.record("loads", "fail", format!("{error:#}"));
@@ -117,12 +180,17 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
     let info = plugin.info();
     kit.record("loads", "pass", format!("{} {}, sha256 {}", info.name, info.version, &plugin.digest()[..16]));
     deterministic(&mut kit, &args, &plugin).await;
-    let options = |rotation: String| args.plugin.options(&secrets.admin_secrets, rotation);
+    if replayer.is_some() {
+        // The tape holds what the provider answered; no secret is needed to replay it.
+        for field in info.config.iter().filter(|f| f.secret) {
+            secrets.admin_secrets.entry(field.name.clone()).or_insert_with(|| "replayed".into());
+        }
+    }
     let mut denied = Vec::new();
     let mut made: Vec<(CallOptions, Credential)> = Vec::new();
 
-    let first_options = options(fresh_rotation_id());
-    let first = kit.timed("generate", plugin.generate(&first_options).await, &mut denied);
+    let first_options = kit.options(&args.plugin, &secrets.admin_secrets);
+    let first = kit.generate(&plugin, &first_options, &mut denied).await;
     let first_ok =
         kit.check("generate makes a key", first.as_ref().map(|k| format!("key id {}", k.key_id)).map_err(describe));
     if let Ok(key) = first {
@@ -139,7 +207,7 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
         if info.capabilities.idempotent_generate && reaches_no_provider(&plugin) {
             kit.record(SAME, "skip", "the plugin reaches no provider, so no key is held anywhere".into());
         } else if info.capabilities.idempotent_generate {
-            let again = kit.timed("generate", plugin.generate(&opts).await, &mut denied);
+            let again = kit.generate(&plugin, &opts, &mut denied).await;
             let outcome = match again {
                 Err(e) => Err(describe(&e)),
                 Ok(k) if k.key_id == key.key_id => Ok("the same key came back".to_string()),
@@ -169,8 +237,8 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
             };
             kit.check(SAME, outcome);
         }
-        let second_options = options(fresh_rotation_id());
-        let second = kit.timed("generate", plugin.generate(&second_options).await, &mut denied);
+        let second_options = kit.options(&args.plugin, &secrets.admin_secrets);
+        let second = kit.generate(&plugin, &second_options, &mut denied).await;
         let different = match &second {
             Ok(k) if k.key_id != key.key_id && k.secret != key.secret => Ok(format!("key id {}", k.key_id)),
             Ok(_) => Err("the same key id or secret came back for another rotation".into()),
@@ -203,6 +271,26 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
         Err(denied.join("; "))
     };
     kit.check("requests go only to declared hosts", hosts);
+    if let (Some(replayer), Some(file)) = (&replayer, &args.replay) {
+        let unmatched = replayer.unmatched();
+        let replayed = if unmatched.is_empty() {
+            let unused = match replayer.unused() {
+                0 => String::new(),
+                n => format!("; {n} recorded exchange(s) were not asked for"),
+            };
+            Ok(format!("every request was answered from {}{unused}", file.display()))
+        } else {
+            Err(format!("not on the tape (the plugin's requests changed; record it again): {}", unmatched.join(", ")))
+        };
+        kit.check("every request is on the tape", replayed);
+    }
+    if let (Some(recording), Some(file)) = (&recording, &args.record) {
+        let mut masked: Vec<String> = secrets.admin_secrets.values().cloned().collect();
+        masked.extend(kit.made_secrets.iter().cloned());
+        let name = format!("{} {}", info.name, info.version);
+        recording.save(file, name, kit.used_ids.clone(), &masked).map_err(|e| UsageError(e.to_string()))?;
+        eprintln!("recorded the HTTP exchanges to {}, secrets masked: replay them with --replay", file.display());
+    }
     let timings = kit.timings();
     kit.record("timings", "pass", timings);
     finish(kit)
@@ -282,8 +370,8 @@ async fn wrong_secret(kit: &mut Kit, plugin: &Plugin, args: &Args, denied: &mut 
         return;
     }
     let wrong = fields.iter().map(|f| (f.to_string(), "rekey-conformance-wrong-secret".to_string())).collect();
-    let opts = args.plugin.options(&wrong, fresh_rotation_id());
-    let outcome = kit.timed("generate", plugin.generate(&opts).await, denied);
+    let opts = kit.options(&args.plugin, &wrong);
+    let outcome = kit.generate(plugin, &opts, denied).await;
     kit.check(
         "a wrong admin secret is unauthorized",
         match outcome {

@@ -624,6 +624,7 @@ impl<'a> Rotator<'a> {
         CallOptions {
             rotation_id: rotation.id.clone(),
             known_secrets: old.into_iter().collect(),
+            tape: None,
             ..self.options.clone()
         }
     }

@@ -7,6 +7,7 @@ use super::error::Denial;
 use super::grants::Policy;
 use super::limits::{BODY_CHUNK, Budget, Limits};
 use super::placeholder::Placeholders;
+use super::tape::{Recorded, Tape};
 use super::transcript::{Entry, Exchange, Transcript};
 use bytes::Bytes as Chunk;
 use http::header::{CONTENT_LENGTH, HeaderValue};
@@ -30,6 +31,8 @@ pub(crate) struct Egress {
     /// The call's memory account: a response read whole is charged to it.
     pub(crate) budget: Arc<Budget>,
     pub(crate) sent: u32,
+    /// Whether the exchanges are recorded, or replayed from a local server.
+    pub(crate) tape: Option<Tape>,
 }
 
 type Sending = Box<dyn Future<Output = Result<(http::Response<WasiBody>, connect::Driver), Error>> + Send>;
@@ -85,6 +88,7 @@ impl WasiHttpHooks for Egress {
         let limits = self.limits.clone();
         let placeholders = self.placeholders.clone();
         let budget = self.budget.clone();
+        let tape = self.tape.clone();
         Box::new(async move {
             // A URL is logged and echoed by servers: a placeholder is never filled in there.
             if placeholders.in_text(request.uri().to_string().as_bytes()) {
@@ -98,14 +102,29 @@ impl WasiHttpHooks for Egress {
                 Ok(grant) => grant,
                 Err(denial) => return refuse(&denials, &entry, denial),
             };
-            let addrs = match policy.resolve(grant, &host, port).await {
-                Ok(addrs) => addrs,
-                Err(denial) => return refuse(&denials, &entry, denial),
+            let addrs = match &tape {
+                // Nothing goes to the network: the local server answers.
+                Some(Tape::Replay(server)) => vec![*server],
+                _ => match policy.resolve(grant, &host, port).await {
+                    Ok(addrs) => addrs,
+                    Err(denial) => return refuse(&denials, &entry, denial),
+                },
             };
             let mut request = request.map(|body| {
                 Metered::new(body, entry.clone(), denials.clone(), Direction::Request, limits.max_request_body)
                     .boxed_unsync()
             });
+            // As the plugin sent it, placeholders and all.
+            let recording = match &tape {
+                Some(Tape::Record(recording)) => {
+                    let (parts, body) = request.into_parts();
+                    let body = body.collect().await.inspect_err(|e| entry.failed(format!("{e:?}")))?.to_bytes();
+                    let sent = (parts.method.to_string(), parts.headers.clone(), parts.uri.clone(), body.clone());
+                    request = http::Request::from_parts(parts, full(body));
+                    Some((recording.clone(), sent))
+                }
+                _ => None,
+            };
             if !placeholders.is_empty() {
                 let filled;
                 (request, filled) =
@@ -115,7 +134,7 @@ impl WasiHttpHooks for Egress {
                     return refuse(&denials, &entry, Denial::PlaintextSecret { target: format!("{host}:{port}") });
                 }
             }
-            let tls_name = https.then_some(host.as_str());
+            let tls_name = https.then_some(host.as_str()).filter(|_| !matches!(tape, Some(Tape::Replay(_))));
             match connect::send(&addrs, tls_name, request).await {
                 Ok((response, driver)) => {
                     entry.responded(response.status().as_u16());
@@ -124,10 +143,14 @@ impl WasiHttpHooks for Egress {
                         let body = body.map_err(Error::from);
                         Metered::new(body, entry, metered, Direction::Response, limits.max_response_body).boxed_unsync()
                     });
-                    if placeholders.is_empty() {
-                        Ok((response, driver))
+                    let (response, driver) = if placeholders.is_empty() && recording.is_none() {
+                        (response, driver)
                     } else {
-                        mask(response, driver, &placeholders, &budget, &denials).await
+                        mask(response, driver, &placeholders, &budget, &denials).await?
+                    };
+                    match recording {
+                        Some((recording, sent)) => Ok(record(&recording, sent, response, driver).await),
+                        None => Ok((response, driver)),
                     }
                 }
                 Err(error) => {
@@ -164,8 +187,8 @@ async fn fill(
     Ok((http::Request::from_parts(parts, full(body)), filled))
 }
 
-/// The response with the secrets' values masked back to their placeholders.
-/// The body is read whole (within the response-body cap) while the
+/// The response with the secrets' values masked back to their placeholders
+/// (when there are any). The body is read whole (within the response-body cap) while the
 /// connection is driven, so an echo split across chunks is masked too.
 async fn mask(
     response: http::Response<WasiBody>,
@@ -205,6 +228,35 @@ async fn mask(
     }
     let driver: connect::Driver = if driven { Box::new(std::future::ready(Ok(()))) } else { Box::new(driver) };
     Ok((http::Response::from_parts(parts, full(body)), driver))
+}
+
+/// Keeps an exchange whose response body `mask` has read whole, and gives
+/// the response back as it was.
+async fn record(
+    recording: &super::tape::Recording,
+    (method, headers, uri, body): (String, http::HeaderMap, http::Uri, Chunk),
+    response: http::Response<WasiBody>,
+    driver: connect::Driver,
+) -> (http::Response<WasiBody>, connect::Driver) {
+    let (parts, received) = response.into_parts();
+    // A full body: collecting it cannot fail or wait.
+    let received = received.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let pairs = |headers: &http::HeaderMap| {
+        headers.iter().map(|(n, v)| (n.to_string(), text(v.as_bytes()))).collect::<Vec<_>>()
+    };
+    let host = headers.get(http::header::HOST).map(|h| text(h.as_bytes()));
+    recording.push(Recorded {
+        method,
+        host: host.or_else(|| uri.authority().map(|a| a.to_string())).unwrap_or_default(),
+        path: uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        request_headers: pairs(&headers),
+        request_body: text(&body),
+        status: parts.status.as_u16(),
+        response_headers: pairs(&parts.headers),
+        response_body: text(&received),
+    });
+    (http::Response::from_parts(parts, full(received)), driver)
 }
 
 fn full(body: Chunk) -> WasiBody {

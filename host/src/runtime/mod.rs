@@ -27,6 +27,7 @@ mod plugin;
 mod redact;
 mod sandbox;
 mod structure;
+pub mod tape;
 mod tcp;
 mod ticker;
 mod transcript;

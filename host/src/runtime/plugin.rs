@@ -17,6 +17,7 @@ use super::output::Output;
 use super::placeholder::Placeholders;
 use super::redact::Redactor;
 use super::sandbox::Sandbox;
+use super::tape::Tape;
 use super::ticker::EPOCH_TICK;
 use super::transcript::{Exchange, Transcript};
 use super::validate;
@@ -60,6 +61,9 @@ pub struct CallOptions {
     /// credential's current key): none may come back in what the plugin
     /// returns, prints or sends to the transcript.
     pub known_secrets: Vec<String>,
+    /// Whether its HTTP exchanges are recorded, or answered from a tape
+    /// (`rekey plugin test --record/--replay`).
+    pub tape: Option<Tape>,
 }
 
 /// The result of a call, with what the plugin did on the network.
@@ -293,6 +297,7 @@ impl Plugin {
                 placeholders,
                 budget: budget.clone(),
                 sent: 0,
+                tape: options.tape.clone(),
             },
             limiter: MemoryLimiter::new(budget.clone()),
             tcp_meter: super::tcp::Meter::new(limits.max_tcp_bytes, denials.clone()),
