@@ -279,6 +279,11 @@ fn a_new_javascript_static_plugin_builds_and_passes_the_kit_as_made() {
 }
 
 #[test]
+fn a_new_python_http_plugin_builds_and_passes_the_kit_against_a_real_key_api_as_made() {
+    new_http_plugin_passes_the_kit("python");
+}
+
+#[test]
 fn a_new_python_static_plugin_builds_and_passes_the_kit_as_made() {
     new_plugin_passes_the_kit("python", "static", &[], &[]);
 }
@@ -294,9 +299,9 @@ fn plugin_new_refuses_a_bad_name_and_a_folder_in_use() {
     let out = run(rekey(&cache).args(["plugin", "new", "ok-name", "--dir"]).arg(dir.path()), "");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("exists and is not empty"), "{:?}", text(&out));
-    let out = run(rekey(&cache).args(["plugin", "new", "py-http", "--lang", "python", "--template", "http"]), "");
+    let out = run(rekey(&cache).args(["plugin", "new", "js-keys", "--lang", "js", "--sdk-path", "."]), "");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).1.contains("use --lang python --template static, or --lang js"), "{:?}", text(&out));
+    assert!(text(&out).1.contains("--sdk-path is for --lang rust projects"), "{:?}", text(&out));
     assert_eq!(std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(), "mine", "nothing is overwritten");
 }
 

@@ -21,9 +21,9 @@ pub struct Args {
     /// The language of the project.
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     lang: Lang,
-    /// What the provider talks to [default: http; static for python].
-    #[arg(long, value_enum)]
-    template: Option<Template>,
+    /// What the provider talks to.
+    #[arg(long, value_enum, default_value_t = Template::Http)]
+    template: Template,
     /// The folder to create [default: ./NAME].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -81,15 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             UsageError(format!("`{name}` is not a plugin name: use a-z, 0-9 and `-`, starting with a letter")).into()
         );
     }
-    let template = args.template.unwrap_or(if args.lang == Lang::Python { Template::Static } else { Template::Http });
-    if (args.lang, template) == (Lang::Python, Template::Http) {
-        return Err(UsageError(
-            "the http template is in rust and js only for now: componentize-py offers no HTTP client, only the raw \
-             wasi:http bindings; use --lang python --template static, or --lang js"
-                .into(),
-        )
-        .into());
-    }
+    let template = args.template;
     if args.sdk_path.is_some() && args.lang != Lang::Rust {
         return Err(UsageError("--sdk-path is for --lang rust projects".into()).into());
     }
@@ -214,15 +206,27 @@ fn project(lang: Lang, template: Template, snake: &str) -> Project {
             needs_wit: true,
         },
         Lang::Python => Project {
-            files: vec![
-                ("app.py", include_str!("scaffold/python/app.py")),
-                ("keymaker.py", include_str!("scaffold/python/keymaker.py")),
-                ("test_keymaker.py", include_str!("scaffold/python/test_keymaker.py")),
+            files: match template {
+                Template::Http => vec![
+                    ("app.py", include_str!("scaffold/python/app_http.py")),
+                    ("api.py", include_str!("scaffold/python/api.py")),
+                    ("http_client.py", include_str!("scaffold/python/http_client.py")),
+                    ("test_api.py", include_str!("scaffold/python/test_api.py")),
+                ],
+                Template::Static => vec![
+                    ("app.py", include_str!("scaffold/python/app_static.py")),
+                    ("keymaker.py", include_str!("scaffold/python/keymaker.py")),
+                    ("test_keymaker.py", include_str!("scaffold/python/test_keymaker.py")),
+                ],
+            }
+            .into_iter()
+            .chain([
                 ("Makefile", include_str!("scaffold/python/Makefile.in")),
                 ("requirements.txt", include_str!("scaffold/python/requirements.txt.in")),
                 (".github/workflows/ci.yml", include_str!("scaffold/python/ci.yml.in")),
                 (".gitignore", include_str!("scaffold/python/gitignore.in")),
-            ],
+            ])
+            .collect(),
             language: "Python",
             wasm_path: format!("{snake}.wasm"),
             commands: "pip install -r requirements.txt                # componentize-py\nmake test                                      # the unit tests, natively\nmake build",

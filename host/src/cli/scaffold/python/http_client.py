@@ -1,0 +1,56 @@
+"""A small blocking HTTP client over `wasi:http/outgoing-handler`: every
+request goes through the rekey host, which lets it reach only the hosts the
+plugin declares and the operator grants."""
+from componentize_py_types import Err, Ok
+from wit_world.imports import outgoing_handler
+from wit_world.imports import wasi_http_types as http
+from wit_world.imports.streams import StreamError_Closed
+
+import api
+
+# The WASI streams take at most 4 KiB in one blocking write.
+CHUNK = 4096
+METHODS = {"GET": http.Method_Get(), "POST": http.Method_Post(), "PUT": http.Method_Put(), "DELETE": http.Method_Delete()}
+
+
+def send(method: str, url: str, headers: dict, body: bytes = b"") -> api.Answer:
+    """Sends a request and reads the whole response; a transport failure
+    (refused, timed out, denied by the sandbox) raises `api.Unavailable`."""
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    fields = http.Fields.from_list([(name, value.encode()) for name, value in headers.items()])
+    request = http.OutgoingRequest(fields)
+    request.set_method(METHODS[method])
+    request.set_scheme(http.Scheme_Https() if scheme == "https" else http.Scheme_Http())
+    request.set_authority(authority)
+    request.set_path_with_query(slash + path)
+    outgoing = request.body()
+    future = outgoing_handler.handle(request, None)
+    try:
+        if body:
+            with outgoing.write() as stream:
+                for start in range(0, len(body), CHUNK):
+                    stream.blocking_write_and_flush(body[start : start + CHUNK])
+        http.OutgoingBody.finish(outgoing, None)
+    except Err:
+        pass  # the response says why the body could not be sent
+    with future.subscribe() as ready:
+        ready.block()
+    answer = future.get()
+    if not isinstance(answer, Ok) or not isinstance(answer.value, Ok):
+        failure = answer.value.value if isinstance(answer, Ok) else answer
+        raise api.Unavailable(f"{method} {url} failed: {failure}")
+    response = answer.value.value
+    status = response.status()
+    received = bytearray()
+    incoming = response.consume()
+    with incoming.stream() as stream:
+        while True:
+            try:
+                received += stream.blocking_read(CHUNK)
+            except Err as error:
+                if isinstance(error.value, StreamError_Closed):
+                    break
+                raise api.Unavailable(f"{method} {url}: the response broke off")
+    http.IncomingBody.finish(incoming)
+    return api.Answer(status, bytes(received))
