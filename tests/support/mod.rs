@@ -31,6 +31,22 @@ pub fn rekey(cache: &tempfile::TempDir) -> Command {
     command
 }
 
+/// `rekey plugin test PLUGIN ARGS` against a provider's real server, the
+/// admin secret `field` given as `secret`: every rule that applies passes,
+/// a revoked key no longer verifies, a wrong admin secret is refused, and
+/// the secret is nowhere in the report. Returns the report.
+pub fn passes_the_conformance_kit(plugin: &str, args: &[&str], field: &str, secret: &str) -> String {
+    let cache = tempfile::tempdir().unwrap();
+    let variable = format!("REKEY_ADMIN_{}", field.to_ascii_uppercase().replace('-', "_"));
+    let out = run(rekey(&cache).args(["plugin", "test", plugin]).args(args).env(variable, secret), "");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  a revoked key no longer verifies"), "{stdout}");
+    assert!(stdout.contains("PASS  a wrong admin secret is unauthorized"), "{stdout}");
+    assert!(!stdout.contains(secret) && !stderr.contains(secret), "the admin secret is in the report");
+    stdout
+}
+
 /// Runs a command with `stdin` as its input.
 pub fn run(command: &mut Command, stdin: &str) -> Output {
     use std::io::Write;
