@@ -264,6 +264,15 @@ fn a_new_rust_http_plugin_builds_and_passes_the_kit_against_a_real_key_api_as_ma
 }
 
 #[test]
+fn a_new_rust_tcp_plugin_builds_and_passes_the_kit_against_a_real_redis_as_made() {
+    let redis = support::redis::Redis::start();
+    let args = ["-c", "host=127.0.0.1", "-c", &format!("port={}", redis.port), "-c", "user=app", "--grant"];
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).chain([format!("127.0.0.1:{}", redis.port)]).collect();
+    new_plugin_passes_the_kit("rust", "tcp", &args, &[("REKEY_ADMIN_ADMIN_PASSWORD", support::redis::ADMIN_PASSWORD)]);
+    assert_eq!(redis.app_passwords(), 1, "the kit removed the passwords it made, and only those");
+}
+
+#[test]
 fn a_new_rust_static_plugin_builds_and_passes_the_kit_as_made() {
     new_plugin_passes_the_kit("rust", "static", &[], &[]);
 }
@@ -299,6 +308,9 @@ fn plugin_new_refuses_a_bad_name_and_a_folder_in_use() {
     let out = run(rekey(&cache).args(["plugin", "new", "ok-name", "--dir"]).arg(dir.path()), "");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("exists and is not empty"), "{:?}", text(&out));
+    let out = run(rekey(&cache).args(["plugin", "new", "py-keys", "--lang", "python", "--template", "tcp"]), "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("the tcp template is in rust only"), "{:?}", text(&out));
     let out = run(rekey(&cache).args(["plugin", "new", "js-keys", "--lang", "js", "--sdk-path", "."]), "");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("--sdk-path is for --lang rust projects"), "{:?}", text(&out));

@@ -8,104 +8,11 @@ mod support;
 
 use rekey_test_artifacts::plugins;
 use sha2::Digest;
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+use support::redis::{ADMIN_PASSWORD, FIRST_PASSWORD, Redis};
 use support::{Project, env_value, text};
-
-const ADMIN_PASSWORD: &str = "redis-admin-pw-5d1c";
-const FIRST_PASSWORD: &str = "firstAppPassword0123456789";
-
-/// A `redis-server` whose `default` user is the admin, with an ACL user
-/// `app` that has one password. Users come from an ACL file, so a server
-/// killed and started again comes back as the file says (changes made with
-/// `ACL SETUSER` since are lost, as in production without `ACL SAVE`).
-struct Redis {
-    port: u16,
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let acl = format!("user default on >{ADMIN_PASSWORD} ~* &* +@all\nuser app on >{FIRST_PASSWORD} ~* &* +@all\n");
-        std::fs::write(dir.path().join("users.acl"), acl).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Self::spawn(dir.path(), port);
-        let redis = Self { port, child, dir };
-        redis.wait();
-        redis
-    }
-
-    fn spawn(dir: &std::path::Path, port: u16) -> Child {
-        Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .arg("--aclfile")
-            .arg(dir.join("users.acl"))
-            .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test installs it)")
-    }
-
-    fn wait(&self) {
-        for _ in 0..100 {
-            if self.auth("default", ADMIN_PASSWORD).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server did not start on port {}", self.port);
-    }
-
-    /// Starts the server again after it was killed, on the same port.
-    fn restart(&mut self) {
-        let _ = self.child.wait();
-        self.child = Self::spawn(self.dir.path(), self.port);
-        self.wait();
-    }
-
-    /// `AUTH user password` on a fresh connection: Ok, or Redis's error.
-    fn auth(&self, user: &str, password: &str) -> Result<(), String> {
-        let reply = self.send(&format!("AUTH {user} {password}"))?;
-        if reply == "+OK" { Ok(()) } else { Err(reply) }
-    }
-
-    /// An inline command as the admin; its whole reply.
-    fn admin(&self, command: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(stream, "AUTH default {ADMIN_PASSWORD}\r\n{command}\r\nQUIT\r\n").unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        reply.split_once("\r\n").map(|(_auth, rest)| rest.to_string()).unwrap_or_default()
-    }
-
-    /// How many passwords the `app` user holds.
-    fn app_passwords(&self) -> usize {
-        let acl = self.admin("ACL LIST");
-        acl.lines().find(|l| l.starts_with("user app ")).map_or(0, |l| l.matches(" #").count())
-    }
-
-    fn send(&self, line: &str) -> Result<String, String> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| e.to_string())?;
-        write!(stream, "{line}\r\nQUIT\r\n").map_err(|e| e.to_string())?;
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).map_err(|e| e.to_string())?;
-        Ok(reply.lines().next().unwrap_or_default().to_string())
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// rekey.toml for the credential `app-redis` on `port`, granted `grant`,
 /// deployed to `dev.env` then `prod.env`; the first password imported.
@@ -254,7 +161,7 @@ fn a_server_killed_mid_rotation_is_rolled_back_once_it_is_back() {
     let project = project(redis.port, &format!("127.0.0.1:{}", redis.port));
     // dev's check kills the server: the check fails, the old password goes
     // back to the targets, but the new one cannot be revoked yet.
-    let kill = format!("kill -9 {}; exit 1", redis.child.id());
+    let kill = format!("kill -9 {}; exit 1", redis.pid());
     let toml = std::fs::read_to_string(project.dir.path().join("rekey.toml")).unwrap();
     let toml = toml.replacen(
         r#"variable = "REDIS_PASSWORD" }]"#,

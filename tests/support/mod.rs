@@ -6,6 +6,7 @@
 pub mod agreement;
 pub mod components;
 pub mod daemon;
+pub mod redis;
 
 use rekey::runtime::{Limits, Runtime};
 use std::collections::BTreeMap;

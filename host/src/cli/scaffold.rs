@@ -48,6 +48,8 @@ enum Lang {
 enum Template {
     /// A key API over HTTP, with a placeholder admin token.
     Http,
+    /// A service over TCP with its own protocol (Redis's, to adapt); Rust only.
+    Tcp,
     /// Nothing: a random static secret.
     Static,
 }
@@ -82,6 +84,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let template = args.template;
+    if template == Template::Tcp && args.lang != Lang::Rust {
+        return Err(UsageError(
+            "the tcp template is in rust only: componentize-js gives JavaScript no sockets, and Python's would be \
+             the raw wasi:sockets bindings; use --lang rust, or --template http"
+                .into(),
+        )
+        .into());
+    }
     if args.sdk_path.is_some() && args.lang != Lang::Rust {
         return Err(UsageError("--sdk-path is for --lang rust projects".into()).into());
     }
@@ -108,10 +118,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             " and the API's admin token as a repository secret",
             "\n      #   env:\n      #     REKEY_ADMIN_ADMIN_TOKEN: ${{ secrets.ADMIN_TOKEN }}",
         ),
+        Template::Tcp => (
+            "-c host=127.0.0.1 -c port=6379 -c user=app --grant 127.0.0.1:6379",
+            "\n\nThe admin password comes from `REKEY_ADMIN_ADMIN_PASSWORD` (or `--stdin`), never the\ncommand line.",
+            " and the server's admin password as a repository secret",
+            "\n      #   env:\n      #     REKEY_ADMIN_ADMIN_PASSWORD: ${{ secrets.ADMIN_PASSWORD }}",
+        ),
         Template::Static => ("", "", "", ""),
     };
     let template_name = match template {
         Template::Http => "http",
+        Template::Tcp => "tcp",
         Template::Static => "static",
     };
     let lang_name = match args.lang {
@@ -169,6 +186,7 @@ fn project(lang: Lang, template: Template, snake: &str) -> Project {
                     "src/lib.rs",
                     match template {
                         Template::Http => include_str!("scaffold/rust/http.rs"),
+                        Template::Tcp => include_str!("scaffold/rust/tcp.rs"),
                         Template::Static => include_str!("scaffold/rust/static.rs"),
                     },
                 ),
@@ -182,23 +200,26 @@ fn project(lang: Lang, template: Template, snake: &str) -> Project {
             needs_wit: false,
         },
         Lang::Js => Project {
-            files: vec![
+            files: match template {
+                // (The tcp template is refused for JavaScript in `run`.)
+                Template::Http | Template::Tcp => vec![
+                    ("src/app.js", include_str!("scaffold/js/src/http.js")),
+                    ("src/api.js", include_str!("scaffold/js/src/api.js")),
+                    ("test/api.test.js", include_str!("scaffold/js/test/api.test.js")),
+                ],
+                Template::Static => vec![
+                    ("src/app.js", include_str!("scaffold/js/src/static.js")),
+                    ("src/secret.js", include_str!("scaffold/js/src/secret.js")),
+                    ("test/secret.test.js", include_str!("scaffold/js/test/secret.test.js")),
+                ],
+            }
+            .into_iter()
+            .chain([
                 ("package.json", include_str!("scaffold/js/package.json.in")),
-                match template {
-                    Template::Http => ("src/app.js", include_str!("scaffold/js/src/http.js")),
-                    Template::Static => ("src/app.js", include_str!("scaffold/js/src/static.js")),
-                },
-                match template {
-                    Template::Http => ("src/api.js", include_str!("scaffold/js/src/api.js")),
-                    Template::Static => ("src/secret.js", include_str!("scaffold/js/src/secret.js")),
-                },
-                match template {
-                    Template::Http => ("test/api.test.js", include_str!("scaffold/js/test/api.test.js")),
-                    Template::Static => ("test/secret.test.js", include_str!("scaffold/js/test/secret.test.js")),
-                },
                 (".github/workflows/ci.yml", include_str!("scaffold/js/ci.yml.in")),
                 (".gitignore", include_str!("scaffold/js/gitignore.in")),
-            ],
+            ])
+            .collect(),
             language: "JavaScript",
             wasm_path: format!("{snake}.wasm"),
             commands: "npm install                                    # componentize-js\nnpm test                                       # the unit tests, natively\nnpm run build",
@@ -207,7 +228,8 @@ fn project(lang: Lang, template: Template, snake: &str) -> Project {
         },
         Lang::Python => Project {
             files: match template {
-                Template::Http => vec![
+                // (The tcp template is refused for Python in `run`.)
+                Template::Http | Template::Tcp => vec![
                     ("app.py", include_str!("scaffold/python/app_http.py")),
                     ("api.py", include_str!("scaffold/python/api.py")),
                     ("http_client.py", include_str!("scaffold/python/http_client.py")),
