@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 /// The componentize-js release the JavaScript projects are built with:
 /// the one this rekey's tests build its JavaScript example with.
 const COMPONENTIZE_JS: &str = "0.23.0";
+/// The WASI shims componentize-js 0.23 loads at build time without
+/// declaring them (a clean `npm install` of it alone cannot build).
+const PREVIEW2_SHIM: &str = "0.17.4";
 /// The componentize-py release the Python projects are built with.
 const COMPONENTIZE_PY: &str = "0.25.1";
 
@@ -156,6 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .replace("{{ci_secret}}", ci_secret)
             .replace("{{ci_env}}", ci_env)
             .replace("{{componentize_js}}", COMPONENTIZE_JS)
+            .replace("{{preview2_shim}}", PREVIEW2_SHIM)
             .replace("{{componentize_py}}", COMPONENTIZE_PY)
     };
     let shared: [File; 1] = [("README.md", include_str!("scaffold/README.md.in"))];
@@ -271,6 +275,7 @@ mod tests {
     fn javascript_projects_use_the_componentize_js_this_repository_tests_with() {
         let example = include_str!("../../../plugins/examples/js-static/package.json");
         assert!(example.contains(&format!("\"@bytecodealliance/componentize-js\": \"{}\"", super::COMPONENTIZE_JS)));
+        assert!(example.contains(&format!("\"@bytecodealliance/preview2-shim\": \"{}\"", super::PREVIEW2_SHIM)));
     }
 
     #[test]
