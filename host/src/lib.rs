@@ -16,5 +16,7 @@ pub mod deploy;
 pub mod fuzzing;
 pub mod rotation;
 pub mod runtime;
+pub mod server;
+pub mod status;
 pub mod store;
 pub mod trust;

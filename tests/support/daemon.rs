@@ -72,9 +72,15 @@ impl Drop for Daemon {
 
 /// `GET path` on `addr`: the status and body, or `None` when nothing answers.
 pub fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    get_as(addr, path, None)
+}
+
+/// `GET path` on `addr` with `token` as the bearer, if any.
+pub fn get_as(addr: SocketAddr, path: &str, token: Option<&str>) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;

@@ -23,6 +23,7 @@ mod secrets;
 mod show;
 mod signing;
 mod status;
+mod token;
 mod verify;
 
 use crate::runtime::{Limits, Runtime};
@@ -133,6 +134,9 @@ enum Command {
     /// Read and verify the hash-chained audit log.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// API tokens for people and systems, each with a role and a credential scope.
+    #[command(subcommand)]
+    Token(token::Command),
     /// Export the store to an encrypted file, or import one into a fresh store.
     #[command(subcommand)]
     Backup(backup::Command),
@@ -217,6 +221,7 @@ pub fn main() -> ExitCode {
         Command::History { name, json } => load().and_then(|c| status::history(&name, json, &c)),
         Command::Audit(command) => load().and_then(|c| audit::run(command, &c)),
         Command::Backup(command) => load().and_then(|c| backup::run(command, &c)),
+        Command::Token(command) => load().and_then(|c| token::run(command, &c)),
         Command::Compile { memory_bytes, stack_bytes, data_limit } => {
             let limits = Limits { memory_bytes, stack_bytes, ..Limits::default() };
             crate::runtime::compile::serve(&limits, data_limit).map_err(Into::into)

@@ -51,6 +51,12 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
+    /// A non-loopback address without TLS, not explicitly allowed.
+    #[error(
+        "[daemon] listen = \"{0}\" is not a loopback address, and the API's tokens would travel in clear text; \
+         listen on 127.0.0.1 behind a TLS proxy, or pass --insecure-http to accept that"
+    )]
+    PlainHttp(std::net::SocketAddr),
     /// Signal handlers cannot be installed.
     #[error("cannot watch for signals: {0}")]
     Signals(std::io::Error),
@@ -64,24 +70,45 @@ const REFRESH: Duration = Duration::from_secs(60);
 
 /// Runs the daemon on `config` until SIGTERM or SIGINT; with `once`, for
 /// one scheduling pass.
-pub async fn run(config: Config, store: &Store, runtime: &Runtime, once: bool) -> Result<(), DaemonError> {
+pub async fn run(
+    config: Config,
+    store: &Store,
+    runtime: &Runtime,
+    once: bool,
+    insecure_http: bool,
+) -> Result<(), DaemonError> {
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
     let mut signals = Signals::new().map_err(DaemonError::Signals)?;
-    let server = if once {
-        None
+    let config = Arc::new(config);
+    let (server, api) = if once {
+        (None, None)
     } else {
         let addr = config.manifest.daemon.listen;
+        if !addr.ip().is_loopback() && !insecure_http {
+            return Err(DaemonError::PlainHttp(addr));
+        }
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|source| DaemonError::Listen { addr, source })?;
-        tracing::info!("serving /metrics, /healthz and /readyz on http://{}", listener.local_addr().unwrap_or(addr));
+        let bound = listener.local_addr().unwrap_or(addr);
+        tracing::info!("serving /metrics, /healthz, /readyz and the /v1 API on http://{bound}");
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                "--insecure-http: tokens travel in clear text to http://{bound}; anyone on the path can take them"
+            );
+        }
+        let api = Arc::new(crate::server::api::Api::new(
+            config.clone(),
+            Store::open(&config.store_path(), &config.key_file())?,
+        ));
         let shared = server::Shared {
             metrics: metrics.clone(),
             health: health.clone(),
             store: store.path().into(),
             stuck_after: config.manifest.daemon.stuck_after,
+            api: api.clone(),
         };
-        Some(tokio::spawn(server::serve(listener, Arc::new(shared))))
+        (Some(tokio::spawn(server::serve(listener, Arc::new(shared)))), Some(api))
     };
     store.audit("daemon.started", None, None, serde_json::json!({ "pid": std::process::id(), "once": once }))?;
     let daemon = Daemon { store, runtime, metrics: &metrics, health: &health, once };
@@ -89,7 +116,10 @@ pub async fn run(config: Config, store: &Store, runtime: &Runtime, once: bool) -
     let result = loop {
         match daemon.generation(&config, &mut signals).await {
             Ok(Next::Reload(new)) => {
-                config = *new;
+                config = Arc::from(new);
+                if let Some(api) = &api {
+                    api.set_config(config.clone());
+                }
                 tracing::info!(
                     "reloaded {}: {} credential(s)",
                     config.file.display(),

@@ -1,7 +1,8 @@
 //! The daemon's HTTP endpoints on `daemon.listen`: `/metrics` (OpenMetrics
 //! text), `/healthz` (the process answers) and `/readyz` (the store opens
-//! and reads, the scheduler runs, no rotation is stuck). They reveal no
-//! secret: names, times and counts only.
+//! and reads, the scheduler runs, no rotation is stuck), open to anyone who
+//! reaches the address; and the `/v1` API (`server::api`), for tokens
+//! only. None reveals a secret.
 
 use super::health::Health;
 use super::metrics::Metrics;
@@ -24,15 +25,22 @@ pub struct Shared {
     pub store: PathBuf,
     /// How long a rotation may run before the daemon is not ready.
     pub stuck_after: Duration,
+    /// The `/v1` API.
+    pub api: Arc<crate::server::api::Api>,
 }
 
 /// Serves the endpoints on `listener` until the task is dropped.
 pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    let api = crate::server::api::routes().with_state(shared.api.clone());
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .with_state(shared);
+        .with_state(shared)
+        .merge(api)
+        // No endpoint takes more than a small JSON body.
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 10));
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!("the metrics and health endpoints stopped: {e}");
     }

@@ -69,6 +69,9 @@ pub enum StoreError {
         /// The rotation in progress.
         rotation: String,
     },
+    /// A name that must be unique is in use.
+    #[error("{0}")]
+    Taken(String),
     /// A record the caller expected is not there.
     #[error("{0}")]
     NotFound(String),

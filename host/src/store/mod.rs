@@ -24,6 +24,7 @@ pub mod overview;
 pub mod rotations;
 mod schema;
 pub mod suspects;
+pub mod tokens;
 pub mod versions;
 
 pub use error::StoreError;

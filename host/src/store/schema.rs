@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::Path;
 
 /// The schema this build writes and understands.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// The steps from each older schema to the next, applied in order when a
 /// store is opened (`MIGRATIONS[0]` takes version 1 to 2).
@@ -37,6 +37,18 @@ const MIGRATIONS: &[&str] = &[
          subject TEXT NOT NULL,
          at INTEGER NOT NULL,
          PRIMARY KEY (credential, event, subject)
+     );",
+    // 5: API tokens, known by the SHA-256 of the token only.
+    "CREATE TABLE tokens (
+         name TEXT PRIMARY KEY,
+         digest TEXT NOT NULL UNIQUE,
+         role TEXT NOT NULL,
+         scope TEXT NOT NULL,
+         created_by TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         expires_at INTEGER,
+         last_used_at INTEGER,
+         revoked_at INTEGER
      );",
 ];
 const KEY_CHECK: &[u8] = b"rekey master key check";

@@ -1,0 +1,147 @@
+//! Where each declared credential stands — its current version, age, due
+//! date, last use and check, last rotation, anything in progress, keys
+//! suspected orphaned — and each rotation's history: what `rekey status`
+//! and `rekey history` print, and what the API's `/v1/credentials` serves,
+//! from one place.
+
+use crate::config::Config;
+use crate::config::CredentialSpec;
+use crate::store::lock::CredentialLock;
+use crate::store::rotations::{JournalEntry, Rotation, State};
+use crate::store::suspects::Suspect;
+use crate::store::{Store, StoreError};
+
+/// One credential's standing.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Standing {
+    /// The credential's name.
+    pub name: String,
+    /// The current version.
+    pub version: Option<i64>,
+    /// The current key's id at the provider (not secret).
+    pub key_id: Option<String>,
+    /// Seconds since the current key was made.
+    pub age_seconds: Option<i64>,
+    /// When it is due (none: it has no key, so now).
+    pub due_at: Option<i64>,
+    /// Whether it is due now.
+    pub due: bool,
+    /// When the provider last saw the key used.
+    pub last_used_at: Option<i64>,
+    /// When the provider was last asked.
+    pub checked_at: Option<i64>,
+    /// What the provider last said of the key.
+    pub valid: Option<bool>,
+    /// Whether the key went unused past `unused_after`.
+    pub unused: bool,
+    /// The last rotation.
+    pub last_rotation: Option<LastRotation>,
+    /// A rotation not finished yet.
+    pub in_progress: Option<InProgress>,
+    /// Keys the provider may hold that nobody does.
+    pub suspected_orphans: Vec<Suspect>,
+}
+
+/// The last rotation of a credential.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LastRotation {
+    /// Its id.
+    pub id: String,
+    /// How it ended, or stands.
+    pub state: State,
+    /// Unix seconds.
+    pub started_at: i64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// A rotation not finished yet.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InProgress {
+    /// Its id.
+    pub id: String,
+    /// Where it stands, for people (`interrupted (run rekey resume)`…).
+    pub state: String,
+    /// When the previous key is revoked.
+    pub revoke_after: Option<i64>,
+}
+
+/// A rotation with its journal.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RotationRecord {
+    /// The rotation.
+    pub rotation: Rotation,
+    /// Its steps, in order.
+    pub journal: Vec<JournalEntry>,
+}
+
+/// The standing of each credential `config` declares for which `wanted`
+/// holds, in declaration order, at `now`.
+pub fn standings(
+    config: &Config,
+    store: &Store,
+    now: i64,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<Vec<Standing>, StoreError> {
+    let overview = store.overview()?;
+    let specs = config.manifest.credentials.iter().filter(|spec| wanted(spec.name.get_ref()));
+    specs
+        .map(|spec| {
+            let name = spec.name.get_ref();
+            let current = overview.current(name);
+            let due_at = crate::rotation::due::due_at(spec, current);
+            let in_progress = match overview.open_rotation(name) {
+                Some(r) => Some(InProgress {
+                    id: r.id.clone(),
+                    state: progress(r, spec, now, store)?,
+                    revoke_after: r.revoke_after,
+                }),
+                None => None,
+            };
+            Ok(Standing {
+                name: name.clone(),
+                version: current.map(|v| v.version),
+                key_id: current.map(|v| v.key_id.clone()),
+                age_seconds: current.map(|v| now - v.created_at),
+                due_at,
+                due: due_at.is_none_or(|t| t <= now),
+                last_used_at: current.and_then(|v| v.last_used_at),
+                checked_at: current.and_then(|v| v.checked_at),
+                valid: current.and_then(|v| v.valid),
+                unused: current.is_some_and(|v| crate::rotation::due::is_unused(spec, v, now)),
+                last_rotation: overview.last_rotation(name).map(|r| LastRotation {
+                    id: r.id.clone(),
+                    state: r.state,
+                    started_at: r.started_at,
+                    error: r.error.clone(),
+                }),
+                in_progress,
+                suspected_orphans: overview.suspects(name).to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// Every rotation of `credential`, newest first, with its journal.
+pub fn history(store: &Store, credential: &str) -> Result<Vec<RotationRecord>, StoreError> {
+    store
+        .rotations(credential)?
+        .into_iter()
+        .map(|rotation| Ok(RotationRecord { journal: store.journal(&rotation.id)?, rotation }))
+        .collect()
+}
+
+/// Where an open rotation stands: `running` while a process holds its
+/// credential's lock, `interrupted (run rekey resume)` when none does;
+/// a manual credential past its grace period waits for a person.
+fn progress(rotation: &Rotation, spec: &CredentialSpec, now: i64, store: &Store) -> Result<String, StoreError> {
+    Ok(match rotation.state {
+        State::Running if !CredentialLock::is_held(store.path(), &rotation.credential)? => {
+            "interrupted (run rekey resume)".into()
+        }
+        State::Grace if Config::is_manual(spec) && rotation.revoke_after.is_some_and(|t| t <= now) => {
+            format!("revoke the old key at the vendor, then rekey confirm-revoked {}", rotation.credential)
+        }
+        state => state.as_str().into(),
+    })
+}
