@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::daemon::{Daemon, daemon_table, get_as};
+use support::daemon::{Daemon, daemon_table, get_as, request};
 use support::{Project, text};
 
 /// Two `random` credentials, rotated once each, and a daemon serving them.
@@ -81,6 +81,39 @@ fn every_role_gets_what_it_may_for_credentials_in_and_out_of_its_scope() {
     for (_, token) in &tokens {
         assert!(!seen.contains(token.as_str()) && !daemon.log().contains(token.as_str()), "a token leaked");
     }
+}
+
+/// The current version of `name`, as the API says.
+fn version(daemon: &Daemon, token: &str, name: &str) -> i64 {
+    let (_, body) = get_as(daemon.addr, &format!("/v1/credentials/{name}"), Some(token)).unwrap();
+    let shown: serde_json::Value = serde_json::from_str(&body).unwrap();
+    shown["credential"]["version"].as_i64().unwrap_or(0)
+}
+
+#[test]
+fn a_rotator_rotates_what_its_scope_covers_through_the_daemon_and_the_audit_log_names_it() {
+    let (project, daemon) = served();
+    let rotator = token(&project, "payments-oncall", "rotator", Some("payments-*"), &[]);
+    let viewer = token(&project, "dash", "viewer", None, &[]);
+    let post = |path: &str, token: &str| request(daemon.addr, "POST", path, Some(token)).unwrap();
+    assert_eq!(post("/v1/credentials/search-api/rotate", &rotator).0, 403, "outside its scope");
+    assert_eq!(post("/v1/credentials/payments-db/rotate", &viewer).0, 403, "a viewer may not");
+    assert_eq!(post("/v1/credentials/nothing/rotate", &rotator).0, 403, "nor anything undeclared outside its scope");
+
+    let (status, body) = post("/v1/credentials/payments-db/rotate", &rotator);
+    assert_eq!(status, 202, "{body}");
+    daemon.wait_for("the requested rotation", || version(&daemon, &viewer, "payments-db") == 2);
+    let (status, body) = post("/v1/credentials/payments-db/rotate?emergency=true", &rotator);
+    assert_eq!(status, 202, "{body}");
+    daemon.wait_for("the emergency rotation", || version(&daemon, &viewer, "payments-db") == 3);
+    assert_eq!(version(&daemon, &viewer, "search-api"), 1, "nothing else rotated");
+
+    let (_, shown) = get_as(daemon.addr, "/v1/credentials/payments-db", Some(&viewer)).unwrap();
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["history"][0]["rotation"]["emergency"], true, "the newest rotation was the emergency");
+    let log = text(&project.run(&["audit", "log"], "")).0;
+    assert_eq!(log.matches("api.rotate").count(), 2, "{log}");
+    assert!(log.contains("payments-oncall"), "each names its token: {log}");
 }
 
 #[test]

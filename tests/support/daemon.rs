@@ -77,10 +77,17 @@ pub fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 
 /// `GET path` on `addr` with `token` as the bearer, if any.
 pub fn get_as(addr: SocketAddr, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    request(addr, "GET", path, token)
+}
+
+/// `METHOD path` (with no body) on `addr` with `token` as the bearer, if any.
+pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n").ok()?;
+    let head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;

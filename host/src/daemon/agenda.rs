@@ -5,6 +5,7 @@
 
 use crate::config::{Config, CredentialSpec, duration};
 use crate::rotation::due::{Slot, due_at};
+use crate::server::requests::Requested;
 use crate::store::rotations::{Rotation, State};
 use crate::store::versions::{Label, Version};
 use crate::store::{Store, StoreError};
@@ -25,8 +26,10 @@ pub enum Task {
     Verify,
     /// Start a rotation, due since then.
     Rotate {
-        /// When it fell due (after jitter), if it has a key.
+        /// When it fell due (after jitter), if it has a key and it was not asked for.
         since: Option<i64>,
+        /// Revoke the old key at once (asked for through the API).
+        emergency: bool,
     },
     /// Continue the open rotation: interrupted, or its grace period is over.
     Resume {
@@ -47,6 +50,25 @@ pub struct Agenda {
 impl Agenda {
     fn later(&mut self, at: i64) {
         self.next = Some(self.next.map_or(at, |next| next.min(at)));
+    }
+
+    /// Adds a rotation someone asked for through the API, freeze or not;
+    /// one already due becomes an emergency if asked so. An open rotation
+    /// is finished instead (the API refuses such a request, but one may
+    /// have started since).
+    pub fn ask(&mut self, credential: &str, requested: Requested) {
+        let open = self.now.iter().any(|task| matches!(task, Task::Resume { .. }));
+        let due = self.now.iter_mut().find_map(|task| match task {
+            Task::Rotate { emergency, .. } => Some(emergency),
+            _ => None,
+        });
+        match due {
+            Some(emergency) => *emergency |= requested.emergency,
+            None if open => {
+                tracing::warn!("`{credential}`: the rotation {} asked for waits: one is under way", requested.by)
+            }
+            None => self.now.push(Task::Rotate { since: None, emergency: requested.emergency }),
+        }
     }
 }
 
@@ -87,7 +109,7 @@ pub fn agenda(spec: &CredentialSpec, store: &Store, now: i64, frozen_until: Opti
             let slot = Slot::of(spec, current.as_ref(), now);
             match (slot.is_open(now), frozen_until) {
                 (true, Some(end)) => agenda.later(end),
-                (true, None) => agenda.now.push(Task::Rotate { since: slot.opens() }),
+                (true, None) => agenda.now.push(Task::Rotate { since: slot.opens(), emergency: false }),
                 (false, _) => {
                     if let Some(at) = slot.opens().filter(|&at| at < i64::MAX) {
                         agenda.later(at);

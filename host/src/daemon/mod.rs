@@ -22,6 +22,7 @@ mod tend;
 use crate::config::{Config, CredentialSpec};
 use crate::rotation::{RotationError, Session};
 use crate::runtime::Runtime;
+use crate::server::requests::{Requested, Requests};
 use crate::store::{Store, StoreError, now};
 use agenda::{Task, agenda, frozen_until};
 use futures_util::StreamExt;
@@ -81,6 +82,7 @@ pub async fn run(
     let health = Arc::new(Health::default());
     let mut signals = Signals::new().map_err(DaemonError::Signals)?;
     let config = Arc::new(config);
+    let requests = Arc::new(Requests::default());
     let (server, api) = if once {
         (None, None)
     } else {
@@ -100,6 +102,7 @@ pub async fn run(
         let api = Arc::new(crate::server::api::Api::new(
             config.clone(),
             Store::open(&config.store_path(), &config.key_file())?,
+            requests.clone(),
         ));
         let shared = server::Shared {
             metrics: metrics.clone(),
@@ -111,7 +114,7 @@ pub async fn run(
         (Some(tokio::spawn(server::serve(listener, Arc::new(shared)))), Some(api))
     };
     store.audit("daemon.started", None, None, serde_json::json!({ "pid": std::process::id(), "once": once }))?;
-    let daemon = Daemon { store, runtime, metrics: &metrics, health: &health, once };
+    let daemon = Daemon { store, runtime, metrics: &metrics, health: &health, once, requests: &requests };
     let mut config = config;
     let result = loop {
         match daemon.generation(&config, &mut signals).await {
@@ -153,6 +156,8 @@ struct Daemon<'a> {
     metrics: &'a Metrics,
     health: &'a Health,
     once: bool,
+    /// Rotations asked for through the API.
+    requests: &'a Requests,
 }
 
 /// When each credential next needs work, in time order.
@@ -209,6 +214,7 @@ impl Daemon<'_> {
         let mut failures: HashMap<String, u32> = HashMap::new();
         let mut jobs = FuturesUnordered::new();
         let mut reload: Option<Config> = None;
+        let mut asked: HashMap<String, Requested> = HashMap::new();
         let mut stop_by: Option<tokio::time::Instant> = None;
         self.metrics.forget_credentials();
         for spec in &config.manifest.credentials {
@@ -221,6 +227,12 @@ impl Daemon<'_> {
             let now = now();
             self.metrics.tick(now);
             if stop_by.is_none() && reload.is_none() {
+                for (name, requested) in self.requests.take() {
+                    if config.credential(&name).is_some() {
+                        queue.set(&name, i64::MIN);
+                        asked.insert(name, requested);
+                    }
+                }
                 let frozen = frozen_until(config, now);
                 while running.len() < concurrency {
                     let Some((_, name)) = queue.pop_due(now) else { break };
@@ -228,7 +240,7 @@ impl Daemon<'_> {
                         continue;
                     }
                     let spec = config.credential(&name).expect("the queue holds declared credentials");
-                    let agenda = match agenda(spec, store, now, frozen) {
+                    let mut agenda = match agenda(spec, store, now, frozen) {
                         Ok(agenda) => agenda,
                         Err(e) => {
                             tracing::error!("cannot read the standing of `{name}`: {e}");
@@ -236,6 +248,9 @@ impl Daemon<'_> {
                             continue;
                         }
                     };
+                    if let Some(requested) = asked.remove(&name) {
+                        agenda.ask(&name, requested);
+                    }
                     if agenda.now.is_empty() {
                         if let Some(at) = agenda.next {
                             queue.set(&name, at);
@@ -243,7 +258,7 @@ impl Daemon<'_> {
                         continue;
                     }
                     for task in &agenda.now {
-                        if let Task::Rotate { since: Some(since) } | Task::Resume { since: Some(since) } = task {
+                        if let Task::Rotate { since: Some(since), .. } | Task::Resume { since: Some(since) } = task {
                             self.metrics.lag(crate::clock::now_precise() - *since as f64);
                         }
                     }
@@ -289,6 +304,7 @@ impl Daemon<'_> {
                     self.refresh_one(spec, now);
                 }
                 _ = tokio::time::sleep(wait) => {}
+                _ = self.requests.asked() => {}
                 signal = signals.next() => match signal {
                     Signal::Stop(name) => {
                         tracing::info!("{name}: starting nothing new; {} running rotation(s) stop at their next step", jobs.len());

@@ -51,7 +51,7 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                 let rotator = rotator.as_ref().expect("acquired above");
                 let started = Instant::now();
                 let outcome = match task {
-                    Task::Rotate { .. } => rotator.rotate(false).await,
+                    Task::Rotate { emergency, .. } => rotator.rotate(emergency).await,
                     _ => rotator.resume().await.map(|e| e.unwrap_or(Ended::Succeeded)),
                 };
                 let result = result_name(&outcome);

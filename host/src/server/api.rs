@@ -8,12 +8,17 @@
 //! - `GET /v1/audit?credential=&after=&limit=`: the audit log, paged
 //!   (auditor, admin), entries about credentials out of scope left out;
 //! - `GET /v1/audit/verify`: whether the audit chain holds (auditor, admin);
+//! - `POST /v1/credentials/{name}/rotate[?emergency=true]`: a rotation, run
+//!   by the daemon's scheduler at once (rotator, admin; 202);
 //! - `GET /v1/tokens`: every token (admin).
+//!
+//! Every request that changes something is an audit entry naming its token.
 //!
 //! A client that fails to authenticate [`FAILURES`] times in a minute is
 //! refused for the rest of that minute, whatever it sends.
 
 use super::access::{Action, Caller, Role, Scope};
+use super::requests::{Requested, Requests};
 use super::token;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -37,14 +42,17 @@ const MAX_PAGE: usize = 500;
 pub struct Api {
     config: std::sync::RwLock<Arc<Config>>,
     store: Mutex<Store>,
+    requests: Arc<Requests>,
     failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
 }
 
 impl Api {
     /// The API over `config` and `store` (a connection of its own: the
-    /// rotations keep theirs).
-    pub fn new(config: Arc<Config>, store: Store) -> Self {
-        Self { config: std::sync::RwLock::new(config), store: Mutex::new(store), failures: Mutex::default() }
+    /// rotations keep theirs), handing the rotations it is asked for to
+    /// `requests`.
+    pub fn new(config: Arc<Config>, store: Store, requests: Arc<Requests>) -> Self {
+        let config = std::sync::RwLock::new(config);
+        Self { config, store: Mutex::new(store), requests, failures: Mutex::default() }
     }
 
     /// Serves `config` from now on (the daemon reloaded it).
@@ -86,6 +94,7 @@ pub fn routes() -> axum::Router<Arc<Api>> {
     axum::Router::new()
         .route("/v1/credentials", get(credentials))
         .route("/v1/credentials/{name}", get(credential))
+        .route("/v1/credentials/{name}/rotate", axum::routing::post(rotate))
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/tokens", get(tokens))
@@ -249,4 +258,48 @@ async fn tokens(caller: Caller, State(api): State<Arc<Api>>) -> Result<Response,
         return Err(ApiError::forbidden(&caller, "manage tokens"));
     }
     Ok(Json(api.read(|store, _| store.tokens()).await?).into_response())
+}
+
+/// A rotation's options.
+#[derive(Debug, serde::Deserialize)]
+struct RotateOptions {
+    #[serde(default)]
+    emergency: bool,
+}
+
+async fn rotate(
+    caller: Caller,
+    State(api): State<Arc<Api>>,
+    Path(name): Path<String>,
+    Query(options): Query<RotateOptions>,
+) -> Result<Response, ApiError> {
+    if !caller.may(Action::Rotate, Some(&name)) {
+        return Err(ApiError::forbidden(&caller, &format!("rotate `{name}`")));
+    }
+    let (credential, by, emergency) = (name.clone(), caller.name.clone(), options.emergency);
+    let refused = api
+        .read(move |store, config| {
+            let Some(spec) = config.credential(&credential) else {
+                return Ok(Some((StatusCode::NOT_FOUND, format!("no credential `{credential}` is declared"))));
+            };
+            if Config::is_manual(spec) {
+                let why =
+                    format!("`{credential}` is manual: a person types its new key at `rekey rotate {credential}`");
+                return Ok(Some((StatusCode::CONFLICT, why)));
+            }
+            if let Some(open) = store.overview()?.open_rotation(&credential) {
+                let why = format!("`{credential}` has a rotation under way ({}); wait for it or resume it", open.id);
+                return Ok(Some((StatusCode::CONFLICT, why)));
+            }
+            let detail = serde_json::json!({ "token": by, "emergency": emergency });
+            store.audit("api.rotate", Some(&credential), None, detail)?;
+            Ok(None)
+        })
+        .await?;
+    if let Some((status, why)) = refused {
+        return Err(ApiError::new(status, why));
+    }
+    api.requests.ask(&name, Requested { emergency, by: caller.name });
+    let queued = serde_json::json!({ "queued": name, "emergency": emergency });
+    Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
 }

@@ -3,4 +3,5 @@
 
 pub mod access;
 pub mod api;
+pub mod requests;
 pub mod token;
