@@ -330,7 +330,7 @@ pub(crate) mod tests {
         let error = Store::open(&db, &key).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "the store has schema version 99, newer than this rekey understands (4); upgrade rekey"
+            "the store has schema version 99, newer than this rekey understands (5); upgrade rekey"
         );
     }
 
@@ -340,15 +340,16 @@ pub(crate) mod tests {
         let conn = Connection::open(&db).unwrap();
         conn.execute_batch(
             "ALTER TABLE versions DROP COLUMN last_used_at; ALTER TABLE versions DROP COLUMN checked_at;
-             ALTER TABLE versions DROP COLUMN valid; DROP TABLE suspects; DROP TABLE notices;
+             ALTER TABLE versions DROP COLUMN valid; DROP TABLE suspects; DROP TABLE notices; DROP TABLE tokens;
              UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();
         drop(conn);
         let store = Store::open(&db, &key).unwrap();
         store.import("api", &credential("k1", "s")).unwrap();
-        assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("4"));
-        assert!(!store.noticed("api", "key.due_soon", "v1:1d").unwrap(), "the newest table is there");
+        assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("5"));
+        assert!(!store.noticed("api", "key.due_soon", "v1:1d").unwrap(), "the tables of every step are there");
+        assert!(store.tokens().unwrap().is_empty(), "the newest too");
     }
 
     #[test]
