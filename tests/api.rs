@@ -10,9 +10,16 @@ use support::{Project, text};
 
 /// Two `random` credentials, rotated once each, and a daemon serving them.
 fn served() -> (Project, Daemon) {
+    served_with_grace("0s")
+}
+
+/// The same, with a grace period before a previous key is revoked.
+fn served_with_grace(grace: &str) -> (Project, Daemon) {
     let (table, addr) = daemon_table("");
     let credentials = ["payments-db", "search-api"].map(|name| {
-        support::random_credential(name, &format!("{name}.env"), "KEY").replace("max_age = \"0s\"", "max_age = \"90d\"")
+        support::random_credential(name, &format!("{name}.env"), "KEY")
+            .replace("max_age = \"0s\"", "max_age = \"90d\"")
+            .replace("grace_period = \"0s\"", &format!("grace_period = \"{grace}\""))
     });
     let project = Project::new(&format!("{table}{}", credentials.concat()), &[]);
     let rotated = project.run(&["rotate", "payments-db", "search-api"], "");
@@ -114,6 +121,37 @@ fn a_rotator_rotates_what_its_scope_covers_through_the_daemon_and_the_audit_log_
     let log = text(&project.run(&["audit", "log"], "")).0;
     assert_eq!(log.matches("api.rotate").count(), 2, "{log}");
     assert!(log.contains("payments-oncall"), "each names its token: {log}");
+}
+
+#[test]
+fn a_rotator_rolls_back_a_rotation_in_its_grace_period_and_nothing_else() {
+    let (project, daemon) = served_with_grace("1h");
+    let rotator = token(&project, "oncall", "rotator", None, &[]);
+    let viewer = token(&project, "dash", "viewer", None, &[]);
+    let post = |path: &str, token: &str| request(daemon.addr, "POST", path, Some(token)).unwrap();
+    // The first rotations (from no key) are in their grace periods: nothing to go back to.
+    let (status, body) = post("/v1/credentials/search-api/rollback", &rotator);
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("nothing to roll back"), "{body}");
+    assert_eq!(post("/v1/credentials/payments-db/rotate", &rotator).0, 409, "a rotation is under way (in grace)");
+    let finished = project.run(&["revoke-previous", "payments-db", "--yes"], "");
+    assert!(finished.status.success(), "{:?}", text(&finished));
+    assert_eq!(post("/v1/credentials/payments-db/rotate", &rotator).0, 202);
+    daemon.wait_for("the second rotation", || version(&daemon, &viewer, "payments-db") == 2);
+    assert_eq!(post("/v1/credentials/payments-db/rollback", &viewer).0, 403);
+
+    let before = project.env_value("payments-db.env", "KEY");
+    let (status, body) = post("/v1/credentials/payments-db/rollback", &rotator);
+    assert_eq!(status, 202, "{body}");
+    daemon.wait_for("the rollback", || {
+        let (_, shown) = get_as(daemon.addr, "/v1/credentials/payments-db", Some(&viewer)).unwrap();
+        let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        shown["history"][0]["rotation"]["state"] == "rolled-back"
+    });
+    assert_ne!(project.env_value("payments-db.env", "KEY"), before, "the target has the previous key again");
+    assert_eq!(version(&daemon, &viewer, "payments-db"), 1);
+    let log = text(&project.run(&["audit", "log"], "")).0;
+    assert!(log.contains("api.rollback") && log.contains("oncall"), "{log}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use crate::config::{Config, CredentialSpec, duration};
 use crate::rotation::due::{Slot, due_at};
-use crate::server::requests::Requested;
+use crate::server::requests::{Asked, Requested};
 use crate::store::rotations::{Rotation, State};
 use crate::store::versions::{Label, Version};
 use crate::store::{Store, StoreError};
@@ -31,6 +31,8 @@ pub enum Task {
         /// Revoke the old key at once (asked for through the API).
         emergency: bool,
     },
+    /// Undo the last rotation (asked for through the API).
+    Rollback,
     /// Continue the open rotation: interrupted, or its grace period is over.
     Resume {
         /// Since when (the end of the grace period), if known.
@@ -52,22 +54,31 @@ impl Agenda {
         self.next = Some(self.next.map_or(at, |next| next.min(at)));
     }
 
-    /// Adds a rotation someone asked for through the API, freeze or not;
-    /// one already due becomes an emergency if asked so. An open rotation
-    /// is finished instead (the API refuses such a request, but one may
-    /// have started since).
+    /// Adds what someone asked for through the API, freeze or not. A
+    /// rotation already due becomes an emergency if asked so; one asked
+    /// while another is open waits (the API refuses such a request, but one
+    /// may have started since). A rollback replaces the open rotation's
+    /// continuation.
     pub fn ask(&mut self, credential: &str, requested: Requested) {
+        let emergency = match requested.asked {
+            Asked::Rotate { emergency } => emergency,
+            Asked::Rollback => {
+                self.now.retain(|task| !matches!(task, Task::Rotate { .. } | Task::Resume { .. }));
+                self.now.push(Task::Rollback);
+                return;
+            }
+        };
         let open = self.now.iter().any(|task| matches!(task, Task::Resume { .. }));
         let due = self.now.iter_mut().find_map(|task| match task {
             Task::Rotate { emergency, .. } => Some(emergency),
             _ => None,
         });
         match due {
-            Some(emergency) => *emergency |= requested.emergency,
+            Some(due) => *due |= emergency,
             None if open => {
                 tracing::warn!("`{credential}`: the rotation {} asked for waits: one is under way", requested.by)
             }
-            None => self.now.push(Task::Rotate { since: None, emergency: requested.emergency }),
+            None => self.now.push(Task::Rotate { since: None, emergency }),
         }
     }
 }

@@ -47,11 +47,13 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                 }
             }
             Task::Verify => failed |= !verify(config, store, spec, rotator.as_ref().expect("acquired above")).await,
-            Task::Rotate { .. } | Task::Resume { .. } => {
+            Task::Rotate { .. } | Task::Resume { .. } | Task::Rollback => {
                 let rotator = rotator.as_ref().expect("acquired above");
                 let started = Instant::now();
+                let asked_rollback = matches!(task, Task::Rollback);
                 let outcome = match task {
                     Task::Rotate { emergency, .. } => rotator.rotate(emergency).await,
+                    Task::Rollback => rotator.rollback().await,
                     _ => rotator.resume().await.map(|e| e.unwrap_or(Ended::Succeeded)),
                 };
                 let result = result_name(&outcome);
@@ -65,7 +67,8 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                 if result != "stopped" {
                     metrics.rotation(&Config::plugin_name(spec), result, started.elapsed());
                 }
-                failed |= outcome.is_err() || result == "rolled-back";
+                // A rollback someone asked for is a success when it rolls back.
+                failed |= outcome.is_err() || (result == "rolled-back" && !asked_rollback);
             }
         }
     }

@@ -10,6 +10,8 @@
 //! - `GET /v1/audit/verify`: whether the audit chain holds (auditor, admin);
 //! - `POST /v1/credentials/{name}/rotate[?emergency=true]`: a rotation, run
 //!   by the daemon's scheduler at once (rotator, admin; 202);
+//! - `POST /v1/credentials/{name}/rollback`: undo the rotation in its grace
+//!   period, the same way;
 //! - `GET /v1/tokens`: every token (admin).
 //!
 //! Every request that changes something is an audit entry naming its token.
@@ -18,9 +20,10 @@
 //! refused for the rest of that minute, whatever it sends.
 
 use super::access::{Action, Caller, Role, Scope};
-use super::requests::{Requested, Requests};
+use super::requests::{Asked, Requested, Requests};
 use super::token;
 use crate::config::Config;
+use crate::store::rotations::State as RotationState;
 use crate::store::{Store, StoreError};
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
@@ -95,6 +98,7 @@ pub fn routes() -> axum::Router<Arc<Api>> {
         .route("/v1/credentials", get(credentials))
         .route("/v1/credentials/{name}", get(credential))
         .route("/v1/credentials/{name}/rotate", axum::routing::post(rotate))
+        .route("/v1/credentials/{name}/rollback", axum::routing::post(rollback))
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/tokens", get(tokens))
@@ -273,33 +277,60 @@ async fn rotate(
     Path(name): Path<String>,
     Query(options): Query<RotateOptions>,
 ) -> Result<Response, ApiError> {
+    ask(caller, api, name, Asked::Rotate { emergency: options.emergency }).await
+}
+
+async fn rollback(caller: Caller, State(api): State<Arc<Api>>, Path(name): Path<String>) -> Result<Response, ApiError> {
+    ask(caller, api, name, Asked::Rollback).await
+}
+
+/// Checks that `caller` may ask for `asked` on `name` and that it can be
+/// done now, records the request in the audit log naming the token, and
+/// hands it to the daemon's scheduler: 202.
+async fn ask(caller: Caller, api: Arc<Api>, name: String, asked: Asked) -> Result<Response, ApiError> {
+    let (verb, event) = match asked {
+        Asked::Rotate { .. } => ("rotate", "api.rotate"),
+        Asked::Rollback => ("roll back", "api.rollback"),
+    };
     if !caller.may(Action::Rotate, Some(&name)) {
-        return Err(ApiError::forbidden(&caller, &format!("rotate `{name}`")));
+        return Err(ApiError::forbidden(&caller, &format!("{verb} `{name}`")));
     }
-    let (credential, by, emergency) = (name.clone(), caller.name.clone(), options.emergency);
+    let (credential, by) = (name.clone(), caller.name.clone());
     let refused = api
         .read(move |store, config| {
             let Some(spec) = config.credential(&credential) else {
                 return Ok(Some((StatusCode::NOT_FOUND, format!("no credential `{credential}` is declared"))));
             };
-            if Config::is_manual(spec) {
-                let why =
-                    format!("`{credential}` is manual: a person types its new key at `rekey rotate {credential}`");
+            let open =
+                store.overview()?.open_rotation(&credential).map(|r| (r.id.clone(), r.state, r.from_version.is_some()));
+            let why = match (asked, open) {
+                (Asked::Rotate { .. }, _) if Config::is_manual(spec) => {
+                    Some(format!("`{credential}` is manual: a person types its new key at `rekey rotate {credential}`"))
+                }
+                (Asked::Rotate { .. }, Some((id, _, _))) => {
+                    Some(format!("`{credential}` has a rotation under way ({id}); wait for it or resume it"))
+                }
+                (Asked::Rollback, Some((_, RotationState::Grace, true))) => None,
+                (Asked::Rollback, _) => Some(format!(
+                    "`{credential}` has nothing to roll back: only a rotation in its grace period, from a previous key not yet revoked, can be"
+                )),
+                (Asked::Rotate { .. }, None) => None,
+            };
+            if let Some(why) = why {
                 return Ok(Some((StatusCode::CONFLICT, why)));
             }
-            if let Some(open) = store.overview()?.open_rotation(&credential) {
-                let why = format!("`{credential}` has a rotation under way ({}); wait for it or resume it", open.id);
-                return Ok(Some((StatusCode::CONFLICT, why)));
-            }
-            let detail = serde_json::json!({ "token": by, "emergency": emergency });
-            store.audit("api.rotate", Some(&credential), None, detail)?;
+            let emergency = matches!(asked, Asked::Rotate { emergency: true });
+            store.audit(event, Some(&credential), None, serde_json::json!({ "token": by, "emergency": emergency }))?;
             Ok(None)
         })
         .await?;
     if let Some((status, why)) = refused {
         return Err(ApiError::new(status, why));
     }
-    api.requests.ask(&name, Requested { emergency, by: caller.name });
-    let queued = serde_json::json!({ "queued": name, "emergency": emergency });
+    if let Err(waiting) = api.requests.ask(&name, Requested { asked, by: caller.name }) {
+        let why = format!("`{name}` already has a request waiting ({:?}, by {})", waiting.asked, waiting.by);
+        return Err(ApiError::new(StatusCode::CONFLICT, why));
+    }
+    let queued = serde_json::json!({ "queued": name, "action": verb });
     Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
 }
