@@ -1,6 +1,6 @@
 //! `rekey token create|list|revoke`: API tokens for people and systems,
 //! each with a role and a credential scope. A token is printed once, when
-//! created; the store keeps only its digest.
+//! created; the store keeps only its start (to find it) and its digest.
 
 use super::context::{Context, time};
 use super::exit::UsageError;
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// `rekey token …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create a token and print it once (the store keeps only its SHA-256).
+    /// Create a token and print it once (the store keeps only its first characters and its SHA-256).
     Create {
         /// A name for the token: who or what uses it.
         name: String,
@@ -64,7 +64,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
                 revoked_at: None,
             };
             let secret = token::generate();
-            store.create_token(&record, &token::digest(&secret))?;
+            store.create_token(&record, token::lookup(&secret), &token::digest(&secret))?;
             eprintln!(
                 "created token `{name}` ({}, {}); it is shown only now: keep it in a secret store",
                 role.name(),

@@ -170,10 +170,9 @@ impl FromRequestParts<Arc<Api>> for Caller {
 
 /// The caller a token stands for, if it is known, unexpired and not revoked.
 fn authenticate(store: &Store, given: &str) -> Result<Option<Caller>, StoreError> {
-    let digest = token::digest(given);
-    let Some(record) = store.token_by_digest(&digest)? else { return Ok(None) };
+    let Some((record, kept)) = store.token_by_lookup(token::lookup(given))? else { return Ok(None) };
     let now = crate::store::now();
-    if !token::matches(given, &digest) || !record.usable(now) {
+    if !token::matches(given, &kept) || !record.usable(now) {
         return Ok(None);
     }
     store.token_used(&record, now)?;

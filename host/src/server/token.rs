@@ -1,8 +1,10 @@
 //! API tokens. A token is `rkt_` and 43 characters of base64url: 256
 //! random bits behind a prefix that secret scanners can match, so a leaked
-//! one is found. It is shown once, when created; the store keeps only its
-//! SHA-256, which is what a request's token is looked up by (a digest of
-//! 256 random bits: how long the lookup takes says nothing of the token).
+//! one is found. It is shown once, when created. The store keeps its first
+//! [`LOOKUP`] characters, by which a request's token is found, and the
+//! SHA-256 of the whole token, which the request's is then compared with
+//! in constant time: neither a lookup nor a comparison takes a time that
+//! depends on the rest of the token.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,6 +13,8 @@ use subtle::ConstantTimeEq;
 
 /// What every token starts with.
 pub const PREFIX: &str = "rkt_";
+/// How many characters after the prefix find a token in the store.
+pub const LOOKUP: usize = 8;
 
 /// A new token.
 pub fn generate() -> String {
@@ -20,6 +24,11 @@ pub fn generate() -> String {
 /// The digest the store keeps of `token`.
 pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The part of a well-formed `token` that finds it in the store.
+pub fn lookup(token: &str) -> &str {
+    &token[PREFIX.len()..PREFIX.len() + LOOKUP]
 }
 
 /// Whether `token` is the one whose digest is `kept`, compared in constant time.
@@ -46,6 +55,10 @@ mod tests {
         assert!(well_formed(&a), "{a}");
         assert!(matches(&a, &digest(&a)));
         assert!(!matches(&b, &digest(&a)));
+        // The same lookup part is not enough.
+        let forged = format!("{}{}", &a[..PREFIX.len() + LOOKUP], &b[PREFIX.len() + LOOKUP..]);
+        assert_eq!(lookup(&forged), lookup(&a));
+        assert!(!matches(&forged, &digest(&a)));
         assert!(!digest(&a).contains(&a[4..]));
     }
 

@@ -38,10 +38,11 @@ const MIGRATIONS: &[&str] = &[
          at INTEGER NOT NULL,
          PRIMARY KEY (credential, event, subject)
      );",
-    // 5: API tokens, known by the SHA-256 of the token only.
+    // 5: API tokens, known by the start of the token and its SHA-256 only.
     "CREATE TABLE tokens (
          name TEXT PRIMARY KEY,
-         digest TEXT NOT NULL UNIQUE,
+         lookup TEXT NOT NULL UNIQUE,
+         digest TEXT NOT NULL,
          role TEXT NOT NULL,
          scope TEXT NOT NULL,
          created_by TEXT NOT NULL,

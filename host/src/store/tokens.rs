@@ -1,4 +1,5 @@
-//! API tokens as the store keeps them: the digest, never the token, with
+//! API tokens as the store keeps them: the start of the token, by which a
+//! request's is found, and its digest, never the token itself, with
 //! the role, the scope, who made it, when it expires and was last used,
 //! and whether it was revoked. Making and revoking one are audit entries.
 
@@ -53,9 +54,9 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
 }
 
 impl Store {
-    /// Keeps a new token by its `digest`, with its audit entry. A name in
-    /// use (even by a revoked token) is refused.
-    pub fn create_token(&self, token: &TokenRecord, digest: &str) -> Result<(), StoreError> {
+    /// Keeps a new token by its `lookup` part and its `digest`, with its
+    /// audit entry. A name in use (even by a revoked token) is refused.
+    pub fn create_token(&self, token: &TokenRecord, lookup: &str, digest: &str) -> Result<(), StoreError> {
         self.write(|| {
             let taken = self.query_row("SELECT 1 FROM tokens WHERE name = ?1", [&token.name], |_| Ok(())).optional()?;
             if taken.is_some() {
@@ -65,7 +66,9 @@ impl Store {
                 )));
             }
             self.execute(
-                &format!("INSERT INTO tokens ({COLUMNS}, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)"),
+                &format!(
+                    "INSERT INTO tokens ({COLUMNS}, lookup, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7, ?8)"
+                ),
                 params![
                     token.name,
                     token.role,
@@ -73,6 +76,7 @@ impl Store {
                     token.created_by,
                     token.created_at,
                     token.expires_at,
+                    lookup,
                     digest
                 ],
             )?;
@@ -92,10 +96,10 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The token whose digest is `digest`, if any.
-    pub fn token_by_digest(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM tokens WHERE digest = ?1");
-        Ok(self.query_row(&sql, [digest], record).optional()?)
+    /// The token whose lookup part is `lookup`, if any, and its digest.
+    pub fn token_by_lookup(&self, lookup: &str) -> Result<Option<(TokenRecord, String)>, StoreError> {
+        let sql = format!("SELECT {COLUMNS}, digest FROM tokens WHERE lookup = ?1");
+        Ok(self.query_row(&sql, [lookup], |row| Ok((record(row)?, row.get(8)?))).optional()?)
     }
 
     /// Revokes the token `name` at once, with its audit entry naming `by`;
@@ -145,14 +149,15 @@ mod tests {
     }
 
     #[test]
-    fn a_token_is_found_by_its_digest_and_revoked_at_once() {
+    fn a_token_is_found_by_its_lookup_part_with_its_digest_and_revoked_at_once() {
         let (_dir, store) = scratch();
-        store.create_token(&viewer("ci"), "d1").unwrap();
-        let found = store.token_by_digest("d1").unwrap().unwrap();
+        store.create_token(&viewer("ci"), "l1", "d1").unwrap();
+        let (found, digest) = store.token_by_lookup("l1").unwrap().unwrap();
+        assert_eq!(digest, "d1");
         assert_eq!((found.name.as_str(), found.scope.as_slice()), ("ci", &["api-*".to_string()][..]));
         assert!(found.usable(now()));
         assert!(store.revoke_token("ci", "admin").unwrap());
-        assert!(!store.token_by_digest("d1").unwrap().unwrap().usable(now()));
+        assert!(!store.token_by_lookup("l1").unwrap().unwrap().0.usable(now()));
         assert!(!store.revoke_token("ci", "admin").unwrap(), "revoked once");
         let events: Vec<String> =
             store.audit_log(None).unwrap().into_iter().map(|e| e.event).filter(|e| e.starts_with("token.")).collect();
@@ -162,8 +167,8 @@ mod tests {
     #[test]
     fn a_name_is_never_reused_and_an_expired_token_is_unusable() {
         let (_dir, store) = scratch();
-        store.create_token(&viewer("ci"), "d1").unwrap();
-        assert!(matches!(store.create_token(&viewer("ci"), "d2"), Err(StoreError::Taken(_))));
+        store.create_token(&viewer("ci"), "l1", "d1").unwrap();
+        assert!(matches!(store.create_token(&viewer("ci"), "l2", "d2"), Err(StoreError::Taken(_))));
         let expired = TokenRecord { expires_at: Some(now() - 1), ..viewer("old") };
         assert!(!expired.usable(now()));
     }
