@@ -9,6 +9,7 @@
 //! `info` changes later, same bytes, would otherwise start seeing an admin
 //! secret it was approved never to see).
 
+pub mod listing;
 pub mod lock;
 pub mod review;
 pub mod signature;
