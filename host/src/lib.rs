@@ -6,6 +6,9 @@
 //! it and runs each call in a fresh sandbox that denies everything the plugin
 //! did not declare and the operator did not grant.
 
+/// This build's version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 mod backoff;
 pub mod cli;
 pub mod clock;

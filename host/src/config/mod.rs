@@ -8,7 +8,9 @@ mod model;
 pub mod reference;
 pub mod schedule;
 
-pub use model::{Check, CredentialSpec, Daemon, Freeze, Manifest, Notifier, Policy, SecretVia, Stage, Target, Trust};
+pub use model::{
+    Check, CredentialSpec, Daemon, Freeze, Manifest, Notifier, Policy, SecretVia, Stage, Target, Tls, Trust,
+};
 
 /// The built-in plugin of a key a person makes by hand at a vendor's
 /// console: no sandbox, no provider calls.

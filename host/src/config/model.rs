@@ -198,6 +198,19 @@ pub struct Daemon {
     /// still run, and an interrupted rotation still finishes.
     #[serde(default)]
     pub freeze: Vec<Spanned<Freeze>>,
+    /// Serve the endpoints, the API and the dashboard over TLS.
+    #[serde(default)]
+    pub tls: Option<Tls>,
+}
+
+/// `[daemon.tls]`: the certificate the daemon presents.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// The certificate chain, PEM, leaf first (relative to rekey.toml).
+    pub cert: PathBuf,
+    /// Its private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 impl Default for Daemon {
@@ -208,6 +221,7 @@ impl Default for Daemon {
             shutdown_timeout: default_timeout(),
             stuck_after: default_stuck_after(),
             freeze: vec![],
+            tls: None,
         }
     }
 }

@@ -58,13 +58,20 @@ impl Agenda {
     /// rotation already due becomes an emergency if asked so; one asked
     /// while another is open waits (the API refuses such a request, but one
     /// may have started since). A rollback replaces the open rotation's
-    /// continuation.
+    /// continuation. A resume is already there when the rotation is
+    /// interrupted (asking only saved the wait for a retry).
     pub fn ask(&mut self, credential: &str, requested: Requested) {
         let emergency = match requested.asked {
             Asked::Rotate { emergency } => emergency,
             Asked::Rollback => {
                 self.now.retain(|task| !matches!(task, Task::Rotate { .. } | Task::Resume { .. }));
                 self.now.push(Task::Rollback);
+                return;
+            }
+            Asked::Resume => {
+                if !self.now.iter().any(|task| matches!(task, Task::Resume { .. })) {
+                    tracing::warn!("`{credential}`: nothing to resume for {}: the rotation ended since", requested.by);
+                }
                 return;
             }
         };

@@ -22,6 +22,7 @@ mod tend;
 use crate::config::{Config, CredentialSpec};
 use crate::rotation::{RotationError, Session};
 use crate::runtime::Runtime;
+use crate::server::listener;
 use crate::server::requests::{Requested, Requests};
 use crate::store::{Store, StoreError, now};
 use agenda::{Task, agenda, frozen_until};
@@ -58,6 +59,9 @@ pub enum DaemonError {
          listen on 127.0.0.1 behind a TLS proxy, or pass --insecure-http to accept that"
     )]
     PlainHttp(std::net::SocketAddr),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::server::listener::TlsError),
     /// Signal handlers cannot be installed.
     #[error("cannot watch for signals: {0}")]
     Signals(std::io::Error),
@@ -87,14 +91,17 @@ pub async fn run(
         (None, None)
     } else {
         let addr = config.manifest.daemon.listen;
-        if !addr.ip().is_loopback() && !insecure_http {
+        let tls = config.manifest.daemon.tls.as_ref();
+        if tls.is_none() && !addr.ip().is_loopback() && !insecure_http {
             return Err(DaemonError::PlainHttp(addr));
         }
+        let acceptor = tls.map(|tls| listener::acceptor(tls, &config.dir)).transpose()?;
         let listener =
             tokio::net::TcpListener::bind(addr).await.map_err(|source| DaemonError::Listen { addr, source })?;
         let bound = listener.local_addr().unwrap_or(addr);
-        tracing::info!("serving /metrics, /healthz, /readyz and the /v1 API on http://{bound}");
-        if !addr.ip().is_loopback() {
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        tracing::info!("serving /metrics, /healthz, /readyz, the /v1 API and the dashboard on {scheme}://{bound}");
+        if acceptor.is_none() && !addr.ip().is_loopback() {
             tracing::warn!(
                 "--insecure-http: tokens travel in clear text to http://{bound}; anyone on the path can take them"
             );
@@ -110,8 +117,18 @@ pub async fn run(
             store: store.path().into(),
             stuck_after: config.manifest.daemon.stuck_after,
             api: api.clone(),
+            tls: acceptor.is_some(),
         };
-        (Some(tokio::spawn(server::serve(listener, Arc::new(shared)))), Some(api))
+        let app = server::app(Arc::new(shared));
+        let serving = match acceptor {
+            Some(acceptor) => {
+                let listener = listener::TlsListener::new(listener, acceptor)
+                    .map_err(|source| DaemonError::Listen { addr, source })?;
+                tokio::spawn(server::serve(listener, app))
+            }
+            None => tokio::spawn(server::serve(listener, app)),
+        };
+        (Some(serving), Some(api))
     };
     store.audit("daemon.started", None, None, serde_json::json!({ "pid": std::process::id(), "once": once }))?;
     let daemon = Daemon { store, runtime, metrics: &metrics, health: &health, once, requests: &requests };

@@ -1,11 +1,14 @@
 //! The daemon's HTTP endpoints on `daemon.listen`: `/metrics` (OpenMetrics
 //! text), `/healthz` (the process answers) and `/readyz` (the store opens
 //! and reads, the scheduler runs, no rotation is stuck), open to anyone who
-//! reaches the address; and the `/v1` API (`server::api`), for tokens
-//! only. None reveals a secret.
+//! reaches the address; the `/v1` API (`server::api`), for tokens only;
+//! and the dashboard at `/` (`server::dashboard`), for people signed in
+//! with a token. None reveals a secret.
 
 use super::health::Health;
 use super::metrics::Metrics;
+use crate::server::dashboard::Dashboard;
+use crate::server::listener::Client;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -27,20 +30,32 @@ pub struct Shared {
     pub stuck_after: Duration,
     /// The `/v1` API.
     pub api: Arc<crate::server::api::Api>,
+    /// Whether it is served over TLS.
+    pub tls: bool,
 }
 
-/// Serves the endpoints on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+/// The endpoints.
+pub fn app(shared: Arc<Shared>) -> Router {
     let api = crate::server::api::routes().with_state(shared.api.clone());
-    let app = Router::new()
+    let dashboard = crate::server::dashboard::routes(Arc::new(Dashboard::new(shared.api.clone(), shared.tls)));
+    Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .with_state(shared)
         .merge(api)
+        .merge(dashboard)
         // No endpoint takes more than a small JSON body.
-        .layer(axum::extract::DefaultBodyLimit::max(64 << 10));
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 10))
+}
+
+/// Serves `app` on `listener` until the task is dropped.
+pub async fn serve<L>(listener: L, app: Router)
+where
+    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
+    Client: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
+    let app = app.into_make_service_with_connect_info::<Client>();
     if let Err(e) = axum::serve(listener, app).await {
         tracing::error!("the metrics and health endpoints stopped: {e}");
     }

@@ -18,6 +18,28 @@ pub enum Asked {
     },
     /// Undo the last rotation while its previous key is not revoked.
     Rollback,
+    /// Continue an interrupted rotation now.
+    Resume,
+}
+
+impl Asked {
+    /// What it is called in an answer.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Rotate { .. } => "rotate",
+            Self::Rollback => "roll back",
+            Self::Resume => "resume",
+        }
+    }
+
+    /// Its audit entry's event.
+    pub fn event(self) -> &'static str {
+        match self {
+            Self::Rotate { .. } => "api.rotate",
+            Self::Rollback => "api.rollback",
+            Self::Resume => "api.resume",
+        }
+    }
 }
 
 /// One request.
@@ -38,8 +60,9 @@ pub struct Requests {
 
 impl Requests {
     /// Asks for `requested` on `credential`. A second rotation asked
-    /// before the first is taken makes one, an emergency if either was;
-    /// anything else while a request waits is refused with the waiting one.
+    /// before the first is taken makes one, an emergency if either was, and
+    /// a second resume is the first; anything else while a request waits is
+    /// refused with the waiting one.
     pub fn ask(&self, credential: &str, requested: Requested) -> Result<(), Requested> {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         match (waiting.get_mut(credential), requested.asked) {
@@ -49,6 +72,7 @@ impl Requests {
             (Some(Requested { asked: Asked::Rotate { emergency }, .. }), Asked::Rotate { emergency: more }) => {
                 *emergency |= more;
             }
+            (Some(Requested { asked: Asked::Resume, .. }), Asked::Resume) => {}
             (Some(other), _) => return Err(other.clone()),
         }
         self.notify.notify_one();

@@ -8,7 +8,8 @@ use super::{Store, StoreError, now};
 use rusqlite::{OptionalExtension, params};
 
 /// One audit entry.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEntry)]
 pub struct Entry {
     /// 1, 2, 3… without gaps.
     pub seq: i64,

@@ -9,7 +9,7 @@ use crate::runtime::Credential;
 use rusqlite::{OptionalExtension, Row, params};
 
 /// Where a rotation stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
     /// Steps remain (or the process running it died: `rekey resume`).
@@ -48,7 +48,7 @@ impl State {
 }
 
 /// One rotation of one credential.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Rotation {
     /// Unique id, also passed to the provider.
     pub id: String,
@@ -73,7 +73,7 @@ pub struct Rotation {
 }
 
 /// One journal record.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     /// The step, e.g. `generate` or `deploy:prod`.
     pub step: String,
@@ -150,6 +150,14 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM rotations WHERE credential = ?1 ORDER BY started_at DESC, rowid DESC");
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement.query_map([credential], from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every rotation started at or after `since`, oldest first.
+    pub fn rotations_since(&self, since: i64) -> Result<Vec<Rotation>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM rotations WHERE started_at >= ?1 ORDER BY started_at");
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([since], from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

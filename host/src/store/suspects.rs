@@ -8,7 +8,7 @@ use super::{Store, StoreError, now};
 use rusqlite::params;
 
 /// One key that may be live at the provider with nobody holding it.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Suspect {
     /// Its number, for `rekey reconcile`.
     pub id: i64,

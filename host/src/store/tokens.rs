@@ -7,7 +7,7 @@ use super::{Store, StoreError, now};
 use rusqlite::{OptionalExtension, params};
 
 /// A token's record.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     /// Its name, unique.
     pub name: String,

@@ -20,7 +20,8 @@ pub enum Label {
 }
 
 impl Label {
-    fn as_str(self) -> &'static str {
+    /// As the store writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Current => "current",
             Self::Pending => "pending",
