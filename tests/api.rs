@@ -5,7 +5,8 @@
 
 mod support;
 
-use support::daemon::{Daemon, daemon_table, get_as, request};
+use std::time::{Duration, Instant};
+use support::daemon::{Daemon, daemon_table, get, get_as, request};
 use support::{Project, text};
 
 /// Two `random` credentials, rotated once each, and a daemon serving them.
@@ -52,13 +53,14 @@ fn every_role_gets_what_it_may_for_credentials_in_and_out_of_its_scope() {
         ("admin", token(&project, "ad", "admin", Some("payments-*"), &[])),
     ];
     // (path, the roles that get 200; the others get 403)
-    let table: [(&str, &[&str]); 7] = [
+    let table: [(&str, &[&str]); 8] = [
         ("/v1/credentials", &["viewer", "auditor", "rotator", "admin"]),
         ("/v1/credentials/payments-db", &["viewer", "auditor", "rotator", "admin"]),
         ("/v1/credentials/search-api", &["admin"]),
         ("/v1/audit", &["auditor", "admin"]),
         ("/v1/audit?credential=search-api", &["admin"]),
         ("/v1/audit/verify", &["auditor", "admin"]),
+        ("/v1/plugins", &["auditor", "admin"]),
         ("/v1/tokens", &["admin"]),
     ];
     let mut seen = String::new();
@@ -159,7 +161,7 @@ fn missing_unknown_expired_and_revoked_tokens_are_refused_alike_and_at_once() {
     let (project, daemon) = served();
     let live = token(&project, "ci", "viewer", None, &[]);
     let expired = token(&project, "old", "viewer", None, &["--expires", "1s"]);
-    std::thread::sleep(std::time::Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(2100));
     let unknown = format!("rkt_{}", "A".repeat(43));
     for token in [None, Some("not-a-token"), Some(unknown.as_str()), Some(expired.as_str())] {
         let (status, body) = get_as(daemon.addr, "/v1/credentials", token).unwrap();
@@ -199,4 +201,152 @@ fn the_daemon_refuses_a_public_address_without_tls_unless_told() {
     let refused = project.run(&["daemon"], "");
     assert_eq!(refused.status.code(), Some(1), "{:?}", text(&refused));
     assert!(text(&refused).1.contains("pass --insecure-http"), "{:?}", text(&refused));
+}
+
+#[test]
+fn a_rotator_resumes_an_interrupted_rotation_without_waiting_for_the_daemons_retry() {
+    // A copy of the plugin, to spoil and mend; a check that kills the first rotation once.
+    let plugins = tempfile::tempdir().unwrap();
+    let plugin = plugins.path().join("random.wasm");
+    std::fs::copy(rekey_test_artifacts::plugins::RANDOM, &plugin).unwrap();
+    let once = plugins.path().join("kill-once");
+    std::fs::write(&once, "").unwrap();
+    let (table, addr) = daemon_table("");
+    let credential = support::random_credential("payments-db", "payments-db.env", "KEY")
+        .replace(rekey_test_artifacts::plugins::RANDOM, plugin.to_str().unwrap())
+        .replace("max_age = \"0s\"", "max_age = \"90d\"");
+    let check = format!(
+        r#"checks = [{{ type = "exec", command = ["sh", "-c", "if [ -e {0} ]; then rm {0}; kill -9 $PPID; fi"] }}]"#,
+        once.display()
+    );
+    let project = Project::new(&format!("{table}{credential}{check}\n"), &[]);
+    let killed = project.run(&["rotate", "payments-db"], "");
+    assert!(!killed.status.success() && !once.exists(), "the check killed the rotation: {:?}", text(&killed));
+
+    // The daemon's own resume fails (the plugin changed) and backs off for a minute.
+    let approved = std::fs::read(&plugin).unwrap();
+    std::fs::write(&plugin, [approved.as_slice(), b"spoiled"].concat()).unwrap();
+    let daemon = Daemon::start(&project, addr);
+    daemon.wait_for("the daemon's resume to fail", || daemon.log().contains("changed since it was approved"));
+    let rotator = token(&project, "oncall", "rotator", None, &[]);
+    let viewer = token(&project, "dash", "viewer", None, &[]);
+    let post = |path: &str, token: &str| request(daemon.addr, "POST", path, Some(token)).unwrap();
+    assert_eq!(post("/v1/credentials/payments-db/resume", &viewer).0, 403);
+
+    std::fs::write(&plugin, &approved).unwrap();
+    // A plugin that failed to load is not read again for 2 s (a bulk run reads a broken one once).
+    std::thread::sleep(Duration::from_millis(2100));
+    let asked = Instant::now();
+    let (status, body) = post("/v1/credentials/payments-db/resume", &rotator);
+    assert_eq!(status, 202, "{body}");
+    while version(&daemon, &viewer, "payments-db") != 1 {
+        // Well before the daemon's own retry, a minute after its failure.
+        assert!(asked.elapsed() < Duration::from_secs(30), "not resumed on request; log:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, body) = post("/v1/credentials/payments-db/resume", &rotator);
+    assert_eq!(status, 409, "nothing is interrupted now: {body}");
+    assert!(body.contains("no interrupted rotation"), "{body}");
+    let log = text(&project.run(&["audit", "log"], "")).0;
+    assert!(log.contains("api.resume") && log.contains("oncall"), "{log}");
+    assert!(project.run(&["audit", "verify"], "").status.success());
+}
+
+/// The repository's root.
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().into()
+}
+
+#[test]
+fn the_openapi_document_describes_every_endpoint_and_is_the_checked_in_one() {
+    let (_project, daemon) = served();
+    let (status, served) = get(daemon.addr, "/v1/openapi.json").expect("the document is served");
+    assert_eq!(status, 200);
+    let document: serde_json::Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["components"]["securitySchemes"]["token"]["scheme"], "bearer");
+    let paths = document["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 9, "{:?}", paths.keys());
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(responses.keys().any(|s| s.starts_with('2')), "{method} {path} documents its success");
+            let (status, _) = request(daemon.addr, &method.to_uppercase(), &path.replace("{name}", "payments-db"), None)
+                .expect("the API answers");
+            assert_eq!(status, 401, "{method} {path} is served, and not without a token");
+        }
+    }
+    // The copy in docs/ is what a client author reads; it must not drift.
+    let file = root().join("docs/openapi.json");
+    if std::env::var_os("REKEY_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&file, &served).unwrap();
+    }
+    let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        checked_in == served,
+        "docs/openapi.json differs from what the daemon serves; after changing the API, run \
+         `REKEY_UPDATE_OPENAPI=1 cargo test --release -p rekey --test api openapi` and review the diff"
+    );
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written as
+/// `cert.pem` and `key.pem` into `dir`; its DER, for the client to trust.
+fn certificate(dir: &std::path::Path) -> Vec<u8> {
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), made.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+    made.cert.der().to_vec()
+}
+
+/// An HTTPS client that trusts `der` only.
+fn trusting(der: &[u8]) -> ureq::Agent {
+    let roots = ureq::tls::RootCerts::new_with_certs(&[ureq::tls::Certificate::from_der(der).to_owned()]);
+    let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
+    ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().into()
+}
+
+#[test]
+fn over_tls_the_daemon_listens_on_a_public_address_and_its_cookies_are_secure() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let table = format!("[daemon]\nlisten = \"0.0.0.0:{port}\"\ntls = {{ cert = \"cert.pem\", key = \"key.pem\" }}\n");
+    let credential = support::random_credential("payments-db", "payments-db.env", "KEY");
+    let project = Project::new(&format!("{table}{credential}"), &[]);
+    let der = certificate(project.dir.path());
+    let rotated = project.run(&["rotate", "payments-db"], "");
+    assert!(rotated.status.success(), "{:?}", text(&rotated));
+    let viewer = token(&project, "dash", "viewer", None, &[]);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let daemon = Daemon::start_with(&project, addr, |addr| {
+        trusting(&der).get(format!("https://{addr}/healthz")).call().is_ok_and(|r| r.status() == 200)
+    });
+    let client = trusting(&der);
+    let base = format!("https://127.0.0.1:{port}");
+    let mut answer = client.get(format!("{base}/v1/credentials")).header("Authorization", format!("Bearer {viewer}")).call().unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(answer.body_mut().read_to_string().unwrap().contains("payments-db"));
+    let signin = client.get(format!("{base}/signin")).call().unwrap();
+    let cookie = signin.headers().get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+
+    // Plain HTTP to the same port gets no answer, and a client that does not trust the certificate none either.
+    assert!(get(daemon.addr, "/healthz").is_none_or(|(status, _)| status != 200));
+    let (status, _) = request(daemon.addr, "GET", "/v1/credentials", Some(&viewer)).unwrap_or((0, String::new()));
+    assert_ne!(status, 200);
+    let stranger: ureq::Agent = ureq::Agent::config_builder().build().into();
+    assert!(stranger.get(format!("{base}/healthz")).call().is_err(), "a self-signed certificate is not trusted by default");
+    assert!(daemon.log().contains(&format!("https://0.0.0.0:{port}")), "{}", daemon.log());
+}
+
+#[test]
+fn a_certificate_that_cannot_be_used_stops_the_daemon_with_the_file_named() {
+    let (table, _) = daemon_table("tls = { cert = \"cert.pem\", key = \"missing.pem\" }");
+    let project = Project::new(&table, &[]);
+    certificate(project.dir.path());
+    let refused = project.run(&["daemon"], "");
+    let (_, stderr) = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("[daemon.tls]: cannot use") && stderr.contains("missing.pem"), "{stderr}");
+    std::fs::write(project.dir.path().join("missing.pem"), "not a key").unwrap();
+    let refused = project.run(&["daemon"], "");
+    assert!(text(&refused).1.contains("missing.pem"), "{:?}", text(&refused));
 }

@@ -23,11 +23,16 @@ pub struct Daemon {
 impl Daemon {
     /// Starts it and waits until `/healthz` answers.
     pub fn start(project: &Project, addr: SocketAddr) -> Self {
+        Self::start_with(project, addr, |addr| get(addr, "/healthz").is_some_and(|(s, _)| s == 200))
+    }
+
+    /// Starts it and waits until `ready(addr)`.
+    pub fn start_with(project: &Project, addr: SocketAddr, ready: impl Fn(SocketAddr) -> bool) -> Self {
         let log = project.dir.path().join("daemon.log");
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
         let child = project.command(&["daemon"]).stdout(std::process::Stdio::null()).stderr(file).spawn().unwrap();
         let daemon = Self { child, addr, log };
-        daemon.wait_for("the endpoints to answer", || get(addr, "/healthz").is_some_and(|(s, _)| s == 200));
+        daemon.wait_for("the endpoints to answer", || ready(addr));
         daemon
     }
 

@@ -28,8 +28,8 @@ pub struct Session<'a> {
     pub(super) store: &'a Store,
     runtime: &'a Runtime,
     gate: Gate,
-    /// Each plugin file loaded so far, or why it cannot be, by name and path.
-    plugins: tokio::sync::Mutex<HashMap<(String, PathBuf), Loaded>>,
+    /// Each plugin file loaded so far, or why it could not be and when, by name and path.
+    plugins: tokio::sync::Mutex<HashMap<(String, PathBuf), (Loaded, std::time::Instant)>>,
     /// Set by [`Session::stop`]: rotations stop at their next step boundary.
     pub(super) stopping: AtomicBool,
     pub(super) observer: Option<&'a dyn Observer>,
@@ -37,6 +37,11 @@ pub struct Session<'a> {
 
 /// A plugin checked and loaded, or why it could not be.
 type Loaded = Result<Arc<Plugin>, String>;
+
+/// How long a plugin that failed to load fails again without being read:
+/// long enough that a bulk run reads a broken plugin once, short enough
+/// that a daemon sees the file mended at its next try.
+const LOAD_FAILURE_KEPT: Duration = Duration::from_secs(2);
 
 impl<'a> Session<'a> {
     /// Reads the approvals, and switches the store to group commits.
@@ -79,15 +84,18 @@ impl<'a> Session<'a> {
 
     /// The plugin approved as `name` at `path`, checked and loaded on first
     /// use. A plugin that cannot be loaded fails every credential that uses
-    /// it with the same error, without being read again.
+    /// it with the same error, without being read again, for
+    /// [`LOAD_FAILURE_KEPT`].
     pub(super) async fn plugin(&self, name: &str, path: PathBuf) -> Loaded {
         let mut plugins = self.plugins.lock().await;
         let key = (name.to_string(), path);
-        if let Some(loaded) = plugins.get(&key) {
-            return loaded.clone();
+        match plugins.get(&key) {
+            Some((Ok(plugin), _)) => return Ok(plugin.clone()),
+            Some((Err(e), at)) if at.elapsed() < LOAD_FAILURE_KEPT => return Err(e.clone()),
+            _ => {}
         }
         let loaded = self.gate.load(self.runtime, name, &key.1).await.map(Arc::new).map_err(|e| e.to_string());
-        plugins.insert(key, loaded.clone());
+        plugins.insert(key, (loaded.clone(), std::time::Instant::now()));
         loaded
     }
 
