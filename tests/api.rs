@@ -271,8 +271,9 @@ fn the_openapi_document_describes_every_endpoint_and_is_the_checked_in_one() {
         for (method, operation) in operations.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();
             assert!(responses.keys().any(|s| s.starts_with('2')), "{method} {path} documents its success");
-            let (status, _) = request(daemon.addr, &method.to_uppercase(), &path.replace("{name}", "payments-db"), None)
-                .expect("the API answers");
+            let (status, _) =
+                request(daemon.addr, &method.to_uppercase(), &path.replace("{name}", "payments-db"), None)
+                    .expect("the API answers");
             assert_eq!(status, 401, "{method} {path} is served, and not without a token");
         }
     }
@@ -321,19 +322,29 @@ fn over_tls_the_daemon_listens_on_a_public_address_and_its_cookies_are_secure() 
     });
     let client = trusting(&der);
     let base = format!("https://127.0.0.1:{port}");
-    let mut answer = client.get(format!("{base}/v1/credentials")).header("Authorization", format!("Bearer {viewer}")).call().unwrap();
+    let mut answer = client
+        .get(format!("{base}/v1/credentials"))
+        .header("Authorization", format!("Bearer {viewer}"))
+        .call()
+        .unwrap();
     assert_eq!(answer.status(), 200);
     assert!(answer.body_mut().read_to_string().unwrap().contains("payments-db"));
     let signin = client.get(format!("{base}/signin")).call().unwrap();
     let cookie = signin.headers().get("set-cookie").unwrap().to_str().unwrap();
-    assert!(cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
 
     // Plain HTTP to the same port gets no answer, and a client that does not trust the certificate none either.
     assert!(get(daemon.addr, "/healthz").is_none_or(|(status, _)| status != 200));
     let (status, _) = request(daemon.addr, "GET", "/v1/credentials", Some(&viewer)).unwrap_or((0, String::new()));
     assert_ne!(status, 200);
     let stranger: ureq::Agent = ureq::Agent::config_builder().build().into();
-    assert!(stranger.get(format!("{base}/healthz")).call().is_err(), "a self-signed certificate is not trusted by default");
+    assert!(
+        stranger.get(format!("{base}/healthz")).call().is_err(),
+        "a self-signed certificate is not trusted by default"
+    );
     assert!(daemon.log().contains(&format!("https://0.0.0.0:{port}")), "{}", daemon.log());
 }
 
