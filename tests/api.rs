@@ -361,3 +361,79 @@ fn a_certificate_that_cannot_be_used_stops_the_daemon_with_the_file_named() {
     let refused = project.run(&["daemon"], "");
     assert!(text(&refused).1.contains("missing.pem"), "{:?}", text(&refused));
 }
+
+/// `rekey --server http://ADDR ARGS` with `token` in `$REKEY_TOKEN`, from a
+/// folder with no rekey.toml, store or key: a team member's laptop.
+fn remote(daemon: &Daemon, token: Option<&str>, args: &[&str]) -> std::process::Output {
+    let laptop = tempfile::tempdir().unwrap();
+    let mut command = support::rekey(&laptop);
+    command.current_dir(laptop.path()).arg("--server").arg(format!("http://{}", daemon.addr)).args(args);
+    command.env_remove("REKEY_TOKEN").env_remove("REKEY_SERVER");
+    if let Some(token) = token {
+        command.env("REKEY_TOKEN", token);
+    }
+    support::run(&mut command, "")
+}
+
+/// `rekey status` with its AGE column blanked (a second may pass between two runs).
+fn without_ages(status: &str) -> String {
+    status.lines().map(|line| format!("{}{}", &line[..31.min(line.len())], line.get(42..).unwrap_or(""))).collect()
+}
+
+#[test]
+fn the_cli_with_server_prints_what_it_prints_locally_and_rotates_through_the_daemon() {
+    let (project, daemon) = served_with_grace("1h");
+    let admin = token(&project, "laptop-admin", "admin", None, &[]);
+    let rotator = token(&project, "payments-oncall", "rotator", Some("payments-*"), &[]);
+    let same = |args: &[&str]| {
+        let (local, far) = (project.run(args, ""), remote(&daemon, Some(&admin), args));
+        assert!(far.status.success(), "{args:?}: {:?}", text(&far));
+        (text(&local).0, text(&far).0)
+    };
+    let (local, far) = same(&["status"]);
+    assert_eq!(without_ages(&far), without_ages(&local));
+    for args in [
+        &["history", "payments-db"][..],
+        &["audit", "log"],
+        &["audit", "log", "--credential", "search-api"],
+        &["audit", "verify"],
+    ] {
+        let (local, far) = same(args);
+        assert_eq!(far, local, "{args:?}");
+    }
+
+    // The first rotations are in their grace periods: nothing to rotate until it ends, nothing to roll back to.
+    let refused = remote(&daemon, Some(&rotator), &["rollback", "payments-db", "--yes"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let why = text(&refused).1;
+    assert!(why.contains("refused: `payments-db` has nothing to roll back") && why.contains("(HTTP 409)"), "{why}");
+    let finished = project.run(&["revoke-previous", "payments-db", "--yes"], "");
+    assert!(finished.status.success(), "{:?}", text(&finished));
+    let rotated = remote(&daemon, Some(&rotator), &["rotate", "payments-db"]);
+    let (stdout, stderr) = text(&rotated);
+    assert!(rotated.status.success(), "{stdout}{stderr}");
+    assert!(stdout.starts_with("payments-db: rotated; the old key stays valid until"), "as locally: {stdout}");
+    let rolled_back = remote(&daemon, Some(&rotator), &["rollback", "payments-db", "--yes"]);
+    let (stdout, stderr) = text(&rolled_back);
+    assert!(rolled_back.status.success(), "{stdout}{stderr}");
+    assert_eq!(stdout, "payments-db: rolled back; the previous key is current again\n");
+    assert_eq!(version(&daemon, &admin, "payments-db"), 1);
+
+    // Refusals say why, with the server's reason.
+    let outside = remote(&daemon, Some(&rotator), &["rotate", "search-api"]);
+    assert_eq!(outside.status.code(), Some(1));
+    assert!(
+        text(&outside).1.contains("may not see `search-api`: it is outside its scope (HTTP 403)"),
+        "{:?}",
+        text(&outside)
+    );
+    let no_token = remote(&daemon, None, &["status"]);
+    assert!(text(&no_token).1.contains("--server needs a token in $REKEY_TOKEN"), "{:?}", text(&no_token));
+    let local_only = remote(&daemon, Some(&admin), &["credential", "list"]);
+    assert_eq!(local_only.status.code(), Some(2));
+    assert!(
+        text(&local_only).1.contains("only status, history, rotate, rollback and audit"),
+        "{:?}",
+        text(&local_only)
+    );
+}

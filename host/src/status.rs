@@ -12,7 +12,7 @@ use crate::store::suspects::Suspect;
 use crate::store::{Store, StoreError};
 
 /// One credential's standing.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Standing {
     /// The credential's name.
     pub name: String,
@@ -43,7 +43,7 @@ pub struct Standing {
 }
 
 /// The last rotation of a credential.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct LastRotation {
     /// Its id.
     pub id: String,
@@ -56,7 +56,7 @@ pub struct LastRotation {
 }
 
 /// A rotation not finished yet.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct InProgress {
     /// Its id.
     pub id: String,
@@ -67,7 +67,7 @@ pub struct InProgress {
 }
 
 /// A rotation with its journal.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RotationRecord {
     /// The rotation.
     pub rotation: Rotation,

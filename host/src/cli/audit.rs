@@ -1,4 +1,5 @@
-//! `rekey audit log|verify`.
+//! `rekey audit log|verify`, read from the store here or from a daemon's
+//! API (`--server`), printed the same way.
 
 use super::context::{Context, time};
 use super::show::exchange;
@@ -29,36 +30,41 @@ pub enum Command {
 pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
     let store = context.store()?;
     match command {
-        Command::Log { credential, plugin, json } => {
-            let mut entries = store.audit_log(credential.as_deref())?;
-            if let Some(plugin) = &plugin {
-                entries.retain(|e| e.event == PLUGIN_CALL && e.detail["plugin"] == plugin.as_str());
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&entries)?);
-                return Ok(());
-            }
-            for e in &entries {
-                let subject = [e.credential.as_deref(), e.rotation.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                if plugin.is_some() {
-                    print_call(e, &subject);
-                } else {
-                    println!("{:>5}  {}  {:<22} {:<40} {}", e.seq, time(e.at), e.event, subject, e.detail);
-                }
-            }
+        Command::Log { credential, plugin, json } => print_log(store.audit_log(credential.as_deref())?, plugin, json),
+        Command::Verify => print_verified(store.verify_audit()?.map_err(|broken| broken.to_string())),
+    }
+}
+
+/// Prints `entries` as `rekey audit log` does: only `plugin`'s calls, each
+/// with its requests, when given.
+pub fn print_log(mut entries: Vec<Entry>, plugin: Option<String>, json: bool) -> anyhow::Result<()> {
+    if let Some(plugin) = &plugin {
+        entries.retain(|e| e.event == PLUGIN_CALL && e.detail["plugin"] == plugin.as_str());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(());
+    }
+    for e in &entries {
+        let subject =
+            [e.credential.as_deref(), e.rotation.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        if plugin.is_some() {
+            print_call(e, &subject);
+        } else {
+            println!("{:>5}  {}  {:<22} {:<40} {}", e.seq, time(e.at), e.event, subject, e.detail);
+        }
+    }
+    Ok(())
+}
+
+/// Says whether the chain held: how many entries, or where it broke.
+pub fn print_verified(verified: Result<usize, String>) -> anyhow::Result<()> {
+    match verified {
+        Ok(count) => {
+            println!("the audit log is intact: {count} entries verified");
             Ok(())
         }
-        Command::Verify => match store.verify_audit()? {
-            Ok(count) => {
-                println!("the audit log is intact: {count} entries verified");
-                Ok(())
-            }
-            Err(broken) => anyhow::bail!("the audit log was tampered with: {broken}"),
-        },
+        Err(broken) => anyhow::bail!("the audit log was tampered with: {broken}"),
     }
 }
 

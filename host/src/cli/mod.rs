@@ -16,6 +16,7 @@ mod list;
 mod manual;
 mod progress;
 mod reconcile;
+mod remote;
 mod review;
 mod rotate;
 mod scaffold;
@@ -54,6 +55,14 @@ struct Cli {
     /// Compile plugins on every run instead of caching compiled code.
     #[arg(long, global = true)]
     no_cache: bool,
+
+    /// Run status, history, rotate, rollback and audit against the rekey daemon at URL (its /v1 API), with the token in $REKEY_TOKEN.
+    #[arg(long, global = true, env = "REKEY_SERVER", value_name = "URL")]
+    server: Option<String>,
+
+    /// With --server: trust only this CA certificate (PEM) for its TLS, e.g. the daemon's own self-signed one.
+    #[arg(long, global = true, value_name = "FILE", requires = "server")]
+    server_ca: Option<PathBuf>,
 
     /// How log lines look: `human`, or `json` (one object per line, for a log collector).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
@@ -201,6 +210,9 @@ pub fn main() -> ExitCode {
     let cache = if cli.no_cache { None } else { cli.cache_dir.clone().or_else(Runtime::default_cache_dir) };
     let load = || context::Context::load(cli.config_file.clone(), cache.clone());
     let result = match cli.command {
+        command if cli.server.is_some() => {
+            remote::run(cli.server.as_deref().unwrap_or_default(), cli.server_ca.as_deref(), command)
+        }
         Command::Init => init::run(&cli.config_file),
         Command::Credential(command) => load().and_then(|c| credential::run(command, &c)),
         Command::Rotate(args) => runtime_block_on(async { rotate::run(args, &load()?).await }),

@@ -16,25 +16,25 @@ use std::io::IsTerminal;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The credentials to rotate.
-    names: Vec<String>,
+    pub(super) names: Vec<String>,
     /// Also every credential whose key is older than its policy's max_age (or has none).
     #[arg(long)]
-    all_due: bool,
+    pub(super) all_due: bool,
     /// A leak or a departure: revoke the old key right after the new one verifies, with no grace period.
     #[arg(long)]
-    emergency: bool,
+    pub(super) emergency: bool,
     /// Print the plan (every step, target and check) and change nothing.
     #[arg(long)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
     /// Skip the confirmation of --emergency.
     #[arg(long)]
-    yes: bool,
+    pub(super) yes: bool,
     /// How many credentials rotate at once (one rotation per credential, always).
     #[arg(long, short = 'j', default_value_t = DEFAULT_JOBS, value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: u16,
     /// Print JSON: the plans with --dry-run; otherwise one event per credential, then a summary.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 /// Rotations at once unless `--jobs` says otherwise: enough to overlap

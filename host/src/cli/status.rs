@@ -1,6 +1,8 @@
-//! `rekey status` and `rekey history NAME`.
+//! `rekey status` and `rekey history NAME`, read from the store here or
+//! from a daemon's API (`--server`), printed the same way.
 
 use super::context::{Context, age, time};
+use crate::status::{RotationRecord, Standing};
 use crate::store::now;
 use std::io::Write;
 
@@ -8,7 +10,11 @@ use std::io::Write;
 /// in progress.
 pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
     let store = context.store()?;
-    let rows = crate::status::standings(&context.config, &store, now(), |_| true)?;
+    print_status(&crate::status::standings(&context.config, &store, now(), |_| true)?, json)
+}
+
+/// Prints `rows` as `rekey status` does.
+pub fn print_status(rows: &[Standing], json: bool) -> anyhow::Result<()> {
     // One write for thousands of lines, not one per line.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
@@ -21,7 +27,7 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
         "{:<22} {:<7} {:<10} {:<21} {:<18} {:<28} IN PROGRESS",
         "NAME", "VERSION", "AGE", "DUE", "LAST USED", "LAST ROTATION"
     )?;
-    for r in &rows {
+    for r in rows {
         let version = r.version.map_or("-".into(), |v| format!("v{v}"));
         let age_text = r.age_seconds.map_or("-".into(), age);
         let due = match r.due_at {
@@ -51,7 +57,11 @@ pub fn status(json: bool, context: &Context) -> anyhow::Result<()> {
 pub fn history(name: &str, json: bool, context: &Context) -> anyhow::Result<()> {
     context.declared(name)?;
     let store = context.store()?;
-    let records = crate::status::history(&store, name)?;
+    print_history(name, &crate::status::history(&store, name)?, json)
+}
+
+/// Prints `records` as `rekey history NAME` does.
+pub fn print_history(name: &str, records: &[RotationRecord], json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&records)?);
         return Ok(());
@@ -59,7 +69,7 @@ pub fn history(name: &str, json: bool, context: &Context) -> anyhow::Result<()> 
     if records.is_empty() {
         println!("`{name}` has never been rotated");
     }
-    for crate::status::RotationRecord { rotation: r, journal } in &records {
+    for RotationRecord { rotation: r, journal } in records {
         let versions = format!(
             "v{} -> v{}",
             r.from_version.map_or("-".into(), |v| v.to_string()),

@@ -32,7 +32,7 @@ pub async fn credentials(caller: Caller, State(api): State<Arc<Api>>) -> Result<
 }
 
 /// One credential and its rotations.
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CredentialPage {
     /// Where it stands.
     pub credential: Standing,
@@ -84,7 +84,7 @@ pub struct PageQuery {
 }
 
 /// A page of the audit log.
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AuditPage {
     /// The entries, oldest first.
     pub entries: Vec<Entry>,
@@ -124,7 +124,7 @@ pub async fn audit(
 }
 
 /// Whether the audit chain holds.
-#[derive(serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Verified {
     /// True when every entry is there, in order, and unaltered.
     pub intact: bool,

@@ -8,7 +8,7 @@ use super::{Store, StoreError, now};
 use rusqlite::{OptionalExtension, params};
 
 /// One audit entry.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = AuditEntry)]
 pub struct Entry {
     /// 1, 2, 3… without gaps.

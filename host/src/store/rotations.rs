@@ -9,7 +9,7 @@ use crate::runtime::Credential;
 use rusqlite::{OptionalExtension, Row, params};
 
 /// Where a rotation stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
     /// Steps remain (or the process running it died: `rekey resume`).
@@ -48,7 +48,7 @@ impl State {
 }
 
 /// One rotation of one credential.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Rotation {
     /// Unique id, also passed to the provider.
     pub id: String,
@@ -73,7 +73,7 @@ pub struct Rotation {
 }
 
 /// One journal record.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     /// The step, e.g. `generate` or `deploy:prod`.
     pub step: String,
