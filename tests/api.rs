@@ -437,3 +437,47 @@ fn the_cli_with_server_prints_what_it_prints_locally_and_rotates_through_the_dae
         text(&local_only)
     );
 }
+
+#[test]
+fn an_api_token_is_a_credential_rekey_rotates_deploys_and_revokes() {
+    let (table, addr) = daemon_table("");
+    let payments = support::random_credential("payments-db", "payments-db.env", "KEY");
+    let ci = "[[credential]]\nname = \"ci-token\"\nplugin = \"rekey-token\"\n\
+              config = { role = \"viewer\", credentials = \"payments-*\" }\npolicy = { max_age = \"30d\", grace_period = \"0s\" }\n\
+              [[credential.stages]]\nname = \"ci\"\ntargets = [{ type = \"env-file\", path = \"ci.env\", variable = \"REKEY_TOKEN\" }]\n";
+    let project = Project::new(&format!("{table}{payments}{ci}"), &[]);
+    let rotated = project.run(&["rotate", "payments-db", "ci-token"], "");
+    assert!(rotated.status.success(), "{:?}", text(&rotated));
+    let daemon = Daemon::start(&project, addr);
+    let first = project.env_value("ci.env", "REKEY_TOKEN");
+    let (status, body) = get_as(daemon.addr, "/v1/credentials", Some(&first)).unwrap();
+    assert_eq!(status, 200, "the deployed token works: {body}");
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(listed.len(), 1, "with the role and scope its config gives: {body}");
+    assert_eq!(get_as(daemon.addr, "/v1/audit", Some(&first)).unwrap().0, 403, "a viewer's");
+    let verified = project.run(&["verify", "ci-token"], "");
+    assert!(verified.status.success(), "{:?}", text(&verified));
+
+    let rotated = project.run(&["rotate", "ci-token"], "");
+    assert!(rotated.status.success(), "{:?}", text(&rotated));
+    let second = project.env_value("ci.env", "REKEY_TOKEN");
+    assert_ne!(second, first);
+    assert_eq!(get_as(daemon.addr, "/v1/credentials", Some(&first)).unwrap().0, 401, "the old token is revoked");
+    assert_eq!(get_as(daemon.addr, "/v1/credentials", Some(&second)).unwrap().0, 200);
+    let tokens = text(&project.run(&["token", "list"], "")).0;
+    assert_eq!(tokens.matches("ci-token.rot-").count(), 2, "{tokens}");
+    assert!(tokens.contains("revoked"), "{tokens}");
+    let reconciled = project.run(&["reconcile", "ci-token"], "");
+    assert!(reconciled.status.success(), "nothing orphaned: {:?}", text(&reconciled));
+    assert!(!daemon.log().contains(&second) && !text(&project.run(&["audit", "log"], "")).0.contains(&second));
+
+    // A token credential's config is checked before anything runs.
+    std::fs::write(project.dir.path().join("rekey.toml"), ci.replace("role = \"viewer\"", "role = \"root\"")).unwrap();
+    let refused = project.run(&["status"], "");
+    assert_eq!(refused.status.code(), Some(2), "{:?}", text(&refused));
+    assert!(
+        text(&refused).1.contains("config.role `root`: use viewer, auditor, rotator or admin"),
+        "{:?}",
+        text(&refused)
+    );
+}

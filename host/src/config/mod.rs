@@ -16,6 +16,9 @@ pub use model::{
 /// console: no sandbox, no provider calls.
 pub const MANUAL: &str = "manual";
 
+/// The built-in plugin of rekey's own API tokens, rotated like keys.
+pub const TOKEN: &str = "rekey-token";
+
 use crate::runtime::Endpoint;
 use reference::Reference;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -143,6 +146,11 @@ impl Config {
         spec.plugin.get_ref() == MANUAL
     }
 
+    /// Whether `spec`'s keys are rekey's own API tokens.
+    pub fn is_token(spec: &CredentialSpec) -> bool {
+        spec.plugin.get_ref() == TOKEN
+    }
+
     /// The name a credential's plugin is approved under: the name as
     /// written, or the file stem of a path (`./x/my_plugin.wasm` is
     /// `my-plugin`).
@@ -254,6 +262,16 @@ fn validate_credential(c: &CredentialSpec) -> Result<(), Invalid> {
                 ),
             ));
         }
+    }
+    if Config::is_token(c) {
+        if let Some(field) = [("admin_secrets", !c.admin_secrets.is_empty()), ("grants", !c.grants.is_empty())]
+            .iter()
+            .find_map(|(field, set)| set.then_some(field))
+        {
+            return Err((c.plugin.span(), format!("credential `{name}`: {TOKEN} needs no `{field}`; remove it")));
+        }
+        crate::rotation::issuer::grant(&plugin_config(c))
+            .map_err(|e| (c.plugin.span(), format!("credential `{name}` ({TOKEN}): {e}")))?;
     }
     if c.policy.remind_before.iter().any(std::time::Duration::is_zero) {
         return Err((

@@ -22,6 +22,7 @@
 
 mod crash;
 pub mod due;
+pub mod issuer;
 mod observer;
 pub mod plan;
 mod provider;
@@ -149,7 +150,7 @@ pub struct Rotator<'a> {
     config: &'a Config,
     store: &'a Store,
     spec: &'a CredentialSpec,
-    provider: Provider,
+    provider: Provider<'a>,
     options: CallOptions,
     /// Set when the process is shutting down: no new step starts.
     stopping: &'a std::sync::atomic::AtomicBool,
@@ -174,6 +175,8 @@ impl<'a> Rotator<'a> {
         })?;
         let provider = if Config::is_manual(spec) {
             Provider::Manual(Default::default())
+        } else if Config::is_token(spec) {
+            Provider::Token(issuer::Issuer::new(store, name))
         } else {
             Provider::Plugin(
                 session
@@ -283,7 +286,9 @@ impl<'a> Rotator<'a> {
                 *typed.lock().unwrap_or_else(|e| e.into_inner()) = Some(key);
                 Ok(())
             }
-            Provider::Plugin(_) => Err(self.setup("its keys are made by its plugin, not typed in")),
+            Provider::Plugin(_) | Provider::Token(_) => {
+                Err(self.setup("its keys are made by its plugin, not typed in"))
+            }
         }
     }
 

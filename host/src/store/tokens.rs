@@ -57,14 +57,26 @@ impl Store {
     /// Keeps a new token by its `lookup` part and its `digest`, with its
     /// audit entry. A name in use (even by a revoked token) is refused.
     pub fn create_token(&self, token: &TokenRecord, lookup: &str, digest: &str) -> Result<(), StoreError> {
+        self.insert_token(token, lookup, digest, false)
+    }
+
+    /// The same, replacing the token of that name if there is one (the
+    /// old one then stops working): a rotation that issues a token again
+    /// after a crash replaces the one whose secret was lost.
+    pub fn replace_token(&self, token: &TokenRecord, lookup: &str, digest: &str) -> Result<(), StoreError> {
+        self.insert_token(token, lookup, digest, true)
+    }
+
+    fn insert_token(&self, token: &TokenRecord, lookup: &str, digest: &str, replace: bool) -> Result<(), StoreError> {
         self.write(|| {
             let taken = self.query_row("SELECT 1 FROM tokens WHERE name = ?1", [&token.name], |_| Ok(())).optional()?;
-            if taken.is_some() {
+            if taken.is_some() && !replace {
                 return Err(StoreError::Taken(format!(
                     "a token named `{}` exists (revoked ones keep their name); choose another name",
                     token.name
                 )));
             }
+            self.execute("DELETE FROM tokens WHERE name = ?1", [&token.name])?;
             self.execute(
                 &format!(
                     "INSERT INTO tokens ({COLUMNS}, lookup, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7, ?8)"
@@ -82,7 +94,7 @@ impl Store {
             )?;
             let detail = serde_json::json!({
                 "token": token.name, "role": token.role, "scope": token.scope,
-                "expires_at": token.expires_at, "by": token.created_by,
+                "expires_at": token.expires_at, "by": token.created_by, "replaced": taken.is_some(),
             });
             self.audit("token.created", None, None, detail)
         })
