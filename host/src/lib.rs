@@ -9,6 +9,7 @@
 /// This build's version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+pub mod access;
 mod backoff;
 pub mod cli;
 pub mod clock;

@@ -4,8 +4,8 @@
 
 use super::context::{Context, time};
 use super::exit::UsageError;
-use crate::server::access::{Role, Scope};
-use crate::server::token;
+use crate::access::token;
+use crate::access::{Role, Scope};
 use crate::store::now;
 use crate::store::tokens::TokenRecord;
 use std::time::Duration;

@@ -14,10 +14,10 @@
 //! config = { role = "viewer", credentials = "payments-*,search-*" }
 //! ```
 
+use crate::access::token;
+use crate::access::{Role, Scope};
 use crate::config::TOKEN;
 use crate::runtime::{CallOptions, Credential, KeySummary, Pair, PluginError, ProviderError, Verification};
-use crate::server::access::{Role, Scope};
-use crate::server::token;
 use crate::store::tokens::TokenRecord;
 use crate::store::{Store, StoreError};
 

@@ -4,9 +4,9 @@
 //! in the audit log naming the token, and handed to the daemon's scheduler,
 //! which runs it at once as its own job (202).
 
-use super::access::{Action, Caller};
 use super::api::{Api, ApiError, ErrorBody};
 use super::requests::{Asked, Requested};
+use crate::access::{Action, Caller};
 use crate::config::Config;
 use crate::store::Store;
 use crate::store::lock::CredentialLock;

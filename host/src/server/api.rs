@@ -9,10 +9,10 @@
 //! A client that fails to authenticate [`FAILURES`] times in a minute is
 //! refused for the rest of that minute, whatever it sends.
 
-use super::access::Caller;
 use super::listener::Client;
 use super::requests::Requests;
 use super::{actions, identity, reads};
+use crate::access::Caller;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 use axum::Json;

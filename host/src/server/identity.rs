@@ -3,8 +3,8 @@
 //! store on every request, so one revoked or expired stops working at once,
 //! sessions signed in with it included.
 
-use super::access::{Caller, Role, Scope};
-use super::token;
+use crate::access::token;
+use crate::access::{Caller, Role, Scope};
 use crate::store::tokens::TokenRecord;
 use crate::store::{Store, StoreError};
 

@@ -1,8 +1,7 @@
-//! Access for a team: API tokens with a role and a credential scope, the
-//! authenticated `/v1` API and the dashboard the daemon serves beside its
-//! metrics, and where it listens (plain, or TLS).
+//! Serving a team: the authenticated `/v1` API and the dashboard the
+//! daemon serves beside its metrics (for the tokens and roles of
+//! [`crate::access`]), and where it listens (plain, or TLS).
 
-pub mod access;
 pub mod actions;
 pub mod api;
 pub mod dashboard;
@@ -10,4 +9,3 @@ pub mod identity;
 pub mod listener;
 pub mod reads;
 pub mod requests;
-pub mod token;

@@ -2,8 +2,8 @@
 //! and approved plugins (auditor), tokens (admin). Each shows only the
 //! credentials in the caller's scope.
 
-use super::access::{Action, Caller};
 use super::api::{Api, ApiError, ErrorBody};
+use crate::access::{Action, Caller};
 use crate::status::{RotationRecord, Standing};
 use crate::store::audit::Entry;
 use crate::store::tokens::TokenRecord;

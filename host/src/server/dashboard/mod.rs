@@ -14,9 +14,9 @@ mod pages;
 mod session;
 mod view;
 
-use super::access::Caller;
 use super::api::Api;
 use super::identity;
+use crate::access::Caller;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -6,7 +6,7 @@
 use super::chart::{self, Chart};
 use super::view::{self, RotationView, Row, VersionRow};
 use super::{Dashboard, Refused, Signed, session};
-use crate::server::access::{Action, Caller};
+use crate::access::{Action, Caller};
 use crate::server::actions::refusal;
 use crate::server::requests::Asked;
 use crate::store::audit::Entry;

@@ -1,13 +1,4 @@
-//! Who may do what: a token's role, and the credentials its scope covers.
-//!
-//! - **viewer**: status, credentials and their history (never a secret);
-//! - **auditor**: a viewer who also reads the audit log and verifies it;
-//! - **rotator**: a viewer who also rotates, rolls back and resumes;
-//! - **admin**: everything, tokens included.
-//!
-//! A scope is a list of globs over credential names (`payments-*`); an
-//! empty one covers every credential. An admin's covers every credential
-//! whatever it says.
+//! Roles, scopes and what they allow a caller.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
