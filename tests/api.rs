@@ -72,6 +72,22 @@ fn every_role_gets_what_it_may_for_credentials_in_and_out_of_its_scope() {
             seen.push_str(&body);
         }
     }
+    // The actions: a role that may gets past access to the credential's
+    // state (nothing in grace to roll back, nothing interrupted: 409), the others 403.
+    let actions: [(&str, &[&str]); 4] = [
+        ("/v1/credentials/payments-db/rollback", &["rotator", "admin"]),
+        ("/v1/credentials/payments-db/resume", &["rotator", "admin"]),
+        ("/v1/credentials/search-api/rollback", &["admin"]),
+        ("/v1/credentials/search-api/resume", &["admin"]),
+    ];
+    for (path, allowed) in actions {
+        for (role, token) in &tokens {
+            let (status, body) = request(daemon.addr, "POST", path, Some(token)).expect("the API answers");
+            let expected = if allowed.contains(role) { 409 } else { 403 };
+            assert_eq!(status, expected, "{role} POST {path}: {body}");
+            seen.push_str(&body);
+        }
+    }
     // What each role sees of the list is its scope.
     let listed = |token: &str| -> Vec<String> {
         let (_, body) = get_as(daemon.addr, "/v1/credentials", Some(token)).unwrap();
@@ -173,11 +189,22 @@ fn missing_unknown_expired_and_revoked_tokens_are_refused_alike_and_at_once() {
     assert!(revoked.status.success(), "{:?}", text(&revoked));
     assert_eq!(get_as(daemon.addr, "/v1/credentials", Some(&live)).unwrap().0, 401, "revoked takes effect at once");
 
+    // An admin revokes a leaked token from anywhere, at once; nobody else may.
+    let admin = token(&project, "root", "admin", None, &[]);
+    let leaked = token(&project, "leaked", "viewer", None, &[]);
+    let viewer = token(&project, "dash", "viewer", None, &[]);
+    assert_eq!(request(daemon.addr, "DELETE", "/v1/tokens/leaked", Some(&viewer)).unwrap().0, 403);
+    let (status, body) = request(daemon.addr, "DELETE", "/v1/tokens/leaked", Some(&admin)).unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get_as(daemon.addr, "/v1/credentials", Some(&leaked)).unwrap().0, 401, "refused at once");
+    assert_eq!(request(daemon.addr, "DELETE", "/v1/tokens/leaked", Some(&admin)).unwrap().0, 404, "revoked already");
+
     let listed = text(&project.run(&["token", "list"], "")).0;
     assert!(listed.contains("ci") && listed.contains("revoked"), "{listed}");
     assert!(listed.contains("old") && listed.contains("expired"), "{listed}");
     let log = text(&project.run(&["audit", "log"], "")).0;
     assert!(log.contains("token.created") && log.contains("token.revoked"), "{log}");
+    assert!(log.contains(r#""by":"token root""#), "the API's revocation names the admin's token: {log}");
 }
 
 #[test]
@@ -266,7 +293,7 @@ fn the_openapi_document_describes_every_endpoint_and_is_the_checked_in_one() {
     assert_eq!(document["openapi"], "3.1.0");
     assert_eq!(document["components"]["securitySchemes"]["token"]["scheme"], "bearer");
     let paths = document["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 9, "{:?}", paths.keys());
+    assert_eq!(paths.len(), 10, "{:?}", paths.keys());
     for (path, operations) in paths {
         for (method, operation) in operations.as_object().unwrap() {
             let responses = operation["responses"].as_object().unwrap();

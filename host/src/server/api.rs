@@ -11,7 +11,7 @@
 
 use super::listener::Client;
 use super::requests::Requests;
-use super::{actions, identity, reads};
+use super::{actions, identity, reads, tokens};
 use crate::access::Caller;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
@@ -107,7 +107,8 @@ pub fn routes() -> axum::Router<Arc<Api>> {
         .routes(routes!(reads::audit))
         .routes(routes!(reads::audit_verify))
         .routes(routes!(reads::plugins))
-        .routes(routes!(reads::tokens))
+        .routes(routes!(tokens::list))
+        .routes(routes!(tokens::revoke))
         .split_for_parts();
     let document = Arc::new(document.to_pretty_json().expect("the OpenAPI document serializes"));
     let served = move || async move { ([(header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) };

@@ -9,3 +9,4 @@ pub mod identity;
 pub mod listener;
 pub mod reads;
 pub mod requests;
+pub mod tokens;

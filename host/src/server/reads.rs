@@ -1,12 +1,11 @@
 //! The API's reads: credentials and their history (viewer), the audit log
-//! and approved plugins (auditor), tokens (admin). Each shows only the
-//! credentials in the caller's scope.
+//! and approved plugins (auditor). Each shows only the credentials in the
+//! caller's scope.
 
 use super::api::{Api, ApiError, ErrorBody};
 use crate::access::{Action, Caller};
 use crate::status::{RotationRecord, Standing};
 use crate::store::audit::Entry;
-use crate::store::tokens::TokenRecord;
 use crate::trust::listing::Listed;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -159,14 +158,4 @@ pub async fn plugins(caller: Caller, State(api): State<Arc<Api>>) -> Result<Json
         return Err(ApiError::forbidden(&caller, "see the plugins"));
     }
     Ok(Json(api.plugins().await?))
-}
-
-/// Every token, revoked and expired ones too; never the token itself.
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens",
-    responses((status = 200, body = Vec<TokenRecord>), (status = 403, description = "Not an admin", body = ErrorBody)))]
-pub async fn tokens(caller: Caller, State(api): State<Arc<Api>>) -> Result<Json<Vec<TokenRecord>>, ApiError> {
-    if !caller.may(Action::ManageTokens, None) {
-        return Err(ApiError::forbidden(&caller, "manage tokens"));
-    }
-    Ok(Json(api.read(|store, _| store.tokens()).await?))
 }
