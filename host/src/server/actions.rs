@@ -5,6 +5,7 @@
 //! which runs it at once as its own job (202).
 
 use super::api::{Api, ApiError, ErrorBody};
+use super::reads::Named;
 use super::requests::{Asked, Requested};
 use crate::access::{Action, Caller};
 use crate::config::Config;
@@ -37,7 +38,7 @@ pub struct Queued {
 
 /// Starts a rotation now, due or not.
 #[utoipa::path(post, path = "/v1/credentials/{name}/rotate", tag = "rotations",
-    params(("name" = String, Path, description = "The credential's name"), RotateOptions),
+    params(Named, RotateOptions),
     responses(
         (status = 202, description = "The daemon runs it now", body = Queued),
         (status = 403, description = "Not a rotator, or outside the scope", body = ErrorBody),
@@ -47,7 +48,7 @@ pub struct Queued {
 pub async fn rotate(
     caller: Caller,
     State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
+    Path(Named { name }): Path<Named>,
     Query(options): Query<RotateOptions>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
     answer(ask(caller, api, name, Asked::Rotate { emergency: options.emergency }).await)
@@ -56,7 +57,7 @@ pub async fn rotate(
 /// Undoes the last rotation while its grace period lasts: the previous key
 /// becomes current again and the new one is revoked.
 #[utoipa::path(post, path = "/v1/credentials/{name}/rollback", tag = "rotations",
-    params(("name" = String, Path, description = "The credential's name")),
+    params(Named),
     responses(
         (status = 202, description = "The daemon runs it now", body = Queued),
         (status = 403, description = "Not a rotator, or outside the scope", body = ErrorBody),
@@ -66,7 +67,7 @@ pub async fn rotate(
 pub async fn rollback(
     caller: Caller,
     State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
+    Path(Named { name }): Path<Named>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
     answer(ask(caller, api, name, Asked::Rollback).await)
 }
@@ -74,7 +75,7 @@ pub async fn rollback(
 /// Continues an interrupted rotation from its journal now, instead of at
 /// the daemon's next retry.
 #[utoipa::path(post, path = "/v1/credentials/{name}/resume", tag = "rotations",
-    params(("name" = String, Path, description = "The credential's name")),
+    params(Named),
     responses(
         (status = 202, description = "The daemon runs it now", body = Queued),
         (status = 403, description = "Not a rotator, or outside the scope", body = ErrorBody),
@@ -84,7 +85,7 @@ pub async fn rollback(
 pub async fn resume(
     caller: Caller,
     State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
+    Path(Named { name }): Path<Named>,
 ) -> Result<(StatusCode, Json<Queued>), ApiError> {
     answer(ask(caller, api, name, Asked::Resume).await)
 }

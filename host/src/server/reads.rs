@@ -30,6 +30,14 @@ pub async fn credentials(caller: Caller, State(api): State<Arc<Api>>) -> Result<
     Ok(Json(standings))
 }
 
+/// The credential a request is about, named in its path.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct Named {
+    /// The credential's name.
+    pub name: String,
+}
+
 /// One credential and its rotations.
 #[derive(serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CredentialPage {
@@ -41,7 +49,7 @@ pub struct CredentialPage {
 
 /// One credential: its standing and history.
 #[utoipa::path(get, path = "/v1/credentials/{name}", tag = "credentials",
-    params(("name" = String, Path, description = "The credential's name")),
+    params(Named),
     responses(
         (status = 200, body = CredentialPage),
         (status = 403, description = "Outside the token's scope", body = ErrorBody),
@@ -50,7 +58,7 @@ pub struct CredentialPage {
 pub async fn credential(
     caller: Caller,
     State(api): State<Arc<Api>>,
-    Path(name): Path<String>,
+    Path(Named { name }): Path<Named>,
 ) -> Result<Json<CredentialPage>, ApiError> {
     if !caller.may(Action::View, Some(&name)) {
         return Err(ApiError::forbidden(&caller, &format!("see `{name}`: it is outside its scope")));

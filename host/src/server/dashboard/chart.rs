@@ -68,7 +68,7 @@ pub fn chart(standings: &[Standing], rotations: &[Rotation], now: i64) -> Chart 
                 "overdue" => (format!("{count} key(s) overdue"), "bad"),
                 _ => (format!("{count} key(s) {short} into their period"), "ok"),
             };
-            (label, short.to_string(), vec![(count, class)])
+            Column { label, short: short.to_string(), parts: vec![(count, class)] }
         })
         .collect();
     let mut weeks = vec![(0usize, 0usize); WEEKS as usize];
@@ -87,11 +87,9 @@ pub fn chart(standings: &[Standing], rotations: &[Rotation], now: i64) -> Chart 
             let day =
                 chrono::DateTime::from_timestamp(starts, 0).map(|t| t.format("%b %d").to_string()).unwrap_or_default();
             let short = if i % 2 == 1 { day.clone() } else { String::new() };
-            (
-                format!("week from {day}: {ok} rotation(s) succeeded or under way, {bad} failed or rolled back"),
-                short,
-                vec![(*ok, "ok"), (*bad, "bad")],
-            )
+            let label =
+                format!("week from {day}: {ok} rotation(s) succeeded or under way, {bad} failed or rolled back");
+            Column { label, short, parts: vec![(*ok, "ok"), (*bad, "bad")] }
         })
         .collect();
     Chart {
@@ -107,16 +105,23 @@ pub fn chart(standings: &[Standing], rotations: &[Rotation], now: i64) -> Chart 
     }
 }
 
-/// A panel at `x`, `width` wide, of bars given as (label, short label,
-/// segments of (count, class)), scaled to the tallest.
-fn panel(title: &str, x: u32, width: u32, bars: Vec<(String, String, Vec<(usize, &'static str)>)>) -> Panel {
-    let tallest = bars.iter().map(|(_, _, s)| s.iter().map(|(n, _)| n).sum::<usize>()).max().unwrap_or(0).max(1);
+/// What one bar shows, before it is scaled.
+struct Column {
+    label: String,
+    short: String,
+    /// Its segments, bottom up: a count and its class.
+    parts: Vec<(usize, &'static str)>,
+}
+
+/// A panel at `x`, `width` wide, of `bars` scaled to the tallest.
+fn panel(title: &str, x: u32, width: u32, bars: Vec<Column>) -> Panel {
+    let tallest = bars.iter().map(|c| c.parts.iter().map(|(n, _)| n).sum::<usize>()).max().unwrap_or(0).max(1);
     let slot = width / bars.len().max(1) as u32;
     let bar_width = slot * 3 / 4;
     let bars = bars
         .into_iter()
         .enumerate()
-        .map(|(i, (label, short, parts))| {
+        .map(|(i, Column { label, short, parts })| {
             let left = x + i as u32 * slot + (slot - bar_width) / 2;
             let mut top = BASE;
             let segments = parts
