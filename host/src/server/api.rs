@@ -2,7 +2,7 @@
 //! token (`Authorization: Bearer rkt_…`) and authorized by the token's role
 //! and scope. It never returns a secret: names, versions, key ids, times,
 //! states, digests and audit entries only. The endpoints are in
-//! [`super::reads`] and [`super::actions`]; their OpenAPI document,
+//! [`super::reads`], [`super::actions`] and [`super::tokens`]; their OpenAPI document,
 //! generated from the handlers and types themselves, is served at
 //! `/v1/openapi.json`.
 //!
