@@ -7,6 +7,7 @@
 use crate::config::Config;
 use crate::config::CredentialSpec;
 use crate::store::lock::CredentialLock;
+use crate::store::overview::Overview;
 use crate::store::rotations::{JournalEntry, Rotation, State};
 use crate::store::suspects::Suspect;
 use crate::store::{Store, StoreError};
@@ -85,41 +86,49 @@ pub fn standings(
 ) -> Result<Vec<Standing>, StoreError> {
     let overview = store.overview()?;
     let specs = config.manifest.credentials.iter().filter(|spec| wanted(spec.name.get_ref()));
-    specs
-        .map(|spec| {
-            let name = spec.name.get_ref();
-            let current = overview.current(name);
-            let due_at = crate::rotation::due::due_at(spec, current);
-            let in_progress = match overview.open_rotation(name) {
-                Some(r) => Some(InProgress {
-                    id: r.id.clone(),
-                    state: progress(r, spec, now, store)?,
-                    revoke_after: r.revoke_after,
-                }),
-                None => None,
-            };
-            Ok(Standing {
-                name: name.clone(),
-                version: current.map(|v| v.version),
-                key_id: current.map(|v| v.key_id.clone()),
-                age_seconds: current.map(|v| now - v.created_at),
-                due_at,
-                due: due_at.is_none_or(|t| t <= now),
-                last_used_at: current.and_then(|v| v.last_used_at),
-                checked_at: current.and_then(|v| v.checked_at),
-                valid: current.and_then(|v| v.valid),
-                unused: current.is_some_and(|v| crate::rotation::due::is_unused(spec, v, now)),
-                last_rotation: overview.last_rotation(name).map(|r| LastRotation {
-                    id: r.id.clone(),
-                    state: r.state,
-                    started_at: r.started_at,
-                    error: r.error.clone(),
-                }),
-                in_progress,
-                suspected_orphans: overview.suspects(name).to_vec(),
-            })
-        })
-        .collect()
+    specs.map(|spec| standing_in(&overview, spec, store, now)).collect()
+}
+
+/// The standing of the credential `name`, if declared, reading the store
+/// about it alone.
+pub fn standing(config: &Config, store: &Store, now: i64, name: &str) -> Result<Option<Standing>, StoreError> {
+    match config.credential(name) {
+        Some(spec) => Ok(Some(standing_in(&store.overview_of(name)?, spec, store, now)?)),
+        None => Ok(None),
+    }
+}
+
+/// The standing of `spec` in `overview`.
+fn standing_in(overview: &Overview, spec: &CredentialSpec, store: &Store, now: i64) -> Result<Standing, StoreError> {
+    let name = spec.name.get_ref();
+    let current = overview.current(name);
+    let due_at = crate::rotation::due::due_at(spec, current);
+    let in_progress = match overview.open_rotation(name) {
+        Some(r) => {
+            Some(InProgress { id: r.id.clone(), state: progress(r, spec, now, store)?, revoke_after: r.revoke_after })
+        }
+        None => None,
+    };
+    Ok(Standing {
+        name: name.clone(),
+        version: current.map(|v| v.version),
+        key_id: current.map(|v| v.key_id.clone()),
+        age_seconds: current.map(|v| now - v.created_at),
+        due_at,
+        due: due_at.is_none_or(|t| t <= now),
+        last_used_at: current.and_then(|v| v.last_used_at),
+        checked_at: current.and_then(|v| v.checked_at),
+        valid: current.and_then(|v| v.valid),
+        unused: current.is_some_and(|v| crate::rotation::due::is_unused(spec, v, now)),
+        last_rotation: overview.last_rotation(name).map(|r| LastRotation {
+            id: r.id.clone(),
+            state: r.state,
+            started_at: r.started_at,
+            error: r.error.clone(),
+        }),
+        in_progress,
+        suspected_orphans: overview.suspects(name).to_vec(),
+    })
 }
 
 /// Every rotation of `credential`, newest first, with its journal.

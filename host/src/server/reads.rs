@@ -65,14 +65,11 @@ pub async fn credential(
     }
     let wanted = name.clone();
     let found = api
-        .read(move |store, config| {
-            let standing = crate::status::standings(config, store, crate::store::now(), |n| n == wanted)?;
-            match standing.into_iter().next() {
-                Some(credential) => {
-                    Ok(Some(CredentialPage { credential, history: crate::status::history(store, &wanted)? }))
-                }
-                None => Ok(None),
+        .read(move |store, config| match crate::status::standing(config, store, crate::store::now(), &wanted)? {
+            Some(credential) => {
+                Ok(Some(CredentialPage { credential, history: crate::status::history(store, &wanted)? }))
             }
+            None => Ok(None),
         })
         .await?;
     found.map(Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no credential `{name}` is declared")))

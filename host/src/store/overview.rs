@@ -1,7 +1,8 @@
 //! Every credential's standing at once — its current version, its last and
 //! its open rotation, its suspected orphans — for `rekey status` and for
 //! choosing the credentials that are due. Four queries, however many
-//! credentials there are, instead of four per credential.
+//! credentials there are, instead of four per credential; or, for one
+//! credential (a page or an API request about it), four about it alone.
 
 use super::rotations::Rotation;
 use super::suspects::Suspect;
@@ -59,6 +60,22 @@ impl Store {
             suspects,
         })
     }
+
+    /// Reads the standing of `credential` alone.
+    pub fn overview_of(&self, credential: &str) -> Result<Overview, StoreError> {
+        let suspects = self.suspects(Some(credential))?;
+        Ok(Overview {
+            current: one(credential, self.labeled(credential, versions::Label::Current)?),
+            last: one(credential, self.last_rotation(credential)?),
+            open: one(credential, self.open_rotation(credential)?),
+            suspects: one(credential, Some(suspects).filter(|s| !s.is_empty())),
+        })
+    }
+}
+
+/// `found`, if any, under `credential`'s name.
+fn one<T>(credential: &str, found: Option<T>) -> HashMap<String, T> {
+    found.map(|v| (credential.to_string(), v)).into_iter().collect()
 }
 
 #[cfg(test)]
@@ -85,5 +102,15 @@ mod tests {
         assert!(overview.open_rotation("b").is_none() && overview.last_rotation("b").is_none());
         assert_eq!(overview.suspects("b").len(), 1);
         assert!(overview.suspects("a").is_empty() && overview.current("c").is_none());
+
+        for name in ["a", "b", "c"] {
+            let one = store.overview_of(name).unwrap();
+            let id = |v: Option<&crate::store::rotations::Rotation>| v.map(|r| r.id.clone());
+            assert_eq!(one.current(name).map(|v| v.version), overview.current(name).map(|v| v.version), "{name}");
+            assert_eq!(id(one.last_rotation(name)), id(overview.last_rotation(name)), "{name}");
+            assert_eq!(id(one.open_rotation(name)), id(overview.open_rotation(name)), "{name}");
+            assert_eq!(one.suspects(name).len(), overview.suspects(name).len(), "{name}");
+        }
+        assert!(store.overview_of("a").unwrap().current("b").is_none(), "one credential's, nothing else");
     }
 }

@@ -200,7 +200,7 @@ pub async fn credential(
         .api
         .read(move |store, config| {
             let Some(spec) = config.credential(&wanted) else { return Ok(None) };
-            let standing = crate::status::standings(config, store, now, |n| n == wanted)?.remove(0);
+            let standing = crate::status::standing(config, store, now, &wanted)?.expect("declared: its spec was found");
             let open = store.open_rotation(&wanted)?;
             let manual = crate::config::Config::is_manual(spec);
             let mut buttons = vec![];
