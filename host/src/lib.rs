@@ -18,6 +18,7 @@ pub mod daemon;
 pub mod deploy;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod human;
 pub mod rotation;
 pub mod runtime;
 pub mod server;

@@ -3,6 +3,7 @@
 
 use super::exit::UsageError;
 use crate::config::{Config, CredentialSpec};
+pub use crate::human::{age, time};
 use crate::runtime::{Limits, Runtime};
 use crate::store::Store;
 use std::path::PathBuf;
@@ -59,33 +60,5 @@ impl Context {
     pub fn runtime(&self) -> anyhow::Result<Runtime> {
         let limits = Limits { deadline: self.config.manifest.plugin_timeout, ..Limits::default() };
         super::runtime(limits, self.cache.clone(), self.config.manifest.plugin_max_bytes())
-    }
-}
-
-/// Formats Unix seconds as UTC `YYYY-MM-DD HH:MM:SS`.
-pub fn time(unix: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
-    humantime::format_rfc3339_seconds(at).to_string().trim_end_matches('Z').replacen('T', " ", 1)
-}
-
-/// A duration in seconds as `3d 4h`, `5m`, `12s`.
-pub fn age(seconds: i64) -> String {
-    let s = seconds.max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3_600 => format!("{}m", s / 60),
-        3_600..86_400 => format!("{}h {}m", s / 3_600, s % 3_600 / 60),
-        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3_600),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn unix_times_print_as_utc_dates() {
-        assert_eq!(super::time(0), "1970-01-01 00:00:00");
-        assert_eq!(super::time(1_795_000_000), "2026-11-18 11:06:40");
-        assert_eq!(super::time(951_782_400), "2000-02-29 00:00:00");
-        assert_eq!(super::age(90 * 86_400 + 3_600), "90d 1h");
     }
 }

@@ -1,35 +1,19 @@
 //! What the pages show, as text: times, ages, a credential's row. Pages
 //! format here, so the templates only place strings.
 
+use crate::human::age;
 use crate::status::{RotationRecord, Standing};
 use crate::store::rotations::State;
 use crate::store::versions::Version;
 
 /// `2026-11-29 19:40:05 UTC`.
 pub fn time(at: i64) -> String {
-    chrono::DateTime::from_timestamp(at, 0)
-        .map_or_else(|| at.to_string(), |t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+    format!("{} UTC", crate::human::time(at))
 }
 
 /// An optional time, or `–`.
 pub fn maybe_time(at: Option<i64>) -> String {
     at.map_or_else(|| "–".into(), time)
-}
-
-/// `3d 4h`, `5m 2s`: the two largest units of `seconds`.
-pub fn span(seconds: i64) -> String {
-    let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
-    let mut left = seconds.max(0);
-    let parts: Vec<String> = units
-        .iter()
-        .filter_map(|(unit, size)| {
-            let n = left / size;
-            left %= size;
-            (n > 0).then(|| format!("{n}{unit}"))
-        })
-        .take(2)
-        .collect();
-    if parts.is_empty() { "0s".into() } else { parts.join(" ") }
 }
 
 /// A credential as the overview lists it.
@@ -58,8 +42,8 @@ impl Row {
         let due = match standing.due_at {
             None if standing.version.is_none() => "now: it has no key yet".into(),
             None => "never (no max_age or schedule)".into(),
-            Some(at) if at <= now => format!("overdue by {} (since {})", span(now - at), time(at)),
-            Some(at) => format!("in {} ({})", span(at - now), time(at)),
+            Some(at) if at <= now => format!("overdue by {} (since {})", age(now - at), time(at)),
+            Some(at) => format!("in {} ({})", age(at - now), time(at)),
         };
         let check = match (standing.valid, standing.checked_at) {
             (Some(true), Some(at)) => format!("valid, {}", time(at)),
@@ -81,7 +65,7 @@ impl Row {
         Self {
             name: standing.name.clone(),
             version: standing.version.map_or_else(|| "–".into(), |v| v.to_string()),
-            age: standing.age_seconds.map_or_else(|| "–".into(), span),
+            age: standing.age_seconds.map_or_else(|| "–".into(), age),
             due,
             last_used: if standing.unused {
                 format!("{} (unused)", maybe_time(standing.last_used_at))
@@ -179,15 +163,6 @@ impl RotationView {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_span_shows_its_two_largest_units() {
-        assert_eq!(span(0), "0s");
-        assert_eq!(span(59), "59s");
-        assert_eq!(span(3_725), "1h 2m");
-        assert_eq!(span(90 * 86_400 + 3_600 + 5), "90d 1h");
-        assert_eq!(span(-5), "0s");
-    }
 
     #[test]
     fn times_are_shown_in_utc_to_the_second() {
