@@ -65,7 +65,7 @@ fn ok(output: Output) -> String {
 
 fn store(project: &Project) -> Store {
     let dir = project.dir.path();
-    Store::open(&dir.join("rekey.db"), &dir.join("rekey.key")).unwrap()
+    rekey::config::Config::load(&dir.join("rekey.toml")).unwrap().open_store().unwrap()
 }
 
 #[test]

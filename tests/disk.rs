@@ -88,7 +88,8 @@ impl Full {
     /// no rotation is open, and SQLite finds the file intact.
     fn assert_consistent(&self, context: &str) {
         let db = self.state.path.join("rekey.db");
-        let store = Store::open(&db, &self.project.dir.path().join("rekey.key")).unwrap();
+        let store =
+            Store::open(&rekey::store::Location::File(db.clone()), &self.project.dir.path().join("rekey.key")).unwrap();
         let live: BTreeSet<String> = self.server.keys.lock().unwrap().keys().cloned().collect();
         let stored: BTreeSet<String> =
             store.versions("api").unwrap().into_iter().filter(|v| v.revoked_at.is_none()).map(|v| v.key_id).collect();

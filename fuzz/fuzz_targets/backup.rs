@@ -4,15 +4,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rekey::store::Store;
+use rekey::store::{Location, Store};
 
 fuzz_target!(|plain: &[u8]| {
     // SAFETY: the fuzzer runs targets on one thread.
     unsafe { std::env::set_var("REKEY_MASTER_KEY", "A".repeat(43) + "=") };
     let dir = tempfile::tempdir_in(shm()).unwrap();
     let (db, key) = (dir.path().join("rekey.db"), dir.path().join("rekey.key"));
-    Store::init(&db, &key).unwrap();
-    let store = Store::open(&db, &key).unwrap();
+    Store::init(&Location::File(db.clone()), &key).unwrap();
+    let store = Store::open(&Location::File(db.clone()), &key).unwrap();
     if rekey::fuzzing::restore(&store, plain).is_err() {
         return;
     }

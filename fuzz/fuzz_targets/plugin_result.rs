@@ -6,7 +6,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use rekey::runtime::{Credential, Pair, Verification};
-use rekey::store::Store;
+use rekey::store::{Location, Store};
 
 #[derive(Arbitrary, Debug)]
 struct Returned {
@@ -67,6 +67,6 @@ fn with_store<T>(f: impl FnOnce(&Store) -> T) -> T {
     unsafe { std::env::set_var("REKEY_MASTER_KEY", "A".repeat(43) + "=") };
     let dir = tempfile::tempdir_in("/dev/shm").unwrap();
     let (db, key) = (dir.path().join("rekey.db"), dir.path().join("rekey.key"));
-    Store::init(&db, &key).unwrap();
-    f(&Store::open(&db, &key).unwrap())
+    Store::init(&Location::File(db.clone()), &key).unwrap();
+    f(&Store::open(&Location::File(db.clone()), &key).unwrap())
 }

@@ -49,8 +49,8 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "SECRET" }}]
         approved_at: "the benchmark".into(),
     };
     Lock::read(&config.lock_file()).unwrap().approve("random", approval).unwrap();
-    Store::init(&config.store_path(), &config.key_file()).unwrap();
-    let store = Store::open(&config.store_path(), &config.key_file()).unwrap();
+    Store::init(&config.store(), &config.key_file()).unwrap();
+    let store = config.open_store().unwrap();
     let rotate = || {
         rt.block_on(async {
             let session = Session::new(&config, &store, &runtime).unwrap();

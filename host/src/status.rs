@@ -6,7 +6,6 @@
 
 use crate::config::Config;
 use crate::config::CredentialSpec;
-use crate::store::lock::CredentialLock;
 use crate::store::overview::Overview;
 use crate::store::rotations::{JournalEntry, Rotation, State};
 use crate::store::suspects::Suspect;
@@ -145,9 +144,7 @@ pub fn history(store: &Store, credential: &str) -> Result<Vec<RotationRecord>, S
 /// a manual credential past its grace period waits for a person.
 fn progress(rotation: &Rotation, spec: &CredentialSpec, now: i64, store: &Store) -> Result<String, StoreError> {
     Ok(match rotation.state {
-        State::Running if !CredentialLock::is_held(store.path(), &rotation.credential)? => {
-            "interrupted (run rekey resume)".into()
-        }
+        State::Running if !store.is_held(&rotation.credential)? => "interrupted (run rekey resume)".into(),
         State::Grace if Config::is_manual(spec) && rotation.revoke_after.is_some_and(|t| t <= now) => {
             format!("revoke the old key at the vendor, then rekey confirm-revoked {}", rotation.credential)
         }

@@ -5,7 +5,6 @@
 //! rotation is left open, and the audit chain verifies.
 
 use super::{KeyServer, Project};
-use rekey::store::Store;
 use std::collections::BTreeSet;
 
 /// What disagrees between the provider, the store and the targets.
@@ -26,7 +25,7 @@ pub struct Disagreement {
 /// Compares the provider, the store (opened in this process) and the targets.
 pub fn disagreement(project: &Project, server: &KeyServer, names: &[String]) -> Disagreement {
     let dir = project.dir.path();
-    let store = Store::open(&dir.join("rekey.db"), &dir.join("rekey.key")).unwrap();
+    let store = rekey::config::Config::load(&dir.join("rekey.toml")).unwrap().open_store().unwrap();
     let live: BTreeSet<String> = server.keys.lock().unwrap().keys().cloned().collect();
     let mut stored = BTreeSet::new();
     let mut found = Disagreement::default();

@@ -53,7 +53,7 @@ impl Context {
 
     /// Opens the store with the master key.
     pub fn store(&self) -> anyhow::Result<Store> {
-        Ok(Store::open(&self.config.store_path(), &self.config.key_file())?)
+        Ok(self.config.open_store()?)
     }
 
     /// A plugin runtime with default limits.

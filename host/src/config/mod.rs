@@ -20,6 +20,7 @@ pub const MANUAL: &str = "manual";
 pub const TOKEN: &str = "rekey-token";
 
 use crate::runtime::Endpoint;
+use crate::store::Location;
 use reference::Reference;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -105,6 +106,9 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
+        let m = &manifest;
+        Location::parse(&m.store, m.store_password.as_deref(), m.store_ca.as_deref(), m.store_lease, &dir)
+            .map_err(|message| error(text.find("store"), message))?;
         Ok(Self { file: file.into(), dir, manifest, index })
     }
 
@@ -113,16 +117,25 @@ impl Config {
         if path.is_absolute() { path.into() } else { self.dir.join(path) }
     }
 
-    /// The store's path.
-    pub fn store_path(&self) -> PathBuf {
-        self.resolve(&self.manifest.store)
+    /// Where the store is (checked when the file was read).
+    pub fn store(&self) -> Location {
+        let m = &self.manifest;
+        Location::parse(&m.store, m.store_password.as_deref(), m.store_ca.as_deref(), m.store_lease, &self.dir)
+            .expect("validated when the file was read")
     }
 
-    /// The master key file's path.
+    /// Opens the store with the master key.
+    pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
+        crate::store::Store::open(&self.store(), &self.key_file())
+    }
+
+    /// The master key file's path [default: beside an SQLite store, with
+    /// `.key`; `rekey.key` beside this file for PostgreSQL].
     pub fn key_file(&self) -> PathBuf {
-        match &self.manifest.key_file {
-            Some(path) => self.resolve(path),
-            None => self.store_path().with_extension("key"),
+        match (&self.manifest.key_file, self.store()) {
+            (Some(path), _) => self.resolve(path),
+            (None, Location::File(path)) => path.with_extension("key"),
+            (None, Location::Postgres(_)) => self.dir.join("rekey.key"),
         }
     }
 
@@ -390,7 +403,7 @@ checks = [{ type = "exec", command = ["true"] }]
         let api = config.credential("api").unwrap();
         assert_eq!(api.policy.max_age.as_secs(), 60 * 86_400);
         assert_eq!(plugin_config(api).get("length").map(String::as_str), Some("40"));
-        assert_eq!(config.store_path(), Path::new("./rekey.db"));
+        assert!(matches!(config.store(), Location::File(path) if path == Path::new("./rekey.db")));
         assert_eq!(config.key_file(), Path::new("./rekey.key"));
     }
 

@@ -13,9 +13,22 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
-    /// The SQLite store, relative to this file [default: `rekey.db`].
+    /// The store: an SQLite file, relative to this file [default:
+    /// `rekey.db`], or a PostgreSQL database shared by several daemons,
+    /// `postgres://user@host/db` (`?sslmode=require` for TLS).
     #[serde(default = "default_store")]
-    pub store: PathBuf,
+    pub store: String,
+    /// A PostgreSQL store's password: `env:VAR` or `file:PATH`, never in
+    /// the URL.
+    pub store_password: Option<String>,
+    /// PEM certificates of a private CA a PostgreSQL server's certificate
+    /// may chain to, besides the public roots.
+    pub store_ca: Option<PathBuf>,
+    /// How long a daemon's claim on a credential in a PostgreSQL store
+    /// lasts unless renewed (it renews at a third of it): after a daemon
+    /// dies, another resumes its rotations this long after [default: 30s].
+    #[serde(default = "default_lease", with = "duration")]
+    pub store_lease: Duration,
     /// The master key file [default: the store's path with `.key`].
     pub key_file: Option<PathBuf>,
     /// Where `rekey plugin install` puts plugins, and where plugins named
@@ -53,8 +66,12 @@ impl Manifest {
     }
 }
 
-fn default_store() -> PathBuf {
-    PathBuf::from("rekey.db")
+fn default_store() -> String {
+    "rekey.db".into()
+}
+
+fn default_lease() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_plugin_dir() -> PathBuf {

@@ -35,6 +35,21 @@ impl<'a> Reference<'a> {
     /// The secret it points to.
     pub fn resolve(&self, dir: &Path, store: &Store) -> Result<Zeroizing<String>, String> {
         match self {
+            Self::Store(name) => {
+                let current = store
+                    .labeled(name, Label::Current)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("the store has no current key for `{name}`"))?;
+                store.secret(&current).map_err(|e| e.to_string())
+            }
+            _ => self.resolve_plain(dir),
+        }
+    }
+
+    /// The secret an `env:` or `file:` reference points to, without a
+    /// store (the store's own password is one).
+    pub fn resolve_plain(&self, dir: &Path) -> Result<Zeroizing<String>, String> {
+        match self {
             Self::Env(var) => {
                 std::env::var(var).map(Zeroizing::new).map_err(|_| format!("environment variable ${var} is not set"))
             }
@@ -44,13 +59,7 @@ impl<'a> Reference<'a> {
                     std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
                 Ok(Zeroizing::new(text.trim_end_matches(['\n', '\r']).to_string()))
             }
-            Self::Store(name) => {
-                let current = store
-                    .labeled(name, Label::Current)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("the store has no current key for `{name}`"))?;
-                store.secret(&current).map_err(|e| e.to_string())
-            }
+            Self::Store(_) => Err("a store: reference cannot be used here; use env:VAR or file:PATH".into()),
         }
     }
 }

@@ -106,15 +106,11 @@ pub async fn run(
                 "--insecure-http: tokens travel in clear text to http://{bound}; anyone on the path can take them"
             );
         }
-        let api = Arc::new(crate::server::api::Api::new(
-            config.clone(),
-            Store::open(&config.store_path(), &config.key_file())?,
-            requests.clone(),
-        ));
+        let api = Arc::new(crate::server::api::Api::new(config.clone(), config.open_store()?, requests.clone()));
         let shared = server::Shared {
             metrics: metrics.clone(),
             health: health.clone(),
-            store: store.path().into(),
+            store: store.location().clone(),
             stuck_after: config.manifest.daemon.stuck_after,
             api: api.clone(),
             tls: acceptor.is_some(),
@@ -394,7 +390,7 @@ impl Daemon<'_> {
             Ok(new) => new,
             Err(e) => return refused(e.to_string()),
         };
-        if new.store_path() != config.store_path() || new.key_file() != config.key_file() {
+        if new.store().describe() != config.store().describe() || new.key_file() != config.key_file() {
             return refused("the store or its key changed, which needs a restart".into());
         }
         if new.manifest.daemon.listen != config.manifest.daemon.listen {

@@ -14,7 +14,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +24,7 @@ pub struct Shared {
     /// The scheduler's health.
     pub health: Arc<Health>,
     /// The store file, probed on each `/readyz`.
-    pub store: PathBuf,
+    pub store: crate::store::Location,
     /// How long a rotation may run before the daemon is not ready.
     pub stuck_after: Duration,
     /// The `/v1` API.

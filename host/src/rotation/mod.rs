@@ -34,7 +34,7 @@ use crate::config::reference::Reference;
 use crate::config::{Config, CredentialSpec, plugin_config};
 use crate::deploy::{self, Context, check, notify};
 use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, PluginError, ProviderError};
-use crate::store::lock::CredentialLock;
+use crate::store::lease::Lease;
 use crate::store::rotations::{Rotation, State};
 use crate::store::versions::Label;
 use crate::store::{Store, StoreError, now};
@@ -158,7 +158,7 @@ pub struct Rotator<'a> {
     /// An audit entry of a plugin call that could not be written; the step
     /// that made the call fails on it.
     unaudited: std::sync::Mutex<Option<StoreError>>,
-    _lock: CredentialLock,
+    _lease: Lease,
 }
 
 impl<'a> Rotator<'a> {
@@ -169,7 +169,7 @@ impl<'a> Rotator<'a> {
         let setup = |reason: String| RotationError::Setup { credential: name.into(), reason };
         let spec =
             config.credential(name).ok_or_else(|| setup(format!("not declared in {}", config.file.display())))?;
-        let lock = CredentialLock::try_acquire(store.path(), name)?.ok_or_else(|| {
+        let lease = store.lease(name)?.ok_or_else(|| {
             let rotation = store.open_rotation(name).ok().flatten().map_or_else(|| "unknown".into(), |r| r.id);
             StoreError::Busy { credential: name.into(), rotation }
         })?;
@@ -212,7 +212,7 @@ impl<'a> Rotator<'a> {
             stopping: &session.stopping,
             observer: session.observer,
             unaudited: Default::default(),
-            _lock: lock,
+            _lease: lease,
         })
     }
 

@@ -10,7 +10,6 @@ use super::requests::{Asked, Requested};
 use crate::access::{Action, Caller};
 use crate::config::Config;
 use crate::store::Store;
-use crate::store::lock::CredentialLock;
 use crate::store::rotations::{Rotation, State as RotationState};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -140,7 +139,7 @@ pub fn refusal(
     open: Option<&Rotation>,
 ) -> Result<Option<String>, crate::store::StoreError> {
     let interrupted = |open: &Rotation| -> Result<bool, crate::store::StoreError> {
-        Ok(open.state == RotationState::Running && !CredentialLock::is_held(store.path(), credential)?)
+        Ok(open.state == RotationState::Running && !store.is_held(credential)?)
     };
     Ok(match (asked, open) {
         (Asked::Rotate { .. }, _) if manual => {

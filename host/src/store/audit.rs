@@ -4,8 +4,8 @@
 //! truncating entries breaks the chain, and `verify` names the first entry
 //! where it breaks.
 
+use super::sql::args;
 use super::{Store, StoreError, now};
-use rusqlite::{OptionalExtension, params};
 
 /// One audit entry.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -66,9 +66,8 @@ impl Store {
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
         self.write(|| {
-            let last: Option<(i64, String)> = self
-                .query_row("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
+            let last: Option<(i64, String)> =
+                self.one("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", &[], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let seq = last.as_ref().map_or(1, |(seq, _)| seq + 1);
             let entry = Entry {
                 seq,
@@ -89,10 +88,21 @@ impl Store {
         let mac = self.sealer.chain(previous, &entry.canonical());
         self.execute(
             "INSERT INTO audit (seq, at, event, credential, rotation, detail, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![entry.seq, entry.at, entry.event, entry.credential, entry.rotation, entry.detail.to_string(), mac],
+            args![
+                entry.seq,
+                entry.at,
+                &entry.event,
+                &entry.credential,
+                &entry.rotation,
+                entry.detail.to_string(),
+                &mac
+            ],
         )?;
         let head = self.sealer.chain("head", &format!("{seq}|{mac}"));
-        self.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('audit_head', ?1)", [head])?;
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES ('audit_head', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            args![head],
+        )?;
         Ok(mac)
     }
 
@@ -102,11 +112,9 @@ impl Store {
     }
 
     fn audit_rows(&self, credential: Option<&str>) -> Result<Vec<(Entry, String)>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
-             WHERE ?1 IS NULL OR credential = ?1 ORDER BY seq",
-        )?;
-        let rows = statement.query_map([credential], |r| {
+        let sql = "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
+                   WHERE ?1 IS NULL OR credential = ?1 ORDER BY seq";
+        self.all(sql, args![credential], |r| {
             let detail: String = r.get(5)?;
             let entry = Entry {
                 seq: r.get(0)?,
@@ -116,9 +124,8 @@ impl Store {
                 rotation: r.get(4)?,
                 detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
             };
-            Ok((entry, r.get::<_, String>(6)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            Ok((entry, r.get::<String>(6)?))
+        })
     }
 
     /// Checks the whole chain; `Ok(n)` is the number of entries verified.

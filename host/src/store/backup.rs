@@ -6,12 +6,12 @@
 
 use super::audit::Entry;
 use super::rotations::{JournalEntry, Rotation};
+use super::sql::args;
 use super::suspects::Suspect;
 use super::versions::Version;
 use super::{Store, StoreError, rand_bytes};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use rusqlite::params;
 use zeroize::Zeroizing;
 
 const MAGIC: &[u8] = b"REKEY-BACKUP-1\n";
@@ -126,7 +126,7 @@ impl Store {
     /// Restores an export into this store, which must be empty.
     pub fn import_backup(&self, bytes: &[u8], passphrase: &str) -> Result<Imported, StoreError> {
         if !self.all_credentials()?.is_empty() {
-            return Err(StoreError::Exists(self.path.clone()));
+            return Err(StoreError::Exists(self.location.describe()));
         }
         let body = bytes
             .strip_prefix(MAGIC)
@@ -150,30 +150,30 @@ impl Store {
     /// to that.
     pub(crate) fn restore(&self, plain: &[u8]) -> Result<Imported, StoreError> {
         if !self.all_credentials()?.is_empty() {
-            return Err(StoreError::Exists(self.path.clone()));
+            return Err(StoreError::Exists(self.location.describe()));
         }
         let dump: Dump =
             serde_json::from_slice(plain).map_err(|e| StoreError::NotFound(format!("the backup is malformed: {e}")))?;
         self.write(|| {
-            self.execute("DELETE FROM audit", [])?;
+            self.execute("DELETE FROM audit", &[])?;
             for v in &dump.versions {
                 let sealed = self.sealer.seal(&format!("secret/{}/{}", v.credential, v.version), v.secret.as_bytes());
                 self.execute(
                     "INSERT INTO versions (credential, version, label, key_id, secret, attributes, expires_at, created_at, rotation, revoked_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![v.credential, v.version, v.label, v.key_id, sealed, v.attributes, v.expires_at, v.created_at, v.rotation, v.revoked_at],
+                    args![&v.credential, v.version, &v.label, &v.key_id, sealed, &v.attributes, v.expires_at, v.created_at, &v.rotation, v.revoked_at],
                 )?;
             }
             for r in &dump.rotations {
                 self.execute(
                     "INSERT INTO rotations (id, credential, started_at, finished_at, state, emergency, from_version, to_version, revoke_after, error)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![r.id, r.credential, r.started_at, r.finished_at, r.state, r.emergency, r.from_version, r.to_version, r.revoke_after, r.error],
+                    args![&r.id, &r.credential, r.started_at, r.finished_at, &r.state, r.emergency, r.from_version, r.to_version, r.revoke_after, &r.error],
                 )?;
                 for (seq, (step, state, at)) in (1..).zip(&r.journal) {
                     self.execute(
                         "INSERT INTO journal (rotation, seq, step, state, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![r.id, seq, step, state, at],
+                        args![&r.id, seq, step, state, at],
                     )?;
                 }
             }
@@ -197,7 +197,7 @@ impl Store {
             for s in &dump.suspects {
                 self.execute(
                     "INSERT INTO suspects (credential, rotation, key_id, reason, found_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![s.credential, s.rotation, s.key_id, s.reason, s.found_at],
+                    args![&s.credential, &s.rotation, &s.key_id, &s.reason, s.found_at],
                 )?;
             }
             let imported = Imported {
@@ -213,11 +213,7 @@ impl Store {
 
     /// Every credential with a version or a rotation.
     fn all_credentials(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached("SELECT credential FROM versions UNION SELECT credential FROM rotations ORDER BY 1")?;
-        let rows = statement.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all("SELECT credential FROM versions UNION SELECT credential FROM rotations ORDER BY 1", &[], |r| r.get(0))
     }
 
     fn dump_version(&self, v: &Version) -> Result<VersionDump, StoreError> {
@@ -259,13 +255,14 @@ fn dump_rotation(r: Rotation, journal: Vec<(String, String, i64)>) -> RotationDu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Location;
 
     #[test]
     fn a_restored_audit_log_is_numbered_and_chained_anew() {
         let dir = tempfile::tempdir().unwrap();
         let (db, key) = (dir.path().join("rekey.db"), dir.path().join("rekey.key"));
-        Store::init(&db, &key).unwrap();
-        let store = Store::open(&db, &key).unwrap();
+        Store::init(&Location::File(db.clone()), &key).unwrap();
+        let store = Store::open(&Location::File(db.clone()), &key).unwrap();
         // Found by the `backup` fuzz target: out-of-order and duplicate numbers.
         let entry = |seq: i64, event: &str| AuditDump {
             seq,
@@ -292,8 +289,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let open = |name: &str| {
             let (db, key) = (dir.path().join(format!("{name}.db")), dir.path().join(format!("{name}.key")));
-            Store::init(&db, &key).unwrap();
-            Store::open(&db, &key).unwrap()
+            Store::init(&Location::File(db.clone()), &key).unwrap();
+            Store::open(&Location::File(db.clone()), &key).unwrap()
         };
         let store = open("a");
         store.suspect("api", Some("rot-1"), None, "a lost generate").unwrap();

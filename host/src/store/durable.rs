@@ -16,8 +16,12 @@
 //! tail of records whose side effects had not started, the same state a
 //! crash just before them leaves, which `rekey resume` handles. SQLite's
 //! checkpoints still sync the WAL and the database file themselves.
+//!
+//! A PostgreSQL store keeps the server's own guarantee (a commit returns
+//! once it is durable); it has no group commits to switch on.
 
-use super::{Store, StoreError, sibling};
+use super::db::Db;
+use super::{Location, Store, StoreError, sibling};
 use std::cell::Cell;
 use tokio::sync::watch;
 
@@ -64,8 +68,10 @@ impl Store {
     /// does not wait for the disk, and callers wait for
     /// [`Store::durable`] before acting on what they wrote.
     pub fn group_commits(&self) -> Result<(), StoreError> {
-        if !self.group.enabled.replace(true) {
-            self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        if let Db::Sqlite(conn) = &self.db
+            && !self.group.enabled.replace(true)
+        {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         Ok(())
     }
@@ -94,12 +100,24 @@ impl Store {
             }
             let _flushing = Flushing(group);
             let upto = group.committed.get();
-            let wal = sibling(&self.path, "-wal");
-            let synced =
-                tokio::task::spawn_blocking(move || sync(&wal)).await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
-            synced.map_err(|source| StoreError::Io { path: sibling(&self.path, "-wal"), source })?;
+            let wal = self.wal();
+            let synced = tokio::task::spawn_blocking({
+                let wal = wal.clone();
+                move || sync(&wal)
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            synced.map_err(|source| StoreError::Io { path: wal, source })?;
             group.flushes.set(group.flushes.get() + 1);
             group.flushed.send_modify(|done| *done = (*done).max(upto));
+        }
+    }
+
+    /// The SQLite WAL, which group commits are on.
+    fn wal(&self) -> std::path::PathBuf {
+        match &self.location {
+            Location::File(path) => sibling(path, "-wal"),
+            Location::Postgres(_) => unreachable!("group commits are never on for PostgreSQL"),
         }
     }
 
@@ -114,7 +132,7 @@ impl Store {
         let group = &self.group;
         if group.enabled.get()
             && *group.flushed.borrow() < group.committed.get()
-            && let Err(e) = sync(&sibling(&self.path, "-wal"))
+            && let Err(e) = sync(&self.wal())
         {
             tracing::error!("the store's last changes may not be on disk: {e}");
         }

@@ -17,11 +17,24 @@ pub enum StoreError {
         /// What SQLite said.
         detail: String,
     },
-    /// The file is not a rekey store.
-    #[error("{path} is not a rekey store ({why}); check `store` in rekey.toml, or run `rekey init` for a new one")]
+    /// PostgreSQL failed, or could not be reached.
+    #[error("store database error: {0}")]
+    Postgres(String),
+    /// A column holds a value of the wrong type.
+    #[error(
+        "a stored value has the wrong type (column {index} should hold {expected}); the store was altered by something other than rekey"
+    )]
+    Column {
+        /// The column, from 0.
+        index: usize,
+        /// What it should hold.
+        expected: &'static str,
+    },
+    /// The file or database is not a rekey store.
+    #[error("{store} is not a rekey store ({why}); check `store` in rekey.toml, or run `rekey init` for a new one")]
     NotAStore {
-        /// The file.
-        path: std::path::PathBuf,
+        /// The file or URL.
+        store: String,
         /// What is missing.
         why: String,
     },
@@ -55,10 +68,10 @@ pub enum StoreError {
     },
     /// The store does not exist yet.
     #[error("no store at {0}; run `rekey init` first")]
-    Missing(std::path::PathBuf),
+    Missing(String),
     /// `rekey init` on an existing store.
     #[error("a store already exists at {0}; nothing was changed")]
-    Exists(std::path::PathBuf),
+    Exists(String),
     /// Another process is rotating this credential.
     #[error(
         "credential `{credential}` is being rotated by another rekey process (rotation {rotation}); wait for it to finish"
@@ -69,10 +82,34 @@ pub enum StoreError {
         /// The rotation in progress.
         rotation: String,
     },
+    /// This process's lease on a credential was taken over by another
+    /// (it was paused or cut off past the lease's expiry): it must not
+    /// write about that credential any more.
+    #[error(
+        "lost the lease on `{credential}` to another rekey process (fencing token {} is stale); nothing more is written here, and the rotation goes on there",
+        token.map_or("none".to_string(), |t| t.to_string())
+    )]
+    Fenced {
+        /// The credential.
+        credential: String,
+        /// The token this process held, if it held one.
+        token: Option<i64>,
+    },
     /// A name that must be unique is in use.
     #[error("{0}")]
     Taken(String),
     /// A record the caller expected is not there.
     #[error("{0}")]
     NotFound(String),
+}
+
+impl From<postgres::Error> for StoreError {
+    /// The server's own message and detail when it sent one, which say
+    /// more than the client's summary.
+    fn from(error: postgres::Error) -> Self {
+        match error.as_db_error() {
+            Some(db) => Self::Postgres(format!("{}: {}", db.severity(), db.message())),
+            None => Self::Postgres(error.to_string()),
+        }
+    }
 }

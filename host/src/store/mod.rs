@@ -16,31 +16,42 @@
 pub mod audit;
 pub mod backup;
 pub mod crypto;
+mod db;
 mod durable;
 mod error;
-pub mod lock;
+pub mod lease;
+pub mod location;
 mod notices;
 pub mod overview;
+mod postgres;
 pub mod rotations;
 mod schema;
+mod sql;
 pub mod suspects;
 pub mod tokens;
 pub mod versions;
 
 pub use error::StoreError;
+pub use location::Location;
 
 use crypto::{KeySource, MasterKey, Sealer};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
+use db::Db;
+use rusqlite::Connection;
+use sql::{Row, Value};
+use std::cell::OnceCell;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// An open store.
 pub struct Store {
-    conn: Connection,
+    db: Db,
     sealer: Sealer,
-    path: PathBuf,
+    location: Location,
     group: durable::GroupCommit,
+    /// The PostgreSQL leases this store holds, once it claimed one.
+    leases: OnceCell<Arc<lease::Leases>>,
 }
 
 impl Drop for Store {
@@ -53,92 +64,115 @@ impl Drop for Store {
 pub use crate::clock::now;
 
 impl Store {
-    /// Creates a store at `path`. Unless the master key comes from the
+    /// Creates a store at `location`. Unless the master key comes from the
     /// environment, a new random key is written to `key_file` (mode 0600).
     /// All or nothing: on any failure (a full disk, say) every file it
-    /// created is removed again, so `init` can simply be run once more.
-    pub fn init(path: &Path, key_file: &Path) -> Result<(), StoreError> {
-        if path.exists() {
-            return Err(StoreError::Exists(path.into()));
-        }
+    /// created is removed again and a database is left empty, so `init`
+    /// can simply be run once more.
+    pub fn init(location: &Location, key_file: &Path) -> Result<(), StoreError> {
+        let db = match location {
+            Location::File(path) if path.exists() => return Err(StoreError::Exists(location.describe())),
+            Location::File(_) => None,
+            Location::Postgres(target) => {
+                let db = Db::postgres(postgres::Connection::open(target)?);
+                if schema::exists(&db)? {
+                    return Err(StoreError::Exists(location.describe()));
+                }
+                Some(db)
+            }
+        };
         let source = KeySource::find(key_file);
         if let KeySource::File(file) = &source
             && file.exists()
         {
-            return Err(StoreError::Exists(file.to_path_buf()));
+            return Err(StoreError::Exists(file.display().to_string()));
         }
         let mut created = Created::default();
-        let result = Self::create(path, &source, &mut created);
+        let result = Self::create(location, db, &source, &mut created);
         if result.is_err() {
             created.remove();
         }
         result
     }
 
-    fn create(path: &Path, source: &KeySource, created: &mut Created) -> Result<(), StoreError> {
+    fn create(
+        location: &Location,
+        db: Option<Db>,
+        source: &KeySource,
+        created: &mut Created,
+    ) -> Result<(), StoreError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| StoreError::Io { path, source }
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
-        }
         if let KeySource::File(file) = source {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
             created.files.push(file.to_path_buf());
             let mut out =
                 std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file).map_err(io(file))?;
             use std::io::Write;
             out.write_all(MasterKey::generate().encode().as_bytes()).and_then(|()| out.sync_all()).map_err(io(file))?;
         }
-        // The database file is private before SQLite writes anything to it.
-        created.files.extend(["", "-wal", "-shm", "-journal"].map(|suffix| sibling(path, suffix)));
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
-        let conn = connect(path)?;
-        let salt: [u8; 16] = rand_bytes();
-        let store = Self {
-            conn,
-            sealer: Sealer::new(&source.master_key(&salt)?),
-            path: path.into(),
-            group: Default::default(),
+        let db = match (location, db) {
+            (_, Some(db)) => db,
+            (Location::File(path), None) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(io(dir))?;
+                }
+                // The database file is private before SQLite writes anything to it.
+                created.files.extend(["", "-wal", "-shm", "-journal"].map(|suffix| sibling(path, suffix)));
+                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
+                Db::Sqlite(connect(path)?)
+            }
+            (Location::Postgres(_), None) => unreachable!("init connects to PostgreSQL first"),
         };
+        let salt: [u8; 16] = rand_bytes();
+        let store = Self::new(db, Sealer::new(&source.master_key(&salt)?), location);
         store.write(|| {
-            schema::create(&store.conn, &salt)?;
-            schema::set_key_check(&store.conn, &store.sealer)?;
+            schema::create(&store.db, &salt)?;
+            schema::set_key_check(&store.db, &store.sealer)?;
             store.audit("store.initialized", None, None, serde_json::json!({ "key": source.describe() }))
         })?;
         // Checkpoint now, so a full disk shows here and not at the first rotation.
-        store.conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").map_err(|e| store.located(e.into()))
+        if let Db::Sqlite(conn) = &store.db {
+            conn.pragma_update(None, "wal_checkpoint", "TRUNCATE").map_err(|e| store.located(e.into()))?;
+        }
+        Ok(())
+    }
+
+    fn new(db: Db, sealer: Sealer, location: &Location) -> Self {
+        Self { db, sealer, location: location.clone(), group: Default::default(), leases: OnceCell::new() }
     }
 
     /// Opens an existing store with the master key from the environment or
     /// `key_file`.
-    pub fn open(path: &Path, key_file: &Path) -> Result<Self, StoreError> {
-        if !path.exists() {
-            return Err(StoreError::Missing(path.into()));
-        }
-        let conn = connect(path)?;
-        let located = |e: StoreError| locate(e, path, Some(&conn));
-        schema::check_version(&conn, path).map_err(located)?;
+    pub fn open(location: &Location, key_file: &Path) -> Result<Self, StoreError> {
+        let db = opened(location)?;
+        let located = |e: StoreError| match (&db, location) {
+            (Db::Sqlite(conn), Location::File(path)) => locate(e, path, Some(conn)),
+            _ => e,
+        };
         let source = KeySource::find(key_file);
-        let sealer = Sealer::new(&source.master_key(&schema::salt(&conn).map_err(located)?)?);
-        if !schema::key_check_opens(&conn, &sealer).map_err(located)? {
+        let sealer = Sealer::new(&source.master_key(&schema::salt(&db).map_err(located)?)?);
+        if !schema::key_check_opens(&db, &sealer).map_err(located)? {
             return Err(StoreError::WrongKey(source.describe()));
         }
-        Ok(Self { conn, sealer, path: path.into(), group: Default::default() })
+        Ok(Self::new(db, sealer, location))
     }
 
-    /// Runs `body` in one write transaction that holds SQLite's write lock
-    /// from its first statement (`BEGIN IMMEDIATE`, waiting up to the busy
-    /// timeout for other processes), and commits it: on disk when it
-    /// returns, or, with group commits, at the next [`Store::durable`].
+    /// Runs `body` in one write transaction that holds the write lock
+    /// from its first statement (see [`db`]), and commits it: on disk when
+    /// it returns, or, with group commits, at the next [`Store::durable`].
     /// Called inside another `write`, it joins that transaction. A failure names the file and
     /// its cause (`no space left on device`).
     pub(crate) fn write<T>(&self, body: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-        if !self.conn.is_autocommit() {
+        if self.db.in_transaction() {
             return body();
         }
         let run = || {
-            let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let tx = self.db.begin()?;
             let value = body()?;
             tx.commit()?;
             self.committed();
@@ -150,44 +184,73 @@ impl Store {
     /// Names the store file, and the operating system's cause, in an error
     /// from SQLite.
     fn located(&self, error: StoreError) -> StoreError {
-        locate(error, &self.path, Some(&self.conn))
+        match (&self.db, &self.location) {
+            (Db::Sqlite(conn), Location::File(path)) => locate(error, path, Some(conn)),
+            _ => error,
+        }
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the store is.
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    /// Runs one statement, compiled once per connection (SQLite's parser
-    /// is a third of a small statement's cost).
-    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
-        self.conn.prepare_cached(sql)?.execute(params)
+    /// Runs one statement.
+    fn execute(&self, sql: &str, args: &[Value]) -> Result<usize, StoreError> {
+        self.db.execute(sql, args)
     }
 
-    /// Reads one row, with a statement compiled once per connection.
-    fn query_row<T>(
+    /// Reads the first row of a query, converted by `row`, if there is one.
+    fn one<T>(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
-        row: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> rusqlite::Result<T> {
-        self.conn.prepare_cached(sql)?.query_row(params, row)
+        args: &[Value],
+        row: impl FnOnce(&Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.db.query_opt(sql, args)?.as_ref().map(row).transpose()
+    }
+
+    /// Reads every row of a query, each converted by `row`.
+    fn all<T>(
+        &self,
+        sql: &str,
+        args: &[Value],
+        row: impl Fn(&Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.db.query(sql, args)?.iter().map(row).collect()
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        self.one("SELECT value FROM meta WHERE key = ?1", sql::args![key], |r| r.get(0))
     }
 }
 
-/// Checks that the store at `path` can still be opened and read, on a
+/// Connects to the store at `location` and checks (or upgrades) its schema.
+fn opened(location: &Location) -> Result<Db, StoreError> {
+    let db = match location {
+        Location::File(path) if !path.exists() => return Err(StoreError::Missing(location.describe())),
+        Location::File(path) => Db::Sqlite(connect(path)?),
+        Location::Postgres(target) => Db::postgres(postgres::Connection::open(target)?),
+    };
+    match (&db, location) {
+        (Db::Sqlite(conn), Location::File(path)) => {
+            schema::check_version(&db, &location.describe()).map_err(|e| locate(e, path, Some(conn)))?
+        }
+        _ => schema::check_version(&db, &location.describe())?,
+    }
+    Ok(db)
+}
+
+/// Checks that the store at `location` can still be opened and read, on a
 /// connection of its own: a daemon's open connection keeps working on a
 /// file that was deleted, moved or made unreadable, which its readiness
 /// must not hide.
-pub fn probe(path: &Path) -> Result<(), StoreError> {
+pub fn probe(location: &Location) -> Result<(), StoreError> {
+    let Location::File(path) = location else { return opened(location).map(drop) };
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| locate(e.into(), path, None))?;
     conn.busy_timeout(Duration::from_secs(2))?;
-    schema::check_version(&conn, path)
+    schema::check_version(&Db::Sqlite(conn), &location.describe())
 }
 
 /// The file SQLite keeps beside the store, e.g. `rekey.db-wal`.
@@ -278,44 +341,44 @@ pub(crate) mod tests {
     fn fresh() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let (db, key) = (dir.path().join("rekey.db"), dir.path().join("rekey.key"));
-        Store::init(&db, &key).unwrap();
+        Store::init(&Location::File(db.clone()), &key).unwrap();
         (dir, db, key)
     }
 
     /// A new store in a temporary folder, open.
     pub(crate) fn scratch() -> (tempfile::TempDir, Store) {
         let (dir, db, key) = fresh();
-        let store = Store::open(&db, &key).unwrap();
+        let store = Store::open(&Location::File(db.clone()), &key).unwrap();
         (dir, store)
     }
 
     #[test]
     fn a_probe_fails_once_the_store_file_is_gone() {
         let (dir, store) = scratch();
-        assert!(probe(store.path()).is_ok());
-        std::fs::rename(store.path(), dir.path().join("moved.db")).unwrap();
-        assert!(probe(store.path()).is_err());
+        assert!(probe(store.location()).is_ok());
+        std::fs::rename(dir.path().join("rekey.db"), dir.path().join("moved.db")).unwrap();
+        assert!(probe(store.location()).is_err());
     }
 
     #[test]
     fn a_store_opens_with_its_key_and_keeps_secrets_sealed() {
         let (_dir, db, key) = fresh();
-        let store = Store::open(&db, &key).unwrap();
+        let store = Store::open(&Location::File(db.clone()), &key).unwrap();
         store.import("api", &credential("k1", "s3cr3t-value")).unwrap();
         let current = store.labeled("api", versions::Label::Current).unwrap().unwrap();
         assert_eq!(store.secret(&current).unwrap().as_str(), "s3cr3t-value");
         let bytes = std::fs::read(&db).unwrap();
         assert!(!bytes.windows(12).any(|w| w == b"s3cr3t-value"));
-        assert!(matches!(Store::init(&db, &key), Err(StoreError::Exists(_))));
+        assert!(matches!(Store::init(&Location::File(db.clone()), &key), Err(StoreError::Exists(_))));
     }
 
     #[test]
     fn a_ciphertext_moved_to_another_row_does_not_open() {
         let (_dir, db, key) = fresh();
-        let store = Store::open(&db, &key).unwrap();
+        let store = Store::open(&Location::File(db.clone()), &key).unwrap();
         store.import("a", &credential("k1", "secret-a")).unwrap();
         store.import("b", &credential("k2", "secret-b")).unwrap();
-        store.conn.execute("UPDATE versions SET secret = (SELECT secret FROM versions WHERE credential = 'a') WHERE credential = 'b'", []).unwrap();
+        store.db.execute("UPDATE versions SET secret = (SELECT secret FROM versions WHERE credential = 'a') WHERE credential = 'b'", &[]).unwrap();
         let b = store.labeled("b", versions::Label::Current).unwrap().unwrap();
         assert!(matches!(store.secret(&b), Err(StoreError::Tampered(id)) if id == "secret/b/1"));
     }
@@ -327,7 +390,7 @@ pub(crate) mod tests {
             .unwrap()
             .execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", [])
             .unwrap();
-        let error = Store::open(&db, &key).err().unwrap();
+        let error = Store::open(&Location::File(db.clone()), &key).err().unwrap();
         assert_eq!(
             error.to_string(),
             "the store has schema version 99, newer than this rekey understands (5); upgrade rekey"
@@ -345,7 +408,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         drop(conn);
-        let store = Store::open(&db, &key).unwrap();
+        let store = Store::open(&Location::File(db.clone()), &key).unwrap();
         store.import("api", &credential("k1", "s")).unwrap();
         assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("5"));
         assert!(!store.noticed("api", "key.due_soon", "v1:1d").unwrap(), "the tables of every step are there");
@@ -357,7 +420,7 @@ pub(crate) mod tests {
         let (_dir, db, key) = fresh();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let error = Store::open(&db, &key).err().unwrap().to_string();
+        let error = Store::open(&Location::File(db.clone()), &key).err().unwrap().to_string();
         assert!(error.contains("can be read by others (mode 644)"), "{error}");
     }
 }

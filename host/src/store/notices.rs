@@ -2,21 +2,15 @@
 //! reminder per day that an old key still waits to be revoked by hand —
 //! remembered in the store so that a restart does not send them again.
 
+use super::sql::args;
 use super::{Store, StoreError, now};
-use rusqlite::{OptionalExtension, params};
 
 impl Store {
     /// Whether `event` about `subject` (a version and threshold, say) was
     /// already sent for `credential`.
     pub fn noticed(&self, credential: &str, event: &str, subject: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .query_row(
-                "SELECT 1 FROM notices WHERE credential = ?1 AND event = ?2 AND subject = ?3",
-                params![credential, event, subject],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+        let sql = "SELECT 1 FROM notices WHERE credential = ?1 AND event = ?2 AND subject = ?3";
+        Ok(self.one(sql, args![credential, event, subject], |_| Ok(()))?.is_some())
     }
 
     /// Records that `event` about `subject` was sent, with its audit entry,
@@ -30,8 +24,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(|| {
             self.execute(
-                "INSERT OR IGNORE INTO notices (credential, event, subject, at) VALUES (?1, ?2, ?3, ?4)",
-                params![credential, event, subject, now()],
+                "INSERT INTO notices (credential, event, subject, at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                args![credential, event, subject, now()],
             )?;
             self.audit(event, Some(credential), None, detail)
         })

@@ -3,10 +3,10 @@
 //! that must not be torn apart (a new key and its journal entry, a promotion)
 //! happen in one transaction.
 
+use super::sql::{Row, args};
 use super::versions::Label;
 use super::{Store, StoreError, now};
 use crate::runtime::Credential;
-use rusqlite::{OptionalExtension, Row, params};
 
 /// Where a rotation stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -86,7 +86,7 @@ pub struct JournalEntry {
 const COLUMNS: &str =
     "id, credential, started_at, finished_at, state, emergency, from_version, to_version, revoke_after, error";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Rotation> {
+fn from_row(row: &Row) -> Result<Rotation, StoreError> {
     let state: String = row.get(4)?;
     Ok(Rotation {
         id: row.get(0)?,
@@ -103,14 +103,24 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Rotation> {
 }
 
 impl Store {
+    /// [`Store::fenced`] for the credential of `rotation` (a journal
+    /// record names only its rotation).
+    fn fenced_rotation(&self, rotation: &str) -> Result<(), StoreError> {
+        if let super::Location::Postgres(_) = self.location {
+            self.fenced(&self.rotation(rotation)?.credential)?;
+        }
+        Ok(())
+    }
+
     /// Starts a rotation of `credential` from its current version.
     pub fn start_rotation(&self, credential: &str, emergency: bool) -> Result<Rotation, StoreError> {
         let id = format!("rot-{}-{}", now(), hex::encode(super::rand_bytes::<4>()));
         self.write(|| {
+            self.fenced(credential)?;
             let from = self.labeled(credential, Label::Current)?.map(|v| v.version);
             self.execute(
                 "INSERT INTO rotations (id, credential, started_at, state, emergency, from_version) VALUES (?1, ?2, ?3, 'running', ?4, ?5)",
-                params![id, credential, now(), emergency, from],
+                args![&id, credential, now(), emergency, from],
             )?;
             self.audit(
                 "rotation.started",
@@ -125,8 +135,7 @@ impl Store {
 
     /// A rotation by id.
     pub fn rotation(&self, id: &str) -> Result<Rotation, StoreError> {
-        self.query_row(&format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"), [id], from_row)
-            .optional()?
+        self.one(&format!("SELECT {COLUMNS} FROM rotations WHERE id = ?1"), args![id], from_row)?
             .ok_or_else(|| StoreError::NotFound(format!("no rotation `{id}`")))
     }
 
@@ -134,31 +143,25 @@ impl Store {
     /// period), if any.
     pub fn open_rotation(&self, credential: &str) -> Result<Option<Rotation>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM rotations WHERE credential = ?1 AND state IN ('running', 'grace')");
-        Ok(self.query_row(&sql, [credential], from_row).optional()?)
+        self.one(&sql, args![credential], from_row)
     }
 
     /// Every unfinished rotation.
     pub fn open_rotations(&self) -> Result<Vec<Rotation>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM rotations WHERE state IN ('running', 'grace') ORDER BY started_at");
-        let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map([], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(&sql, &[], from_row)
     }
 
     /// The rotations of a credential, newest first.
     pub fn rotations(&self, credential: &str) -> Result<Vec<Rotation>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM rotations WHERE credential = ?1 ORDER BY started_at DESC, rowid DESC");
-        let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map([credential], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(&sql, args![credential], from_row)
     }
 
     /// Every rotation started at or after `since`, oldest first.
     pub fn rotations_since(&self, since: i64) -> Result<Vec<Rotation>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM rotations WHERE started_at >= ?1 ORDER BY started_at");
-        let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map([since], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(&sql, args![since], from_row)
     }
 
     /// The most recent rotation of a credential, if any.
@@ -166,7 +169,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM rotations WHERE credential = ?1 ORDER BY started_at DESC, rowid DESC LIMIT 1"
         );
-        Ok(self.query_row(&sql, [credential], from_row).optional()?)
+        self.one(&sql, args![credential], from_row)
     }
 
     /// The most recent rotation of every credential: the one inserted last,
@@ -177,47 +180,36 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM rotations WHERE rowid IN (SELECT max(rowid) FROM rotations GROUP BY credential)"
         );
-        let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement.query_map([], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(&sql, &[], from_row)
     }
 
     /// The journal of a rotation, in order.
     pub fn journal(&self, rotation: &str) -> Result<Vec<JournalEntry>, StoreError> {
-        let mut statement =
-            self.conn.prepare_cached("SELECT step, state, at FROM journal WHERE rotation = ?1 ORDER BY seq")?;
-        let rows = statement
-            .query_map([rotation], |r| Ok(JournalEntry { step: r.get(0)?, state: r.get(1)?, at: r.get(2)? }))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all("SELECT step, state, at FROM journal WHERE rotation = ?1 ORDER BY seq", args![rotation], |r| {
+            Ok(JournalEntry { step: r.get(0)?, state: r.get(1)?, at: r.get(2)? })
+        })
     }
 
     /// Whether a step of a rotation is journaled as done.
     pub fn step_done(&self, rotation: &str, step: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = self
-            .query_row(
-                "SELECT 1 FROM journal WHERE rotation = ?1 AND step = ?2 AND state = 'done'",
-                params![rotation, step],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(found.is_some())
+        let sql = "SELECT 1 FROM journal WHERE rotation = ?1 AND step = ?2 AND state = 'done'";
+        Ok(self.one(sql, args![rotation, step], |_| Ok(()))?.is_some())
     }
 
     /// Whether a step of a rotation was begun (done or not).
     pub fn step_begun(&self, rotation: &str, step: &str) -> Result<bool, StoreError> {
-        let found: Option<i64> = self
-            .query_row("SELECT 1 FROM journal WHERE rotation = ?1 AND step = ?2", params![rotation, step], |r| r.get(0))
-            .optional()?;
-        Ok(found.is_some())
+        let sql = "SELECT 1 FROM journal WHERE rotation = ?1 AND step = ?2";
+        Ok(self.one(sql, args![rotation, step], |_| Ok(()))?.is_some())
     }
 
     /// Journals a step (`begun` or `done`).
     pub fn record(&self, rotation: &str, step: &str, state: &str) -> Result<(), StoreError> {
         self.write(|| {
+            self.fenced_rotation(rotation)?;
             self.execute(
                 "INSERT INTO journal (rotation, seq, step, state, at)
                  VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE rotation = ?1), ?2, ?3, ?4)",
-                params![rotation, step, state, now()],
+                args![rotation, step, state, now()],
             )?;
             Ok(())
         })
@@ -227,8 +219,9 @@ impl Store {
     /// done, together: once the provider made a key, the store has it.
     pub fn store_pending(&self, rotation: &Rotation, key: &Credential) -> Result<i64, StoreError> {
         self.write(|| {
+            self.fenced(&rotation.credential)?;
             let version = self.insert_version(&rotation.credential, Label::Pending, key, Some(&rotation.id))?;
-            self.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", params![rotation.id, version])?;
+            self.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", args![&rotation.id, version])?;
             self.record(&rotation.id, "generate", "done")?;
             self.audit(
                 "key.generated",
@@ -245,13 +238,14 @@ impl Store {
     pub fn promote(&self, rotation: &Rotation, revoke_after: i64) -> Result<(), StoreError> {
         let to = rotation.to_version.ok_or_else(|| StoreError::NotFound("nothing to promote".into()))?;
         self.write(|| {
+            self.fenced(&rotation.credential)?;
             if let Some(current) = self.labeled(&rotation.credential, Label::Current)? {
                 self.relabel(&rotation.credential, current.version, Some(Label::Previous))?;
             }
             self.relabel(&rotation.credential, to, Some(Label::Current))?;
             self.execute(
                 "UPDATE rotations SET state = 'grace', revoke_after = ?2 WHERE id = ?1",
-                params![rotation.id, revoke_after],
+                args![&rotation.id, revoke_after],
             )?;
             self.record(&rotation.id, "promote", "done")?;
             self.audit(
@@ -266,6 +260,7 @@ impl Store {
     /// Records that a version was revoked at the provider, with its step.
     pub fn revoked(&self, rotation: &Rotation, version: i64, step: &str) -> Result<(), StoreError> {
         self.write(|| {
+            self.fenced(&rotation.credential)?;
             self.mark_revoked(&rotation.credential, version)?;
             self.record(&rotation.id, step, "done")?;
             self.audit(
@@ -284,10 +279,11 @@ impl Store {
             return Err(StoreError::NotFound("this rotation has no previous key to go back to".into()));
         };
         self.write(|| {
+            self.fenced(&rotation.credential)?;
             self.relabel(&rotation.credential, to, None)?;
             self.relabel(&rotation.credential, from, Some(Label::Current))?;
             self.relabel(&rotation.credential, to, Some(Label::Pending))?;
-            self.execute("UPDATE rotations SET state = 'running' WHERE id = ?1", [&rotation.id])?;
+            self.execute("UPDATE rotations SET state = 'running' WHERE id = ?1", args![&rotation.id])?;
             self.audit(
                 "key.demoted",
                 Some(&rotation.credential),
@@ -300,7 +296,8 @@ impl Store {
     /// Records why a rotation is failing, before it is undone.
     pub fn set_error(&self, rotation: &Rotation, error: &str) -> Result<(), StoreError> {
         self.write(|| {
-            self.execute("UPDATE rotations SET error = ?2 WHERE id = ?1", params![rotation.id, error])?;
+            self.fenced(&rotation.credential)?;
+            self.execute("UPDATE rotations SET error = ?2 WHERE id = ?1", args![&rotation.id, error])?;
             Ok(())
         })
     }
@@ -308,7 +305,8 @@ impl Store {
     /// Ends the grace period now.
     pub fn end_grace(&self, rotation: &Rotation) -> Result<(), StoreError> {
         self.write(|| {
-            self.execute("UPDATE rotations SET revoke_after = ?2 WHERE id = ?1", params![rotation.id, now()])?;
+            self.fenced(&rotation.credential)?;
+            self.execute("UPDATE rotations SET revoke_after = ?2 WHERE id = ?1", args![&rotation.id, now()])?;
             self.audit("grace.ended", Some(&rotation.credential), Some(&rotation.id), serde_json::json!({}))
         })
     }
@@ -316,9 +314,10 @@ impl Store {
     /// Ends a rotation.
     pub fn finish(&self, rotation: &Rotation, state: State, error: Option<&str>) -> Result<(), StoreError> {
         self.write(|| {
+            self.fenced(&rotation.credential)?;
             self.execute(
                 "UPDATE rotations SET state = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
-                params![rotation.id, state.as_str(), now(), error],
+                args![&rotation.id, state.as_str(), now(), error],
             )?;
             let event = match state {
                 State::Succeeded => "rotation.succeeded",

@@ -3,10 +3,10 @@
 
 use super::StoreError;
 use super::crypto::Sealer;
+use super::db::Db;
+use super::sql::args;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
-use std::path::Path;
 
 /// The schema this build writes and understands.
 pub const VERSION: i64 = 5;
@@ -52,11 +52,128 @@ const MIGRATIONS: &[&str] = &[
          revoked_at INTEGER
      );",
 ];
+/// The same tables on PostgreSQL, at [`VERSION`] (integers are `BIGINT`,
+/// bytes `BYTEA`; `rotations.rowid` keeps their order of insertion as
+/// SQLite's rowid does), and the leases that let several daemons share
+/// them (see `lease.rs`). Keep it in step with the SQLite schema and its
+/// migrations.
+const POSTGRES: &str = "
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE versions (
+        credential TEXT NOT NULL,
+        version BIGINT NOT NULL,
+        label TEXT CHECK (label IN ('current', 'pending', 'previous')),
+        key_id TEXT NOT NULL,
+        secret BYTEA NOT NULL,
+        attributes TEXT NOT NULL,
+        expires_at BIGINT,
+        created_at BIGINT NOT NULL,
+        rotation TEXT,
+        revoked_at BIGINT,
+        last_used_at BIGINT,
+        checked_at BIGINT,
+        valid BIGINT,
+        PRIMARY KEY (credential, version)
+    );
+    CREATE UNIQUE INDEX one_per_label ON versions (credential, label) WHERE label IS NOT NULL;
+    CREATE INDEX versions_by_label ON versions (label) WHERE label IS NOT NULL;
+    CREATE TABLE rotations (
+        rowid BIGSERIAL UNIQUE,
+        id TEXT PRIMARY KEY,
+        credential TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        finished_at BIGINT,
+        state TEXT NOT NULL CHECK (state IN ('running', 'grace', 'succeeded', 'rolled-back', 'failed')),
+        emergency BIGINT NOT NULL,
+        from_version BIGINT,
+        to_version BIGINT,
+        revoke_after BIGINT,
+        error TEXT
+    );
+    CREATE INDEX rotations_by_credential ON rotations (credential, started_at);
+    CREATE INDEX open_rotations ON rotations (credential) WHERE state IN ('running', 'grace');
+    CREATE TABLE journal (
+        rotation TEXT NOT NULL REFERENCES rotations (id),
+        seq BIGINT NOT NULL,
+        step TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('begun', 'done')),
+        at BIGINT NOT NULL,
+        PRIMARY KEY (rotation, seq)
+    );
+    CREATE TABLE audit (
+        seq BIGINT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        event TEXT NOT NULL,
+        credential TEXT,
+        rotation TEXT,
+        detail TEXT NOT NULL,
+        mac TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_credential ON audit (credential, seq);
+    CREATE TABLE suspects (
+        id BIGSERIAL PRIMARY KEY,
+        credential TEXT NOT NULL,
+        rotation TEXT,
+        key_id TEXT,
+        reason TEXT NOT NULL,
+        found_at BIGINT NOT NULL,
+        resolved_at BIGINT,
+        resolution TEXT
+    );
+    CREATE INDEX open_suspects ON suspects (credential) WHERE resolved_at IS NULL;
+    CREATE TABLE notices (
+        credential TEXT NOT NULL,
+        event TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (credential, event, subject)
+    );
+    CREATE TABLE tokens (
+        name TEXT PRIMARY KEY,
+        lookup TEXT NOT NULL UNIQUE,
+        digest TEXT NOT NULL,
+        role TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        last_used_at BIGINT,
+        revoked_at BIGINT
+    );
+    CREATE TABLE leases (
+        credential TEXT PRIMARY KEY,
+        owner TEXT,
+        fence BIGINT NOT NULL,
+        expires_at TIMESTAMPTZ
+    );";
 const KEY_CHECK: &[u8] = b"rekey master key check";
 const KEY_CHECK_ID: &str = "meta/key-check";
 
-pub fn create(conn: &Connection, salt: &[u8]) -> Result<(), StoreError> {
-    conn.execute_batch(
+/// Creates the tables of a new store, inside the caller's write.
+pub fn create(db: &Db, salt: &[u8]) -> Result<(), StoreError> {
+    if let Db::Postgres { .. } = db {
+        db.batch(POSTGRES)?;
+        db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", args![VERSION.to_string()])?;
+    } else {
+        create_sqlite(db)?;
+    }
+    db.execute("INSERT INTO meta (key, value) VALUES ('argon2_salt', ?1)", args![BASE64.encode(salt)])?;
+    Ok(())
+}
+
+/// Whether the database already holds a store (PostgreSQL: its `meta` table).
+pub fn exists(db: &Db) -> Result<bool, StoreError> {
+    Ok(db
+        .query_opt(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'meta'",
+            &[],
+        )?
+        .is_some())
+}
+
+/// The SQLite tables as version 1 made them, brought up to [`VERSION`].
+fn create_sqlite(db: &Db) -> Result<(), StoreError> {
+    db.batch(
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
          CREATE TABLE versions (
              credential TEXT NOT NULL,
@@ -103,68 +220,85 @@ pub fn create(conn: &Connection, salt: &[u8]) -> Result<(), StoreError> {
              mac TEXT NOT NULL
          );",
     )?;
-    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", ["1"])?;
-    migrate(conn, 1)?;
-    conn.execute("INSERT INTO meta (key, value) VALUES ('argon2_salt', ?1)", [BASE64.encode(salt)])?;
-    Ok(())
+    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", args!["1"])?;
+    migrate(db, 1)
 }
 
-pub fn set_key_check(conn: &Connection, sealer: &Sealer) -> Result<(), StoreError> {
+pub fn set_key_check(db: &Db, sealer: &Sealer) -> Result<(), StoreError> {
     let sealed = BASE64.encode(sealer.seal(KEY_CHECK_ID, KEY_CHECK));
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('key_check', ?1)", [sealed])?;
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('key_check', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        args![sealed],
+    )?;
     Ok(())
 }
 
-pub fn key_check_opens(conn: &Connection, sealer: &Sealer) -> Result<bool, StoreError> {
-    let sealed: String = conn.query_row("SELECT value FROM meta WHERE key = 'key_check'", [], |r| r.get(0))?;
+/// A value of `meta` every store has.
+fn required(db: &Db, key: &str) -> Result<String, StoreError> {
+    db.query_opt("SELECT value FROM meta WHERE key = ?1", args![key])?
+        .ok_or_else(|| StoreError::Tampered(format!("meta/{key}")))?
+        .get(0)
+}
+
+pub fn key_check_opens(db: &Db, sealer: &Sealer) -> Result<bool, StoreError> {
+    let sealed = required(db, "key_check")?;
     let sealed = BASE64.decode(sealed).map_err(|_| StoreError::Tampered(KEY_CHECK_ID.into()))?;
     Ok(sealer.open(KEY_CHECK_ID, &sealed).is_ok_and(|plain| plain.as_slice() == KEY_CHECK))
 }
 
 /// Brings a store at schema `from` up to [`VERSION`], inside the caller's
 /// write transaction.
-fn migrate(conn: &Connection, from: i64) -> Result<(), StoreError> {
+fn migrate(db: &Db, from: i64) -> Result<(), StoreError> {
     if from >= VERSION {
         return Ok(());
     }
     for step in &MIGRATIONS[(from - 1) as usize..] {
-        conn.execute_batch(step)?;
+        db.batch(step)?;
     }
-    conn.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", [VERSION.to_string()])?;
+    db.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", args![VERSION.to_string()])?;
     Ok(())
 }
 
 /// The store's schema version.
-fn version(conn: &Connection, path: &Path) -> Result<i64, StoreError> {
-    let not_a_store = |why: &str| StoreError::NotAStore { path: path.into(), why: why.into() };
-    let found: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
-        .optional()
+fn version(db: &Db, store: &str) -> Result<i64, StoreError> {
+    let not_a_store = |why: &str| StoreError::NotAStore { store: store.into(), why: why.into() };
+    if let Db::Postgres { .. } = db
+        && !exists(db)?
+    {
+        return Err(not_a_store("the database has no rekey tables"));
+    }
+    let found: Option<String> = db
+        .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])
         .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(..) if e.sqlite_error_code() != Some(rusqlite::ErrorCode::Unknown) => {
+            StoreError::Sqlite(e @ rusqlite::Error::SqliteFailure(..))
+                if e.sqlite_error_code() != Some(rusqlite::ErrorCode::Unknown) =>
+            {
                 StoreError::Sqlite(e)
             }
-            _ => not_a_store("it has no schema version"),
-        })?;
+            StoreError::Sqlite(_) => not_a_store("it has no schema version"),
+            e => e,
+        })?
+        .map(|row| row.get(0))
+        .transpose()?;
     found.and_then(|v| v.parse().ok()).ok_or_else(|| not_a_store("its schema version is missing or not a number"))
 }
 
 /// Checks the store's schema, and upgrades an older one in one write
 /// transaction (another process may have upgraded it meanwhile).
-pub fn check_version(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let found = version(conn, path)?;
+pub fn check_version(db: &Db, store: &str) -> Result<(), StoreError> {
+    let found = version(db, store)?;
     if found > VERSION {
         return Err(StoreError::NewerSchema { found, supported: VERSION });
     }
     if found < VERSION {
-        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
-        migrate(conn, version(conn, path)?)?;
+        let tx = db.begin()?;
+        migrate(db, version(db, store)?)?;
         tx.commit()?;
     }
     Ok(())
 }
 
-pub fn salt(conn: &Connection) -> Result<Vec<u8>, StoreError> {
-    let salt: String = conn.query_row("SELECT value FROM meta WHERE key = 'argon2_salt'", [], |r| r.get(0))?;
+pub fn salt(db: &Db) -> Result<Vec<u8>, StoreError> {
+    let salt = required(db, "argon2_salt")?;
     BASE64.decode(salt).map_err(|_| StoreError::Tampered("meta/argon2-salt".into()))
 }

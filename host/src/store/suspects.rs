@@ -4,8 +4,8 @@
 //! list its keys, or an unlabelled key a listing turned up. Each is kept
 //! until an operator resolves it, so `rekey status` keeps showing it.
 
+use super::sql::args;
 use super::{Store, StoreError, now};
-use rusqlite::params;
 
 /// One key that may be live at the provider with nobody holding it.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -35,18 +35,18 @@ impl Store {
         reason: &str,
     ) -> Result<(), StoreError> {
         self.write(|| {
-            let known: i64 = self.query_row(
-                "SELECT COUNT(*) FROM suspects WHERE credential = ?1 AND rotation IS ?2 AND key_id IS ?3
-                 AND resolved_at IS NULL",
-                params![credential, rotation, key_id],
-                |r| r.get(0),
+            let known = self.one(
+                "SELECT 1 FROM suspects WHERE credential = ?1 AND rotation IS NOT DISTINCT FROM ?2
+                 AND key_id IS NOT DISTINCT FROM ?3 AND resolved_at IS NULL",
+                args![credential, rotation, key_id],
+                |_| Ok(()),
             )?;
-            if known > 0 {
+            if known.is_some() {
                 return Ok(());
             }
             self.execute(
                 "INSERT INTO suspects (credential, rotation, key_id, reason, found_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![credential, rotation, key_id, reason, now()],
+                args![credential, rotation, key_id, reason, now()],
             )?;
             self.audit(
                 "key.possible_orphan",
@@ -59,11 +59,9 @@ impl Store {
 
     /// The unresolved suspects, of one credential or of all.
     pub fn suspects(&self, credential: Option<&str>) -> Result<Vec<Suspect>, StoreError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT id, credential, rotation, key_id, reason, found_at FROM suspects
-             WHERE resolved_at IS NULL AND (?1 IS NULL OR credential = ?1) ORDER BY id",
-        )?;
-        let rows = statement.query_map([credential], |r| {
+        let sql = "SELECT id, credential, rotation, key_id, reason, found_at FROM suspects
+                   WHERE resolved_at IS NULL AND (?1 IS NULL OR credential = ?1) ORDER BY id";
+        self.all(sql, args![credential], |r| {
             Ok(Suspect {
                 id: r.get(0)?,
                 credential: r.get(1)?,
@@ -72,8 +70,7 @@ impl Store {
                 reason: r.get(4)?,
                 found_at: r.get(5)?,
             })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     /// Records that a key nobody held was revoked at the provider, and
@@ -89,7 +86,7 @@ impl Store {
             self.execute(
                 "UPDATE suspects SET resolved_at = ?3, resolution = 'revoked'
                  WHERE credential = ?1 AND key_id = ?2 AND resolved_at IS NULL",
-                params![credential, key_id, now()],
+                args![credential, key_id, now()],
             )?;
             self.audit(
                 "key.orphan_revoked",
@@ -109,7 +106,7 @@ impl Store {
                 resolved += self.execute(
                     "UPDATE suspects SET resolved_at = ?3, resolution = ?4
                      WHERE credential = ?1 AND id = ?2 AND resolved_at IS NULL",
-                    params![credential, id, now(), resolution],
+                    args![credential, id, now(), resolution],
                 )?;
             }
             if resolved > 0 {

@@ -3,8 +3,8 @@
 //! the role, the scope, who made it, when it expires and was last used,
 //! and whether it was revoked. Making and revoking one are audit entries.
 
+use super::sql::{Row, args};
 use super::{Store, StoreError, now};
-use rusqlite::{OptionalExtension, params};
 
 /// A token's record.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
@@ -39,7 +39,7 @@ const LAST_USED_EVERY: i64 = 60;
 
 const COLUMNS: &str = "name, role, scope, created_by, created_at, expires_at, last_used_at, revoked_at";
 
-fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
+fn record(row: &Row) -> Result<TokenRecord, StoreError> {
     let scope: String = row.get(2)?;
     Ok(TokenRecord {
         name: row.get(0)?,
@@ -69,23 +69,23 @@ impl Store {
 
     fn insert_token(&self, token: &TokenRecord, lookup: &str, digest: &str, replace: bool) -> Result<(), StoreError> {
         self.write(|| {
-            let taken = self.query_row("SELECT 1 FROM tokens WHERE name = ?1", [&token.name], |_| Ok(())).optional()?;
+            let taken = self.one("SELECT 1 FROM tokens WHERE name = ?1", args![&token.name], |_| Ok(()))?;
             if taken.is_some() && !replace {
                 return Err(StoreError::Taken(format!(
                     "a token named `{}` exists (revoked ones keep their name); choose another name",
                     token.name
                 )));
             }
-            self.execute("DELETE FROM tokens WHERE name = ?1", [&token.name])?;
+            self.execute("DELETE FROM tokens WHERE name = ?1", args![&token.name])?;
             self.execute(
                 &format!(
                     "INSERT INTO tokens ({COLUMNS}, lookup, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7, ?8)"
                 ),
-                params![
-                    token.name,
-                    token.role,
+                args![
+                    &token.name,
+                    &token.role,
                     serde_json::to_string(&token.scope).expect("globs serialize"),
-                    token.created_by,
+                    &token.created_by,
                     token.created_at,
                     token.expires_at,
                     lookup,
@@ -102,16 +102,13 @@ impl Store {
 
     /// Every token, newest first.
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let mut statement =
-            self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tokens ORDER BY created_at DESC, name"))?;
-        let rows = statement.query_map([], record)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(&format!("SELECT {COLUMNS} FROM tokens ORDER BY created_at DESC, name"), &[], record)
     }
 
     /// The token whose lookup part is `lookup`, if any, and its digest.
     pub fn token_by_lookup(&self, lookup: &str) -> Result<Option<(TokenRecord, String)>, StoreError> {
         let sql = format!("SELECT {COLUMNS}, digest FROM tokens WHERE lookup = ?1");
-        Ok(self.query_row(&sql, [lookup], |row| Ok((record(row)?, row.get(8)?))).optional()?)
+        self.one(&sql, args![lookup], |row| Ok((record(row)?, row.get(8)?)))
     }
 
     /// Revokes the token `name` at once, with its audit entry naming `by`;
@@ -120,7 +117,7 @@ impl Store {
         self.write(|| {
             let changed = self.execute(
                 "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
-                params![name, now()],
+                args![name, now()],
             )?;
             if changed == 0 {
                 return Ok(false);
@@ -136,7 +133,7 @@ impl Store {
             return Ok(());
         }
         self.write(|| {
-            self.execute("UPDATE tokens SET last_used_at = ?2 WHERE name = ?1", params![token.name, at])?;
+            self.execute("UPDATE tokens SET last_used_at = ?2 WHERE name = ?1", args![&token.name, at])?;
             Ok(())
         })
     }

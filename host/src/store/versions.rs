@@ -2,9 +2,9 @@
 //! `pending` (generated, not yet promoted) and `previous` (kept valid through
 //! the grace period, and for rollback).
 
+use super::sql::{Row, args};
 use super::{Store, StoreError, now};
 use crate::runtime::{Credential, Pair};
-use rusqlite::{OptionalExtension, Row, params};
 use zeroize::Zeroizing;
 
 /// A label a version can carry; at most one version per credential has each.
@@ -75,7 +75,7 @@ fn identity(credential: &str, version: i64) -> String {
 
 const COLUMNS: &str = "credential, version, label, key_id, attributes, expires_at, created_at, rotation, revoked_at, last_used_at, checked_at, valid";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Version> {
+fn from_row(row: &Row) -> Result<Version, StoreError> {
     let label: Option<String> = row.get(2)?;
     let attributes: String = row.get(4)?;
     Ok(Version {
@@ -97,49 +97,43 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Version> {
 impl Store {
     /// Every version of a credential, newest first.
     pub fn versions(&self, credential: &str) -> Result<Vec<Version>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare_cached(&format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 ORDER BY version DESC"))?;
-        let rows = statement.query_map([credential], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let sql = format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 ORDER BY version DESC");
+        self.all(&sql, args![credential], from_row)
     }
 
     /// The version with `label`, if any.
     pub fn labeled(&self, credential: &str, label: Label) -> Result<Option<Version>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 AND label = ?2");
-        Ok(self.query_row(&sql, params![credential, label.as_str()], from_row).optional()?)
+        self.one(&sql, args![credential, label.as_str()], from_row)
     }
 
     /// The version with `label` of every credential that has one.
     pub(super) fn all_labeled(&self, label: Label) -> Result<Vec<Version>, StoreError> {
-        let mut statement = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM versions WHERE label = ?1"))?;
-        let rows = statement.query_map([label.as_str()], from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all(&format!("SELECT {COLUMNS} FROM versions WHERE label = ?1"), args![label.as_str()], from_row)
     }
 
     /// A version by number.
     pub fn version(&self, credential: &str, version: i64) -> Result<Version, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 AND version = ?2");
-        self.query_row(&sql, params![credential, version], from_row)
-            .optional()?
+        self.one(&sql, args![credential, version], from_row)?
             .ok_or_else(|| StoreError::NotFound(format!("credential `{credential}` has no version {version}")))
     }
 
     /// The names of every credential with at least one version.
     pub fn credentials(&self) -> Result<Vec<String>, StoreError> {
-        let mut statement = self.conn.prepare_cached("SELECT DISTINCT credential FROM versions ORDER BY credential")?;
-        let rows = statement.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.all("SELECT DISTINCT credential FROM versions ORDER BY credential", &[], |r| r.get(0))
     }
 
     /// The decrypted secret of a version.
     pub fn secret(&self, version: &Version) -> Result<Zeroizing<String>, StoreError> {
         let id = identity(&version.credential, version.version);
-        let sealed: Vec<u8> = self.query_row(
-            "SELECT secret FROM versions WHERE credential = ?1 AND version = ?2",
-            params![version.credential, version.version],
-            |r| r.get(0),
-        )?;
+        let sealed: Vec<u8> = self
+            .one(
+                "SELECT secret FROM versions WHERE credential = ?1 AND version = ?2",
+                args![&version.credential, version.version],
+                |r| r.get(0),
+            )?
+            .ok_or_else(|| StoreError::NotFound(format!("no version `{id}`")))?;
         let plain = self.sealer.open(&id, &sealed)?;
         String::from_utf8(plain.to_vec()).map(Zeroizing::new).map_err(|_| StoreError::Tampered(id))
     }
@@ -163,20 +157,20 @@ impl Store {
         key: &Credential,
         rotation: Option<&str>,
     ) -> Result<i64, StoreError> {
-        let next: i64 = self.query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE credential = ?1",
-            [credential],
-            |r| r.get(0),
-        )?;
+        let next: i64 = self
+            .one("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE credential = ?1", args![credential], |r| {
+                r.get(0)
+            })?
+            .unwrap_or(1);
         let sealed = self.sealer.seal(&identity(credential, next), key.secret.as_bytes());
         self.execute(
             "INSERT INTO versions (credential, version, label, key_id, secret, attributes, expires_at, created_at, rotation)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
+            args![
                 credential,
                 next,
                 label.as_str(),
-                key.key_id,
+                &key.key_id,
                 sealed,
                 serde_json::to_string(&key.attributes).expect("pairs serialize"),
                 key.expires_at.map(|t| t as i64),
@@ -212,7 +206,7 @@ impl Store {
     pub(super) fn relabel(&self, credential: &str, version: i64, label: Option<Label>) -> Result<(), StoreError> {
         self.execute(
             "UPDATE versions SET label = ?3 WHERE credential = ?1 AND version = ?2",
-            params![credential, version, label.map(Label::as_str)],
+            args![credential, version, label.map(Label::as_str)],
         )?;
         Ok(())
     }
@@ -223,7 +217,7 @@ impl Store {
             self.execute(
                 "UPDATE versions SET valid = ?3, last_used_at = COALESCE(?4, last_used_at), checked_at = ?5
                  WHERE credential = ?1 AND version = ?2",
-                params![version.credential, version.version, valid, last_used_at, now()],
+                args![&version.credential, version.version, valid, last_used_at, now()],
             )?;
             let detail =
                 serde_json::json!({ "version": version.version, "valid": valid, "last_used_at": last_used_at });
@@ -235,7 +229,7 @@ impl Store {
     pub(super) fn mark_revoked(&self, credential: &str, version: i64) -> Result<(), StoreError> {
         self.execute(
             "UPDATE versions SET revoked_at = ?3, label = NULL WHERE credential = ?1 AND version = ?2",
-            params![credential, version, now()],
+            args![credential, version, now()],
         )?;
         Ok(())
     }

@@ -1,0 +1,232 @@
+//! One rotation per credential at a time, across processes and hosts: a
+//! process holds a credential's lease while it works on it.
+//!
+//! - On SQLite (one host) the lease is an exclusive `flock` on a file per
+//!   credential next to the store. The kernel releases it when the holder
+//!   exits or is killed, and a stopped process keeps it, so it cannot be
+//!   lost while its holder lives.
+//! - On PostgreSQL (several daemons, maybe on several hosts) it is a row of
+//!   `leases`: an owner, an expiry, and a fencing token that grows by one
+//!   at every claim. A claim takes a lease nobody holds or whose holder let
+//!   it expire (`FOR UPDATE SKIP LOCKED`: claimers never wait on each
+//!   other); a thread renews the leases a process holds; and every journal
+//!   write checks, in its transaction, that the lease still carries the
+//!   token this process got ([`Store::fenced`]). A holder that was paused
+//!   (SIGSTOP, a long GC-like stall, a partition) past its expiry finds its
+//!   token stale once another process took the credential over, and writes
+//!   nothing more: the other one resumes the rotation from the journal.
+
+use super::sql::args;
+use super::{Store, StoreError, location, postgres};
+use rustix::fs::{FlockOperation, flock};
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+/// Held while a process works on a credential; dropping it releases it.
+pub struct Lease {
+    _held: Held,
+}
+
+enum Held {
+    /// Open while the `flock` is held.
+    File {
+        _lock: File,
+    },
+    Fenced {
+        leases: Arc<Leases>,
+        credential: String,
+    },
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Self::Fenced { leases, credential } = self {
+            leases.release(credential);
+        }
+    }
+}
+
+/// The PostgreSQL leases one store holds, claimed, renewed and released on
+/// a connection of their own, so a renewal never waits behind the store's
+/// write transactions.
+pub(super) struct Leases {
+    connection: postgres::Connection,
+    /// This process, as the `owner` column names it.
+    owner: String,
+    ttl: Duration,
+    /// Credential → the fencing token of its lease.
+    held: Mutex<HashMap<String, i64>>,
+}
+
+impl Leases {
+    /// Connects, and starts the thread that renews every lease held at a
+    /// third of its lifetime; it ends with the store.
+    pub(super) fn start(target: &location::Postgres) -> Result<Arc<Self>, StoreError> {
+        let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+        let leases = Arc::new(Self {
+            connection: postgres::Connection::open(target)?,
+            owner: format!("{host}:{}:{}", std::process::id(), hex::encode(super::rand_bytes::<4>())),
+            ttl: target.lease,
+            held: Mutex::default(),
+        });
+        let weak = Arc::downgrade(&leases);
+        std::thread::Builder::new()
+            .name("rekey-leases".into())
+            .spawn(move || renew_while_alive(&weak))
+            .map_err(|source| StoreError::Io { path: "rekey-leases thread".into(), source })?;
+        Ok(leases)
+    }
+
+    /// Claims `credential`; its fencing token, or `None` while another
+    /// process holds a lease on it that has not expired.
+    fn claim(&self, credential: &str) -> Result<Option<i64>, StoreError> {
+        self.connection.execute(
+            "INSERT INTO leases (credential, fence) VALUES (?1, 0) ON CONFLICT (credential) DO NOTHING",
+            args![credential],
+        )?;
+        let claimed = self.connection.query(
+            "UPDATE leases SET owner = ?2, fence = fence + 1,
+                 expires_at = clock_timestamp() + ?3::bigint * interval '1 millisecond'
+             WHERE credential = (SELECT credential FROM leases WHERE credential = ?1
+                 AND (owner IS NULL OR expires_at < clock_timestamp()) FOR UPDATE SKIP LOCKED)
+             RETURNING fence",
+            args![credential, &self.owner, self.ttl.as_millis() as i64],
+        )?;
+        let Some(row) = claimed.first() else { return Ok(None) };
+        let fence: i64 = row.get(0)?;
+        self.held.lock().expect("not poisoned").insert(credential.into(), fence);
+        Ok(Some(fence))
+    }
+
+    /// Extends every lease held; one found taken over is dropped (its
+    /// holder's next journal write fails on the stale token).
+    fn renew(&self) {
+        let held: Vec<(String, i64)> = self.held.lock().expect("not poisoned").clone().into_iter().collect();
+        for (credential, fence) in held {
+            let renewed = self.connection.execute(
+                "UPDATE leases SET expires_at = clock_timestamp() + ?4::bigint * interval '1 millisecond'
+                 WHERE credential = ?1 AND owner = ?2 AND fence = ?3",
+                args![&credential, &self.owner, fence, self.ttl.as_millis() as i64],
+            );
+            match renewed {
+                Ok(0) => {
+                    tracing::warn!(
+                        "the lease on `{credential}` was taken over by another rekey; this process stops writing for it"
+                    );
+                    self.held.lock().expect("not poisoned").remove(&credential);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("cannot renew the lease on `{credential}`: {e}"),
+            }
+        }
+    }
+
+    /// Gives a lease up at once, so another process need not wait for it
+    /// to expire.
+    fn release(&self, credential: &str) {
+        let Some(fence) = self.held.lock().expect("not poisoned").remove(credential) else { return };
+        let released = self.connection.execute(
+            "UPDATE leases SET owner = NULL, expires_at = NULL WHERE credential = ?1 AND owner = ?2 AND fence = ?3",
+            args![credential, &self.owner, fence],
+        );
+        if let Err(e) = released {
+            tracing::warn!("cannot release the lease on `{credential}` (it expires on its own): {e}");
+        }
+    }
+
+    fn fence(&self, credential: &str) -> Option<i64> {
+        self.held.lock().expect("not poisoned").get(credential).copied()
+    }
+}
+
+fn renew_while_alive(leases: &Weak<Leases>) {
+    let Some(every) = leases.upgrade().map(|l| l.ttl / 3) else { return };
+    loop {
+        std::thread::sleep(every);
+        match leases.upgrade() {
+            Some(leases) => leases.renew(),
+            None => return,
+        }
+    }
+}
+
+impl Store {
+    /// Takes the lease of `credential`, or `None` while another process
+    /// holds it.
+    pub fn lease(&self, credential: &str) -> Result<Option<Lease>, StoreError> {
+        let held = match &self.location {
+            super::Location::File(path) => flock_file(path, credential)?.map(|lock| Held::File { _lock: lock }),
+            super::Location::Postgres(target) => {
+                let leases = match self.leases.get() {
+                    Some(leases) => leases.clone(),
+                    None => {
+                        let leases = Leases::start(target)?;
+                        self.leases.get_or_init(|| leases.clone());
+                        leases
+                    }
+                };
+                leases.claim(credential)?.map(|_| Held::Fenced { leases, credential: credential.into() })
+            }
+        };
+        Ok(held.map(|held| Lease { _held: held }))
+    }
+
+    /// Whether a process is working on `credential` now. A rotation that
+    /// is `running` in the store while nobody holds its lease was
+    /// interrupted, and waits for `rekey resume` (or another daemon).
+    pub fn is_held(&self, credential: &str) -> Result<bool, StoreError> {
+        match &self.location {
+            super::Location::File(_) => Ok(self.lease(credential)?.is_none()),
+            super::Location::Postgres(_) => Ok(self
+                .db
+                .query_opt(
+                    "SELECT 1 FROM leases WHERE credential = ?1 AND owner IS NOT NULL AND expires_at > clock_timestamp()",
+                    args![credential],
+                )?
+                .is_some()),
+        }
+    }
+
+    /// Inside a write transaction about `credential`: checks that this
+    /// process still holds its lease with the token it was given. The row
+    /// is read `FOR SHARE`, so no claim can slip in before the commit.
+    /// Nothing to check on SQLite, whose lease cannot be lost.
+    pub(super) fn fenced(&self, credential: &str) -> Result<(), StoreError> {
+        let super::Location::Postgres(_) = &self.location else { return Ok(()) };
+        let (ours, owner) = match self.leases.get() {
+            Some(leases) => (leases.fence(credential), leases.owner.as_str()),
+            None => (None, ""),
+        };
+        let found: Option<i64> = self
+            .db
+            .query_opt(
+                "SELECT fence FROM leases WHERE credential = ?1 AND owner = ?2 FOR SHARE",
+                args![credential, owner],
+            )?
+            .map(|row| row.get(0))
+            .transpose()?;
+        match (ours, found) {
+            (Some(ours), Some(found)) if ours == found => Ok(()),
+            _ => Err(StoreError::Fenced { credential: credential.into(), token: ours }),
+        }
+    }
+}
+
+/// The SQLite lease: an exclusive `flock` on `<store>.locks/<credential>.lock`.
+fn flock_file(store: &Path, credential: &str) -> Result<Option<File>, StoreError> {
+    let dir = store.with_extension("locks");
+    let io = |source| StoreError::Io { path: dir.clone(), source };
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir).map_err(io)?;
+    let path = dir.join(format!("{credential}.lock"));
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(&path).map_err(io)?;
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(Some(file)),
+        Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+        Err(e) => Err(io(e.into())),
+    }
+}
