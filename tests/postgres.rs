@@ -5,127 +5,25 @@
 mod support;
 
 use rekey_test_artifacts::plugins;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use support::postgres::Postgres;
 use support::{Project, env_value, text};
 
 const ADMIN_PASSWORD: &str = "pg-admin-pw-8e21";
 const BLUE_PASSWORD: &str = "bluePasswordFirst0123456789";
 
-/// A PostgreSQL cluster in a temporary folder, stopped when dropped. Its log
-/// records every statement (`log_statement=all`).
-struct Postgres {
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-fn bin(tool: &str) -> PathBuf {
-    let root = Path::new("/usr/lib/postgresql");
-    let version = std::fs::read_dir(root)
-        .expect("PostgreSQL is installed (scripts/test installs it)")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .max();
-    version.expect("a PostgreSQL version").join("bin").join(tool)
-}
-
-fn as_postgres(tool: &str, args: &[&str]) {
-    let status = Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(bin(tool))
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "{tool} {args:?} failed");
-}
-
-impl Postgres {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        Command::new("chown").arg("postgres").arg(dir.path()).status().unwrap();
-        let path = dir.path().to_str().unwrap().to_string();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        as_postgres(
-            "initdb",
-            &["-D", &format!("{path}/data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"],
-        );
-        let server = Self { port, dir };
-        server.run();
-        server.sql(&format!(
-            "CREATE ROLE rekey_admin LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}';
-             CREATE ROLE app NOLOGIN;
-             CREATE ROLE app_blue LOGIN PASSWORD '{BLUE_PASSWORD}' IN ROLE app;
-             CREATE ROLE app_green NOLOGIN IN ROLE app;"
-        ));
-        server
-    }
-
-    /// Starts the server (again, after a kill).
-    fn run(&self) {
-        let path = self.dir.path().to_str().unwrap();
-        let options = format!("-p {} -k {path} -c listen_addresses=127.0.0.1 -c log_statement=all", self.port);
-        let (data, log) = (format!("{path}/data"), format!("{path}/server.log"));
-        as_postgres("pg_ctl", &["-D", &data, "-l", &log, "-w", "-o", &options, "start"]);
-    }
-
-    /// The postmaster's process id.
-    fn pid(&self) -> String {
-        let pid_file = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")).unwrap();
-        pid_file.lines().next().unwrap().to_string()
-    }
-
-    /// Runs SQL as the superuser over the local socket.
-    fn sql(&self, sql: &str) {
-        let status = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(bin("psql"))
-            .args([
-                "-h",
-                self.dir.path().to_str().unwrap(),
-                "-p",
-                &self.port.to_string(),
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "{sql}");
-    }
-
-    /// Whether `role` can log in over TCP with `password`.
-    fn login(&self, role: &str, password: &str) -> bool {
-        Command::new(bin("psql"))
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", role, "-d", "postgres", "-tAc", "SELECT 1"])
-            .env("PGPASSWORD", password)
-            .env("PGCONNECT_TIMEOUT", "5")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = format!("{}/data", self.dir.path().display());
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(bin("pg_ctl"))
-            .args(["-D", &data, "-m", "immediate", "stop"])
-            .stdout(std::process::Stdio::null())
-            .status();
-    }
+/// A server with the roles the tests rotate: an admin that may change
+/// them, and `app_blue`/`app_green` members of `app`.
+fn server() -> Postgres {
+    let server = Postgres::start();
+    server.sql(&format!(
+        "CREATE ROLE rekey_admin LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}';
+         CREATE ROLE app NOLOGIN;
+         CREATE ROLE app_blue LOGIN PASSWORD '{BLUE_PASSWORD}' IN ROLE app;
+         CREATE ROLE app_green NOLOGIN IN ROLE app;"
+    ));
+    server
 }
 
 /// A URI's role and password.
@@ -167,7 +65,7 @@ fn import_blue(project: &Project, pg: &Postgres) {
 
 #[test]
 fn alternating_roles_rotate_with_no_downtime_and_never_log_a_password() {
-    let pg = Arc::new(Postgres::start());
+    let pg = Arc::new(server());
     let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
     import_blue(&project, &pg);
     let env = project.dir.path().join("app.env");
@@ -212,7 +110,7 @@ fn alternating_roles_rotate_with_no_downtime_and_never_log_a_password() {
 
 #[test]
 fn a_single_role_gets_a_new_password_and_the_old_one_stops_working() {
-    let pg = Postgres::start();
+    let pg = server();
     let project = project(&pg, r#"role = "app_blue""#, pg.port);
     import_blue(&project, &pg);
     let out = project.run(&["rotate", "app-db"], "");
@@ -225,7 +123,7 @@ fn a_single_role_gets_a_new_password_and_the_old_one_stops_working() {
 
 #[test]
 fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
-    let pg = Postgres::start();
+    let pg = server();
     let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
     import_blue(&project, &pg);
     let out = project.run_with("TEST_PG_ADMIN", "not-the-admin-password", &["rotate", "app-db"]);
@@ -242,7 +140,7 @@ fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
 
 #[test]
 fn a_server_killed_mid_rotation_is_rolled_back_once_it_is_back() {
-    let pg = Postgres::start();
+    let pg = server();
     let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
     import_blue(&project, &pg);
     // prod's check kills the server: the check fails, the old URI goes back to
@@ -274,7 +172,7 @@ fn a_server_killed_mid_rotation_is_rolled_back_once_it_is_back() {
 
 #[test]
 fn a_generate_whose_answer_was_lost_is_made_again_on_the_same_role() {
-    let pg = Postgres::start();
+    let pg = server();
     let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
     import_blue(&project, &pg);
     // Killed once app_green can log in with a password nobody holds.
@@ -290,7 +188,7 @@ fn a_generate_whose_answer_was_lost_is_made_again_on_the_same_role() {
 
 #[test]
 fn an_emergency_rotation_retires_the_old_role_at_once() {
-    let pg = Postgres::start();
+    let pg = server();
     let project = project(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port);
     import_blue(&project, &pg);
     let out = project.run(&["rotate", "app-db", "--emergency", "--yes"], "");
@@ -302,7 +200,7 @@ fn an_emergency_rotation_retires_the_old_role_at_once() {
 
 #[test]
 fn an_unreachable_server_fails_cleanly() {
-    let pg = Postgres::start();
+    let pg = server();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let project = project(&pg, &format!(r#"role = "app_blue", port = {closed}"#), closed);
     import_blue(&project, &pg);
@@ -315,7 +213,7 @@ fn an_unreachable_server_fails_cleanly() {
 
 #[test]
 fn the_plugin_cannot_reach_an_address_it_was_not_granted() {
-    let pg = Postgres::start();
+    let pg = server();
     let project = project(&pg, r#"role = "app_blue""#, 1);
     import_blue(&project, &pg);
     let out = project.run(&["rotate", "app-db"], "");
@@ -330,7 +228,7 @@ fn the_plugin_cannot_reach_an_address_it_was_not_granted() {
 
 #[test]
 fn the_plugin_passes_the_conformance_kit_against_a_real_server() {
-    let pg = Postgres::start();
+    let pg = server();
     // A pair of its own, both standby: the kit makes two keys, as two rotations would.
     pg.sql(
         "CREATE ROLE kit NOLOGIN; CREATE ROLE kit_blue NOLOGIN IN ROLE kit; CREATE ROLE kit_green NOLOGIN IN ROLE kit;",

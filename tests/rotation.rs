@@ -27,7 +27,7 @@ impl Workspace {
         let server = KeyServer::start();
         let dir = tempfile::tempdir().unwrap();
         let toml = format!(
-            r#"
+            r#"{store}
 [[credential]]
 name = "api"
 plugin = "{plugin}"
@@ -47,6 +47,7 @@ targets = [{{ type = "json-file", path = "prod.json", pointer = "/api/key" }}]
 checks = [{{ type = "http", url = "{base}/me" }}]
 {extra_stage}
 "#,
+            store = support::store_lines(),
             plugin = plugins::WEBHOOK,
             base = server.base_url(),
             addr = server.addr,
@@ -484,7 +485,8 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
 
     let malformed = toml.replace("name = \"dev\"", "name = \"dev");
     std::fs::write(ws.path("bad.toml"), &malformed).unwrap();
-    failed_with(&ws.run(&["--config-file", "bad.toml", "rotate", "api"]), 2, "bad.toml:11:");
+    let line = malformed.lines().position(|l| l.contains("name = \"dev")).unwrap() + 1;
+    failed_with(&ws.run(&["--config-file", "bad.toml", "rotate", "api"]), 2, &format!("bad.toml:{line}:"));
 
     std::fs::write(ws.path("bad.toml"), toml.replace(plugins::WEBHOOK, "nope")).unwrap();
     failed_with(&ws.run(&["--config-file", "bad.toml", "rotate", "api"]), 2, "unknown plugin `nope`");
@@ -504,24 +506,23 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
     unchanged("a wrong master key");
 
     // One flipped bit in the sealed secret of the current key.
-    let db = rusqlite::Connection::open(ws.path("rekey.db")).unwrap();
-    let mut sealed: Vec<u8> =
-        db.query_row("SELECT secret FROM versions WHERE label = 'current'", [], |r| r.get(0)).unwrap();
-    *sealed.last_mut().unwrap() ^= 1;
-    db.execute("UPDATE versions SET secret = ?1 WHERE label = 'current'", [sealed]).unwrap();
-    drop(db);
+    if support::on_postgres() {
+        let flip = "set_byte(secret, length(secret) - 1, get_byte(secret, length(secret) - 1) # 1)";
+        support::store_sql(ws.dir.path(), &format!("UPDATE versions SET secret = {flip} WHERE label = 'current'"));
+    } else {
+        let db = rusqlite::Connection::open(ws.path("rekey.db")).unwrap();
+        let mut sealed: Vec<u8> =
+            db.query_row("SELECT secret FROM versions WHERE label = 'current'", [], |r| r.get(0)).unwrap();
+        *sealed.last_mut().unwrap() ^= 1;
+        db.execute("UPDATE versions SET secret = ?1 WHERE label = 'current'", [sealed]).unwrap();
+    }
     let tampered = snapshot(ws.dir.path());
     failed_with(&ws.run(&["rotate", "api"]), 1, "was tampered with (it does not decrypt for its row)");
     assert!(snapshot(ws.dir.path()) == tampered, "a tampered store changed nothing more");
 
-    let db = rusqlite::Connection::open(ws.path("rekey.db")).unwrap();
-    db.execute("UPDATE audit SET detail = '{\"emergency\":true}' WHERE seq = 2", []).unwrap();
-    drop(db);
+    support::store_sql(ws.dir.path(), "UPDATE audit SET detail = '{\"emergency\":true}' WHERE seq = 2");
     failed_with(&ws.run(&["audit", "verify"]), 1, "the audit log was tampered with: audit entry 2 was edited or moved");
-    let db = rusqlite::Connection::open(ws.path("rekey.db")).unwrap();
-    db.execute("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", []).unwrap();
-    db.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
-    drop(db);
+    support::store_sql(ws.dir.path(), "DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit); DELETE FROM audit WHERE seq = 2");
     failed_with(&ws.run(&["audit", "verify"]), 1, "audit entry 2 was removed");
 }
 
@@ -540,13 +541,7 @@ fn no_secret_is_ever_written_in_clear_to_the_store_or_the_logs() {
     secrets.push(KeyServer::ADMIN_TOKEN.into());
     let history = ws.json(&["credential", "show", "api", "--json"]);
     assert_eq!(history["versions"].as_array().unwrap().len(), 3);
-    let mut stored = Vec::new();
-    for file in std::fs::read_dir(ws.dir.path()).unwrap() {
-        let path = file.unwrap().path();
-        if path.to_string_lossy().contains("rekey.db") {
-            stored.extend(std::fs::read(path).unwrap());
-        }
-    }
+    let stored = support::store_bytes(ws.dir.path());
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
         assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret is in the store in clear");
@@ -562,8 +557,14 @@ fn a_backup_restores_into_a_fresh_store_with_another_master_key() {
     let mut export = ws.command(&["backup", "export", "--output", "backup.bin"]);
     assert!(support::run(export.env("REKEY_BACKUP_PASSPHRASE", "correct horse battery"), "").status.success());
 
-    for file in ["rekey.db", "rekey.key"] {
-        std::fs::remove_file(ws.path(file)).unwrap();
+    if support::on_postgres() {
+        // A new, empty database stands for the lost one.
+        ws.edit_config(|toml| format!("{}\n[[credential]]{}", support::store_lines(), toml.split_once("\n[[credential]]").unwrap().1));
+        std::fs::remove_file(ws.path("rekey.key")).unwrap();
+    } else {
+        for file in ["rekey.db", "rekey.key"] {
+            std::fs::remove_file(ws.path(file)).unwrap();
+        }
     }
     ws.ok(&["init"]);
     let mut wrong = ws.command(&["backup", "import", "backup.bin"]);
@@ -613,9 +614,10 @@ fn notifications_are_signed_events_for_every_outcome() {
     let (url, events, _server) = event_sink();
     let hook_key = "hook-signing-key-77";
     let toml = std::fs::read_to_string(ws.path("rekey.toml")).unwrap();
-    let toml = format!(
-        "[[notify]]\ntype = \"webhook\"\nurl = \"{url}\"\nsigning_secret = \"env:TEST_HOOK_KEY\"\n\n[[notify]]\ntype = \"exec\"\ncommand = [\"sh\", \"-c\", \"cat >> events.jsonl; echo >> events.jsonl\"]\n{toml}"
+    let notify = format!(
+        "[[notify]]\ntype = \"webhook\"\nurl = \"{url}\"\nsigning_secret = \"env:TEST_HOOK_KEY\"\n\n[[notify]]\ntype = \"exec\"\ncommand = [\"sh\", \"-c\", \"cat >> events.jsonl; echo >> events.jsonl\"]\n"
     );
+    let toml = toml.replacen("[[credential]]", &format!("{notify}[[credential]]"), 1);
     std::fs::write(ws.path("rekey.toml"), &toml).unwrap();
     let rotate = |args: &[&str]| support::run(ws.command(args).env("TEST_HOOK_KEY", hook_key), "");
     assert!(rotate(&["rotate", "api"]).status.success());

@@ -6,6 +6,7 @@
 pub mod agreement;
 pub mod components;
 pub mod daemon;
+pub mod postgres;
 pub mod redis;
 
 use rekey::runtime::{Limits, Runtime};
@@ -397,13 +398,19 @@ impl Project {
     }
 
     /// The same in `dir`, prepared by the caller (a file system mounted in it).
+    /// With `REKEY_TEST_STORE=postgres`, its store is a new database in a
+    /// PostgreSQL server this test process shares, unless `toml` names one.
     pub fn in_dir(dir: tempfile::TempDir, toml: &str, env: &[(&str, &str)]) -> Self {
-        std::fs::write(dir.path().join("rekey.toml"), toml).unwrap();
+        let toml = match toml.contains("store = ") {
+            true => toml.to_string(),
+            false => format!("{}{toml}", store_lines()),
+        };
+        std::fs::write(dir.path().join("rekey.toml"), &toml).unwrap();
         let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let project = Self { dir, cache: tempfile::tempdir().unwrap(), env };
         let init = project.run(&["init"], "");
         assert!(init.status.success(), "{:?}", text(&init));
-        approve_plugins(toml, |args| project.run(args, ""));
+        approve_plugins(&toml, |args| project.run(args, ""));
         project
     }
 
@@ -428,6 +435,45 @@ impl Project {
     pub fn env_value(&self, file: &str, variable: &str) -> String {
         env_value(&self.dir.path().join(file), variable)
     }
+}
+
+/// Whether this run puts the projects' stores on PostgreSQL
+/// (`REKEY_TEST_STORE=postgres`, as `scripts/test` runs the store suite a
+/// second time).
+pub fn on_postgres() -> bool {
+    std::env::var("REKEY_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// The `rekey.toml` lines that place a new project's store: none (SQLite
+/// in its folder), or a new database in PostgreSQL.
+pub fn store_lines() -> String {
+    if on_postgres() { postgres::store_database() } else { String::new() }
+}
+
+/// Runs `sql` directly on the store of the project in `dir`, as someone
+/// with access to its file or database (and not to the master key) could.
+pub fn store_sql(dir: &std::path::Path, sql: &str) {
+    match store_database(dir) {
+        Some(database) => postgres::store_sql(&database, sql),
+        None => rusqlite::Connection::open(dir.join("rekey.db")).unwrap().execute_batch(sql).unwrap(),
+    }
+}
+
+/// Every byte the store of the project in `dir` keeps on disk: its SQLite
+/// files, or the PostgreSQL cluster's.
+pub fn store_bytes(dir: &std::path::Path) -> Vec<u8> {
+    if store_database(dir).is_some() {
+        return postgres::cluster_bytes();
+    }
+    let files = std::fs::read_dir(dir).unwrap().map(|f| f.unwrap().path());
+    files.filter(|p| p.to_string_lossy().contains("rekey.db")).flat_map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// The PostgreSQL database of the project in `dir`, if its store is one.
+fn store_database(dir: &std::path::Path) -> Option<String> {
+    let toml = std::fs::read_to_string(dir.join("rekey.toml")).unwrap();
+    let url = toml.lines().find_map(|l| l.strip_prefix("store = \"postgres://"))?;
+    Some(url.trim_end_matches('"').rsplit('/').next().unwrap().to_string())
 }
 
 /// Approves every plugin file `toml` names by path with `rekey plugin

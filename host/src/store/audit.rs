@@ -113,7 +113,7 @@ impl Store {
 
     fn audit_rows(&self, credential: Option<&str>) -> Result<Vec<(Entry, String)>, StoreError> {
         let sql = "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
-                   WHERE ?1 IS NULL OR credential = ?1 ORDER BY seq";
+                   WHERE CAST(?1 AS TEXT) IS NULL OR credential = ?1 ORDER BY seq";
         self.all(sql, args![credential], |r| {
             let detail: String = r.get(5)?;
             let entry = Entry {

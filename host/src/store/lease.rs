@@ -66,10 +66,9 @@ impl Leases {
     /// Connects, and starts the thread that renews every lease held at a
     /// third of its lifetime; it ends with the store.
     pub(super) fn start(target: &location::Postgres) -> Result<Arc<Self>, StoreError> {
-        let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
         let leases = Arc::new(Self {
             connection: postgres::Connection::open(target)?,
-            owner: format!("{host}:{}:{}", std::process::id(), hex::encode(super::rand_bytes::<4>())),
+            owner: format!("{}:{}:{}", host(), std::process::id(), hex::encode(super::rand_bytes::<4>())),
             ttl: target.lease,
             held: Mutex::default(),
         });
@@ -96,10 +95,37 @@ impl Leases {
              RETURNING fence",
             args![credential, &self.owner, self.ttl.as_millis() as i64],
         )?;
-        let Some(row) = claimed.first() else { return Ok(None) };
-        let fence: i64 = row.get(0)?;
+        let claimed = match claimed.first() {
+            Some(row) => Some(row.get(0)?),
+            None => self.take_from_the_dead(credential)?,
+        };
+        let Some(fence) = claimed else { return Ok(None) };
         self.held.lock().expect("not poisoned").insert(credential.into(), fence);
         Ok(Some(fence))
+    }
+
+    /// Takes over a lease whose holder was a process on this host that is
+    /// gone (killed, crashed): on one host, a dead holder is known at
+    /// once, as a `flock` would be, without waiting for the expiry. A
+    /// holder elsewhere, or alive (if stopped), keeps it until it expires.
+    fn take_from_the_dead(&self, credential: &str) -> Result<Option<i64>, StoreError> {
+        let holder = self.connection.query(
+            "SELECT owner, fence FROM leases WHERE credential = ?1 AND owner IS NOT NULL",
+            args![credential],
+        )?;
+        let Some(holder) = holder.first() else { return Ok(None) };
+        let (owner, fence): (String, i64) = (holder.get(0)?, holder.get(1)?);
+        if !dead_here(&owner) {
+            return Ok(None);
+        }
+        let taken = self.connection.query(
+            "UPDATE leases SET owner = ?2, fence = fence + 1,
+                 expires_at = clock_timestamp() + ?5::bigint * interval '1 millisecond'
+             WHERE credential = ?1 AND owner = ?3 AND fence = ?4
+             RETURNING fence",
+            args![credential, &self.owner, &owner, fence, self.ttl.as_millis() as i64],
+        )?;
+        taken.first().map(|row| row.get(0)).transpose()
     }
 
     /// Extends every lease held; one found taken over is dropped (its
@@ -143,6 +169,25 @@ impl Leases {
     }
 }
 
+/// This host's name, as lease owners name their host.
+fn host() -> String {
+    rustix::system::uname().nodename().to_string_lossy().into_owned()
+}
+
+/// Whether `owner` (`host:pid:nonce`) names a process of this host that
+/// no longer exists.
+fn dead_here(owner: &str) -> bool {
+    let mut parts = owner.rsplitn(3, ':');
+    let (_nonce, pid, host_name) = (parts.next(), parts.next(), parts.next());
+    let pid = pid.and_then(|p| p.parse().ok()).and_then(rustix::process::Pid::from_raw);
+    match pid {
+        Some(pid) if host_name == Some(host().as_str()) => {
+            rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+        }
+        _ => false,
+    }
+}
+
 fn renew_while_alive(leases: &Weak<Leases>) {
     let Some(every) = leases.upgrade().map(|l| l.ttl / 3) else { return };
     loop {
@@ -177,17 +222,19 @@ impl Store {
 
     /// Whether a process is working on `credential` now. A rotation that
     /// is `running` in the store while nobody holds its lease was
-    /// interrupted, and waits for `rekey resume` (or another daemon).
+    /// interrupted, and waits for `rekey resume` (or another daemon). On
+    /// PostgreSQL a lease whose holder died on this host is not held.
     pub fn is_held(&self, credential: &str) -> Result<bool, StoreError> {
         match &self.location {
             super::Location::File(_) => Ok(self.lease(credential)?.is_none()),
-            super::Location::Postgres(_) => Ok(self
-                .db
-                .query_opt(
-                    "SELECT 1 FROM leases WHERE credential = ?1 AND owner IS NOT NULL AND expires_at > clock_timestamp()",
+            super::Location::Postgres(_) => {
+                let holder: Option<String> = self.one(
+                    "SELECT owner FROM leases WHERE credential = ?1 AND owner IS NOT NULL AND expires_at > clock_timestamp()",
                     args![credential],
-                )?
-                .is_some()),
+                    |row| row.get(0),
+                )?;
+                Ok(holder.is_some_and(|owner| !dead_here(&owner)))
+            }
         }
     }
 

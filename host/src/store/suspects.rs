@@ -60,7 +60,7 @@ impl Store {
     /// The unresolved suspects, of one credential or of all.
     pub fn suspects(&self, credential: Option<&str>) -> Result<Vec<Suspect>, StoreError> {
         let sql = "SELECT id, credential, rotation, key_id, reason, found_at FROM suspects
-                   WHERE resolved_at IS NULL AND (?1 IS NULL OR credential = ?1) ORDER BY id";
+                   WHERE resolved_at IS NULL AND (CAST(?1 AS TEXT) IS NULL OR credential = ?1) ORDER BY id";
         self.all(sql, args![credential], |r| {
             Ok(Suspect {
                 id: r.get(0)?,

@@ -1,0 +1,194 @@
+//! A real PostgreSQL server for the tests: each one a cluster initialised
+//! in a temporary folder and started on a free loopback port (as the
+//! `postgres` user: the server refuses to run as root). The provider tests
+//! start one each; the store suite (`REKEY_TEST_STORE=postgres`) shares one
+//! per test process, a database per project.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A PostgreSQL cluster in a temporary folder, stopped when dropped. Its log
+/// records every statement (`log_statement=all`).
+pub struct Postgres {
+    pub port: u16,
+    dir: tempfile::TempDir,
+}
+
+fn bin(tool: &str) -> PathBuf {
+    let root = Path::new("/usr/lib/postgresql");
+    let version = std::fs::read_dir(root)
+        .expect("PostgreSQL is installed (scripts/test installs it)")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .max();
+    version.expect("a PostgreSQL version").join("bin").join(tool)
+}
+
+fn as_postgres(tool: &str, args: &[&str]) {
+    let status = Command::new("runuser")
+        .args(["-u", "postgres", "--"])
+        .arg(bin(tool))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{tool} {args:?} failed");
+}
+
+impl Postgres {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Command::new("chown").arg("postgres").arg(dir.path()).status().unwrap();
+        let path = dir.path().to_str().unwrap().to_string();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        as_postgres(
+            "initdb",
+            &["-D", &format!("{path}/data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"],
+        );
+        let server = Self { port, dir };
+        server.run();
+        server
+    }
+
+    /// Starts the server (again, after a kill).
+    pub fn run(&self) {
+        let path = self.dir.path().to_str().unwrap();
+        let options = format!("-p {} -k {path} -c listen_addresses=127.0.0.1 -c log_statement=all", self.port);
+        let (data, log) = (format!("{path}/data"), format!("{path}/server.log"));
+        as_postgres("pg_ctl", &["-D", &data, "-l", &log, "-w", "-o", &options, "start"]);
+    }
+
+    /// The postmaster's process id.
+    pub fn pid(&self) -> String {
+        let pid_file = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")).unwrap();
+        pid_file.lines().next().unwrap().to_string()
+    }
+
+    /// Runs SQL as the superuser over the local socket.
+    pub fn sql(&self, sql: &str) {
+        self.sql_in("postgres", sql);
+    }
+
+    /// Runs SQL as the superuser in `database`.
+    pub fn sql_in(&self, database: &str, sql: &str) {
+        let status = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin("psql"))
+            .args([
+                "-h",
+                self.dir.path().to_str().unwrap(),
+                "-p",
+                &self.port.to_string(),
+                "-d",
+                database,
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{sql}");
+    }
+
+    /// Whether `role` can log in over TCP with `password`.
+    pub fn login(&self, role: &str, password: &str) -> bool {
+        Command::new(bin("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", role, "-d", "postgres", "-tAc", "SELECT 1"])
+            .env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "5")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Postgres {
+    /// Stops the server at once.
+    pub fn stop(&self) {
+        let data = format!("{}/data", self.dir.path().display());
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin("pg_ctl"))
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+
+/// The password of the `rekey` role that owns the store databases.
+const STORE_PASSWORD: &str = "store-pw-5b0c";
+
+/// The cluster this test process shares, stopped when the process exits.
+fn shared() -> &'static Postgres {
+    static SHARED: OnceLock<Postgres> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let server = Postgres::start();
+        server.sql(&format!("CREATE ROLE rekey LOGIN CREATEDB PASSWORD '{STORE_PASSWORD}';"));
+        extern "C" fn stop() {
+            if let Some(server) = SHARED.get() {
+                server.stop();
+            }
+        }
+        // SAFETY: registers a plain function to run at exit.
+        unsafe { libc::atexit(stop) };
+        server
+    })
+}
+
+/// A new, empty database in the shared cluster, and the `rekey.toml`
+/// lines that make it a project's store (the password in a file beside
+/// the cluster, as an operator would keep it).
+pub fn store_database() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let server = shared();
+    let name = format!("store_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+    server.sql(&format!("CREATE DATABASE {name} OWNER rekey;"));
+    let password = server.dir.path().join("store-password");
+    if !password.exists() {
+        std::fs::write(&password, STORE_PASSWORD).unwrap();
+    }
+    format!(
+        "store = \"postgres://rekey@127.0.0.1:{}/{name}\"\nstore_password = \"file:{}\"\n",
+        server.port,
+        password.display()
+    )
+}
+
+/// Runs `sql` in a store database of the shared cluster.
+pub fn store_sql(database: &str, sql: &str) {
+    shared().sql_in(database, sql);
+}
+
+/// Every file of the shared cluster (tables, WAL), concatenated.
+pub fn cluster_bytes() -> Vec<u8> {
+    fn walk(dir: &Path, out: &mut Vec<u8>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.extend(bytes);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&shared().dir.path().join("data"), &mut out);
+    out
+}
