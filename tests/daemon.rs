@@ -14,38 +14,11 @@ mod support;
 
 use rekey::store::Store;
 use rekey::store::rotations::State;
-use rekey_test_artifacts::plugins;
 use std::process::Output;
 use std::time::Duration;
 use support::agreement::{Disagreement, disagreement};
-use support::daemon::{Daemon, daemon_table, get, sample};
+use support::daemon::{ADMIN_VAR, Daemon, daemon_table, get, names, sample, webhook_credentials};
 use support::{KeyServer, Project, text};
-
-const ADMIN_VAR: &str = "TEST_API_ADMIN_TOKEN";
-
-fn names(count: usize) -> Vec<String> {
-    (0..count).map(|i| format!("c{i:02}")).collect()
-}
-
-/// `webhook` credentials `names` against `server`, due every `max_age`,
-/// each creating keys named after itself so the server can tell whose
-/// creates overlap.
-fn webhook_credentials(server: &KeyServer, names: &[String], max_age: &str) -> String {
-    names
-        .iter()
-        .map(|name| {
-            support::webhook_credential(name, plugins::WEBHOOK, server, ADMIN_VAR, &format!("{name}.env"))
-                .replace(
-                    r#"verify-path = "/me" }"#,
-                    &format!(r#"verify-path = "/me", create-body = '{{"name": "{name} {{rotation-id}}"}}' }}"#),
-                )
-                .replace(
-                    r#"policy = { grace_period = "0s" }"#,
-                    &format!(r#"policy = {{ max_age = "{max_age}", grace_period = "0s" }}"#),
-                )
-        })
-        .collect()
-}
 
 /// A `random` credential `name`, deployed to `NAME.env` as `KEY`, due every `max_age`.
 fn random_every(name: &str, max_age: &str) -> String {

@@ -522,7 +522,10 @@ fn bad_input_is_a_clear_error_that_changes_nothing() {
 
     support::store_sql(ws.dir.path(), "UPDATE audit SET detail = '{\"emergency\":true}' WHERE seq = 2");
     failed_with(&ws.run(&["audit", "verify"]), 1, "the audit log was tampered with: audit entry 2 was edited or moved");
-    support::store_sql(ws.dir.path(), "DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit); DELETE FROM audit WHERE seq = 2");
+    support::store_sql(
+        ws.dir.path(),
+        "DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit); DELETE FROM audit WHERE seq = 2",
+    );
     failed_with(&ws.run(&["audit", "verify"]), 1, "audit entry 2 was removed");
 }
 
@@ -559,7 +562,9 @@ fn a_backup_restores_into_a_fresh_store_with_another_master_key() {
 
     if support::on_postgres() {
         // A new, empty database stands for the lost one.
-        ws.edit_config(|toml| format!("{}\n[[credential]]{}", support::store_lines(), toml.split_once("\n[[credential]]").unwrap().1));
+        ws.edit_config(|toml| {
+            format!("{}\n[[credential]]{}", support::store_lines(), toml.split_once("\n[[credential]]").unwrap().1)
+        });
         std::fs::remove_file(ws.path("rekey.key")).unwrap();
     } else {
         for file in ["rekey.db", "rekey.key"] {

@@ -7,6 +7,40 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+/// The variable the key API's admin token is in.
+pub const ADMIN_VAR: &str = "TEST_API_ADMIN_TOKEN";
+
+/// `c00`, `c01`…
+pub fn names(count: usize) -> Vec<String> {
+    (0..count).map(|i| format!("c{i:02}")).collect()
+}
+
+/// `webhook` credentials `names` against `server`, due every `max_age`,
+/// each creating keys named after itself so the server can tell whose
+/// creates overlap.
+pub fn webhook_credentials(server: &super::KeyServer, names: &[String], max_age: &str) -> String {
+    names
+        .iter()
+        .map(|name| {
+            super::webhook_credential(
+                name,
+                rekey_test_artifacts::plugins::WEBHOOK,
+                server,
+                ADMIN_VAR,
+                &format!("{name}.env"),
+            )
+            .replace(
+                r#"verify-path = "/me" }"#,
+                &format!(r#"verify-path = "/me", create-body = '{{"name": "{name} {{rotation-id}}"}}' }}"#),
+            )
+            .replace(
+                r#"policy = { grace_period = "0s" }"#,
+                &format!(r#"policy = {{ max_age = "{max_age}", grace_period = "0s" }}"#),
+            )
+        })
+        .collect()
+}
+
 /// A `[daemon]` table serving on a free loopback port, and that port.
 pub fn daemon_table(extra: &str) -> (String, SocketAddr) {
     let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();

@@ -131,7 +131,6 @@ impl Postgres {
     }
 }
 
-
 /// The password of the `rekey` role that owns the store databases.
 const STORE_PASSWORD: &str = "store-pw-5b0c";
 

@@ -47,6 +47,26 @@ pub struct Agenda {
     pub now: Vec<Task>,
     /// When more falls due, if ever.
     pub next: Option<i64>,
+    /// The standing it was read from.
+    pub seen: Standing,
+}
+
+/// What an agenda depends on: the current version and the open rotation.
+/// Another process (a daemon sharing the store, a `rekey rotate` at a
+/// shell) that rotated the credential since changes it, and the agenda is
+/// then stale.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Standing {
+    current: Option<i64>,
+    open: Option<(String, State)>,
+}
+
+impl Standing {
+    /// The credential's standing in the store now.
+    pub fn read(store: &Store, name: &str) -> Result<Self, StoreError> {
+        let current = store.labeled(name, Label::Current)?.map(|v| v.version);
+        Ok(Self { current, open: store.open_rotation(name)?.map(|r| (r.id, r.state)) })
+    }
 }
 
 impl Agenda {
@@ -98,7 +118,9 @@ pub fn agenda(spec: &CredentialSpec, store: &Store, now: i64, frozen_until: Opti
     let name = spec.name.get_ref();
     let current = store.labeled(name, Label::Current)?;
     let open = store.open_rotation(name)?;
-    let mut agenda = Agenda::default();
+    let seen =
+        Standing { current: current.as_ref().map(|v| v.version), open: open.as_ref().map(|r| (r.id.clone(), r.state)) };
+    let mut agenda = Agenda { seen, ..Agenda::default() };
     remind_before(spec, store, current.as_ref(), now, &mut agenda)?;
     let manual = Config::is_manual(spec);
     if let (Some(every), Some(current)) = (spec.policy.verify_every, &current)

@@ -68,7 +68,7 @@ pub enum DaemonError {
 }
 
 /// How long a credential that another process holds waits before the next try.
-const BUSY_RETRY: i64 = 30;
+const BUSY_RETRY: i64 = 5;
 /// How often every credential's agenda and metrics are read again from the
 /// store, to notice what other processes (`rekey rotate` at a shell) did.
 const REFRESH: Duration = Duration::from_secs(60);
@@ -280,7 +280,7 @@ impl Daemon<'_> {
                     self.metrics.running(1);
                     let session = &session;
                     jobs.push(async move {
-                        let tended = tend::tend(session, self.metrics, spec, agenda.now).await;
+                        let tended = tend::tend(session, self.metrics, spec, agenda).await;
                         (name, tended)
                     });
                 }

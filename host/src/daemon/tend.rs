@@ -2,7 +2,7 @@
 //! with the provider, rotating it. Each event is sent to the notifiers and
 //! written to the audit log.
 
-use super::agenda::Task;
+use super::agenda::{Agenda, Standing, Task};
 use super::metrics::Metrics;
 use crate::config::{Config, CredentialSpec};
 use crate::deploy::notify;
@@ -22,15 +22,22 @@ pub struct Tended {
     pub failed: bool,
 }
 
-/// Does `tasks` on `spec`, in order.
-pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpec, tasks: Vec<Task>) -> Tended {
+/// Does the agenda's tasks on `spec`, in order. Once it holds the
+/// credential's lease, it checks the agenda is not stale: another process
+/// may have rotated the credential between the agenda's reading and the
+/// lease, and its work is then not done twice (the daemon reads a new
+/// agenda, as for a credential another process holds).
+pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpec, agenda: Agenda) -> Tended {
     let (config, store) = (session.config(), session.store());
     let name = spec.name.get_ref();
     let mut rotator: Option<Rotator<'_>> = None;
     let mut failed = false;
-    for task in tasks {
+    for task in agenda.now {
         if !matches!(task, Task::Remind { .. }) && rotator.is_none() {
             match session.rotator(name).await {
+                Ok(_) if Standing::read(store, name).is_ok_and(|now| now != agenda.seen) => {
+                    return Tended { busy: true, failed: false };
+                }
                 Ok(r) => rotator = Some(r),
                 Err(RotationError::Store(StoreError::Busy { .. })) => return Tended { busy: true, failed: false },
                 Err(e) => {

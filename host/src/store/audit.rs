@@ -66,6 +66,9 @@ impl Store {
         detail: serde_json::Value,
     ) -> Result<(), StoreError> {
         self.write(|| {
+            if let Some(credential) = credential {
+                self.fenced_if_leased(credential)?;
+            }
             let last: Option<(i64, String)> =
                 self.one("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1", &[], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let seq = last.as_ref().map_or(1, |(seq, _)| seq + 1);

@@ -58,8 +58,10 @@ pub(super) struct Leases {
     /// This process, as the `owner` column names it.
     owner: String,
     ttl: Duration,
-    /// Credential → the fencing token of its lease.
-    held: Mutex<HashMap<String, i64>>,
+    /// Credential → the fencing token of its lease, and whether a renewal
+    /// found it taken over (it stays until released, so that every write
+    /// about the credential keeps failing its check).
+    held: Mutex<HashMap<String, (i64, bool)>>,
 }
 
 impl Leases {
@@ -100,7 +102,7 @@ impl Leases {
             None => self.take_from_the_dead(credential)?,
         };
         let Some(fence) = claimed else { return Ok(None) };
-        self.held.lock().expect("not poisoned").insert(credential.into(), fence);
+        self.held.lock().expect("not poisoned").insert(credential.into(), (fence, false));
         Ok(Some(fence))
     }
 
@@ -109,10 +111,9 @@ impl Leases {
     /// once, as a `flock` would be, without waiting for the expiry. A
     /// holder elsewhere, or alive (if stopped), keeps it until it expires.
     fn take_from_the_dead(&self, credential: &str) -> Result<Option<i64>, StoreError> {
-        let holder = self.connection.query(
-            "SELECT owner, fence FROM leases WHERE credential = ?1 AND owner IS NOT NULL",
-            args![credential],
-        )?;
+        let holder = self
+            .connection
+            .query("SELECT owner, fence FROM leases WHERE credential = ?1 AND owner IS NOT NULL", args![credential])?;
         let Some(holder) = holder.first() else { return Ok(None) };
         let (owner, fence): (String, i64) = (holder.get(0)?, holder.get(1)?);
         if !dead_here(&owner) {
@@ -128,10 +129,13 @@ impl Leases {
         taken.first().map(|row| row.get(0)).transpose()
     }
 
-    /// Extends every lease held; one found taken over is dropped (its
-    /// holder's next journal write fails on the stale token).
+    /// Extends every lease held; one found taken over is marked lost, and
+    /// no longer renewed.
     fn renew(&self) {
-        let held: Vec<(String, i64)> = self.held.lock().expect("not poisoned").clone().into_iter().collect();
+        let held: Vec<(String, i64)> = {
+            let held = self.held.lock().expect("not poisoned");
+            held.iter().filter(|(_, (_, lost))| !lost).map(|(c, (fence, _))| (c.clone(), *fence)).collect()
+        };
         for (credential, fence) in held {
             let renewed = self.connection.execute(
                 "UPDATE leases SET expires_at = clock_timestamp() + ?4::bigint * interval '1 millisecond'
@@ -141,9 +145,11 @@ impl Leases {
             match renewed {
                 Ok(0) => {
                     tracing::warn!(
-                        "the lease on `{credential}` was taken over by another rekey; this process stops writing for it"
+                        "the lease on `{credential}` was taken over by another rekey; this process writes nothing more about it"
                     );
-                    self.held.lock().expect("not poisoned").remove(&credential);
+                    if let Some(entry) = self.held.lock().expect("not poisoned").get_mut(&credential) {
+                        entry.1 = true;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("cannot renew the lease on `{credential}`: {e}"),
@@ -154,7 +160,7 @@ impl Leases {
     /// Gives a lease up at once, so another process need not wait for it
     /// to expire.
     fn release(&self, credential: &str) {
-        let Some(fence) = self.held.lock().expect("not poisoned").remove(credential) else { return };
+        let Some((fence, _)) = self.held.lock().expect("not poisoned").remove(credential) else { return };
         let released = self.connection.execute(
             "UPDATE leases SET owner = NULL, expires_at = NULL WHERE credential = ?1 AND owner = ?2 AND fence = ?3",
             args![credential, &self.owner, fence],
@@ -165,7 +171,7 @@ impl Leases {
     }
 
     fn fence(&self, credential: &str) -> Option<i64> {
-        self.held.lock().expect("not poisoned").get(credential).copied()
+        self.held.lock().expect("not poisoned").get(credential).map(|(fence, _)| *fence)
     }
 }
 
@@ -235,6 +241,16 @@ impl Store {
                 )?;
                 Ok(holder.is_some_and(|owner| !dead_here(&owner)))
             }
+        }
+    }
+
+    /// [`Store::fenced`] when this process holds (or held, and has not
+    /// released) the lease of `credential`: an audit entry about it, from a
+    /// plugin call say, is not written after another process took over.
+    pub(super) fn fenced_if_leased(&self, credential: &str) -> Result<(), StoreError> {
+        match self.leases.get() {
+            Some(leases) if leases.fence(credential).is_some() => self.fenced(credential),
+            _ => Ok(()),
         }
     }
 
