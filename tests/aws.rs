@@ -34,7 +34,7 @@ struct Moto {
 impl Moto {
     fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Self::spawn(port);
+        let child = Self::spawn(port, 8);
         let endpoint = format!("http://127.0.0.1:{port}");
         let setup = Command::new(venv("python")).arg(script("setup.py")).arg(&endpoint).output().unwrap();
         assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
@@ -43,11 +43,12 @@ impl Moto {
         Self { endpoint, port, child, admin: pair("admin"), app: pair("app") }
     }
 
-    /// A moto server on `port`, once it accepts connections.
-    fn spawn(port: u16) -> Child {
+    /// A moto server on `port` that authenticates every request after the
+    /// first `unauthenticated`, once it accepts connections.
+    fn spawn(port: u16, unauthenticated: u32) -> Child {
         let child = Command::new(venv("moto_server"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", "8")
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", unauthenticated.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -207,7 +208,7 @@ fn an_endpoint_killed_mid_rotation_gets_a_clear_error_and_the_old_key_back_in_pl
     // moto keeps its state in memory: the restarted endpoint knows no key, so
     // revoking the new one finds it gone, and the rollback completes.
     let _ = moto.child.wait();
-    moto.child = Moto::spawn(moto.port);
+    moto.child = Moto::spawn(moto.port, 8);
     let resumed = project.run(&["resume"], "");
     assert!(resumed.status.success(), "{:?}", text(&resumed));
     assert!(text(&resumed).0.contains("app-aws: rolled back"), "{:?}", text(&resumed));
@@ -245,4 +246,97 @@ fn the_plugin_passes_the_conformance_kit_against_moto_and_leaves_no_key_behind()
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "0", "the kit revoked both keys it made");
+}
+
+/// A moto server whose KMS holds two keys, and a user allowed to use them
+/// (every request after the setup signed and checked).
+struct Kms {
+    moto: Child,
+    endpoint: String,
+    user: (String, String),
+    keys: [String; 2],
+}
+
+impl Kms {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let moto = Moto::spawn(port, 3);
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let setup = Command::new(venv("python")).arg(script("kms_setup.py")).arg(&endpoint).output().unwrap();
+        assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
+        let made: Value = serde_json::from_slice(&setup.stdout).unwrap();
+        let text = |v: &Value| v.as_str().unwrap().to_string();
+        Self {
+            moto,
+            endpoint,
+            user: (text(&made["user"][0]), text(&made["user"][1])),
+            keys: [text(&made["keys"][0]), text(&made["keys"][1])],
+        }
+    }
+
+    /// The environment a `rekey` using KMS runs in.
+    fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", self.user.0.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", self.user.1.as_str()),
+            ("AWS_ENDPOINT_URL_KMS", self.endpoint.as_str()),
+        ]
+    }
+
+    /// Runs a boto3 KMS call, e.g. `schedule_key_deletion(KeyId=…)`.
+    fn boto(&self, call: &str) {
+        let code = format!(
+            "import boto3; boto3.client('kms', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='{}', aws_secret_access_key='{}').{call}",
+            self.endpoint, self.user.0, self.user.1
+        );
+        let out = Command::new(venv("python")).args(["-c", &code]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for Kms {
+    fn drop(&mut self) {
+        let _ = self.moto.kill();
+        let _ = self.moto.wait();
+    }
+}
+
+#[test]
+fn a_master_key_held_by_kms_opens_the_store_and_a_wrong_or_deleted_key_fails_clearly_changing_nothing() {
+    let kms = Kms::start();
+    let toml = |arn: &str| format!("key = \"aws-kms:{arn}\"\n{}", support::random_credential("s", "s.env", "KEY"));
+    let project = Project::new(&toml(&kms.keys[0]), &kms.env());
+    assert!(!project.dir.path().join("rekey.key").exists(), "no key file: KMS holds the key");
+    let rotated = project.run(&["rotate", "s"], "");
+    assert!(rotated.status.success(), "{:?}", text(&rotated));
+    let key = env_value(&project.dir.path().join("s.env"), "KEY");
+    let audit = |project: &Project| text(&project.run(&["audit", "log", "--json"], "")).0;
+    let before = audit(&project);
+    let refused = |why: &str| {
+        let out = project.run(&["rotate", "s"], "");
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+        assert!(format!("{stdout}{stderr}").contains(why), "expected {why:?} in:\n{stdout}{stderr}");
+        assert_eq!(env_value(&project.dir.path().join("s.env"), "KEY"), key, "the target is unchanged");
+    };
+
+    // Another KMS key cannot unwrap the store's master key.
+    std::fs::write(project.dir.path().join("rekey.toml"), toml(&kms.keys[1])).unwrap();
+    refused(&format!("AWS KMS key {}: Decrypt refused (400 Bad Request): AccessDeniedException", kms.keys[1]));
+    // Nor can the right one once it is scheduled for deletion (moto wants the bare id here).
+    std::fs::write(project.dir.path().join("rekey.toml"), toml(&kms.keys[0])).unwrap();
+    let id = kms.keys[0].rsplit('/').next().unwrap();
+    kms.boto(&format!("schedule_key_deletion(KeyId='{id}', PendingWindowInDays=7)"));
+    refused("the key is PendingDeletion, so it cannot unwrap the store's master key");
+    // Without credentials, rekey says which ones to set.
+    let mut bare = project.command(&["status"]);
+    let out = support::run(bare.env_remove("AWS_ACCESS_KEY_ID"), "");
+    assert!(text(&out).1.contains("no AWS credentials: set AWS_ACCESS_KEY_ID"), "{:?}", text(&out));
+
+    kms.boto(&format!("cancel_key_deletion(KeyId='{id}')"));
+    kms.boto(&format!("enable_key(KeyId='{id}')"));
+    assert_eq!(audit(&project), before, "the refused attempts changed nothing");
+    let verified = project.run(&["audit", "verify"], "");
+    assert!(verified.status.success(), "{:?}", text(&verified));
+    assert!(project.run(&["rotate", "s"], "").status.success());
 }

@@ -46,7 +46,8 @@ impl Fleet {
         let names = names(credentials);
         let targets = tempfile::tempdir().unwrap();
         let shared_targets = format!("type = \"env-file\", path = \"{}/", targets.path().display());
-        let body = webhook_credentials(&server, &names, max_age).replace("type = \"env-file\", path = \"", &shared_targets);
+        let body =
+            webhook_credentials(&server, &names, max_age).replace("type = \"env-file\", path = \"", &shared_targets);
         let store = support::store_lines();
         let cache = tempfile::tempdir().unwrap();
         let members: Vec<Member> = (0..daemons)

@@ -109,6 +109,9 @@ impl Config {
         let m = &manifest;
         Location::parse(&m.store, m.store_password.as_deref(), m.store_ca.as_deref(), m.store_lease, &dir)
             .map_err(|message| error(text.find("store"), message))?;
+        if let Some(key) = &m.key {
+            crate::store::kms::Kms::parse(key).map_err(|message| error(text.find("key"), message))?;
+        }
         Ok(Self { file: file.into(), dir, manifest, index })
     }
 
@@ -124,9 +127,16 @@ impl Config {
             .expect("validated when the file was read")
     }
 
+    /// Where the master key comes from: `key` (a KMS key), the
+    /// environment, or the key file.
+    pub fn key_source<'a>(&self, key_file: &'a Path) -> crate::store::crypto::KeySource<'a> {
+        crate::store::crypto::KeySource::configured(self.manifest.key.as_deref(), key_file)
+            .expect("validated when the file was read")
+    }
+
     /// Opens the store with the master key.
     pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
-        crate::store::Store::open(&self.store(), &self.key_file())
+        crate::store::Store::open_with(&self.store(), &self.key_source(&self.key_file()))
     }
 
     /// The master key file's path [default: beside an SQLite store, with

@@ -31,6 +31,9 @@ pub struct Manifest {
     pub store_lease: Duration,
     /// The master key file [default: the store's path with `.key`].
     pub key_file: Option<PathBuf>,
+    /// A master key held by AWS KMS instead, `aws-kms:arn:aws:kms:…`
+    /// (envelope encryption: the store keeps the data key KMS wrapped).
+    pub key: Option<String>,
     /// Where `rekey plugin install` puts plugins, and where plugins named
     /// without a path are looked up first (then in `$REKEY_PLUGIN_DIR`)
     /// [default: `plugins`].

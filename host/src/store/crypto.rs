@@ -31,6 +31,8 @@ pub enum KeySource<'a> {
     Passphrase(Zeroizing<String>),
     /// A key file (base64 of 32 bytes) only its owner can read.
     File(&'a Path),
+    /// A data key wrapped by AWS KMS, kept in the store (`key = "aws-kms:…"`).
+    Kms(super::kms::Kms),
 }
 
 impl<'a> KeySource<'a> {
@@ -43,10 +45,27 @@ impl<'a> KeySource<'a> {
         }
     }
 
-    /// The master key; `salt` is the store's Argon2id salt.
-    pub fn master_key(&self, salt: &[u8]) -> Result<MasterKey, StoreError> {
+    /// The sources of a store whose `rekey.toml` says `key` (a KMS key),
+    /// or else [`KeySource::find`].
+    pub fn configured(key: Option<&str>, key_file: &'a Path) -> Result<Self, StoreError> {
+        match key {
+            Some(key) => super::kms::Kms::parse(key).map(Self::Kms).map_err(StoreError::MasterKey),
+            None => Ok(Self::find(key_file)),
+        }
+    }
+
+    /// The master key; `salt` is the store's Argon2id salt, `wrapped` the
+    /// data key KMS wrapped, if the store has one.
+    pub fn master_key(&self, salt: &[u8], wrapped: Option<&[u8]>) -> Result<MasterKey, StoreError> {
         let bad = |what: String| StoreError::MasterKey(what);
         match self {
+            Self::Kms(kms) => match wrapped {
+                Some(wrapped) => kms.unwrap(wrapped),
+                None => Err(bad(format!(
+                    "rekey.toml names the KMS key {}, but this store's master key is not held by KMS; remove `key`, or move the store under it with `rekey store rewrap --to aws-kms:…`",
+                    kms.arn()
+                ))),
+            },
             Self::Env(text) => MasterKey::decode(text).map_err(|e| bad(format!("${MASTER_KEY_VAR} {e}"))),
             Self::Passphrase(phrase) => {
                 let mut key = Zeroizing::new([0u8; KEY_BYTES]);
@@ -84,6 +103,7 @@ impl<'a> KeySource<'a> {
             Self::Env(_) => format!("${MASTER_KEY_VAR}"),
             Self::Passphrase(_) => format!("${PASSPHRASE_VAR}"),
             Self::File(path) => format!("the key file {}", path.display()),
+            Self::Kms(kms) => format!("the AWS KMS key {}", kms.arn()),
         }
     }
 }
@@ -106,11 +126,16 @@ impl MasterKey {
 
     fn decode(text: &str) -> Result<Self, String> {
         let bytes = Zeroizing::new(BASE64.decode(text.trim()).map_err(|_| "is not base64".to_string())?);
+        Self::from_bytes(&bytes).map_err(|e| format!("{e} of base64"))
+    }
+
+    /// The key made of `bytes` (a KMS data key).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
         if bytes.len() != KEY_BYTES {
-            return Err(format!("holds {} bytes; a master key is {KEY_BYTES} bytes of base64", bytes.len()));
+            return Err(format!("holds {} bytes; a master key is {KEY_BYTES} bytes", bytes.len()));
         }
         let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-        key.copy_from_slice(&bytes);
+        key.copy_from_slice(bytes);
         Ok(Self(key))
     }
 

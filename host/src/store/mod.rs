@@ -19,6 +19,7 @@ pub mod crypto;
 mod db;
 mod durable;
 mod error;
+pub mod kms;
 pub mod lease;
 pub mod location;
 mod notices;
@@ -70,6 +71,11 @@ impl Store {
     /// created is removed again and a database is left empty, so `init`
     /// can simply be run once more.
     pub fn init(location: &Location, key_file: &Path) -> Result<(), StoreError> {
+        Self::init_with(location, &KeySource::find(key_file))
+    }
+
+    /// The same with the master key from `source` (a KMS key, say).
+    pub fn init_with(location: &Location, source: &KeySource) -> Result<(), StoreError> {
         let db = match location {
             Location::File(path) if path.exists() => return Err(StoreError::Exists(location.describe())),
             Location::File(_) => None,
@@ -81,14 +87,13 @@ impl Store {
                 Some(db)
             }
         };
-        let source = KeySource::find(key_file);
         if let KeySource::File(file) = &source
             && file.exists()
         {
             return Err(StoreError::Exists(file.display().to_string()));
         }
         let mut created = Created::default();
-        let result = Self::create(location, db, &source, &mut created);
+        let result = Self::create(location, db, source, &mut created);
         if result.is_err() {
             created.remove();
         }
@@ -129,9 +134,16 @@ impl Store {
             (Location::Postgres(_), None) => unreachable!("init connects to PostgreSQL first"),
         };
         let salt: [u8; 16] = rand_bytes();
-        let store = Self::new(db, Sealer::new(&source.master_key(&salt)?), location);
+        let (master, wrapped) = match source {
+            KeySource::Kms(kms) => kms.generate().map(|(key, wrapped)| (key, Some((kms.arn(), wrapped))))?,
+            _ => (source.master_key(&salt, None)?, None),
+        };
+        let store = Self::new(db, Sealer::new(&master), location);
         store.write(|| {
             schema::create(&store.db, &salt)?;
+            if let Some((arn, wrapped)) = &wrapped {
+                schema::set_wrapped_key(&store.db, arn, wrapped)?;
+            }
             schema::set_key_check(&store.db, &store.sealer)?;
             store.audit("store.initialized", None, None, serde_json::json!({ "key": source.describe() }))
         })?;
@@ -149,13 +161,25 @@ impl Store {
     /// Opens an existing store with the master key from the environment or
     /// `key_file`.
     pub fn open(location: &Location, key_file: &Path) -> Result<Self, StoreError> {
+        Self::open_with(location, &KeySource::find(key_file))
+    }
+
+    /// The same with the master key from `source`.
+    pub fn open_with(location: &Location, source: &KeySource) -> Result<Self, StoreError> {
         let db = opened(location)?;
         let located = |e: StoreError| match (&db, location) {
             (Db::Sqlite(conn), Location::File(path)) => locate(e, path, Some(conn)),
             _ => e,
         };
-        let source = KeySource::find(key_file);
-        let sealer = Sealer::new(&source.master_key(&schema::salt(&db).map_err(located)?)?);
+        let wrapped = schema::wrapped_key(&db).map_err(located)?;
+        if let (Some((arn, _)), KeySource::Env(_) | KeySource::Passphrase(_) | KeySource::File(_)) = (&wrapped, source)
+        {
+            return Err(StoreError::MasterKey(format!(
+                "this store's master key is held by the AWS KMS key {arn}; set key = \"aws-kms:{arn}\" in rekey.toml"
+            )));
+        }
+        let salt = schema::salt(&db).map_err(located)?;
+        let sealer = Sealer::new(&source.master_key(&salt, wrapped.as_ref().map(|(_, w)| w.as_slice()))?);
         if !schema::key_check_opens(&db, &sealer).map_err(located)? {
             return Err(StoreError::WrongKey(source.describe()));
         }

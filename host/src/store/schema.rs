@@ -233,6 +233,27 @@ pub fn set_key_check(db: &Db, sealer: &Sealer) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Keeps the master key as KMS wrapped it, and the KMS key's ARN.
+pub fn set_wrapped_key(db: &Db, arn: &str, wrapped: &[u8]) -> Result<(), StoreError> {
+    for (key, value) in [("kms_key", arn.to_string()), ("kms_wrapped_key", BASE64.encode(wrapped))] {
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            args![key, value],
+        )?;
+    }
+    Ok(())
+}
+
+/// The KMS key's ARN and the wrapped master key, if KMS holds the key.
+pub fn wrapped_key(db: &Db) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    let value = |key: &str| -> Result<Option<String>, StoreError> {
+        db.query_opt("SELECT value FROM meta WHERE key = ?1", args![key])?.map(|row| row.get(0)).transpose()
+    };
+    let (Some(arn), Some(wrapped)) = (value("kms_key")?, value("kms_wrapped_key")?) else { return Ok(None) };
+    let wrapped = BASE64.decode(wrapped).map_err(|_| StoreError::Tampered("meta/kms-wrapped-key".into()))?;
+    Ok(Some((arn, wrapped)))
+}
+
 /// A value of `meta` every store has.
 fn required(db: &Db, key: &str) -> Result<String, StoreError> {
     db.query_opt("SELECT value FROM meta WHERE key = ?1", args![key])?
