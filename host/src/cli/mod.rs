@@ -24,6 +24,7 @@ mod secrets;
 mod show;
 mod signing;
 mod status;
+mod store;
 mod token;
 mod verify;
 
@@ -146,6 +147,9 @@ enum Command {
     /// API tokens for people and systems, each with a role and a credential scope.
     #[command(subcommand)]
     Token(token::Command),
+    /// Move the store to another backend (SQLite, PostgreSQL).
+    #[command(subcommand)]
+    Store(store::Command),
     /// Export the store to an encrypted file, or import one into a fresh store.
     #[command(subcommand)]
     Backup(backup::Command),
@@ -234,6 +238,7 @@ pub fn main() -> ExitCode {
         Command::Audit(command) => load().and_then(|c| audit::run(command, &c)),
         Command::Backup(command) => load().and_then(|c| backup::run(command, &c)),
         Command::Token(command) => load().and_then(|c| token::run(command, &c)),
+        Command::Store(command) => load().and_then(|c| store::run(command, &c)),
         Command::Compile { memory_bytes, stack_bytes, data_limit } => {
             let limits = Limits { memory_bytes, stack_bytes, ..Limits::default() };
             crate::runtime::compile::serve(&limits, data_limit).map_err(Into::into)

@@ -22,6 +22,7 @@ mod error;
 pub mod kms;
 pub mod lease;
 pub mod location;
+pub mod migrate;
 mod notices;
 pub mod overview;
 mod postgres;
