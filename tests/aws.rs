@@ -309,10 +309,10 @@ fn a_master_key_held_by_kms_opens_the_store_and_a_wrong_or_deleted_key_fails_cle
     assert!(!project.dir.path().join("rekey.key").exists(), "no key file: KMS holds the key");
     let rotated = project.run(&["rotate", "s"], "");
     assert!(rotated.status.success(), "{:?}", text(&rotated));
-    let key = env_value(&project.dir.path().join("s.env"), "KEY");
     let audit = |project: &Project| text(&project.run(&["audit", "log", "--json"], "")).0;
     let before = audit(&project);
     let refused = |why: &str| {
+        let key = env_value(&project.dir.path().join("s.env"), "KEY");
         let out = project.run(&["rotate", "s"], "");
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
@@ -339,4 +339,33 @@ fn a_master_key_held_by_kms_opens_the_store_and_a_wrong_or_deleted_key_fails_cle
     let verified = project.run(&["audit", "verify"], "");
     assert!(verified.status.success(), "{:?}", text(&verified));
     assert!(project.run(&["rotate", "s"], "").status.success());
+
+    // Re-keyed under the other KMS key: the first one no longer opens it.
+    let run = |args: &[&str]| {
+        let out = project.run(args, "");
+        assert!(out.status.success(), "`rekey {}`: {:?}", args.join(" "), text(&out));
+        text(&out).0
+    };
+    let rewrapped = run(&["store", "rewrap", "--to", &format!("aws-kms:{}", kms.keys[1])]);
+    assert!(rewrapped.contains("secrets sealed anew"), "{rewrapped}");
+    refused(&format!("AWS KMS key {}: Decrypt refused", kms.keys[0]));
+    std::fs::write(project.dir.path().join("rekey.toml"), toml(&kms.keys[1])).unwrap();
+    run(&["audit", "verify"]);
+    let history = run(&["history", "s"]);
+    // And back to a key file of its own: KMS is no longer needed.
+    run(&["store", "rewrap", "--to", "file:new.key"]);
+    let credential = support::random_credential("s", "s.env", "KEY");
+    std::fs::write(project.dir.path().join("rekey.toml"), format!("key_file = \"new.key\"\n{credential}")).unwrap();
+    let mut without_kms = project.command(&["history", "s"]);
+    let out = support::run(without_kms.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_ENDPOINT_URL_KMS"), "");
+    assert_eq!(text(&out).0, history, "the same store, under a key file now");
+    let events: Vec<String> = serde_json::from_str::<Vec<Value>>(&run(&["audit", "log", "--json"]))
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_string())
+        .filter(|e| e.starts_with("store."))
+        .collect();
+    assert_eq!(events, ["store.initialized", "store.rewrapped", "store.rewrapped"]);
+    run(&["audit", "verify"]);
+    run(&["rotate", "s"]);
 }

@@ -1,9 +1,13 @@
 //! `rekey store migrate --to …`: the store moved to another backend
-//! (SQLite to PostgreSQL, or back), copied whole and checked.
+//! (SQLite to PostgreSQL, or back), copied whole and checked; `rekey store
+//! rewrap --to …`: the store re-keyed under a new master key.
 
 use super::context::Context;
+use super::exit::UsageError;
 use crate::store::Location;
-use std::path::PathBuf;
+use crate::store::crypto::{KeySource, MasterKey};
+use crate::store::kms::Kms;
+use std::path::{Path, PathBuf};
 
 /// `rekey store …`.
 #[derive(Debug, clap::Subcommand)]
@@ -23,14 +27,74 @@ pub enum Command {
         #[arg(long)]
         ca: Option<PathBuf>,
     },
+    /// Seal every secret and the audit chain anew under a new master key,
+    /// in one transaction: a data key from a KMS key, or a new random key
+    /// file. Then point rekey.toml at the new key.
+    Rewrap {
+        /// `aws-kms:arn:aws:kms:…` or `file:PATH` (a new key file, mode 0600;
+        /// relative to rekey.toml).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// Runs a store command.
 pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
-    let Command::Migrate { to, password, ca } = command;
+    match command {
+        Command::Migrate { to, password, ca } => migrate(context, &to, password, ca),
+        Command::Rewrap { to } => rewrap(context, &to),
+    }
+}
+
+fn rewrap(context: &Context, to: &str) -> anyhow::Result<()> {
     let config = &context.config;
-    let target = Location::parse(&to, password.as_deref(), ca.as_deref(), config.manifest.store_lease, &config.dir)
-        .map_err(|e| super::exit::UsageError(e.replace("store_password", "--password").replace("store_ca", "--ca")))?;
+    let mut store = context.store()?;
+    let new_file = to.strip_prefix("file:").map(|path| config.dir.join(path));
+    let source = match &new_file {
+        Some(path) => {
+            create_key_file(path)?;
+            KeySource::File(path)
+        }
+        None if to.starts_with(crate::store::kms::PREFIX) => KeySource::Kms(Kms::parse(to).map_err(UsageError)?),
+        None => return Err(UsageError(format!("--to `{to}`: give aws-kms:arn:aws:kms:… or file:PATH")).into()),
+    };
+    let rewrapped = store.rewrap(&source);
+    if let (Err(_), Some(path)) = (&rewrapped, &new_file) {
+        let _ = std::fs::remove_file(path);
+    }
+    let rewrapped = rewrapped?;
+    println!(
+        "re-keyed the store under {}: {} secrets sealed anew, the audit chain keyed anew ({} entries, verified)",
+        source.describe(),
+        rewrapped.secrets,
+        rewrapped.audit_entries
+    );
+    let setting = match &new_file {
+        Some(path) => format!("key_file = \"{}\" (and no `key`)", path.display()),
+        None => format!("key = \"{to}\""),
+    };
+    println!("the old master key no longer opens it: set {setting} in {} now", config.file.display());
+    Ok(())
+}
+
+/// A new key file: a fresh random key, mode 0600, on disk before the store
+/// is re-keyed under it.
+fn create_key_file(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
+            anyhow::anyhow!("cannot create the key file {}: {e} (it must not exist yet)", path.display())
+        })?;
+    file.write_all(MasterKey::generate().encode().as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+fn migrate(context: &Context, to: &str, password: Option<String>, ca: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = &context.config;
+    let target = Location::parse(to, password.as_deref(), ca.as_deref(), config.manifest.store_lease, &config.dir)
+        .map_err(|e| UsageError(e.replace("store_password", "--password").replace("store_ca", "--ca")))?;
     let store = context.store()?;
     let key_file = config.key_file();
     let copied = store.migrate_to(&target, &config.key_source(&key_file))?;

@@ -4,6 +4,7 @@
 //! truncating entries breaks the chain, and `verify` names the first entry
 //! where it breaks.
 
+use super::crypto::Sealer;
 use super::sql::args;
 use super::{Store, StoreError, now};
 
@@ -80,15 +81,16 @@ impl Store {
                 rotation: rotation.map(Into::into),
                 detail,
             };
-            self.append(&entry, &last.map(|(_, mac)| mac).unwrap_or_default()).map(drop)
+            self.append(&self.sealer, &entry, &last.map(|(_, mac)| mac).unwrap_or_default()).map(drop)
         })
     }
 
-    /// Writes `entry` after the entry whose MAC is `previous`, and moves the
-    /// head. Also used to re-chain a log imported from a backup.
-    pub(super) fn append(&self, entry: &Entry, previous: &str) -> Result<String, StoreError> {
+    /// Writes `entry` after the entry whose MAC is `previous`, keyed by
+    /// `sealer`, and moves the head. Also used to re-chain a log imported
+    /// from a backup.
+    pub(super) fn append(&self, sealer: &Sealer, entry: &Entry, previous: &str) -> Result<String, StoreError> {
         let seq = entry.seq;
-        let mac = self.sealer.chain(previous, &entry.canonical());
+        let mac = sealer.chain(previous, &entry.canonical());
         self.execute(
             "INSERT INTO audit (seq, at, event, credential, rotation, detail, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             args![
@@ -101,7 +103,7 @@ impl Store {
                 &mac
             ],
         )?;
-        let head = self.sealer.chain("head", &format!("{seq}|{mac}"));
+        let head = sealer.chain("head", &format!("{seq}|{mac}"));
         self.execute(
             "INSERT INTO meta (key, value) VALUES ('audit_head', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             args![head],
@@ -129,6 +131,25 @@ impl Store {
             };
             Ok((entry, r.get::<String>(6)?))
         })
+    }
+
+    /// Keys the whole chain anew with `sealer` (a new master key's), then
+    /// appends `event` under it; inside the caller's write. A chain that
+    /// does not verify now is refused: re-keying it would hide the break.
+    pub(super) fn rechain(&self, sealer: &Sealer, event: &str, detail: serde_json::Value) -> Result<(), StoreError> {
+        if let Err(broken) = self.verify_audit()? {
+            return Err(StoreError::NotFound(format!(
+                "the audit log was tampered with ({broken}); nothing was re-keyed, restore the store from a backup first"
+            )));
+        }
+        let mut previous = String::new();
+        for (entry, _) in self.audit_rows(None)? {
+            previous = sealer.chain(&previous, &entry.canonical());
+            self.execute("UPDATE audit SET mac = ?2 WHERE seq = ?1", args![entry.seq, &previous])?;
+        }
+        let seq = self.one("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit", &[], |r| r.get(0))?.unwrap_or(1);
+        let entry = Entry { seq, at: now(), event: event.into(), credential: None, rotation: None, detail };
+        self.append(sealer, &entry, &previous).map(drop)
     }
 
     /// Checks the whole chain; `Ok(n)` is the number of entries verified.

@@ -191,7 +191,7 @@ impl Store {
                     rotation: a.rotation.clone(),
                     detail: a.detail.clone(),
                 };
-                previous = self.append(&entry, &previous)?;
+                previous = self.append(&self.sealer, &entry, &previous)?;
             }
             // Their `key.possible_orphan` entries came with the audit log.
             for s in &dump.suspects {

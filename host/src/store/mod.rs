@@ -26,6 +26,7 @@ pub mod migrate;
 mod notices;
 pub mod overview;
 mod postgres;
+pub mod rewrap;
 pub mod rotations;
 mod schema;
 mod sql;

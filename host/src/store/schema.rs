@@ -244,6 +244,12 @@ pub fn set_wrapped_key(db: &Db, arn: &str, wrapped: &[u8]) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Forgets the KMS-wrapped key (the master key is elsewhere now).
+pub fn clear_wrapped_key(db: &Db) -> Result<(), StoreError> {
+    db.execute("DELETE FROM meta WHERE key IN ('kms_key', 'kms_wrapped_key')", &[])?;
+    Ok(())
+}
+
 /// The KMS key's ARN and the wrapped master key, if KMS holds the key.
 pub fn wrapped_key(db: &Db) -> Result<Option<(String, Vec<u8>)>, StoreError> {
     let value = |key: &str| -> Result<Option<String>, StoreError> {
