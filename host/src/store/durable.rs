@@ -17,8 +17,13 @@
 //! crash just before them leaves, which `rekey resume` handles. SQLite's
 //! checkpoints still sync the WAL and the database file themselves.
 //!
-//! A PostgreSQL store keeps the server's own guarantee (a commit returns
-//! once it is durable); it has no group commits to switch on.
+//! On PostgreSQL the same holds with the server's own switch: group
+//! commits set `synchronous_commit = off` on the connection (a commit
+//! returns once its WAL is written, before it is flushed), and a flush is a
+//! transaction with `synchronous_commit = on` that takes a transaction id:
+//! its commit record is flushed, and with it every WAL record before it.
+//! Commits then no longer wait for the disk while they hold the store's
+//! write lock, which every daemon sharing the database waits for.
 
 use super::db::Db;
 use super::{Location, Store, StoreError, sibling};
@@ -68,10 +73,12 @@ impl Store {
     /// does not wait for the disk, and callers wait for
     /// [`Store::durable`] before acting on what they wrote.
     pub fn group_commits(&self) -> Result<(), StoreError> {
-        if let Db::Sqlite(conn) = &self.db
-            && !self.group.enabled.replace(true)
-        {
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        if self.group.enabled.replace(true) {
+            return Ok(());
+        }
+        match &self.db {
+            Db::Sqlite(conn) => conn.pragma_update(None, "synchronous", "NORMAL")?,
+            Db::Postgres { .. } => self.db.batch("SET synchronous_commit = off")?,
         }
         Ok(())
     }
@@ -100,25 +107,30 @@ impl Store {
             }
             let _flushing = Flushing(group);
             let upto = group.committed.get();
-            let wal = self.wal();
-            let synced = tokio::task::spawn_blocking({
-                let wal = wal.clone();
-                move || sync(&wal)
-            })
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-            synced.map_err(|source| StoreError::Io { path: wal, source })?;
+            match &self.location {
+                Location::File(path) => {
+                    let wal = sibling(path, "-wal");
+                    let synced = tokio::task::spawn_blocking({
+                        let wal = wal.clone();
+                        move || sync(&wal)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+                    synced.map_err(|source| StoreError::Io { path: wal, source })?;
+                }
+                Location::Postgres(_) => self.flush_postgres()?,
+            }
             group.flushes.set(group.flushes.get() + 1);
             group.flushed.send_modify(|done| *done = (*done).max(upto));
         }
     }
 
-    /// The SQLite WAL, which group commits are on.
-    fn wal(&self) -> std::path::PathBuf {
-        match &self.location {
-            Location::File(path) => sibling(path, "-wal"),
-            Location::Postgres(_) => unreachable!("group commits are never on for PostgreSQL"),
-        }
+    /// Flushes PostgreSQL's WAL up to now: a transaction that takes an id
+    /// and commits with `synchronous_commit = on` waits for its commit
+    /// record, the last of everything this connection committed, to be
+    /// on disk.
+    fn flush_postgres(&self) -> Result<(), StoreError> {
+        self.db.batch("BEGIN; SET LOCAL synchronous_commit = on; SELECT txid_current(); COMMIT")
     }
 
     /// How many flushes [`Store::durable`] has done.
@@ -132,7 +144,10 @@ impl Store {
         let group = &self.group;
         if group.enabled.get()
             && *group.flushed.borrow() < group.committed.get()
-            && let Err(e) = sync(&self.wal())
+            && let Err(e) = match &self.location {
+                Location::File(path) => sync(&sibling(path, "-wal")).map_err(|e| e.to_string()),
+                Location::Postgres(_) => self.flush_postgres().map_err(|e| e.to_string()),
+            }
         {
             tracing::error!("the store's last changes may not be on disk: {e}");
         }
