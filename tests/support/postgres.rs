@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct Postgres {
     pub port: u16,
     dir: tempfile::TempDir,
+    /// Whether it serves TLS (with `server.crt` and `server.key` in `dir`).
+    tls: bool,
 }
 
 fn bin(tool: &str) -> PathBuf {
@@ -39,6 +41,27 @@ fn as_postgres(tool: &str, args: &[&str]) {
 
 impl Postgres {
     pub fn start() -> Self {
+        let server = Self::initialised(false);
+        server.run();
+        server
+    }
+
+    /// A server that also serves TLS, with a self-signed certificate for
+    /// `localhost` and 127.0.0.1; and that certificate (PEM).
+    pub fn start_tls() -> (Self, String) {
+        let server = Self::initialised(true);
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        let (cert, key) = (server.dir.path().join("server.crt"), server.dir.path().join("server.key"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        Command::new("chown").arg("postgres").arg(&cert).arg(&key).status().unwrap();
+        server.run();
+        (server, made.cert.pem())
+    }
+
+    fn initialised(tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         Command::new("chown").arg("postgres").arg(dir.path()).status().unwrap();
         let path = dir.path().to_str().unwrap().to_string();
@@ -47,15 +70,17 @@ impl Postgres {
             "initdb",
             &["-D", &format!("{path}/data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"],
         );
-        let server = Self { port, dir };
-        server.run();
-        server
+        Self { port, dir, tls }
     }
 
     /// Starts the server (again, after a kill).
     pub fn run(&self) {
         let path = self.dir.path().to_str().unwrap();
-        let options = format!("-p {} -k {path} -c listen_addresses=127.0.0.1 -c log_statement=all", self.port);
+        let mut options = format!("-p {} -k {path} -c listen_addresses=127.0.0.1 -c log_statement=all", self.port);
+        if self.tls {
+            options
+                .push_str(&format!(" -c ssl=on -c ssl_cert_file={path}/server.crt -c ssl_key_file={path}/server.key"));
+        }
         let (data, log) = (format!("{path}/data"), format!("{path}/server.log"));
         as_postgres("pg_ctl", &["-D", &data, "-l", &log, "-w", "-o", &options, "start"]);
     }

@@ -109,7 +109,19 @@ impl From<postgres::Error> for StoreError {
     fn from(error: postgres::Error) -> Self {
         match error.as_db_error() {
             Some(db) => Self::Postgres(format!("{}: {}", db.severity(), db.message())),
-            None => Self::Postgres(error.to_string()),
+            None => Self::Postgres(with_causes(&error)),
         }
     }
+}
+
+/// An error and its causes, `a: b: c` (the client's summary alone, "error
+/// performing TLS handshake", does not say what to fix).
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        text = format!("{text}: {next}");
+        cause = next.source();
+    }
+    text
 }

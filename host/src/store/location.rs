@@ -104,7 +104,9 @@ impl Postgres {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
-        config.connect(self.tls()?).map_err(|e| StoreError::Postgres(format!("cannot connect to {}: {e}", self.url)))
+        config.connect(self.tls()?).map_err(|e| {
+            StoreError::Postgres(format!("cannot connect to {}: {}", self.url, super::error::with_causes(&e)))
+        })
     }
 
     /// TLS as the URL's `sslmode` asks, the server verified against the

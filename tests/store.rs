@@ -1,7 +1,9 @@
-//! `rekey store migrate`: a store moved from SQLite to PostgreSQL (a
-//! database in a cluster the test starts) and back reads the same —
-//! status, history, audit log — and its audit chain verifies at each
-//! step; a target that holds a store is refused and left as it was.
+//! The store in PostgreSQL, beyond what the rotation suite covers on it:
+//! `rekey store migrate` moves a store from SQLite to PostgreSQL (a
+//! database in a cluster the test starts) and back, and it reads the same —
+//! status, history, audit log — with its audit chain verified at each step,
+//! while a target that holds a store is refused and left as it was; and a
+//! store reached over TLS verifies the server against `store_ca`.
 
 mod support;
 
@@ -74,4 +76,28 @@ fn a_store_moved_to_postgresql_and_back_reads_the_same_and_its_audit_chain_verif
     let refused = project.run(&["store", "migrate", "--to", "rekey.db"], "");
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused).1.contains("rekey.db; nothing was changed"), "{:?}", text(&refused));
+}
+
+#[test]
+fn a_store_over_tls_verifies_the_server_against_store_ca() {
+    let (server, certificate) = support::postgres::Postgres::start_tls();
+    server.sql("CREATE ROLE rekey LOGIN PASSWORD 'tls-store-pw-3c1d';");
+    server.sql("CREATE DATABASE tls OWNER rekey;");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db-ca.pem"), certificate).unwrap();
+    std::fs::write(dir.path().join("db-password"), "tls-store-pw-3c1d\n").unwrap();
+    let store = format!(
+        "store = \"postgres://rekey@localhost:{}/tls?sslmode=require\"\nstore_password = \"file:db-password\"\n",
+        server.port
+    );
+    let credential = support::random_credential("a", "a.env", "KEY");
+    let project = Project::in_dir(dir, &format!("{store}store_ca = \"db-ca.pem\"\n{credential}"), &[]);
+    ok(&project, &["rotate", "a"]);
+    ok(&project, &["audit", "verify"]);
+
+    // Without the CA, the server's certificate is not trusted and nothing is read.
+    std::fs::write(project.dir.path().join("rekey.toml"), format!("{store}{credential}")).unwrap();
+    let untrusted = project.run(&["status"], "");
+    assert_eq!(untrusted.status.code(), Some(1));
+    assert!(text(&untrusted).1.contains("invalid peer certificate"), "{:?}", text(&untrusted));
 }
