@@ -15,8 +15,8 @@ use std::time::Duration;
 pub enum Location {
     /// An SQLite file.
     File(PathBuf),
-    /// A PostgreSQL database.
-    Postgres(Postgres),
+    /// A PostgreSQL database (boxed: its parsed URL is large).
+    Postgres(Box<Postgres>),
 }
 
 /// How to reach a PostgreSQL store.
@@ -71,14 +71,14 @@ impl Location {
         if lease < Duration::from_secs(1) {
             return Err("store_lease must be at least 1s".into());
         }
-        Ok(Self::Postgres(Postgres {
+        Ok(Self::Postgres(Box::new(Postgres {
             config,
             url: store.into(),
             password: password.map(Into::into),
             dir: dir.into(),
             ca: ca.map(|ca| dir.join(ca)),
             lease,
-        }))
+        })))
     }
 
     /// The store for messages: its path, or its URL (which has no password).
