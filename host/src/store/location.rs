@@ -101,9 +101,19 @@ impl Postgres {
                 reference.resolve_plain(&self.dir).map_err(|e| StoreError::Postgres(format!("store_password: {e}")))?;
             config.password(password.as_bytes());
         }
+        if config.get_application_name().is_none() {
+            config.application_name("rekey");
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
+        // A process stopped inside a transaction (SIGSTOP, a stall) would
+        // hold the fleet's write lock and its leases' rows, and nobody could
+        // take over once its leases expired: the server ends such a session
+        // after the lease's lifetime, and its transaction with it.
+        let idle = format!("-c idle_in_transaction_session_timeout={}", self.lease.as_millis());
+        let options = config.get_options().map_or(idle.clone(), |given| format!("{given} {idle}"));
+        config.options(&options);
         config.connect(self.tls()?).map_err(|e| {
             StoreError::Postgres(format!("cannot connect to {}: {}", self.url, super::error::with_causes(&e)))
         })
