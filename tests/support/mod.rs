@@ -454,7 +454,9 @@ pub fn store_lines() -> String {
 /// with access to its file or database (and not to the master key) could.
 pub fn store_sql(dir: &std::path::Path, sql: &str) {
     match store_database(dir) {
-        Some(database) => postgres::store_sql(&database, sql),
+        Some(database) => {
+            postgres::store_sql(&database, sql);
+        }
         None => rusqlite::Connection::open(dir.join("rekey.db")).unwrap().execute_batch(sql).unwrap(),
     }
 }
@@ -470,7 +472,7 @@ pub fn store_bytes(dir: &std::path::Path) -> Vec<u8> {
 }
 
 /// The PostgreSQL database of the project in `dir`, if its store is one.
-fn store_database(dir: &std::path::Path) -> Option<String> {
+pub fn store_database(dir: &std::path::Path) -> Option<String> {
     let toml = std::fs::read_to_string(dir.join("rekey.toml")).unwrap();
     let url = toml.lines().find_map(|l| l.strip_prefix("store = \"postgres://"))?;
     Some(url.trim_end_matches('"').rsplit('/').next().unwrap().to_string())

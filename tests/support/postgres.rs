@@ -4,8 +4,9 @@
 //! start one each; the store suite (`REKEY_TEST_STORE=postgres`) shares one
 //! per test process, a database per project.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -96,27 +97,36 @@ impl Postgres {
         self.sql_in("postgres", sql);
     }
 
-    /// Runs SQL as the superuser in `database`.
-    pub fn sql_in(&self, database: &str, sql: &str) {
-        let status = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(bin("psql"))
-            .args([
-                "-h",
-                self.dir.path().to_str().unwrap(),
-                "-p",
-                &self.port.to_string(),
-                "-d",
-                database,
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-c",
-                sql,
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success(), "{sql}");
+    /// Runs SQL as the superuser in `database`; what it printed, a row a
+    /// line, columns separated by `|`.
+    pub fn sql_in(&self, database: &str, sql: &str) -> String {
+        let output = self.psql(database).args(["-tA", "-c", sql]).output().unwrap();
+        assert!(output.status.success(), "{sql}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// An open superuser session in `database`, which runs each statement
+    /// sent to it in turn: to hold a lock while a test watches rekey.
+    pub fn session(&self, database: &str) -> Session {
+        let child = self.psql(database).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+        Session(child)
+    }
+
+    /// `psql` as the superuser over the local socket, stopping at the first error.
+    fn psql(&self, database: &str) -> Command {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(bin("psql")).args([
+            "-h",
+            self.dir.path().to_str().unwrap(),
+            "-p",
+            &self.port.to_string(),
+            "-d",
+            database,
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ]);
+        command
     }
 
     /// Whether `role` can log in over TCP with `password`.
@@ -195,9 +205,33 @@ pub fn store_database() -> String {
     )
 }
 
-/// Runs `sql` in a store database of the shared cluster.
-pub fn store_sql(database: &str, sql: &str) {
-    shared().sql_in(database, sql);
+/// Runs `sql` in a store database of the shared cluster; what it printed.
+pub fn store_sql(database: &str, sql: &str) -> String {
+    shared().sql_in(database, sql)
+}
+
+/// An open session in a store database of the shared cluster.
+pub fn store_session(database: &str) -> Session {
+    shared().session(database)
+}
+
+/// A `psql` session kept open; it ends when dropped.
+pub struct Session(Child);
+
+impl Session {
+    /// Sends statements to run next (not waiting for them).
+    pub fn send(&mut self, sql: &str) {
+        let stdin = self.0.stdin.as_mut().unwrap();
+        writeln!(stdin, "{sql}").unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Every file of the shared cluster (tables, WAL), concatenated.

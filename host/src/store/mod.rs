@@ -41,7 +41,8 @@ use crypto::{KeySource, MasterKey, Sealer};
 use db::Db;
 use rusqlite::Connection;
 use sql::{Row, Value};
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashSet;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub struct Store {
     group: durable::GroupCommit,
     /// The PostgreSQL leases this store holds, once it claimed one.
     leases: OnceCell<Arc<lease::Leases>>,
+    /// The credentials whose lease the open write transaction checked.
+    fenced: RefCell<HashSet<String>>,
 }
 
 impl Drop for Store {
@@ -157,7 +160,14 @@ impl Store {
     }
 
     fn new(db: Db, sealer: Sealer, location: &Location) -> Self {
-        Self { db, sealer, location: location.clone(), group: Default::default(), leases: OnceCell::new() }
+        Self {
+            db,
+            sealer,
+            location: location.clone(),
+            group: Default::default(),
+            leases: OnceCell::new(),
+            fenced: RefCell::default(),
+        }
     }
 
     /// Opens an existing store with the master key from the environment or
@@ -198,13 +208,14 @@ impl Store {
             return body();
         }
         let run = || {
+            self.fenced.borrow_mut().clear();
             let tx = self.db.begin()?;
             let value = body()?;
             tx.commit()?;
             self.committed();
             Ok(value)
         };
-        run().map_err(|e| self.located(e))
+        run().map_err(|e| self.lease_lost_or(self.located(e)))
     }
 
     /// Names the store file, and the operating system's cause, in an error
