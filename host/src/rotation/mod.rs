@@ -701,6 +701,12 @@ impl<'a> Rotator<'a> {
             self.store.store_pending(rotation, &key).map(drop).map_err(|e| format!("storing the new key failed: {e}"))
         });
         let Err(cause) = stored else { return Ok(()) };
+        if self.provider.idempotent_generate() && self.store.lease_lost(self.name()).is_some() {
+            // The process that took the rotation over generates again for
+            // the same rotation and gets this key (or its slot) back:
+            // revoking it here would revoke that process's new key.
+            return Err(cause);
+        }
         if self.is_manual() {
             let reason = format!(
                 "{cause}; the typed key {} was not kept: delete it at the vendor, then run `rekey reconcile {} --resolve`",
@@ -754,6 +760,14 @@ impl<'a> Rotator<'a> {
     /// once the old key is revoked in an emergency) nothing can be undone, so
     /// the rotation stays open for `rekey resume` once the cause is fixed.
     async fn fail(&self, rotation: &Rotation, step: &str, cause: String) -> RotationError {
+        if let Some(lost) = self.store.lease_lost(self.name()) {
+            // Another process took the rotation over: it finishes or undoes
+            // it, and reports it; a rollback or a report from here would not
+            // be true.
+            let lost = lost.to_string();
+            let cause = if cause.contains(&lost) { cause } else { format!("{cause}; {lost}") };
+            return self.failed(&rotation.id, step, cause, false);
+        }
         let promoted = self.store.step_done(&rotation.id, PROMOTE).unwrap_or(true);
         let old_revoked = self.store.step_done(&rotation.id, REVOKE_OLD).unwrap_or(true);
         if promoted || old_revoked {
