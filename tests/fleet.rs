@@ -111,6 +111,42 @@ impl Fleet {
         }
     }
 
+    /// Two folders, one credential, and a key API taking 3 s a request:
+    /// the first daemon has started rotating it (and is waiting on the API).
+    fn with_a_slow_rotation_under_way() -> (Self, Store) {
+        let server = KeyServer::start().with_latency(Duration::from_secs(3));
+        let mut fleet = Fleet::new(2, 1, "1d", "2s", server);
+        let store = fleet.store();
+        fleet.start(0);
+        fleet.wait_for("the first daemon to start a rotation", Duration::from_secs(30), || {
+            !store.open_rotations().unwrap().is_empty()
+        });
+        (fleet, store)
+    }
+
+    /// With the first daemon stopped past its lease: the other folder's
+    /// `rekey resume` takes the rotation over and finishes it; continued,
+    /// the first daemon finds its lease lost and writes nothing more.
+    fn take_over_from_the_stopped_daemon(mut self, store: &Store) {
+        let rotation = store.open_rotations().unwrap().remove(0);
+        let resumed = self.members[1].run(&self.cache, &["resume"]);
+        assert!(resumed.status.success(), "{:?}", text(&resumed));
+        assert_eq!(store.rotation(&rotation.id).unwrap().state, State::Succeeded);
+        let audit = store.audit_log(None).unwrap().len();
+        let journal = store.journal(&rotation.id).unwrap().len();
+
+        self.signal(0, rustix::process::Signal::CONT);
+        self.wait_for("the stopped daemon to find its lease lost", Duration::from_secs(30), || {
+            self.log(0).contains("lost the lease on `c00`")
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(store.audit_log(None).unwrap().len(), audit, "the stopped daemon wrote to the audit log");
+        assert_eq!(store.journal(&rotation.id).unwrap().len(), journal, "the stopped daemon wrote to the journal");
+        assert_eq!(store.rotation(&rotation.id).unwrap().state, State::Succeeded);
+        self.kill(0);
+        self.assert_consistent(store);
+    }
+
     /// The provider's live keys against the store's unrevoked ones, and
     /// the audit chain: what must hold after anything.
     fn assert_consistent(&self, store: &Store) {
@@ -229,33 +265,46 @@ fn a_daemon_stopped_past_its_lease_writes_nothing_once_another_took_over() {
     if !support::on_postgres() {
         return eprintln!("fleet: runs with REKEY_TEST_STORE=postgres (scripts/test does)");
     }
-    // Each request to the key API takes 3 s: the stop lands inside a rotation.
-    let server = KeyServer::start().with_latency(Duration::from_secs(3));
-    let mut fleet = Fleet::new(2, 1, "1d", "2s", server);
-    let store = fleet.store();
-    fleet.start(0);
-    fleet.wait_for("the first daemon to start a rotation", Duration::from_secs(30), || {
-        !store.open_rotations().unwrap().is_empty()
+    let (fleet, store) = Fleet::with_a_slow_rotation_under_way();
+    fleet.signal(0, rustix::process::Signal::STOP);
+    std::thread::sleep(Duration::from_secs(3));
+    fleet.take_over_from_the_stopped_daemon(&store);
+}
+
+#[test]
+fn a_daemon_stopped_inside_a_transaction_holds_up_nobody_past_its_lease() {
+    if !support::on_postgres() {
+        return eprintln!("fleet: runs with REKEY_TEST_STORE=postgres (scripts/test does)");
+    }
+    let (fleet, store) = Fleet::with_a_slow_rotation_under_way();
+    let database = support::store_database(fleet.members[0].dir.path()).unwrap();
+    let sessions = |condition: &str| {
+        let sql = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'rekey' AND {condition}"
+        );
+        support::postgres::store_sql(&database, &sql).trim().parse::<usize>().unwrap()
+    };
+    // Another session holds the write lock every rekey writer takes ("rekey"
+    // in ASCII) until the daemon's next write waits for it; the daemon is
+    // stopped, and the lock let go: it stops inside that transaction.
+    let mut holder = support::postgres::store_session(&database);
+    holder.send("SELECT pg_advisory_lock(491327808889);");
+    fleet.wait_for("the daemon's next write to wait for the write lock", Duration::from_secs(30), || {
+        sessions("wait_event = 'advisory'") == 1
     });
     fleet.signal(0, rustix::process::Signal::STOP);
-    let rotation = store.open_rotations().unwrap().remove(0);
-    std::thread::sleep(Duration::from_secs(3));
-
-    // Its lease has run out: the other folder's `rekey resume` takes over and finishes.
-    let resumed = fleet.members[1].run(&fleet.cache, &["resume"]);
-    assert!(resumed.status.success(), "{:?}", text(&resumed));
-    assert_eq!(store.rotation(&rotation.id).unwrap().state, State::Succeeded);
-    let audit = store.audit_log(None).unwrap().len();
-    let journal = store.journal(&rotation.id).unwrap().len();
-
-    fleet.signal(0, rustix::process::Signal::CONT);
-    fleet.wait_for("the stopped daemon to find its lease lost", Duration::from_secs(30), || {
-        fleet.log(0).contains("lost the lease on `c00`")
+    holder.send("SELECT pg_advisory_unlock_all();");
+    let idle_in_a_transaction = || sessions("state LIKE 'idle in transaction%'");
+    fleet.wait_for("the stopped daemon to hold the write lock", Duration::from_secs(10), || {
+        idle_in_a_transaction() == 1
     });
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(store.audit_log(None).unwrap().len(), audit, "the stopped daemon wrote to the audit log");
-    assert_eq!(store.journal(&rotation.id).unwrap().len(), journal, "the stopped daemon wrote to the journal");
-    assert_eq!(store.rotation(&rotation.id).unwrap().state, State::Succeeded);
-    fleet.kill(0);
-    fleet.assert_consistent(&store);
+
+    // The server ends its session once idle for the lease's lifetime, and
+    // with it the transaction that held up every other writer.
+    fleet.wait_for("the server to end the stopped daemon's transaction", Duration::from_secs(10), || {
+        idle_in_a_transaction() == 0
+    });
+    fleet.wait_for("the stopped daemon's lease to expire", Duration::from_secs(10), || !store.is_held("c00").unwrap());
+    fleet.take_over_from_the_stopped_daemon(&store);
 }
