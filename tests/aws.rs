@@ -356,6 +356,11 @@ fn a_master_key_held_by_kms_opens_the_store_and_a_wrong_or_deleted_key_fails_cle
     run(&["store", "rewrap", "--to", "file:new.key"]);
     let credential = support::random_credential("s", "s.env", "KEY");
     std::fs::write(project.dir.path().join("rekey.toml"), format!("key_file = \"new.key\"\n{credential}")).unwrap();
+    // A key file that exists is never overwritten.
+    let key = std::fs::read(project.dir.path().join("new.key")).unwrap();
+    let again = project.run(&["store", "rewrap", "--to", "file:new.key"], "");
+    assert!(!again.status.success() && text(&again).1.contains("new.key exists already"), "{:?}", text(&again));
+    assert_eq!(std::fs::read(project.dir.path().join("new.key")).unwrap(), key);
     let mut without_kms = project.command(&["history", "s"]);
     let out = support::run(without_kms.env_remove("AWS_ACCESS_KEY_ID").env_remove("AWS_ENDPOINT_URL_KMS"), "");
     assert_eq!(text(&out).0, history, "the same store, under a key file now");

@@ -5,9 +5,9 @@
 use super::context::Context;
 use super::exit::UsageError;
 use crate::store::Location;
-use crate::store::crypto::{KeySource, MasterKey};
+use crate::store::crypto::KeySource;
 use crate::store::kms::Kms;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// `rekey store …`.
 #[derive(Debug, clap::Subcommand)]
@@ -51,18 +51,11 @@ fn rewrap(context: &Context, to: &str) -> anyhow::Result<()> {
     let mut store = context.store()?;
     let new_file = to.strip_prefix("file:").map(|path| config.dir.join(path));
     let source = match &new_file {
-        Some(path) => {
-            create_key_file(path)?;
-            KeySource::File(path)
-        }
+        Some(path) => KeySource::File(path),
         None if to.starts_with(crate::store::kms::PREFIX) => KeySource::Kms(Kms::parse(to).map_err(UsageError)?),
         None => return Err(UsageError(format!("--to `{to}`: give aws-kms:arn:aws:kms:… or file:PATH")).into()),
     };
-    let rewrapped = store.rewrap(&source);
-    if let (Err(_), Some(path)) = (&rewrapped, &new_file) {
-        let _ = std::fs::remove_file(path);
-    }
-    let rewrapped = rewrapped?;
+    let rewrapped = store.rewrap(&source)?;
     println!(
         "re-keyed the store under {}: {} secrets sealed anew, the audit chain keyed anew ({} entries, verified)",
         source.describe(),
@@ -74,20 +67,6 @@ fn rewrap(context: &Context, to: &str) -> anyhow::Result<()> {
         None => format!("key = \"{to}\""),
     };
     println!("the old master key no longer opens it: set {setting} in {} now", config.file.display());
-    Ok(())
-}
-
-/// A new key file: a fresh random key, mode 0600, on disk before the store
-/// is re-keyed under it.
-fn create_key_file(path: &Path) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| {
-            anyhow::anyhow!("cannot create the key file {}: {e} (it must not exist yet)", path.display())
-        })?;
-    file.write_all(MasterKey::generate().encode().as_bytes())?;
-    file.sync_all()?;
     Ok(())
 }
 

@@ -449,7 +449,7 @@ impl<'a> Rotator<'a> {
             if step.name == REVOKE_OLD && !rotation.emergency {
                 let until = rotation.revoke_after.unwrap_or_default();
                 if until > now() {
-                    self.record_done(&rotation.id, finished.take())?;
+                    self.record_done(&rotation, finished.take())?;
                     return Ok(Ended::InGrace { until });
                 }
             }
@@ -457,11 +457,11 @@ impl<'a> Rotator<'a> {
                 && self.is_manual()
                 && self.old_key(&rotation).map_err(|e| self.setup(&e))?.is_some()
             {
-                self.record_done(&rotation.id, finished.take())?;
+                self.record_done(&rotation, finished.take())?;
                 return Ok(Ended::AwaitingRevocation);
             }
             if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                self.record_done(&rotation.id, finished.take())?;
+                self.record_done(&rotation, finished.take())?;
                 return Err(RotationError::Stopped {
                     credential: self.name().into(),
                     rotation: rotation.id.clone(),
@@ -471,8 +471,8 @@ impl<'a> Rotator<'a> {
             let started = std::time::Instant::now();
             let resumed = self.store.step_begun(&rotation.id, &step.name)?;
             self.store.write(|| {
-                self.record_done(&rotation.id, finished.take())?;
-                self.store.record(&rotation.id, &step.name, "begun")
+                self.record_done(&rotation, finished.take())?;
+                self.store.record(&rotation, &step.name, "begun")
             })?;
             crash::point(&step.name, "begun");
             let ran = if self.acts_outside(&step) { self.durable().await } else { Ok(()) };
@@ -486,7 +486,7 @@ impl<'a> Rotator<'a> {
             }
             crash::point(&step.name, "done");
         }
-        self.record_done(&rotation.id, finished)?;
+        self.record_done(&rotation, finished)?;
         Ok(Ended::Succeeded)
     }
 
@@ -508,7 +508,7 @@ impl<'a> Rotator<'a> {
     }
 
     /// Journals `step` (if any) done.
-    fn record_done(&self, rotation: &str, step: Option<String>) -> Result<(), StoreError> {
+    fn record_done(&self, rotation: &Rotation, step: Option<String>) -> Result<(), StoreError> {
         step.map_or(Ok(()), |step| self.store.record(rotation, &step, "done"))
     }
 
@@ -597,7 +597,7 @@ impl<'a> Rotator<'a> {
                 self.notify(rotation, "rotation.succeeded", serde_json::json!({ "version": rotation.to_version }))
                     .await?;
                 // Written here: a finished rotation is never resumed to write it later.
-                self.store.record(&rotation.id, &step.name, "done").map_err(|e| e.to_string())?;
+                self.store.record(rotation, &step.name, "done").map_err(|e| e.to_string())?;
                 Ok(Done::Recorded)
             }
             _ => {
@@ -648,7 +648,7 @@ impl<'a> Rotator<'a> {
                     Err(error) => error,
                 };
             if !may_have_made_a_key(&error) {
-                self.store.record(&rotation.id, GENERATE_REFUSED, "done").map_err(|e| e.to_string())?;
+                self.store.record(rotation, GENERATE_REFUSED, "done").map_err(|e| e.to_string())?;
                 return Err(error.to_string());
             }
             let Some(wait) = retry::wait(&error, attempt) else {
@@ -807,7 +807,7 @@ impl<'a> Rotator<'a> {
     /// the new key revoked at the provider, the rotation closed.
     async fn undo(&self, rotation: &Rotation, reason: &str) -> Result<(), String> {
         if !self.store.step_begun(&rotation.id, ROLLBACK).map_err(|e| e.to_string())? {
-            self.store.record(&rotation.id, ROLLBACK, "begun").map_err(|e| e.to_string())?;
+            self.store.record(rotation, ROLLBACK, "begun").map_err(|e| e.to_string())?;
             self.store.set_error(rotation, reason).map_err(|e| e.to_string())?;
         }
         crash::point(ROLLBACK, "begun");
@@ -878,7 +878,7 @@ impl<'a> Rotator<'a> {
                 .lost_generate(rotation, "the rotation is rolled back after a generate that did not finish")
                 .await?;
         }
-        self.store.record(&rotation.id, ROLLBACK, "done").map_err(|e| e.to_string())?;
+        self.store.record(rotation, ROLLBACK, "done").map_err(|e| e.to_string())?;
         self.store.finish(rotation, State::RolledBack, Some(reason)).map_err(|e| e.to_string())?;
         self.notify(rotation, "rotation.failed", serde_json::json!({ "error": reason })).await?;
         self.notify(rotation, "rotation.rolled_back", serde_json::json!({ "current_version": rotation.from_version }))

@@ -129,7 +129,7 @@ impl Rotator<'_> {
         if drift.unknown.is_empty() {
             return Ok(());
         }
-        self.store.record(&rotation.id, RECONCILE, "begun").map_err(|e| e.to_string())?;
+        self.store.record(rotation, RECONCILE, "begun").map_err(|e| e.to_string())?;
         for unknown in &drift.unknown {
             if unknown.is_ours() {
                 self.revoke_listed(Some(rotation), unknown).await?;
@@ -142,7 +142,7 @@ impl Rotator<'_> {
                 self.suspect(rotation, Some(&unknown.key.key_id), &reason).await?;
             }
         }
-        self.store.record(&rotation.id, RECONCILE, "done").map_err(|e| e.to_string())
+        self.store.record(rotation, RECONCILE, "done").map_err(|e| e.to_string())
     }
 
     /// Revokes a key the provider listed, from its id and attributes.

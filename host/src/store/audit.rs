@@ -6,7 +6,7 @@
 
 use super::crypto::Sealer;
 use super::sql::args;
-use super::{Store, StoreError, now};
+use super::{Store, StoreError, now, schema};
 
 /// One audit entry.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -104,10 +104,7 @@ impl Store {
             ],
         )?;
         let head = sealer.chain("head", &format!("{seq}|{mac}"));
-        self.execute(
-            "INSERT INTO meta (key, value) VALUES ('audit_head', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            args![head],
-        )?;
+        schema::set_meta(&self.db, "audit_head", &head)?;
         Ok(mac)
     }
 
@@ -166,7 +163,7 @@ impl Store {
             previous.clone_from(mac);
         }
         let count = rows.len() as i64;
-        let head = self.meta("audit_head")?.unwrap_or_default();
+        let head = schema::meta(&self.db, "audit_head")?.unwrap_or_default();
         if head != self.sealer.chain("head", &format!("{count}|{previous}")) {
             return Ok(Err(Break::Truncated(count)));
         }

@@ -97,6 +97,28 @@ impl<'a> KeySource<'a> {
         }
     }
 
+    /// A new master key, for a store being made or re-keyed: a data key
+    /// from KMS with its wrapped form (the ARN and the bytes the store
+    /// keeps), a fresh random key written to the key file first (which
+    /// must not exist yet), or the key the environment gives.
+    pub fn new_master_key(&self, salt: &[u8]) -> Result<(MasterKey, Option<(String, Vec<u8>)>), StoreError> {
+        match self {
+            Self::Kms(kms) => kms.generate().map(|(key, wrapped)| (key, Some((kms.arn().to_string(), wrapped)))),
+            Self::File(path) => {
+                let key = MasterKey::generate();
+                write_key_file(path, &key).map_err(|source| match source.kind() {
+                    std::io::ErrorKind::AlreadyExists => StoreError::MasterKey(format!(
+                        "the key file {} exists already: a new master key goes in a new file",
+                        path.display()
+                    )),
+                    _ => StoreError::Io { path: path.to_path_buf(), source },
+                })?;
+                Ok((key, None))
+            }
+            Self::Env(_) | Self::Passphrase(_) => Ok((self.master_key(salt, None)?, None)),
+        }
+    }
+
     /// Says where the key came from, for messages.
     pub fn describe(&self) -> String {
         match self {
@@ -110,6 +132,23 @@ impl<'a> KeySource<'a> {
 
 /// The master key; wiped from memory when dropped.
 pub struct MasterKey(Zeroizing<[u8; KEY_BYTES]>);
+
+/// Writes `key` to a new file only its owner can read (its folder made if
+/// needed), on disk before anything is sealed under it; a file it could not
+/// finish is removed.
+fn write_key_file(path: &Path, key: &MasterKey) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let written = file.write_all(key.encode().as_bytes()).and_then(|()| file.sync_all());
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
+}
 
 impl MasterKey {
     /// A fresh random key.

@@ -9,8 +9,7 @@
 
 use super::crypto::KeySource;
 use super::db::Db;
-use super::{Location, Store, StoreError, connect, postgres, schema, sibling};
-use std::os::unix::fs::OpenOptionsExt;
+use super::{Created, Location, Store, StoreError, fresh_database, schema};
 
 /// The tables copied, their columns, and the order that keeps the
 /// copy's order of insertion the source's.
@@ -54,14 +53,13 @@ impl Store {
     /// where it came from (`store.migrated`, also in the source's log). On
     /// a failure the target is left as it was: no file, or no tables.
     pub fn migrate_to(&self, target: &Location, key: &KeySource) -> Result<Copied, StoreError> {
-        let db = empty_target(target)?;
+        let mut created = Created::default();
+        let db = fresh_database(target, &mut created)?;
         let detail = serde_json::json!({ "from": self.location.describe(), "to": target.describe() });
         let copied = self.copy_into(&db, detail);
-        if let (Err(_), Location::File(path)) = (&copied, target) {
+        if copied.is_err() {
             drop(db);
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let _ = std::fs::remove_file(sibling(path, suffix));
-            }
+            created.remove();
         }
         let rows = copied?;
         let copy = Store::open_with(target, key)?;
@@ -94,13 +92,15 @@ impl Store {
             for (table, columns, order) in TABLES {
                 let read = self.db.query(&format!("SELECT {columns} FROM {table} ORDER BY {order}"), &[])?;
                 let marks: Vec<String> = (1..=columns.split(',').count()).map(|i| format!("?{i}")).collect();
-                let insert = match *table {
-                    // The new database's own schema version and salt give way to the store's.
-                    "meta" => "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value".to_string(),
-                    _ => format!("INSERT INTO {table} ({columns}) VALUES ({})", marks.join(", ")),
-                };
+                let insert = format!("INSERT INTO {table} ({columns}) VALUES ({})", marks.join(", "));
                 for row in &read {
-                    db.execute(&insert, &row.0)?;
+                    match *table {
+                        // The new database's own schema version and salt give way to the store's.
+                        "meta" => schema::set_meta(db, &row.get::<String>(0)?, &row.get::<String>(1)?)?,
+                        _ => {
+                            db.execute(&insert, &row.0)?;
+                        }
+                    }
                 }
                 rows.push((*table, read.len()));
             }
@@ -111,30 +111,4 @@ impl Store {
             Ok(rows)
         })
     }
-}
-
-/// The target's database, which must hold no store.
-fn empty_target(target: &Location) -> Result<Db, StoreError> {
-    let db = match target {
-        Location::File(path) => {
-            if path.exists() {
-                return Err(StoreError::Exists(target.describe()));
-            }
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|source| StoreError::Io { path: path.clone(), source })?;
-            Db::Sqlite(connect(path)?)
-        }
-        Location::Postgres(pg) => {
-            let db = Db::postgres(postgres::Connection::open(pg)?);
-            if schema::exists(&db)? {
-                return Err(StoreError::Exists(target.describe()));
-            }
-            db
-        }
-    };
-    Ok(db)
 }

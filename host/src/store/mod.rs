@@ -37,7 +37,7 @@ pub mod versions;
 pub use error::StoreError;
 pub use location::Location;
 
-use crypto::{KeySource, MasterKey, Sealer};
+use crypto::{KeySource, Sealer};
 use db::Db;
 use rusqlite::Connection;
 use sql::{Row, Value};
@@ -81,68 +81,26 @@ impl Store {
 
     /// The same with the master key from `source` (a KMS key, say).
     pub fn init_with(location: &Location, source: &KeySource) -> Result<(), StoreError> {
-        let db = match location {
-            Location::File(path) if path.exists() => return Err(StoreError::Exists(location.describe())),
-            Location::File(_) => None,
-            Location::Postgres(target) => {
-                let db = Db::postgres(postgres::Connection::open(target)?);
-                if schema::exists(&db)? {
-                    return Err(StoreError::Exists(location.describe()));
-                }
-                Some(db)
-            }
-        };
         if let KeySource::File(file) = &source
             && file.exists()
         {
             return Err(StoreError::Exists(file.display().to_string()));
         }
         let mut created = Created::default();
-        let result = Self::create(location, db, source, &mut created);
+        let result = Self::create(location, source, &mut created);
         if result.is_err() {
             created.remove();
         }
         result
     }
 
-    fn create(
-        location: &Location,
-        db: Option<Db>,
-        source: &KeySource,
-        created: &mut Created,
-    ) -> Result<(), StoreError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io { path, source }
-        };
-        if let KeySource::File(file) = source {
-            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
-            }
-            created.files.push(file.to_path_buf());
-            let mut out =
-                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(file).map_err(io(file))?;
-            use std::io::Write;
-            out.write_all(MasterKey::generate().encode().as_bytes()).and_then(|()| out.sync_all()).map_err(io(file))?;
-        }
-        let db = match (location, db) {
-            (_, Some(db)) => db,
-            (Location::File(path), None) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(io(dir))?;
-                }
-                // The database file is private before SQLite writes anything to it.
-                created.files.extend(["", "-wal", "-shm", "-journal"].map(|suffix| sibling(path, suffix)));
-                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
-                Db::Sqlite(connect(path)?)
-            }
-            (Location::Postgres(_), None) => unreachable!("init connects to PostgreSQL first"),
-        };
+    fn create(location: &Location, source: &KeySource, created: &mut Created) -> Result<(), StoreError> {
+        let db = fresh_database(location, created)?;
         let salt: [u8; 16] = rand_bytes();
-        let (master, wrapped) = match source {
-            KeySource::Kms(kms) => kms.generate().map(|(key, wrapped)| (key, Some((kms.arn(), wrapped))))?,
-            _ => (source.master_key(&salt, None)?, None),
-        };
+        let (master, wrapped) = source.new_master_key(&salt)?;
+        if let KeySource::File(file) = source {
+            created.files.push(file.to_path_buf());
+        }
         let store = Self::new(db, Sealer::new(&master), location);
         store.write(|| {
             schema::create(&store.db, &salt)?;
@@ -179,10 +137,7 @@ impl Store {
     /// The same with the master key from `source`.
     pub fn open_with(location: &Location, source: &KeySource) -> Result<Self, StoreError> {
         let db = opened(location)?;
-        let located = |e: StoreError| match (&db, location) {
-            (Db::Sqlite(conn), Location::File(path)) => locate(e, path, Some(conn)),
-            _ => e,
-        };
+        let located = |e| located(&db, location, e);
         let wrapped = schema::wrapped_key(&db).map_err(located)?;
         if let (Some((arn, _)), KeySource::Env(_) | KeySource::Passphrase(_) | KeySource::File(_)) = (&wrapped, source)
         {
@@ -221,10 +176,7 @@ impl Store {
     /// Names the store file, and the operating system's cause, in an error
     /// from SQLite.
     fn located(&self, error: StoreError) -> StoreError {
-        match (&self.db, &self.location) {
-            (Db::Sqlite(conn), Location::File(path)) => locate(error, path, Some(conn)),
-            _ => error,
-        }
+        located(&self.db, &self.location, error)
     }
 
     /// Where the store is.
@@ -256,10 +208,6 @@ impl Store {
     ) -> Result<Vec<T>, StoreError> {
         self.db.query(sql, args)?.iter().map(row).collect()
     }
-
-    fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.one("SELECT value FROM meta WHERE key = ?1", sql::args![key], |r| r.get(0))
-    }
 }
 
 /// Connects to the store at `location` and checks (or upgrades) its schema.
@@ -269,12 +217,7 @@ fn opened(location: &Location) -> Result<Db, StoreError> {
         Location::File(path) => Db::Sqlite(connect(path)?),
         Location::Postgres(target) => Db::postgres(postgres::Connection::open(target)?),
     };
-    match (&db, location) {
-        (Db::Sqlite(conn), Location::File(path)) => {
-            schema::check_version(&db, &location.describe()).map_err(|e| locate(e, path, Some(conn)))?
-        }
-        _ => schema::check_version(&db, &location.describe())?,
-    }
+    schema::check_version(&db, &location.describe()).map_err(|e| located(&db, location, e))?;
     Ok(db)
 }
 
@@ -303,11 +246,49 @@ struct Created {
     files: Vec<PathBuf>,
 }
 
+/// A new, empty database for a store at `location`: a new SQLite file
+/// (its folder made, private before SQLite writes to it), or a PostgreSQL
+/// database that holds no store yet. The files it made join `created`.
+fn fresh_database(location: &Location, created: &mut Created) -> Result<Db, StoreError> {
+    match location {
+        Location::File(path) => {
+            if path.exists() {
+                return Err(StoreError::Exists(location.describe()));
+            }
+            let io = |path: &Path| {
+                let path = path.to_path_buf();
+                move |source| StoreError::Io { path, source }
+            };
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+            }
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path))?;
+            created.files.extend(["", "-wal", "-shm", "-journal"].map(|suffix| sibling(path, suffix)));
+            Ok(Db::Sqlite(connect(path)?))
+        }
+        Location::Postgres(target) => {
+            let db = Db::postgres(postgres::Connection::open(target)?);
+            if schema::exists(&db)? {
+                return Err(StoreError::Exists(location.describe()));
+            }
+            Ok(db)
+        }
+    }
+}
+
 impl Created {
     fn remove(self) {
         for file in self.files {
             let _ = std::fs::remove_file(file);
         }
+    }
+}
+
+/// [`locate`] for a store's database, when it is an SQLite file.
+fn located(db: &Db, location: &Location, error: StoreError) -> StoreError {
+    match (db, location) {
+        (Db::Sqlite(conn), Location::File(path)) => locate(error, path, Some(conn)),
+        _ => error,
     }
 }
 
@@ -447,7 +428,7 @@ pub(crate) mod tests {
         drop(conn);
         let store = Store::open(&Location::File(db.clone()), &key).unwrap();
         store.import("api", &credential("k1", "s")).unwrap();
-        assert_eq!(store.meta("schema_version").unwrap().as_deref(), Some("5"));
+        assert_eq!(schema::meta(&store.db, "schema_version").unwrap().as_deref(), Some("5"));
         assert!(!store.noticed("api", "key.due_soon", "v1:1d").unwrap(), "the tables of every step are there");
         assert!(store.tokens().unwrap().is_empty(), "the newest too");
     }

@@ -18,14 +18,13 @@ pub struct Rewrapped {
 }
 
 impl Store {
-    /// Seals everything anew under the master key from `to` (KMS, or a key
-    /// file that [`KeySource`] finds), and from then on uses it.
+    /// Seals everything anew under a new master key from `to` (a KMS data
+    /// key, or a new random key in a key file that must not exist yet), and
+    /// from then on uses it. A key file made for a re-keying that failed is
+    /// removed again.
     pub fn rewrap(&mut self, to: &KeySource) -> Result<Rewrapped, StoreError> {
         let salt = schema::salt(&self.db)?;
-        let (master, wrapped) = match to {
-            KeySource::Kms(kms) => kms.generate().map(|(key, wrapped)| (key, Some((kms.arn(), wrapped))))?,
-            other => (other.master_key(&salt, None)?, None),
-        };
+        let (master, wrapped) = to.new_master_key(&salt)?;
         let new = Sealer::new(&master);
         let secrets = self.write(|| {
             let rows = self.all("SELECT credential, version, secret FROM versions", &[], |r| {
@@ -46,7 +45,11 @@ impl Store {
             }
             self.rechain(&new, "store.rewrapped", serde_json::json!({ "key": to.describe(), "secrets": rows.len() }))?;
             Ok(rows.len())
-        })?;
+        });
+        if let (Err(_), KeySource::File(path)) = (&secrets, to) {
+            let _ = std::fs::remove_file(path);
+        }
+        let secrets = secrets?;
         self.sealer = new;
         let audit_entries = self.verify_audit()?.map_err(|broken| StoreError::NotFound(broken.to_string()))?;
         Ok(Rewrapped { secrets, audit_entries })

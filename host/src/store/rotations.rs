@@ -103,15 +103,6 @@ fn from_row(row: &Row) -> Result<Rotation, StoreError> {
 }
 
 impl Store {
-    /// [`Store::fenced`] for the credential of `rotation` (a journal
-    /// record names only its rotation).
-    fn fenced_rotation(&self, rotation: &str) -> Result<(), StoreError> {
-        if let super::Location::Postgres(_) = self.location {
-            self.fenced(&self.rotation(rotation)?.credential)?;
-        }
-        Ok(())
-    }
-
     /// Starts a rotation of `credential` from its current version.
     pub fn start_rotation(&self, credential: &str, emergency: bool) -> Result<Rotation, StoreError> {
         let id = format!("rot-{}-{}", now(), hex::encode(super::rand_bytes::<4>()));
@@ -203,13 +194,13 @@ impl Store {
     }
 
     /// Journals a step (`begun` or `done`).
-    pub fn record(&self, rotation: &str, step: &str, state: &str) -> Result<(), StoreError> {
+    pub fn record(&self, rotation: &Rotation, step: &str, state: &str) -> Result<(), StoreError> {
         self.write(|| {
-            self.fenced_rotation(rotation)?;
+            self.fenced(&rotation.credential)?;
             self.execute(
                 "INSERT INTO journal (rotation, seq, step, state, at)
                  VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE rotation = ?1), ?2, ?3, ?4)",
-                args![rotation, step, state, now()],
+                args![&rotation.id, step, state, now()],
             )?;
             Ok(())
         })
@@ -222,7 +213,7 @@ impl Store {
             self.fenced(&rotation.credential)?;
             let version = self.insert_version(&rotation.credential, Label::Pending, key, Some(&rotation.id))?;
             self.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", args![&rotation.id, version])?;
-            self.record(&rotation.id, "generate", "done")?;
+            self.record(rotation, "generate", "done")?;
             self.audit(
                 "key.generated",
                 Some(&rotation.credential),
@@ -247,7 +238,7 @@ impl Store {
                 "UPDATE rotations SET state = 'grace', revoke_after = ?2 WHERE id = ?1",
                 args![&rotation.id, revoke_after],
             )?;
-            self.record(&rotation.id, "promote", "done")?;
+            self.record(rotation, "promote", "done")?;
             self.audit(
                 "key.promoted",
                 Some(&rotation.credential),
@@ -262,7 +253,7 @@ impl Store {
         self.write(|| {
             self.fenced(&rotation.credential)?;
             self.mark_revoked(&rotation.credential, version)?;
-            self.record(&rotation.id, step, "done")?;
+            self.record(rotation, step, "done")?;
             self.audit(
                 "key.revoked",
                 Some(&rotation.credential),

@@ -224,24 +224,28 @@ fn create_sqlite(db: &Db) -> Result<(), StoreError> {
     migrate(db, 1)
 }
 
-pub fn set_key_check(db: &Db, sealer: &Sealer) -> Result<(), StoreError> {
-    let sealed = BASE64.encode(sealer.seal(KEY_CHECK_ID, KEY_CHECK));
+/// A value of the store's `meta` table, if set.
+pub fn meta(db: &Db, key: &str) -> Result<Option<String>, StoreError> {
+    db.query_opt("SELECT value FROM meta WHERE key = ?1", args![key])?.map(|row| row.get(0)).transpose()
+}
+
+/// Sets a value of `meta`, replacing the one there.
+pub fn set_meta(db: &Db, key: &str, value: &str) -> Result<(), StoreError> {
     db.execute(
-        "INSERT INTO meta (key, value) VALUES ('key_check', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        args![sealed],
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        args![key, value],
     )?;
     Ok(())
 }
 
+pub fn set_key_check(db: &Db, sealer: &Sealer) -> Result<(), StoreError> {
+    set_meta(db, "key_check", &BASE64.encode(sealer.seal(KEY_CHECK_ID, KEY_CHECK)))
+}
+
 /// Keeps the master key as KMS wrapped it, and the KMS key's ARN.
 pub fn set_wrapped_key(db: &Db, arn: &str, wrapped: &[u8]) -> Result<(), StoreError> {
-    for (key, value) in [("kms_key", arn.to_string()), ("kms_wrapped_key", BASE64.encode(wrapped))] {
-        db.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            args![key, value],
-        )?;
-    }
-    Ok(())
+    set_meta(db, "kms_key", arn)?;
+    set_meta(db, "kms_wrapped_key", &BASE64.encode(wrapped))
 }
 
 /// Forgets the KMS-wrapped key (the master key is elsewhere now).
@@ -252,19 +256,14 @@ pub fn clear_wrapped_key(db: &Db) -> Result<(), StoreError> {
 
 /// The KMS key's ARN and the wrapped master key, if KMS holds the key.
 pub fn wrapped_key(db: &Db) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-    let value = |key: &str| -> Result<Option<String>, StoreError> {
-        db.query_opt("SELECT value FROM meta WHERE key = ?1", args![key])?.map(|row| row.get(0)).transpose()
-    };
-    let (Some(arn), Some(wrapped)) = (value("kms_key")?, value("kms_wrapped_key")?) else { return Ok(None) };
+    let (Some(arn), Some(wrapped)) = (meta(db, "kms_key")?, meta(db, "kms_wrapped_key")?) else { return Ok(None) };
     let wrapped = BASE64.decode(wrapped).map_err(|_| StoreError::Tampered("meta/kms-wrapped-key".into()))?;
     Ok(Some((arn, wrapped)))
 }
 
 /// A value of `meta` every store has.
 fn required(db: &Db, key: &str) -> Result<String, StoreError> {
-    db.query_opt("SELECT value FROM meta WHERE key = ?1", args![key])?
-        .ok_or_else(|| StoreError::Tampered(format!("meta/{key}")))?
-        .get(0)
+    meta(db, key)?.ok_or_else(|| StoreError::Tampered(format!("meta/{key}")))
 }
 
 pub fn key_check_opens(db: &Db, sealer: &Sealer) -> Result<bool, StoreError> {
