@@ -98,12 +98,13 @@ impl<'a> KeySource<'a> {
     }
 
     /// A new master key, for a store being made or re-keyed: a data key
-    /// from KMS with its wrapped form (the ARN and the bytes the store
-    /// keeps), a fresh random key written to the key file first (which
+    /// from KMS with its wrapped form for the store to keep, a fresh random key written to the key file first (which
     /// must not exist yet), or the key the environment gives.
-    pub fn new_master_key(&self, salt: &[u8]) -> Result<(MasterKey, Option<(String, Vec<u8>)>), StoreError> {
+    pub fn new_master_key(&self, salt: &[u8]) -> Result<(MasterKey, Option<Wrapped>), StoreError> {
         match self {
-            Self::Kms(kms) => kms.generate().map(|(key, wrapped)| (key, Some((kms.arn().to_string(), wrapped)))),
+            Self::Kms(kms) => {
+                kms.generate().map(|(key, wrapped)| (key, Some(Wrapped { arn: kms.arn().into(), key: wrapped })))
+            }
             Self::File(path) => {
                 let key = MasterKey::generate();
                 write_key_file(path, &key).map_err(|source| match source.kind() {
@@ -132,6 +133,14 @@ impl<'a> KeySource<'a> {
 
 /// The master key; wiped from memory when dropped.
 pub struct MasterKey(Zeroizing<[u8; KEY_BYTES]>);
+
+/// A store's master key as a KMS key wrapped it, kept in the store.
+pub struct Wrapped {
+    /// The KMS key that wraps it.
+    pub arn: String,
+    /// The wrapped bytes, which only that key opens.
+    pub key: Vec<u8>,
+}
 
 /// Writes `key` to a new file only its owner can read (its folder made if
 /// needed), on disk before anything is sealed under it; a file it could not

@@ -37,7 +37,7 @@ pub mod versions;
 pub use error::StoreError;
 pub use location::Location;
 
-use crypto::{KeySource, Sealer};
+use crypto::{KeySource, Sealer, Wrapped};
 use db::Db;
 use rusqlite::Connection;
 use sql::{Row, Value};
@@ -104,8 +104,8 @@ impl Store {
         let store = Self::new(db, Sealer::new(&master), location);
         store.write(|| {
             schema::create(&store.db, &salt)?;
-            if let Some((arn, wrapped)) = &wrapped {
-                schema::set_wrapped_key(&store.db, arn, wrapped)?;
+            if let Some(wrapped) = &wrapped {
+                schema::set_wrapped_key(&store.db, wrapped)?;
             }
             schema::set_key_check(&store.db, &store.sealer)?;
             store.audit("store.initialized", None, None, serde_json::json!({ "key": source.describe() }))
@@ -139,14 +139,15 @@ impl Store {
         let db = opened(location)?;
         let located = |e| located(&db, location, e);
         let wrapped = schema::wrapped_key(&db).map_err(located)?;
-        if let (Some((arn, _)), KeySource::Env(_) | KeySource::Passphrase(_) | KeySource::File(_)) = (&wrapped, source)
+        if let (Some(Wrapped { arn, .. }), KeySource::Env(_) | KeySource::Passphrase(_) | KeySource::File(_)) =
+            (&wrapped, source)
         {
             return Err(StoreError::MasterKey(format!(
                 "this store's master key is held by the AWS KMS key {arn}; set key = \"aws-kms:{arn}\" in rekey.toml"
             )));
         }
         let salt = schema::salt(&db).map_err(located)?;
-        let sealer = Sealer::new(&source.master_key(&salt, wrapped.as_ref().map(|(_, w)| w.as_slice()))?);
+        let sealer = Sealer::new(&source.master_key(&salt, wrapped.as_ref().map(|w| w.key.as_slice()))?);
         if !schema::key_check_opens(&db, &sealer).map_err(located)? {
             return Err(StoreError::WrongKey(source.describe()));
         }

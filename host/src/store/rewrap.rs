@@ -40,7 +40,7 @@ impl Store {
             }
             schema::set_key_check(&self.db, &new)?;
             match &wrapped {
-                Some((arn, wrapped)) => schema::set_wrapped_key(&self.db, arn, wrapped)?,
+                Some(wrapped) => schema::set_wrapped_key(&self.db, wrapped)?,
                 None => schema::clear_wrapped_key(&self.db)?,
             }
             self.rechain(&new, "store.rewrapped", serde_json::json!({ "key": to.describe(), "secrets": rows.len() }))?;

@@ -2,7 +2,7 @@
 //! key from a corrupt store.
 
 use super::StoreError;
-use super::crypto::Sealer;
+use super::crypto::{Sealer, Wrapped};
 use super::db::Db;
 use super::sql::args;
 use base64::Engine;
@@ -243,9 +243,9 @@ pub fn set_key_check(db: &Db, sealer: &Sealer) -> Result<(), StoreError> {
 }
 
 /// Keeps the master key as KMS wrapped it, and the KMS key's ARN.
-pub fn set_wrapped_key(db: &Db, arn: &str, wrapped: &[u8]) -> Result<(), StoreError> {
-    set_meta(db, "kms_key", arn)?;
-    set_meta(db, "kms_wrapped_key", &BASE64.encode(wrapped))
+pub fn set_wrapped_key(db: &Db, wrapped: &Wrapped) -> Result<(), StoreError> {
+    set_meta(db, "kms_key", &wrapped.arn)?;
+    set_meta(db, "kms_wrapped_key", &BASE64.encode(&wrapped.key))
 }
 
 /// Forgets the KMS-wrapped key (the master key is elsewhere now).
@@ -255,10 +255,10 @@ pub fn clear_wrapped_key(db: &Db) -> Result<(), StoreError> {
 }
 
 /// The KMS key's ARN and the wrapped master key, if KMS holds the key.
-pub fn wrapped_key(db: &Db) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+pub fn wrapped_key(db: &Db) -> Result<Option<Wrapped>, StoreError> {
     let (Some(arn), Some(wrapped)) = (meta(db, "kms_key")?, meta(db, "kms_wrapped_key")?) else { return Ok(None) };
     let wrapped = BASE64.decode(wrapped).map_err(|_| StoreError::Tampered("meta/kms-wrapped-key".into()))?;
-    Ok(Some((arn, wrapped)))
+    Ok(Some(Wrapped { arn, key: wrapped }))
 }
 
 /// A value of `meta` every store has.
