@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use support::daemon::{ADMIN_VAR, names, webhook_credentials};
-use support::{KeyServer, text};
+use support::{KeyServer, postgres, text};
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -278,32 +278,13 @@ fn a_daemon_stopped_inside_a_transaction_holds_up_nobody_past_its_lease() {
     }
     let (fleet, store) = Fleet::with_a_slow_rotation_under_way();
     let database = support::store_database(fleet.members[0].dir.path()).unwrap();
-    let sessions = |condition: &str| {
-        let sql = format!(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND application_name = 'rekey' AND {condition}"
-        );
-        support::postgres::store_sql(&database, &sql).trim().parse::<usize>().unwrap()
-    };
-    // Another session holds the write lock every rekey writer takes ("rekey"
-    // in ASCII) until the daemon's next write waits for it; the daemon is
-    // stopped, and the lock let go: it stops inside that transaction.
-    let mut holder = support::postgres::store_session(&database);
-    holder.send("SELECT pg_advisory_lock(491327808889);");
-    fleet.wait_for("the daemon's next write to wait for the write lock", Duration::from_secs(30), || {
-        sessions("wait_event = 'advisory'") == 1
-    });
-    fleet.signal(0, rustix::process::Signal::STOP);
-    holder.send("SELECT pg_advisory_unlock_all();");
-    let idle_in_a_transaction = || sessions("state LIKE 'idle in transaction%'");
-    fleet.wait_for("the stopped daemon to hold the write lock", Duration::from_secs(10), || {
-        idle_in_a_transaction() == 1
-    });
+    let pid = fleet.members[0].child.as_ref().expect("running").id();
+    postgres::stop_at_its_next_write(&database, pid, || {});
 
     // The server ends its session once idle for the lease's lifetime, and
     // with it the transaction that held up every other writer.
     fleet.wait_for("the server to end the stopped daemon's transaction", Duration::from_secs(10), || {
-        idle_in_a_transaction() == 0
+        postgres::idle_in_a_transaction(&database) == 0
     });
     fleet.wait_for("the stopped daemon's lease to expire", Duration::from_secs(10), || !store.is_held("c00").unwrap());
     fleet.take_over_from_the_stopped_daemon(&store);

@@ -7,7 +7,7 @@ mod support;
 use rekey_test_artifacts::plugins;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use support::postgres::Postgres;
+use support::postgres::{Postgres, wait_until};
 use support::{Project, env_value, text};
 
 const ADMIN_PASSWORD: &str = "pg-admin-pw-8e21";
@@ -34,9 +34,14 @@ fn parts(uri: &str) -> (String, String) {
     (user.into(), password.into())
 }
 
-/// rekey.toml for `app-db` with `config`, deployed to `app.env` (DATABASE_URL).
+/// A project of `app-db` (see [`credential`]).
 fn project(pg: &Postgres, config: &str, grant_port: u16) -> Project {
-    let toml = format!(
+    Project::new(&credential(pg, config, grant_port), &[("TEST_PG_ADMIN", ADMIN_PASSWORD)])
+}
+
+/// rekey.toml for `app-db` with `config`, deployed to `app.env` (DATABASE_URL).
+fn credential(pg: &Postgres, config: &str, grant_port: u16) -> String {
+    format!(
         r#"
 [[credential]]
 name = "app-db"
@@ -52,8 +57,7 @@ targets = [{{ type = "env-file", path = "app.env", variable = "DATABASE_URL" }}]
 "#,
         plugin = plugins::POSTGRES_ROLE,
         config = if config.contains("port =") { config.to_string() } else { format!("port = {}, {config}", pg.port) },
-    );
-    Project::new(&toml, &[("TEST_PG_ADMIN", ADMIN_PASSWORD)])
+    )
 }
 
 fn import_blue(project: &Project, pg: &Postgres) {
@@ -184,6 +188,61 @@ fn a_generate_whose_answer_was_lost_is_made_again_on_the_same_role() {
     assert_eq!(role, "app_green", "the role enabled for this rotation, not a refusal that both can log in");
     assert!(pg.login(&role, &password));
     assert!(!pg.login("app_blue", BLUE_PASSWORD), "the old role is retired");
+}
+
+#[test]
+fn a_process_that_lost_its_lease_leaves_the_role_it_enabled_to_the_one_that_took_over() {
+    // Two rekey processes on one PostgreSQL store with leases of 2 s.
+    let pg = server();
+    let store = support::postgres::store_database();
+    let toml = format!(
+        "{store}store_lease = \"2s\"\n{}",
+        credential(&pg, r#"strategy = "alternating", roles = "app_blue,app_green""#, pg.port)
+    );
+    let project = Project::new(&toml, &[("TEST_PG_ADMIN", ADMIN_PASSWORD)]);
+    import_blue(&project, &pg);
+    let database = support::store_database(project.dir.path()).unwrap();
+    let count = |sql: &str| pg.sql_in("postgres", sql).trim().parse::<usize>().unwrap();
+
+    // The first process enables app_green for its rotation (its `generate`
+    // held up by a lock on the role table until its store is locked too),
+    // and is stopped at its next write, past its lease.
+    let mut roles = pg.session("postgres");
+    roles.send("BEGIN; LOCK TABLE pg_authid IN SHARE MODE;");
+    wait_until("the role table to be locked", || {
+        count("SELECT count(*) FROM pg_locks WHERE relation = 'pg_authid'::regclass AND granted") == 1
+    });
+    let log = project.dir.path().join("first.log");
+    let output = std::fs::File::create(&log).unwrap();
+    let mut first =
+        project.command(&["rotate", "app-db"]).stdout(output.try_clone().unwrap()).stderr(output).spawn().unwrap();
+    wait_until("the first process's generate to wait for the role table", || {
+        count("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == 1
+    });
+    support::postgres::stop_at_its_next_write(&database, first.id(), || roles.send("COMMIT;"));
+    wait_until("the server to end its transaction", || support::postgres::idle_in_a_transaction(&database) == 0);
+    let config = rekey::config::Config::load(&project.dir.path().join("rekey.toml")).unwrap();
+    let opened = config.open_store().unwrap();
+    wait_until("its lease to expire", || !opened.is_held("app-db").unwrap());
+
+    // Another process takes the rotation over: the same role, a new password.
+    let resumed = project.run(&["resume"], "");
+    assert!(resumed.status.success(), "{:?}", text(&resumed));
+    let (role, password) = parts(&project.env_value("app.env", "DATABASE_URL"));
+    assert_eq!(role, "app_green");
+    assert!(pg.login(&role, &password));
+
+    // Continued, the first process finds its lease lost and leaves app_green
+    // alone: revoking "its" key would lock out the role now in use.
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(first.id() as i32).unwrap(),
+        rustix::process::Signal::CONT,
+    )
+    .unwrap();
+    assert!(!first.wait().unwrap().success());
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(said.contains("lost the lease on `app-db`"), "{said}");
+    assert!(pg.login(&role, &password), "the role in use was revoked by the process that lost its lease");
 }
 
 #[test]

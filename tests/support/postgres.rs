@@ -215,6 +215,51 @@ pub fn store_session(database: &str) -> Session {
     shared().session(database)
 }
 
+/// How many of rekey's sessions on store `database` match `condition`
+/// (SQL over `pg_stat_activity`).
+pub fn rekey_sessions(database: &str, condition: &str) -> usize {
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND application_name = 'rekey' AND {condition}"
+    );
+    store_sql(database, &sql).trim().parse().unwrap()
+}
+
+/// Stops the rekey process `pid` inside a write transaction on store
+/// `database`, holding the write lock every rekey writer takes ("rekey" in
+/// ASCII): another session takes the lock, `meanwhile` runs, and once the
+/// process's next write waits for the lock it is SIGSTOPped and the lock
+/// let go. Returns when the stopped process holds the lock, idle in its
+/// transaction.
+pub fn stop_at_its_next_write(database: &str, pid: u32, meanwhile: impl FnOnce()) {
+    let mut holder = store_session(database);
+    holder.send("SELECT pg_advisory_lock(491327808889);");
+    let held = || store_sql(database, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted");
+    wait_until("the write lock to be held", || held().trim() == "1");
+    meanwhile();
+    wait_until("the next write to wait for the write lock", || {
+        rekey_sessions(database, "wait_event = 'advisory'") == 1
+    });
+    let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::STOP).unwrap();
+    holder.send("SELECT pg_advisory_unlock_all();");
+    wait_until("the stopped process to hold the write lock", || idle_in_a_transaction(database) == 1);
+}
+
+/// rekey's sessions on store `database` idle inside a transaction.
+pub fn idle_in_a_transaction(database: &str) -> usize {
+    rekey_sessions(database, "state LIKE 'idle in transaction%'")
+}
+
+/// Waits (up to 30 s) until `done`.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// A `psql` session kept open; it ends when dropped.
 pub struct Session(Child);
 
