@@ -98,8 +98,9 @@ impl<'a> KeySource<'a> {
     }
 
     /// A new master key, for a store being made or re-keyed: a data key
-    /// from KMS with its wrapped form for the store to keep, a fresh random key written to the key file first (which
-    /// must not exist yet), or the key the environment gives.
+    /// from KMS with its wrapped form for the store to keep, a fresh random
+    /// key written to the key file first (which must not exist yet), or the
+    /// key the environment gives.
     pub fn new_master_key(&self, salt: &[u8]) -> Result<(MasterKey, Option<Wrapped>), StoreError> {
         match self {
             Self::Kms(kms) => {

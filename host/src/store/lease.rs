@@ -267,8 +267,8 @@ impl Store {
     /// Inside a write transaction about `credential`: checks that this
     /// process still holds its lease with the token it was given. The row
     /// is read `FOR SHARE`, so no claim can slip in before the commit.
-    /// Nothing to check on SQLite, whose lease cannot be lost.
-    /// Checked once per transaction.
+    /// Checked once per transaction, since the row stays locked until it
+    /// ends. Nothing to check on SQLite, whose lease cannot be lost.
     pub(super) fn fenced(&self, credential: &str) -> Result<(), StoreError> {
         let super::Location::Postgres(_) = &self.location else { return Ok(()) };
         if self.db.in_transaction() && self.fenced.borrow().contains(credential) {
@@ -295,19 +295,6 @@ impl Store {
             }
             _ => Err(StoreError::Fenced { credential: credential.into(), token: ours }),
         }
-    }
-
-    /// What a failed write transaction reports: that the lease of a
-    /// credential it checked was lost, when it was, rather than how the
-    /// transaction broke. A process stopped past its lease finds its
-    /// session ended by the server (`idle_in_transaction_session_timeout`)
-    /// and the credential taken over; the lost lease is the cause.
-    pub(super) fn lease_lost_or(&self, error: StoreError) -> StoreError {
-        if true {
-            return error;
-        }
-        let checked: Vec<String> = self.fenced.borrow_mut().drain().collect();
-        checked.iter().find_map(|credential| self.lease_lost(credential)).unwrap_or(error)
     }
 }
 

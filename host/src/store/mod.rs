@@ -171,7 +171,7 @@ impl Store {
             self.committed();
             Ok(value)
         };
-        run().map_err(|e| self.lease_lost_or(self.located(e)))
+        run().map_err(|e| self.located(e))
     }
 
     /// Names the store file, and the operating system's cause, in an error
