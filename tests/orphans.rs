@@ -93,6 +93,11 @@ fn kill_campaign(server: KeyServer, iterations: usize, credentials: usize) {
          hold yet; after resume: 0 orphans, 0 lost, 0 stale, 0 open, audit intact; {live} live key(s)"
     );
     assert!(interrupted > 0, "no kill landed inside a rotation: the campaign tested nothing");
+    // The credentials share one provider account: the command rekey
+    // suggests for drift finds none, and revokes nobody's key.
+    let reconciled = ok(project.run(&["reconcile", "--yes"], ""));
+    assert!(!reconciled.contains("revoked now"), "{reconciled}");
+    assert_eq!(disagreement(&project, &server, &names), Disagreement::default(), "after reconcile --yes");
     ok(project.run(&["audit", "verify"], ""));
 }
 
@@ -165,6 +170,56 @@ fn a_killed_generate_is_found_and_revoked_on_resume() {
     assert_eq!(disagreement(&project, &server, &names).orphans.len(), 1, "one key in limbo");
     let status = ok(project.run(&["status"], ""));
     assert!(status.contains("interrupted (run rekey resume)"), "{status}");
+    ok(project.run(&["resume"], ""));
+    assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
+}
+
+/// Credentials often share one provider account, whose listing shows every
+/// credential's keys: none of them is drift, a suspect, or revoked by
+/// another credential's `verify`, `reconcile --yes` or sweep.
+#[test]
+fn credentials_sharing_a_provider_account_never_revoke_each_others_keys() {
+    let server = KeyServer::start().not_idempotent();
+    let names = names(3);
+    let project = project(&server, &names, "");
+    ok(project.run(&["rotate", "c00", "c01", "c02"], ""));
+    let verified = ok(project.run(&["verify"], ""));
+    assert!(!verified.contains("DRIFT"), "{verified}");
+    let reconciled = ok(project.run(&["reconcile", "--yes"], ""));
+    assert!(!reconciled.contains("revoked now"), "{reconciled}");
+    assert!(
+        reconciled.contains("c00: 2 key(s) at the provider belong to other credentials (c01, c02): left alone"),
+        "{reconciled}"
+    );
+    assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
+    // A lost generate of c00: its sweep revokes its own key and suspects no other.
+    let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "c00"]);
+    assert_eq!(out.status.code(), None, "killed");
+    ok(project.run(&["resume"], ""));
+    assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
+    let audit = ok(project.run(&["audit", "log", "--json"], ""));
+    assert_eq!(audit.matches("key.orphan_revoked").count(), 1, "only c00's lost key: {audit}");
+}
+
+/// A kill right after a lost generate's key was revoked, before that was
+/// recorded, still leaves the key in the audit log: it was written, on
+/// disk, before the revoke.
+#[test]
+fn a_kill_after_revoking_a_lost_key_leaves_the_key_in_the_audit_log() {
+    let server = KeyServer::start().not_idempotent();
+    let names = names(1);
+    let project = project(&server, &names, "");
+    ok(project.run(&["rotate", "c00"], ""));
+    let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "c00"]);
+    assert_eq!(out.status.code(), None, "killed");
+    let lost = disagreement(&project, &server, &names).orphans;
+    assert_eq!(lost.len(), 1, "one key in limbo");
+    let crash_at = format!("{}:returned", rekey::rotation::reconcile::REVOKE_ORPHAN);
+    let out = project.run_with(rekey::rotation::CRASH_VAR, &crash_at, &["resume"]);
+    assert_eq!(out.status.code(), None, "killed after the revoke");
+    assert!(!server.keys.lock().unwrap().contains_key(&lost[0]), "revoked at the provider");
+    let audit = ok(project.run(&["audit", "log", "--json"], ""));
+    assert!(audit.contains("key.orphan_revoking") && audit.contains(&lost[0]), "{audit}");
     ok(project.run(&["resume"], ""));
     assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
 }

@@ -2,7 +2,7 @@
 //! or a campaign of them: every live key at the provider is a live version
 //! in the store (no orphan), every live version is live at the provider
 //! (nothing lost), each target holds its current key (nothing stale), no
-//! rotation is left open, and the audit chain verifies.
+//! rotation is left open, no key is suspected, and the audit chain verifies.
 
 use super::{KeyServer, Project};
 use std::collections::BTreeSet;
@@ -18,6 +18,8 @@ pub struct Disagreement {
     pub stale: Vec<String>,
     /// Rotations still open.
     pub open: Vec<String>,
+    /// Keys suspected of being orphans and not settled.
+    pub suspects: Vec<String>,
     /// Where the audit chain breaks.
     pub audit: Option<String>,
 }
@@ -44,6 +46,7 @@ pub fn disagreement(project: &Project, server: &KeyServer, names: &[String]) -> 
     }
     found.orphans = live.difference(&stored).cloned().collect();
     found.open = store.open_rotations().unwrap().into_iter().map(|r| r.id).collect();
+    found.suspects = store.suspects(None).unwrap().into_iter().map(|s| s.reason).collect();
     found.audit = store.verify_audit().unwrap().err().map(|e| e.to_string());
     found
 }

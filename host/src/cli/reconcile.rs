@@ -135,8 +135,21 @@ fn report(name: &str, done: Option<&Reconciled>, suspects: &[Suspect], args: &Ar
                     missing.version, missing.key_id
                 ));
             }
+            if !done.drift.elsewhere.is_empty() {
+                let mut holders: Vec<&str> = done.drift.elsewhere.iter().map(|e| e.credential.as_str()).collect();
+                holders.sort_unstable();
+                holders.dedup();
+                lines.push(format!(
+                    "{name}: {} key(s) at the provider belong to other credentials ({}): left alone",
+                    done.drift.elsewhere.len(),
+                    holders.join(", ")
+                ));
+            }
             if done.resolved > 0 {
-                lines.push(format!("{name}: {} suspected orphan(s) are no longer at the provider", done.resolved));
+                lines.push(format!(
+                    "{name}: {} suspected orphan(s) settled (no longer at the provider, or another credential's)",
+                    done.resolved
+                ));
             }
             if done.drift.is_empty() {
                 lines.push(format!("{name}: in step with the provider"));

@@ -8,7 +8,9 @@
 //! names one of the credential's rotations (`generate` labels keys with
 //! the rotation id): those are revoked without asking. A key with no such
 //! tag may be someone else's; it is reported, and revoked only when the
-//! operator says so.
+//! operator says so. A key that another credential holds, or that one of
+//! its rotations made, is that credential's: several credentials often
+//! share one provider account, whose listing shows all their keys.
 
 use super::{RotationError, Rotator, retry};
 use crate::runtime::{Credential, KeySummary};
@@ -18,6 +20,9 @@ use crate::store::versions::Version;
 /// Step name, journaled around the revocations of a sweep.
 pub const RECONCILE: &str = "reconcile";
 
+/// Crash point right after an unknown key was revoked at the provider.
+pub const REVOKE_ORPHAN: &str = "revoke-orphan";
+
 /// How the provider's keys and the store's versions of one credential differ.
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct Drift {
@@ -26,6 +31,17 @@ pub struct Drift {
     /// Live in the store (not revoked), and not at the provider: revoked
     /// out of band, or deleted by hand.
     pub missing: Vec<Missing>,
+    /// Listed, and another credential's: left alone.
+    pub elsewhere: Vec<Elsewhere>,
+}
+
+/// A listed key that another credential in the store holds or made.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Elsewhere {
+    /// The provider's id of the key.
+    pub key_id: String,
+    /// The credential it belongs to.
+    pub credential: String,
 }
 
 /// A key live at the provider that the store does not hold as live.
@@ -73,7 +89,7 @@ pub fn compare(listed: Vec<KeySummary>, versions: &[Version], rotations: &[Strin
         .filter(|v| v.revoked_at.is_none() && !listed.iter().any(|k| k.key_id == v.key_id))
         .map(|v| Missing { version: v.version, label: v.label, key_id: v.key_id.clone() })
         .collect();
-    let mut drift = Drift { unknown: vec![], missing };
+    let mut drift = Drift { missing, ..Drift::default() };
     for key in listed {
         let stored = versions.iter().find(|v| v.key_id == key.key_id);
         if stored.is_some_and(|v| v.revoked_at.is_none()) {
@@ -118,7 +134,18 @@ impl Rotator<'_> {
         let versions = self.store.versions(self.name()).map_err(|e| e.to_string())?;
         let rotations: Vec<String> =
             self.store.rotations(self.name()).map_err(|e| e.to_string())?.into_iter().map(|r| r.id).collect();
-        Ok(Some(compare(listed, &versions, &rotations)))
+        let (mut ours, mut elsewhere) = (Vec::new(), Vec::new());
+        for key in listed {
+            let holder = match versions.iter().any(|v| v.key_id == key.key_id) {
+                true => None,
+                false => self.store.holder(self.name(), &key.key_id, key.tag.as_deref()).map_err(|e| e.to_string())?,
+            };
+            match holder {
+                Some(credential) => elsewhere.push(Elsewhere { key_id: key.key_id, credential }),
+                None => ours.push(key),
+            }
+        }
+        Ok(Some(Drift { elsewhere, ..compare(ours, &versions, &rotations) }))
     }
 
     /// After a `generate` whose answer was lost: revokes every key of
@@ -146,8 +173,9 @@ impl Rotator<'_> {
     }
 
     /// Revokes a key the provider listed, from its id and attributes.
+    /// The key is in the audit log, on disk, before the call: a kill
+    /// between the revoke and its record leaves its trace.
     async fn revoke_listed(&self, rotation: Option<&Rotation>, unknown: &Unknown) -> Result<(), String> {
-        self.durable().await?;
         let key = Credential {
             key_id: unknown.key.key_id.clone(),
             secret: String::new(),
@@ -156,13 +184,15 @@ impl Rotator<'_> {
         };
         let options = rotation.map_or_else(|| self.options.clone(), |r| self.options_for(r));
         let id = rotation.map(|r| r.id.as_str());
+        let (made_by, tag) = (id.or(unknown.rotation.as_deref()), unknown.key.tag.as_deref());
+        self.store.orphan_revoking(self.name(), made_by, &key.key_id, tag).map_err(|e| e.to_string())?;
+        self.durable().await?;
         retry::retrying("revoke", || self.recorded("revoke", id, self.provider.revoke(&options, &key)))
             .await
             .map_err(|e| format!("revoking the unknown key {}: {e}", key.key_id))?;
+        super::crash::point(REVOKE_ORPHAN, "returned");
         self.audited()?;
-        self.store
-            .orphan_revoked(self.name(), id.or(unknown.rotation.as_deref()), &key.key_id, unknown.key.tag.as_deref())
-            .map_err(|e| e.to_string())
+        self.store.orphan_revoked(self.name(), made_by, &key.key_id, tag).map_err(|e| e.to_string())
     }
 
     /// `rekey reconcile` of `drift` (as [`Self::drift`] found it): every
@@ -183,14 +213,16 @@ impl Rotator<'_> {
             .map(|u| u.key.key_id.as_str())
             .filter(|id| !done.revoked.iter().any(|r| r == id))
             .collect();
-        let gone: Vec<i64> = self
-            .store
-            .suspects(Some(self.name()))?
-            .into_iter()
-            .filter(|s| s.key_id.as_deref().is_some_and(|id| !live.contains(&id)))
-            .map(|s| s.id)
-            .collect();
-        done.resolved = self.store.resolve_suspects(self.name(), &gone, "no longer at the provider")?;
+        let settled = |id: &str| !live.contains(&id);
+        let elsewhere = |id: &str| done.drift.elsewhere.iter().find(|e| e.key_id == id).map(|e| &e.credential);
+        for suspect in self.store.suspects(Some(self.name()))? {
+            let Some(id) = suspect.key_id.as_deref().filter(|id| settled(id)) else { continue };
+            let resolution = match elsewhere(id) {
+                Some(holder) => format!("the key is credential `{holder}`'s"),
+                None => "no longer at the provider".into(),
+            };
+            done.resolved += self.store.resolve_suspects(self.name(), &[suspect.id], &resolution)?;
+        }
         self.settled(Ok(done)).await
     }
 }

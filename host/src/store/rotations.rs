@@ -102,6 +102,20 @@ fn from_row(row: &Row) -> Result<Rotation, StoreError> {
     })
 }
 
+/// The rotation ids (`rot-SECONDS-HEX`) that occur in `text`, such as the
+/// name a plugin gave a key at `generate`.
+pub fn ids_in(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices("rot-").filter_map(|(at, _)| {
+        let rest = &text[at + 4..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let hex = rest.get(digits + 1..digits + 9)?;
+        let well_formed = digits > 0
+            && rest.as_bytes()[digits] == b'-'
+            && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        well_formed.then(|| &text[at..at + 4 + digits + 9])
+    })
+}
+
 impl Store {
     /// Starts a rotation of `credential` from its current version.
     pub fn start_rotation(&self, credential: &str, emergency: bool) -> Result<Rotation, StoreError> {
@@ -317,5 +331,23 @@ impl Store {
             };
             self.audit(event, Some(&rotation.credential), Some(&rotation.id), serde_json::json!({ "error": error }))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ids_in;
+
+    #[test]
+    fn rotation_ids_are_found_inside_a_key_name() {
+        let found: Vec<&str> = ids_in("rekey rot-1796616600-fce80098 (was rot-17-0123abcd)").collect();
+        assert_eq!(found, ["rot-1796616600-fce80098", "rot-17-0123abcd"]);
+    }
+
+    #[test]
+    fn text_that_only_looks_like_a_rotation_id_is_not_one() {
+        for text in ["rot-", "rot-123", "rot-123-abc", "rot--0123abcd", "rot-12-0123ABCD", "carrot-x-12345678"] {
+            assert_eq!(ids_in(text).count(), 0, "{text}");
+        }
     }
 }

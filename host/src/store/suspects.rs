@@ -73,6 +73,22 @@ impl Store {
         })
     }
 
+    /// Records, before a key nobody held is revoked at the provider, that it
+    /// was found and is being revoked: a kill between the revoke and
+    /// [`Store::orphan_revoked`] must not leave the key without a trace.
+    pub fn orphan_revoking(
+        &self,
+        credential: &str,
+        rotation: Option<&str>,
+        key_id: &str,
+        tag: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.write(|| {
+            let detail = serde_json::json!({ "key_id": key_id, "tag": tag });
+            self.audit("key.orphan_revoking", Some(credential), rotation, detail)
+        })
+    }
+
     /// Records that a key nobody held was revoked at the provider, and
     /// resolves any suspect of it.
     pub fn orphan_revoked(

@@ -101,6 +101,24 @@ impl Store {
         self.all(&sql, args![credential], from_row)
     }
 
+    /// The other credential that a key listed at a provider belongs to: one
+    /// whose versions hold it (live or revoked), or whose rotation the key's
+    /// tag names. Credentials often share a provider account, whose listing
+    /// shows all their keys; none of those is unknown to the store.
+    pub fn holder(&self, credential: &str, key_id: &str, tag: Option<&str>) -> Result<Option<String>, StoreError> {
+        let stored = "SELECT credential FROM versions WHERE key_id = ?1 AND credential <> ?2 LIMIT 1";
+        if let Some(holder) = self.one(stored, args![key_id, credential], |r| r.get(0))? {
+            return Ok(Some(holder));
+        }
+        for id in super::rotations::ids_in(tag.unwrap_or_default()) {
+            let made = "SELECT credential FROM rotations WHERE id = ?1 AND credential <> ?2";
+            if let Some(holder) = self.one(made, args![id, credential], |r| r.get(0))? {
+                return Ok(Some(holder));
+            }
+        }
+        Ok(None)
+    }
+
     /// The version with `label`, if any.
     pub fn labeled(&self, credential: &str, label: Label) -> Result<Option<Version>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM versions WHERE credential = ?1 AND label = ?2");
