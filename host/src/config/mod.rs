@@ -112,7 +112,31 @@ impl Config {
         if let Some(key) = &m.key {
             crate::store::kms::Kms::parse(key).map_err(|message| error(text.find("key"), message))?;
         }
-        Ok(Self { file: file.into(), dir, manifest, index })
+        let config = Self { file: file.into(), dir, manifest, index };
+        config.check_tls_files().map_err(|message| error(text.find("tls"), message))?;
+        Ok(config)
+    }
+
+    /// The daemon's TLS files are never the master key file: writing a
+    /// certificate's key there (`openssl req -keyout`) would destroy the
+    /// key that opens the store.
+    fn check_tls_files(&self) -> Result<(), String> {
+        let Some(tls) = &self.manifest.daemon.tls else { return Ok(()) };
+        let key_file = self.key_file();
+        let same = |path: &Path| {
+            let path = self.resolve(path);
+            path == key_file
+                || std::fs::canonicalize(&path).is_ok_and(|p| std::fs::canonicalize(&key_file).is_ok_and(|k| p == k))
+        };
+        for (field, path) in [("key", &tls.key), ("cert", &tls.cert)] {
+            if same(path) {
+                return Err(format!(
+                    "[daemon.tls] `{field}` is {}, the store's master key file: a TLS file written there destroys the key that opens the store; name another file (e.g. tls.key and tls.crt)",
+                    path.display()
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A path from the file, made absolute against its folder.

@@ -174,6 +174,12 @@ impl MasterKey {
     }
 
     fn decode(text: &str) -> Result<Self, String> {
+        if let Some(kind) = text.trim_start().strip_prefix("-----BEGIN ").and_then(|t| t.split_once("-----")) {
+            return Err(format!(
+                "holds a PEM {}, not a rekey master key (one line of base64): was it overwritten, by `openssl … -keyout` for instance? Put the master key back from your backup",
+                kind.0.to_lowercase()
+            ));
+        }
         let bytes = Zeroizing::new(BASE64.decode(text.trim()).map_err(|_| "is not base64".to_string())?);
         Self::from_bytes(&bytes).map_err(|e| format!("{e} of base64"))
     }
