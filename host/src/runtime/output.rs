@@ -2,8 +2,9 @@
 //!
 //! Nothing reaches the operator while the call runs. The text is held, within
 //! a byte budget, until the call ends, so that secrets the host only learns
-//! at the end (the key `generate` returns) are masked too; then each line is
-//! cleaned by the [`Redactor`] and sent to `tracing`. A plugin that writes
+//! at the end (the key `generate` returns) are masked too, including one
+//! printed in parts across lines; then each line is cleaned by the
+//! [`Redactor`] and sent to `tracing`. A plugin that writes
 //! past the budget is stopped: flooding the log is not a provider's job.
 //! Every line costs at least [`LINE_COST`] bytes of the budget, so bare
 //! newlines cannot turn it into hundreds of thousands of log lines.
@@ -127,7 +128,8 @@ impl Output {
     /// or panics with a message that names no cause), else a Rust panic
     /// message with its location.
     pub(crate) fn crash_message(&self, redactor: &Redactor) -> Option<String> {
-        let lines = self.stderr_lines();
+        let mut lines = self.stderr_lines();
+        redactor.mask_across(&mut lines);
         let message = uncaught_exception(&lines).or_else(|| panic_message(&lines))?;
         Some(redactor.clean(&message))
     }
@@ -144,7 +146,9 @@ impl Output {
                 captured.lines.push((source, String::from_utf8_lossy(&rest).into_owned()));
             }
         }
-        for (source, line) in captured.lines.drain(..) {
+        let (sources, mut lines): (Vec<Source>, Vec<String>) = captured.lines.drain(..).unzip();
+        redactor.mask_across(&mut lines);
+        for (source, line) in sources.into_iter().zip(lines) {
             let line = redactor.clean(&line);
             if line.trim().is_empty() {
                 continue;

@@ -4,7 +4,9 @@
 //! (no terminal escape sequences, no hidden text), and each line bounded in
 //! size. Secrets are masked before the text is cleaned (a multi-line key
 //! keeps its line breaks until then) and again after (a secret with
-//! zero-width characters woven into it is whole once they are gone).
+//! zero-width characters woven into it is whole once they are gone). A
+//! call's lines are also read as one text, so a secret printed in parts
+//! across lines is masked in each ([`Redactor::mask_across`]).
 
 use super::encodings;
 
@@ -80,6 +82,50 @@ impl Redactor {
             text.push_str("… [cut]");
         }
         text
+    }
+
+    /// Masks the secrets that span lines: a plugin that prints a secret
+    /// in parts, one per line (two halves, a character a line), gets each
+    /// part replaced by `***`. The lines are read as one text, their line
+    /// breaks left out, and every part of every occurrence that crosses a
+    /// line's end is masked in its own line; what lies within one line is
+    /// left to [`Self::clean`].
+    pub(crate) fn mask_across(&self, lines: &mut [String]) {
+        let bodies: Vec<&str> = lines.iter().map(|l| l.trim_end_matches(['\n', '\r'])).collect();
+        let joined: String = bodies.concat();
+        if lines.len() < 2 || self.too_short(&joined) {
+            return;
+        }
+        let mut starts = Vec::with_capacity(bodies.len());
+        bodies.iter().fold(0, |at, body| {
+            starts.push(at);
+            at + body.len()
+        });
+        let line_of = |offset: usize| starts.partition_point(|&start| start <= offset) - 1;
+        let mut cuts: Vec<Vec<(usize, usize)>> = vec![Vec::new(); lines.len()];
+        for (form, _) in self.forms() {
+            for (at, _) in joined.match_indices(form.as_str()) {
+                let end = at + form.len();
+                let (first, last) = (line_of(at), line_of(end - 1));
+                for line in (first..=last).filter(|_| first != last) {
+                    let (start, stop) = (at.max(starts[line]), end.min(starts[line] + bodies[line].len()));
+                    cuts[line].push((start - starts[line], stop - starts[line]));
+                }
+            }
+        }
+        for (line, mut cuts) in lines.iter_mut().zip(cuts) {
+            cuts.sort_unstable();
+            let mut merged: Vec<(usize, usize)> = Vec::new();
+            for (start, stop) in cuts {
+                match merged.last_mut() {
+                    Some(last) if start <= last.1 => last.1 = last.1.max(stop),
+                    _ => merged.push((start, stop)),
+                }
+            }
+            for (start, stop) in merged.into_iter().rev() {
+                line.replace_range(start..stop, "***");
+            }
+        }
     }
 
     fn mask(&self, text: &str) -> String {
@@ -167,6 +213,21 @@ mod tests {
         assert_eq!(r.clean(&hex::encode("tok3n-value-42")), "***");
         assert_eq!(r.found_in("id-24-eulav-n3kot"), Some("an admin secret"), "reversed");
         assert_eq!(r.found_in("an ordinary key id"), None);
+    }
+
+    #[test]
+    fn a_secret_printed_across_lines_is_masked_in_every_line() {
+        let mut r = Redactor::default();
+        r.add("sk-live-0123456789abcdef", "an admin secret");
+        let mut halves = vec!["first: sk-live-012345".to_string(), "6789abcdef is the rest\n".into(), "done".into()];
+        r.mask_across(&mut halves);
+        assert_eq!(halves, ["first: ***", "*** is the rest\n", "done"]);
+        let mut one_a_line: Vec<String> = "sk-live-0123456789abcdef".chars().map(|c| format!("{c}\n")).collect();
+        r.mask_across(&mut one_a_line);
+        assert!(one_a_line.iter().all(|line| line == "***\n"), "{one_a_line:?}");
+        let mut unrelated = vec!["sk-live".to_string(), "-later".into()];
+        r.mask_across(&mut unrelated);
+        assert_eq!(unrelated, ["sk-live", "-later"], "no secret here");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Tries to get an admin secret out of the sandbox through every place the
 //! host might not look, one way per `how`: in what it returns (a key id, in
 //! base64; an attribute, in hex; a verification detail, reversed; an error),
-//! in its log (a PEM key line by line, with zero-width characters woven in),
+//! in its log (a PEM key line by line, with zero-width characters woven in;
+//! a token in two halves, one per line, and one character per line),
 //! in the host name of a request, and, for a placeholder secret, in a URL or
 //! by having a server echo it back encoded.
 use base64::Engine;
@@ -39,6 +40,13 @@ impl Provider for Smuggler {
                     rekey_sdk::log::info(&format!("line: {woven}"));
                 }
                 rekey_sdk::log::info(&format!("whole: {token}"));
+                Ok(guest_support::credential())
+            }
+            "split" => {
+                let (first, second) = token.split_at(token.len() / 2);
+                rekey_sdk::log::info(first);
+                rekey_sdk::log::info(second);
+                token.chars().for_each(|c| println!("{c}"));
                 Ok(guest_support::credential())
             }
             "host" => {
