@@ -45,7 +45,11 @@ impl Exit {
             || error.is::<crate::trust::TrustError>()
             || matches!(
                 error.downcast_ref::<crate::rotation::RotationError>(),
-                Some(crate::rotation::RotationError::Setup { .. } | crate::rotation::RotationError::Approvals(_))
+                Some(
+                    crate::rotation::RotationError::Setup { .. }
+                        | crate::rotation::RotationError::Approvals(_)
+                        | crate::rotation::RotationError::Signing { .. },
+                )
             )
             || error.downcast_ref::<PluginError>().is_some_and(is_bad_input)
         {

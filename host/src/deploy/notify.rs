@@ -1,7 +1,9 @@
 //! Notifications: a JSON event per step that matters, sent to every
 //! notifier in `rekey.toml`. A webhook is signed with HMAC-SHA256 over the
 //! body (`X-Rekey-Signature: sha256=<hex>`) and retried with backoff. A
-//! notification that fails is logged, never fatal to the rotation.
+//! notification that fails is logged, never fatal to the rotation; one
+//! whose signing secret cannot be resolved is not sent at all (a session
+//! refuses to start on such a secret, see `Session::new`).
 
 use super::{DeployError, exec, http};
 use crate::config::reference::Reference;
@@ -11,6 +13,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::Path;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// One event.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -43,13 +46,11 @@ pub async fn broadcast(config: &Config, store: &Store, event: &Event<'_>) -> Res
     }
     for notifier in &config.manifest.notify {
         let notifier = notifier.get_ref();
-        let secret = match notifier {
-            Notifier::Webhook { signing_secret: Some(reference), .. } => {
-                Reference::parse(reference).and_then(|r| r.resolve(&config.dir, store)).ok()
-            }
-            _ => None,
+        let sent = match signing_secret(notifier, &config.dir, store) {
+            Ok(secret) => send(notifier, event, secret.as_deref().map(|s| s.as_str()), &config.dir).await,
+            Err(cause) => Err(DeployError(format!("not sent, since it cannot be signed: signing_secret: {cause}"))),
         };
-        if let Err(error) = send(notifier, event, secret.as_deref().map(|s| s.as_str()), &config.dir).await {
+        if let Err(error) = sent {
             tracing::warn!("notification {} to {} failed: {error}", event.event, describe(notifier));
             store
                 .audit(
@@ -62,6 +63,17 @@ pub async fn broadcast(config: &Config, store: &Store, event: &Event<'_>) -> Res
         }
     }
     Ok(())
+}
+
+/// The resolved signing secret of a webhook that has one. One that is
+/// configured and cannot be resolved is an error, never an unsigned event.
+pub fn signing_secret(notifier: &Notifier, dir: &Path, store: &Store) -> Result<Option<Zeroizing<String>>, String> {
+    match notifier {
+        Notifier::Webhook { signing_secret: Some(reference), .. } => {
+            Reference::parse(reference).and_then(|r| r.resolve(dir, store)).map(Some)
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Sends `event` to `notifier`; `signing_secret` is the resolved secret of a

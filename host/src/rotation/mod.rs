@@ -66,6 +66,15 @@ pub enum RotationError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// A notifier's signing secret cannot be resolved, so its events could
+    /// not be signed.
+    #[error("notify {notifier}: signing_secret: {cause}; set it, or remove signing_secret from the notifier")]
+    Signing {
+        /// The notifier.
+        notifier: String,
+        /// Why the secret cannot be had.
+        cause: String,
+    },
     /// The previous key is still in its grace period.
     #[error(
         "credential `{credential}`: rotation {rotation} is in its grace period until {until} (Unix time); end it now with `rekey revoke-previous {credential}` or undo it with `rekey rollback {credential}`"
@@ -173,36 +182,7 @@ impl<'a> Rotator<'a> {
             let rotation = store.open_rotation(name).ok().flatten().map_or_else(|| "unknown".into(), |r| r.id);
             StoreError::Busy { credential: name.into(), rotation }
         })?;
-        let provider = if Config::is_manual(spec) {
-            Provider::Manual(Default::default())
-        } else if Config::is_token(spec) {
-            Provider::Token(issuer::Issuer::new(store, name))
-        } else {
-            Provider::Plugin(
-                session
-                    .plugin(&Config::plugin_name(spec), config.plugin_path(spec).map_err(&setup)?)
-                    .await
-                    .map_err(&setup)?,
-            )
-        };
-        let mut admin_secrets = std::collections::BTreeMap::new();
-        for (field, reference) in &spec.admin_secrets {
-            let reference =
-                Reference::parse(reference.get_ref()).map_err(|e| setup(format!("admin_secrets.{field}: {e}")))?;
-            let value =
-                reference.resolve(&config.dir, store).map_err(|e| setup(format!("admin secret `{field}`: {e}")))?;
-            admin_secrets.insert(field.clone(), value.to_string());
-        }
-        let grants = Grants {
-            endpoints: spec
-                .grants
-                .iter()
-                .map(|g| Endpoint::parse(g.get_ref()))
-                .collect::<Result<_, _>>()
-                .map_err(&setup)?,
-            ..Grants::default()
-        };
-        let options = CallOptions { config: plugin_config(spec), admin_secrets, grants, ..CallOptions::default() };
+        let (provider, options) = Self::prepare(session, spec).await.map_err(setup)?;
         Ok(Self {
             config,
             store,
@@ -214,6 +194,32 @@ impl<'a> Rotator<'a> {
             unaudited: Default::default(),
             _lease: lease,
         })
+    }
+
+    /// What the calls about `spec` need: its provider (its plugin checked
+    /// and loaded once per session), and the options of every call, its
+    /// admin secrets resolved. The error says what is wrong and how to fix it.
+    async fn prepare(
+        session: &'a Session<'_>,
+        spec: &'a CredentialSpec,
+    ) -> Result<(Provider<'a>, CallOptions), String> {
+        let (config, store) = (session.config, session.store);
+        let provider = if Config::is_manual(spec) {
+            Provider::Manual(Default::default())
+        } else if Config::is_token(spec) {
+            Provider::Token(issuer::Issuer::new(store, spec.name.get_ref()))
+        } else {
+            Provider::Plugin(session.plugin(&Config::plugin_name(spec), config.plugin_path(spec)?).await?)
+        };
+        let mut admin_secrets = std::collections::BTreeMap::new();
+        for (field, reference) in &spec.admin_secrets {
+            let reference = Reference::parse(reference.get_ref()).map_err(|e| format!("admin_secrets.{field}: {e}"))?;
+            let value = reference.resolve(&config.dir, store).map_err(|e| format!("admin secret `{field}`: {e}"))?;
+            admin_secrets.insert(field.clone(), value.to_string());
+        }
+        let endpoints = spec.grants.iter().map(|g| Endpoint::parse(g.get_ref())).collect::<Result<_, _>>()?;
+        let grants = Grants { endpoints, ..Grants::default() };
+        Ok((provider, CallOptions { config: plugin_config(spec), admin_secrets, grants, ..CallOptions::default() }))
     }
 
     /// The credential's name.

@@ -44,9 +44,16 @@ type Loaded = Result<Arc<Plugin>, String>;
 const LOAD_FAILURE_KEPT: Duration = Duration::from_secs(2);
 
 impl<'a> Session<'a> {
-    /// Reads the approvals, and switches the store to group commits.
+    /// Reads the approvals, checks that every notifier's signing secret
+    /// can be resolved, and switches the store to group commits.
     pub fn new(config: &'a Config, store: &'a Store, runtime: &'a Runtime) -> Result<Self, RotationError> {
         let gate = Gate::new(config)?;
+        for notifier in &config.manifest.notify {
+            let notifier = notifier.get_ref();
+            crate::deploy::notify::signing_secret(notifier, &config.dir, store).map_err(|cause| {
+                RotationError::Signing { notifier: crate::deploy::notify::describe(notifier), cause }
+            })?;
+        }
         store.group_commits()?;
         Ok(Self {
             config,
@@ -97,6 +104,20 @@ impl<'a> Session<'a> {
         let loaded = self.gate.load(self.runtime, name, &key.1).await.map(Arc::new).map_err(|e| e.to_string());
         plugins.insert(key, (loaded.clone(), std::time::Instant::now()));
         loaded
+    }
+
+    /// What would keep each declared credential from rotating, found now
+    /// rather than at its first try: a plugin that is not installed,
+    /// approved or loadable, an admin secret that cannot be resolved, a
+    /// grant that does not parse. One line per credential that has one.
+    pub async fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for spec in &self.config.manifest.credentials {
+            if let Err(e) = Rotator::prepare(self, spec).await {
+                problems.push(format!("credential `{}`: {e}", spec.name.get_ref()));
+            }
+        }
+        problems
     }
 
     /// The rotator of one credential: locks it and loads its plugin.
