@@ -19,6 +19,7 @@ pub mod deploy;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod human;
+pub mod process;
 pub mod rotation;
 pub mod runtime;
 pub mod server;
