@@ -111,6 +111,11 @@ impl Caller {
     pub fn may(&self, action: Action, credential: Option<&str>) -> bool {
         self.role.allows(action) && (self.role == Role::Admin || credential.is_none_or(|name| self.scope.covers(name)))
     }
+
+    /// Whether the caller may see every credential.
+    pub fn sees_everything(&self) -> bool {
+        self.role == Role::Admin || self.scope.globs().is_empty()
+    }
 }
 
 #[cfg(test)]

@@ -221,6 +221,11 @@ pub struct Daemon {
     /// Serve the endpoints, the API and the dashboard over TLS.
     #[serde(default)]
     pub tls: Option<Tls>,
+    /// The names clients reach the daemon by (`rekey.example.com`), beside
+    /// IP addresses and `localhost`: a request naming any other `Host` is
+    /// refused, so a web page cannot reach the daemon by DNS rebinding.
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 /// `[daemon.tls]`: the certificate the daemon presents.
@@ -242,6 +247,7 @@ impl Default for Daemon {
             stuck_after: default_stuck_after(),
             freeze: vec![],
             tls: None,
+            hosts: vec![],
         }
     }
 }

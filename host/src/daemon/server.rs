@@ -1,18 +1,23 @@
 //! The daemon's HTTP endpoints on `daemon.listen`: `/metrics` (OpenMetrics
-//! text), `/healthz` (the process answers) and `/readyz` (the store opens
-//! and reads, the scheduler runs, no rotation is stuck), open to anyone who
-//! reaches the address; the `/v1` API (`server::api`), for tokens only;
-//! and the dashboard at `/` (`server::dashboard`), for people signed in
-//! with a token. None reveals a secret.
+//! text; open on a loopback address, and elsewhere for a token whose scope
+//! covers every credential, since it names them all), `/healthz` (the
+//! process answers) and `/readyz` (the store opens and reads, the
+//! scheduler runs, no rotation is stuck), open to anyone who reaches the
+//! address; the `/v1` API (`server::api`), for tokens only; and the
+//! dashboard at `/` (`server::dashboard`), for people signed in with a
+//! token. None reveals a secret; none answers to a `Host` it does not know
+//! (`server::hosts`).
 
 use super::health::Health;
 use super::metrics::Metrics;
+use crate::access::Caller;
+use crate::server::api::ApiError;
 use crate::server::dashboard::Dashboard;
-use crate::server::listener::Client;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +36,16 @@ pub struct Shared {
     pub api: Arc<crate::server::api::Api>,
     /// Whether it is served over TLS.
     pub tls: bool,
+    /// Whether it listens on a loopback address only, where `/metrics`
+    /// needs no token.
+    pub loopback: bool,
 }
 
 /// The endpoints.
 pub fn app(shared: Arc<Shared>) -> Router {
     let api = crate::server::api::routes().with_state(shared.api.clone());
     let dashboard = crate::server::dashboard::routes(Arc::new(Dashboard::new(shared.api.clone(), shared.tls)));
+    let hosts = axum::middleware::from_fn_with_state(shared.api.clone(), crate::server::hosts::check);
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -46,22 +55,25 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .merge(dashboard)
         // No endpoint takes more than a small JSON body.
         .layer(axum::extract::DefaultBodyLimit::max(64 << 10))
+        .layer(hosts)
 }
 
-/// Serves `app` on `listener` until the task is dropped.
-pub async fn serve<L>(listener: L, app: Router)
-where
-    L: axum::serve::Listener<Addr = std::net::SocketAddr>,
-    Client: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
-{
-    let app = app.into_make_service_with_connect_info::<Client>();
-    if let Err(e) = axum::serve(listener, app).await {
-        tracing::error!("the metrics and health endpoints stopped: {e}");
+async fn metrics(State(shared): State<Arc<Shared>>, mut parts: Parts) -> Response {
+    if !shared.loopback {
+        let caller = match Caller::from_request_parts(&mut parts, &shared.api).await {
+            Ok(caller) => caller,
+            Err(refused) => return refused.into_response(),
+        };
+        if !caller.sees_everything() {
+            let why = format!(
+                "token `{}` is scoped to some credentials, and /metrics names them all: use a token with no --credentials",
+                caller.name
+            );
+            return ApiError::new(StatusCode::FORBIDDEN, why).into_response();
+        }
     }
-}
-
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], shared.metrics.encode())
+    let kind = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, kind)], shared.metrics.encode()).into_response()
 }
 
 async fn ready(State(shared): State<Arc<Shared>>) -> impl IntoResponse {

@@ -6,11 +6,12 @@
 //! generated from the handlers and types themselves, is served at
 //! `/v1/openapi.json`.
 //!
-//! A client that fails to authenticate [`FAILURES`] times in a minute is
-//! refused for the rest of that minute, whatever it sends.
+//! A client that fails to authenticate too often is refused for the rest
+//! of the minute, whatever it sends (see [`super::throttle`]).
 
 use super::listener::Client;
 use super::requests::Requests;
+use super::throttle::Throttle;
 use super::{actions, identity, reads, tokens};
 use crate::access::Caller;
 use crate::config::Config;
@@ -20,23 +21,18 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Failed authentications a client may make in a minute.
-pub const FAILURES: u32 = 20;
 /// What the API reads: the declaration and a store connection of its own.
 pub struct Api {
     config: std::sync::RwLock<Arc<Config>>,
     store: Mutex<Store>,
     pub(super) requests: Arc<Requests>,
-    failures: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+    throttle: Throttle,
 }
 
 impl Api {
@@ -45,7 +41,7 @@ impl Api {
     /// `requests`.
     pub fn new(config: Arc<Config>, store: Store, requests: Arc<Requests>) -> Self {
         let config = std::sync::RwLock::new(config);
-        Self { config, store: Mutex::new(store), requests, failures: Mutex::default() }
+        Self { config, store: Mutex::new(store), requests, throttle: Throttle::default() }
     }
 
     /// Serves `config` from now on (the daemon reloaded it).
@@ -84,15 +80,8 @@ impl Api {
     }
 
     /// Whether `client` is refused for failing too often; counts a failure when `failed`.
-    pub(super) fn throttled(&self, client: IpAddr, failed: bool) -> bool {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let entry = failures.entry(client).or_insert((now, 0));
-        if now.duration_since(entry.0) > Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        entry.1 += u32::from(failed);
-        entry.1 > FAILURES
+    pub(super) fn throttled(&self, client: Client, failed: bool) -> bool {
+        self.throttle.throttled(client, failed)
     }
 }
 
@@ -159,7 +148,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self { status, message: message.into() }
     }
 
@@ -192,8 +181,8 @@ impl FromRequestParts<Arc<Api>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Arc<Api>) -> Result<Self, ApiError> {
-        let client = parts.extensions.get::<ConnectInfo<Client>>().map(|c| c.0.0.ip());
-        let client = client.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let client = parts.extensions.get::<ConnectInfo<Client>>().map(|c| c.0);
+        let client = client.unwrap_or(Client(std::net::SocketAddr::from(([0, 0, 0, 0], 0))));
         let refused = || ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many failed authentications; wait a minute");
         if api.throttled(client, false) {
             return Err(refused());

@@ -1,17 +1,16 @@
 //! Where the daemon's HTTP endpoints listen: plain TCP, or TLS with the
 //! certificate of `[daemon.tls]`. Each connection carries its client's
-//! address, which the API throttles failed authentications by.
+//! address, which connections are capped and failed authentications
+//! throttled by (`server::connections`, `server::throttle`).
 //!
 //! TLS handshakes run in tasks of their own, at most [`HANDSHAKES`] at
 //! once and each for at most [`HANDSHAKE_TIMEOUT`], so a client that
 //! connects and says nothing holds up no one else.
 
 use crate::config::Tls;
-use axum::extract::connect_info::Connected;
-use axum::serve::IncomingStream;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,15 +28,17 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Copy, Debug)]
 pub struct Client(pub SocketAddr);
 
-impl Connected<IncomingStream<'_, TcpListener>> for Client {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for Client {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
+impl Client {
+    /// Who the client is, for limits: its IPv4 address, or its IPv6 /64
+    /// (one subscriber's network, in which it picks addresses at will).
+    pub fn group(&self) -> IpAddr {
+        match self.0.ip() {
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+            },
+            v4 => v4,
+        }
     }
 }
 

@@ -4,9 +4,12 @@
 
 pub mod actions;
 pub mod api;
+pub mod connections;
 pub mod dashboard;
+pub mod hosts;
 pub mod identity;
 pub mod listener;
 pub mod reads;
 pub mod requests;
+pub mod throttle;
 pub mod tokens;

@@ -28,7 +28,7 @@ pub struct SignIn {
 
 pub async fn signin(
     State(dashboard): State<Arc<Dashboard>>,
-    ConnectInfo(Client(client)): ConnectInfo<Client>,
+    ConnectInfo(client): ConnectInfo<Client>,
     headers: HeaderMap,
     Form(form): Form<SignIn>,
 ) -> Result<Response, Refused> {
@@ -38,7 +38,7 @@ pub async fn signin(
         let why = "this sign-in form was not loaded by this browser (or it expired); sign in again";
         return Ok(signin_form(&dashboard, Some(why.into()), StatusCode::FORBIDDEN));
     }
-    if dashboard.api.throttled(client.ip(), false) {
+    if dashboard.api.throttled(client, false) {
         let why = "too many failed sign-ins from here; wait a minute";
         return Ok(signin_form(&dashboard, Some(why.into()), StatusCode::TOO_MANY_REQUESTS));
     }
@@ -54,11 +54,11 @@ pub async fn signin(
         })
         .await?;
     let Some((caller, remembered)) = signed_in else {
-        dashboard.api.throttled(client.ip(), true);
+        dashboard.api.throttled(client, true);
         let why = "that token is not valid: unknown, expired or revoked";
         return Ok(signin_form(&dashboard, Some(why.into()), StatusCode::UNAUTHORIZED));
     };
-    tracing::info!("token `{}` signed in to the dashboard from {}", caller.name, client.ip());
+    tracing::info!("token `{}` signed in to the dashboard from {}", caller.name, client.0.ip());
     let id = dashboard.sessions.open(remembered);
     let cookies = AppendHeaders([
         (header::SET_COOKIE, session::cookie(session::COOKIE, &id, session::LIFETIME, dashboard.tls)),
