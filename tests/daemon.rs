@@ -207,6 +207,157 @@ fn sighup_reloads_a_valid_config_and_keeps_the_running_one_when_the_new_one_is_i
     assert_eq!(daemon.terminate(), Some(0));
 }
 
+/// A reload is checked as fully as a start: an emptied file and a plugin
+/// that is not there are refused, and the running configuration kept; a
+/// reload that drops a credential whose keys are live is applied, and
+/// names it in the log and the audit log.
+#[test]
+fn sighup_refuses_what_would_fail_and_names_the_credentials_a_reload_drops() {
+    let (table, addr) = daemon_table("");
+    let (a, b) = (random_every("a", "1d"), random_every("b", "1d"));
+    let project = project(&format!("{table}{a}{b}"));
+    let daemon = Daemon::start(&project, addr);
+    daemon.wait_for("both first keys", || {
+        !project.env_value("a.env", "KEY").is_empty() && !project.env_value("b.env", "KEY").is_empty()
+    });
+    let file = project.dir.path().join("rekey.toml");
+    let refused = |toml: &str, why: &str| {
+        let before = daemon.log().matches("not reloading").count();
+        std::fs::write(&file, toml).unwrap();
+        daemon.signal(rustix::process::Signal::HUP);
+        daemon.wait_for("the refusal", || daemon.log().matches("not reloading").count() > before);
+        assert!(daemon.log().contains(why), "{why:?} in:\n{}", daemon.log());
+        assert_eq!(get(addr, "/readyz").map(|(s, _)| s), Some(200), "still running the old configuration");
+    };
+    refused("", "it declares no credentials, and 2 with live keys would no longer be managed (a, b)");
+    let missing = b.replace(rekey_test_artifacts::plugins::RANDOM, "/nonexistent/random.wasm");
+    refused(&format!("{table}{a}{missing}"), "credential `b`:");
+
+    std::fs::write(&file, format!("{table}{a}")).unwrap();
+    daemon.signal(rustix::process::Signal::HUP);
+    daemon.wait_for("the reload", || daemon.log().contains("reloaded"));
+    assert!(
+        daemon.log().contains(
+            "the reload drops 1 credential(s) whose keys are live and will no longer be rotated or revoked: b"
+        ),
+        "{}",
+        daemon.log()
+    );
+    let reloaded =
+        store(&project).audit_log(None).unwrap().into_iter().rfind(|e| e.event == "daemon.reloaded").unwrap();
+    assert_eq!(reloaded.detail["dropped_with_live_keys"], serde_json::json!(["b"]));
+    assert_eq!(daemon.terminate(), Some(0));
+}
+
+/// A grace period that another process opened (a `rekey rotate` at a
+/// shell) ends on time under a running daemon: the daemon sees the change
+/// within its scheduling tick, not at its next full refresh a minute later.
+#[test]
+fn a_grace_period_opened_by_another_process_ends_on_time() {
+    let (table, addr) = daemon_table("");
+    let credential = random_every("a", "30d").replace(r#"grace_period = "0s""#, r#"grace_period = "2s""#);
+    let project = project(&format!("{table}{credential}"));
+    ok(project.run(&["rotate", "a"], ""));
+    ok(project.run(&["revoke-previous", "a", "--yes"], ""));
+    let daemon = Daemon::start(&project, addr);
+    let opened = ok(project.run(&["rotate", "a"], ""));
+    assert!(store(&project).open_rotation("a").unwrap().is_some(), "in its grace period: {opened}");
+    let started = std::time::Instant::now();
+    while store(&project).open_rotation("a").unwrap().is_some() {
+        // Due 2 s from now; seen within a 5 s tick; the full refresh is at 60 s.
+        assert!(started.elapsed() < Duration::from_secs(20), "the grace period was not ended; log:\n{}", daemon.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let versions = store(&project).versions("a").unwrap();
+    assert!(versions.iter().filter(|v| v.revoked_at.is_none()).count() == 1, "the old key is revoked: {versions:?}");
+    assert_eq!(daemon.terminate(), Some(0));
+}
+
+/// Schedules that never come and durations past any calendar are refused
+/// when the file is read, with what is wrong, instead of panicking or
+/// rotating nonstop later.
+#[test]
+fn impossible_schedules_and_durations_are_refused_when_the_file_is_read() {
+    let (table, _) = daemon_table("");
+    let project = project(&format!("{table}{}", random_every("a", "1d")));
+    let file = project.dir.path().join("rekey.toml");
+    let valid = std::fs::read_to_string(&file).unwrap();
+    for (from, to, why) in [
+        (r#"max_age = "1d""#, r#"schedule = "0 0 30 2 *""#, "`0 0 30 2 *` never comes"),
+        (r#"max_age = "1d""#, r#"max_age = "9223372036854775808s""#, "longer than 100 years"),
+        (r#"max_age = "1d""#, r#"max_age = "213503982334602d""#, "longer than 100 years"),
+        ("[daemon]\n", "[daemon]\nshutdown_timeout = \"18446744073709551615s\"\n", "longer than 100 years"),
+    ] {
+        std::fs::write(&file, valid.replacen(from, to, 1)).unwrap();
+        for args in [&["status"][..], &["daemon", "--once"]] {
+            let refused = project.run(args, "");
+            let (stdout, stderr) = text(&refused);
+            assert_eq!(refused.status.code(), Some(2), "{args:?} with {to}: {stdout}{stderr}");
+            assert!(stderr.contains(why) && stderr.contains("rekey.toml:"), "{stderr}");
+        }
+    }
+}
+
+/// `daemon --once` is one pass whatever the policy: a key due again at
+/// once (`max_age = "0s"`) is rotated once per pass, not forever.
+#[test]
+fn daemon_once_is_one_pass_even_for_a_key_due_at_once() {
+    let (table, _) = daemon_table("");
+    let project = project(&format!("{table}{}", random_every("a", "0s")));
+    for pass in 1..=2 {
+        let mut child = project.command(&["daemon", "--once"]).spawn().unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("`daemon --once` did not return");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success());
+        assert_eq!(store(&project).rotations("a").unwrap().len(), pass, "one rotation per pass");
+    }
+}
+
+/// A store file damaged under a running daemon (truncated, or 16 KiB of it
+/// overwritten) makes `/readyz` fail, and the log says so.
+#[test]
+fn a_damaged_store_fails_readiness_and_is_logged() {
+    use std::io::{Seek, Write};
+    let names = names(40);
+    let (table, addr) = daemon_table("");
+    let credentials: String = names.iter().map(|name| random_every(name, "30d")).collect();
+    for damage in ["truncated", "overwritten"] {
+        let project = project(&format!("{table}{credentials}"));
+        let rotate: Vec<&str> = std::iter::once("rotate").chain(names.iter().map(String::as_str)).collect();
+        for _ in 0..3 {
+            ok(project.run(&rotate, ""));
+        }
+        let daemon = Daemon::start(&project, addr);
+        assert_eq!(get(addr, "/readyz").map(|(s, _)| s), Some(200));
+        let db = project.dir.path().join("rekey.db");
+        let length = std::fs::metadata(&db).unwrap().len();
+        assert!(length > 64 << 10, "a store of some size: {length} bytes");
+        let mut file = std::fs::OpenOptions::new().write(true).open(&db).unwrap();
+        match damage {
+            "truncated" => file.set_len(length / 2).unwrap(),
+            _ => {
+                file.seek(std::io::SeekFrom::Start(length / 2)).unwrap();
+                let noise: Vec<u8> = (0..16 << 10).map(|_| support::rand_u128() as u8).collect();
+                file.write_all(&noise).unwrap();
+            }
+        }
+        drop(file);
+        daemon.wait_for("readiness to fail", || get(addr, "/readyz").is_some_and(|(status, _)| status == 503));
+        let (_, body) = get(addr, "/readyz").unwrap();
+        assert!(body.contains("the store cannot be read consistently"), "{damage}: {body}");
+        assert!(daemon.log().contains("the store cannot be read consistently"), "{damage}: {}", daemon.log());
+    }
+}
+
 #[test]
 fn the_endpoints_serve_parseable_metrics_and_readiness_follows_the_store() {
     let (table, addr) = daemon_table("");
@@ -475,4 +626,48 @@ fn scheduled_checks_report_an_unused_and_then_an_invalid_key_once_each() {
     assert_eq!(audit.iter().filter(|e| *e == "key.invalid").count(), 1, "{audit:?}");
     assert_eq!(audit.iter().filter(|e| *e == "key.unused").count(), 1, "{audit:?}");
     assert_eq!(version(&project, "c00"), 1, "a check never rotates");
+}
+
+/// Memory holds secrets (here the admin secret in the environment): a
+/// SIGABRT writes no core dump, even started from a shell that allows one.
+#[test]
+fn a_crash_writes_no_core_dump() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let (table, addr) = daemon_table("");
+    let project = project(&table);
+    let mut command = project.command(&["daemon"]);
+    // As `ulimit -c unlimited` in the shell would start it.
+    let unlimited = || {
+        let limit = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+        // SAFETY: setrlimit is async-signal-safe and touches only this process.
+        match unsafe { libc::setrlimit(libc::RLIMIT_CORE, &limit) } {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        }
+    };
+    // SAFETY: the closure calls only setrlimit.
+    let mut child = unsafe { command.pre_exec(unlimited) }
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while get(addr, "/healthz").is_none() {
+        assert!(std::time::Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let core = limits.lines().find(|line| line.starts_with("Max core file size")).unwrap();
+    assert_eq!(core.split_whitespace().collect::<Vec<_>>()[4..6], ["0", "0"], "{core}");
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::ABORT).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGABRT));
+    assert!(!status.core_dumped(), "a core was dumped");
+    let cores: Vec<_> = std::fs::read_dir(project.dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("core"))
+        .collect();
+    assert!(cores.is_empty(), "{cores:?}");
 }

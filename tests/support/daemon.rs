@@ -4,7 +4,7 @@
 use super::Project;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Child;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// The variable the key API's admin token is in.
@@ -62,12 +62,41 @@ impl Daemon {
 
     /// Starts it and waits until `ready(addr)`.
     pub fn start_with(project: &Project, addr: SocketAddr, ready: impl Fn(SocketAddr) -> bool) -> Self {
+        Self::launch(project, project.command(&["daemon"]), addr, ready)
+    }
+
+    /// Starts it with at most `files` open files (soft and hard), as a
+    /// service with a low limit runs, and waits until `/healthz` answers.
+    pub fn start_with_file_limit(project: &Project, addr: SocketAddr, files: u64) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut command = project.command(&["daemon"]);
+        let limit = move || {
+            let limit = libc::rlimit { rlim_cur: files, rlim_max: files };
+            // SAFETY: setrlimit is async-signal-safe and touches only this process.
+            match unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        };
+        // SAFETY: the closure calls only setrlimit.
+        unsafe { command.pre_exec(limit) };
+        Self::launch(project, command, addr, |addr| get(addr, "/healthz").is_some_and(|(s, _)| s == 200))
+    }
+
+    /// Runs `command` (a `rekey daemon` of `project`) in the background,
+    /// its log in `daemon.log`, and waits until `ready(addr)`.
+    fn launch(project: &Project, mut command: Command, addr: SocketAddr, ready: impl Fn(SocketAddr) -> bool) -> Self {
         let log = project.dir.path().join("daemon.log");
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
-        let child = project.command(&["daemon"]).stdout(std::process::Stdio::null()).stderr(file).spawn().unwrap();
+        let child = command.stdout(std::process::Stdio::null()).stderr(file).spawn().unwrap();
         let daemon = Self { child, addr, log };
         daemon.wait_for("the endpoints to answer", || ready(addr));
         daemon
+    }
+
+    /// How many files it has open.
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id())).map_or(0, |fds| fds.count())
     }
 
     pub fn log(&self) -> String {
@@ -121,11 +150,28 @@ pub fn get_as(addr: SocketAddr, path: &str, token: Option<&str>) -> Option<(u16,
 
 /// `METHOD path` (with no body) on `addr` with `token` as the bearer, if any.
 pub fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    exchange(stream, &head(addr, method, path, token))
+}
+
+/// A request's head, naming `addr` as its `Host`.
+pub fn head(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> String {
     let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    let head =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n")
+}
+
+/// A connection to `addr` from the loopback address `source` (127.0.0.0/8
+/// is all this machine's: a test can be many clients).
+pub fn connect_from(source: std::net::Ipv4Addr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.bind(&SocketAddr::from((source, 0)).into())?;
+    socket.connect_timeout(&addr.into(), Duration::from_secs(2))?;
+    Ok(socket.into())
+}
+
+/// Sends the request `head` on `stream`: the status and body of the answer.
+pub fn exchange(mut stream: TcpStream, head: &str) -> Option<(u16, String)> {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     stream.write_all(head.as_bytes()).ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;

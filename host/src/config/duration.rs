@@ -4,21 +4,29 @@
 use serde::{Deserialize, Deserializer};
 use std::time::Duration;
 
-/// Parses `<number><unit>` with unit `ms`, `s`, `m`, `h` or `d`.
+/// The longest duration rekey takes: 100 years. Every time computed from
+/// one (a due date, a deadline) then fits in the calendar and in the
+/// clocks it is compared with.
+pub const LONGEST: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// Parses `<number><unit>` with unit `ms`, `s`, `m`, `h` or `d`, at most
+/// [`LONGEST`].
 pub fn parse(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 90d, 1h, 30m or 45s"))?;
-    let seconds = match unit {
-        "ms" => return Ok(Duration::from_millis(number)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
+    let duration = match unit {
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        "m" => number.checked_mul(60).map(Duration::from_secs),
+        "h" => number.checked_mul(3_600).map(Duration::from_secs),
+        "d" => number.checked_mul(86_400).map(Duration::from_secs),
         _ => return Err(format!("`{text}` has no unit: write 90d, 1h, 30m or 45s")),
     };
-    Ok(Duration::from_secs(number * seconds))
+    duration
+        .filter(|d| *d <= LONGEST)
+        .ok_or_else(|| format!("`{text}` is longer than 100 years (36500d), the longest duration rekey takes"))
 }
 
 /// Formats a duration in the largest unit that divides it.
@@ -76,6 +84,10 @@ mod tests {
         assert_eq!(parse("0s").unwrap(), Duration::ZERO);
         assert!(parse("90").unwrap_err().contains("no unit"));
         assert!(parse("soon").is_err());
+        assert_eq!(parse("36500d").unwrap(), LONGEST);
+        for huge in ["36501d", "213503982334602d", "18446744073709551615s", "9223372036854775808s"] {
+            assert!(parse(huge).unwrap_err().contains("longer than 100 years"), "{huge}");
+        }
         assert_eq!(format(Duration::from_secs(3_600)), "1h");
         assert_eq!(format(Duration::from_secs(90)), "90s");
         assert_eq!(parse("250ms").unwrap(), Duration::from_millis(250));

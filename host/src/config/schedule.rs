@@ -15,11 +15,15 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    /// Parses a cron expression.
+    /// Parses a cron expression that names a time to come (not, say,
+    /// February 30th).
     pub fn parse(text: &str) -> Result<Self, String> {
         let cron = croner::Cron::from_str(text).map_err(|e| {
             format!("`{text}` is not a cron expression ({e}); write five fields like \"0 3 * * MON\", or six with seconds first")
         })?;
+        if cron.find_next_occurrence(&Utc::now(), false).is_err() {
+            return Err(format!("`{text}` never comes: no date matches it (is the day in the month?)"));
+        }
         Ok(Self { cron, text: text.into() })
     }
 
@@ -101,6 +105,8 @@ mod tests {
     #[test]
     fn mistakes_are_refused_with_the_form_to_use() {
         assert!(Schedule::parse("every day").unwrap_err().contains("five fields"));
+        assert!(Schedule::parse("0 0 30 2 *").unwrap_err().contains("never comes"), "February 30th");
+        assert!(Schedule::parse("0 0 29 2 *").is_ok(), "February 29th comes every four years");
         let every_five_seconds = Schedule::parse("*/5 * * * * *").unwrap();
         assert_eq!(every_five_seconds.next_after(1_796_256_001, Zone::default()), Some(1_796_256_005));
     }

@@ -1,5 +1,5 @@
-//! What `/readyz` reports on: the scheduler's heartbeat, and how long each
-//! running rotation has run. The scheduler writes it; the HTTP server
+//! What `/readyz` reports on: the scheduler's heartbeat, how long each
+//! running rotation has run, and whether the store's pages are whole. The scheduler writes it; the HTTP server
 //! reads it from another task.
 
 use std::collections::HashMap;
@@ -14,6 +14,8 @@ pub struct Health {
     heartbeat: AtomicU64,
     /// Each credential being worked on, since when.
     running: Mutex<HashMap<String, Instant>>,
+    /// What the last check of the store's pages found wrong, if anything.
+    damage: Mutex<Option<String>>,
 }
 
 /// The longest the scheduler sleeps between passes; twice it without a
@@ -22,7 +24,12 @@ pub const TICK: Duration = Duration::from_secs(5);
 
 impl Default for Health {
     fn default() -> Self {
-        Self { started: Instant::now(), heartbeat: AtomicU64::new(0), running: Default::default() }
+        Self {
+            started: Instant::now(),
+            heartbeat: AtomicU64::new(0),
+            running: Default::default(),
+            damage: Default::default(),
+        }
     }
 }
 
@@ -42,10 +49,23 @@ impl Health {
         self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(credential);
     }
 
-    /// Why the scheduler is not healthy, if it is not: no pass for two
-    /// ticks, or work running longer than `stuck_after`.
+    /// The store's pages were checked: `damage` is what was found wrong.
+    /// Logged when it changes.
+    pub fn store_checked(&self, damage: Option<String>) {
+        let mut known = self.damage.lock().unwrap_or_else(|e| e.into_inner());
+        match (&*known, &damage) {
+            (None, Some(found)) => tracing::error!("{found}"),
+            (Some(_), None) => tracing::info!("the store reads whole again"),
+            _ => {}
+        }
+        *known = damage;
+    }
+
+    /// Why the daemon is not healthy, if it is not: the store's pages
+    /// damaged, no pass for two ticks, or work running longer than
+    /// `stuck_after`.
     pub fn problems(&self, stuck_after: Duration) -> Vec<String> {
-        let mut problems = Vec::new();
+        let mut problems: Vec<String> = self.damage.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect();
         let since =
             self.started.elapsed().saturating_sub(Duration::from_millis(self.heartbeat.load(Ordering::Relaxed)));
         if since > 2 * TICK {

@@ -5,8 +5,9 @@
 //! the next thing falls due. SIGTERM or SIGINT: nothing new starts, and
 //! running rotations stop at their next step boundary (or are cut at
 //! `shutdown_timeout`), to resume at the next start. SIGHUP: `rekey.toml`
-//! is read again; an invalid one is logged and audited, and the running
-//! configuration kept.
+//! is read again and checked as a start checks it; an invalid one is
+//! logged and audited, and the running configuration kept. What other
+//! processes change in the store is seen within a tick.
 //!
 //! Everything runs in one task, like a `rekey rotate` session: the store's
 //! single connection groups the commits of concurrent rotations. Only the
@@ -22,8 +23,8 @@ mod tend;
 use crate::config::{Config, CredentialSpec};
 use crate::rotation::{RotationError, Session};
 use crate::runtime::Runtime;
-use crate::server::listener;
 use crate::server::requests::{Requested, Requests};
+use crate::server::{connections, listener};
 use crate::store::{Store, StoreError, now};
 use agenda::{Task, agenda, frozen_until};
 use futures_util::StreamExt;
@@ -70,8 +71,11 @@ pub enum DaemonError {
 /// How long a credential that another process holds waits before the next try.
 const BUSY_RETRY: i64 = 5;
 /// How often every credential's agenda and metrics are read again from the
-/// store, to notice what other processes (`rekey rotate` at a shell) did.
+/// store (ages and due dates move with time).
 const REFRESH: Duration = Duration::from_secs(60);
+/// How often the store's pages are checked whole (see
+/// `store::check_integrity`).
+const STORE_CHECK: Duration = Duration::from_secs(10);
 
 /// Runs the daemon on `config` until SIGTERM or SIGINT; with `once`, for
 /// one scheduling pass.
@@ -82,6 +86,11 @@ pub async fn run(
     once: bool,
     insecure_http: bool,
 ) -> Result<(), DaemonError> {
+    // At start there is no running configuration to keep: the credentials
+    // that cannot rotate are named now, and the others go on.
+    for problem in Session::new(&config, store, runtime)?.check().await {
+        tracing::error!("{problem}; it fails at every try until this is fixed");
+    }
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
     let mut signals = Signals::new().map_err(DaemonError::Signals)?;
@@ -114,17 +123,20 @@ pub async fn run(
             stuck_after: config.manifest.daemon.stuck_after,
             api: api.clone(),
             tls: acceptor.is_some(),
+            loopback: addr.ip().is_loopback(),
         };
         let app = server::app(Arc::new(shared));
+        let limits = connections::Limits::for_file_limit(crate::process::raise_file_limit());
         let serving = match acceptor {
             Some(acceptor) => {
                 let listener = listener::TlsListener::new(listener, acceptor)
                     .map_err(|source| DaemonError::Listen { addr, source })?;
-                tokio::spawn(server::serve(listener, app))
+                tokio::spawn(connections::serve(listener, app, limits))
             }
-            None => tokio::spawn(server::serve(listener, app)),
+            None => tokio::spawn(connections::serve(listener, app, limits)),
         };
-        (Some(serving), Some(api))
+        let checking = tokio::spawn(watch_store(store.location().clone(), health.clone()));
+        (Some((serving, checking)), Some(api))
     };
     store.audit("daemon.started", None, None, serde_json::json!({ "pid": std::process::id(), "once": once }))?;
     let daemon = Daemon { store, runtime, metrics: &metrics, health: &health, once, requests: &requests };
@@ -146,13 +158,31 @@ pub async fn run(
             Err(e) => break Err(e),
         }
     };
-    if let Some(server) = server {
-        server.abort();
+    if let Some((serving, checking)) = server {
+        serving.abort();
+        checking.abort();
     }
     store.audit("daemon.stopped", None, None, serde_json::json!({ "pid": std::process::id() }))?;
     store.durable().await?;
     tracing::info!("stopped");
     result
+}
+
+/// Checks the store's pages every [`STORE_CHECK`]: damage fails `/readyz`
+/// and is logged.
+async fn watch_store(location: crate::store::Location, health: Arc<Health>) {
+    let mut every = tokio::time::interval(STORE_CHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let location = location.clone();
+        let damage = match tokio::task::spawn_blocking(move || crate::store::check_integrity(&location)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("the store cannot be read consistently: {e}")),
+            Err(e) => Some(format!("the store check did not finish: {e}")),
+        };
+        health.store_checked(damage);
+    }
 }
 
 /// What ends a generation (a run on one configuration).
@@ -235,6 +265,12 @@ impl Daemon<'_> {
         }
         let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + REFRESH, REFRESH);
         refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // What other processes change (a `rekey rotate` at a shell opening
+        // a grace period) is seen within a tick, by the audit entries after
+        // the last one seen.
+        let (mut seen, _) = store.changed_since(i64::MAX)?;
+        let mut changes = tokio::time::interval_at(tokio::time::Instant::now() + TICK, TICK);
+        changes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.health.beat();
             let now = now();
@@ -265,7 +301,8 @@ impl Daemon<'_> {
                         agenda.ask(&name, requested);
                     }
                     if agenda.now.is_empty() {
-                        if let Some(at) = agenda.next {
+                        // `--once` is one pass: each credential's agenda is read once.
+                        if let Some(at) = agenda.next.filter(|_| !self.once) {
                             queue.set(&name, at);
                         }
                         continue;
@@ -311,8 +348,8 @@ impl Daemon<'_> {
                     let spec = config.credential(&name).expect("declared");
                     let now = crate::store::now();
                     match self.next_time(config, spec, &tended, failures.entry(name.clone()).or_default(), now) {
-                        Some(at) => queue.set(&name, at),
-                        None => queue.remove(&name),
+                        Some(at) if !self.once => queue.set(&name, at),
+                        _ => queue.remove(&name),
                     }
                     self.refresh_one(spec, now);
                 }
@@ -325,7 +362,7 @@ impl Daemon<'_> {
                         stop_by = Some(tokio::time::Instant::now() + settings.shutdown_timeout);
                     }
                     Signal::Reload => {
-                        if let Some(new) = self.reread(config) {
+                        if let Some(new) = self.reread(config).await {
                             tracing::info!("reloading {} once {} running rotation(s) finish", config.file.display(), jobs.len());
                             reload = Some(new);
                         }
@@ -338,6 +375,18 @@ impl Daemon<'_> {
                     );
                     return Ok(Next::Stop);
                 }
+                _ = changes.tick(), if !self.once => match store.changed_since(seen) {
+                    Ok((last, changed)) => {
+                        seen = last;
+                        for name in changed {
+                            let failing = failures.get(&name).is_some_and(|n| *n > 0);
+                            if config.credential(&name).is_some() && !running.contains(&name) && !failing {
+                                queue.set(&name, i64::MIN);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot read what other processes changed in the store: {e}"),
+                },
                 _ = refresh.tick() => {
                     let now = crate::store::now();
                     for spec in &config.manifest.credentials {
@@ -376,9 +425,13 @@ impl Daemon<'_> {
         }
     }
 
-    /// Reads `rekey.toml` again: the new configuration, or `None` (logged
-    /// and audited) when it is invalid or changes what needs a restart.
-    fn reread(&self, config: &Config) -> Option<Config> {
+    /// Reads `rekey.toml` again and checks it as fully as a start does:
+    /// the new configuration, or `None` (logged and audited) when it is
+    /// invalid, changes what needs a restart, or would leave every
+    /// credential with live keys unmanaged (an emptied or truncated file).
+    /// A reload that drops some credentials with live keys is applied, and
+    /// names them in a warning and the audit log.
+    async fn reread(&self, config: &Config) -> Option<Config> {
         let refused = |why: String| {
             tracing::error!("not reloading {}: {why}; the running configuration stays", config.file.display());
             if let Err(e) = self.store.audit("daemon.reload_failed", None, None, serde_json::json!({ "error": why })) {
@@ -393,17 +446,54 @@ impl Daemon<'_> {
         if new.store().describe() != config.store().describe() || new.key_file() != config.key_file() {
             return refused("the store or its key changed, which needs a restart".into());
         }
+        let problems = match Session::new(&new, self.store, self.runtime) {
+            Ok(session) => session.check().await,
+            Err(e) => vec![e.to_string()],
+        };
+        if !problems.is_empty() {
+            return refused(problems.join("; "));
+        }
+        let dropped = match self.dropped_with_live_keys(config, &new) {
+            Ok(dropped) => dropped,
+            Err(e) => return refused(format!("cannot read which credentials hold live keys: {e}")),
+        };
+        if !dropped.is_empty() && new.manifest.credentials.is_empty() {
+            return refused(format!(
+                "it declares no credentials, and {} with live keys would no longer be managed ({}); an emptied file? Remove them one by one if that is meant",
+                dropped.len(),
+                dropped.join(", ")
+            ));
+        }
         if new.manifest.daemon.listen != config.manifest.daemon.listen {
             tracing::warn!("daemon.listen changed: the endpoints move at the next restart");
         }
+        if !dropped.is_empty() {
+            tracing::warn!(
+                "the reload drops {} credential(s) whose keys are live and will no longer be rotated or revoked: {}",
+                dropped.len(),
+                dropped.join(", ")
+            );
+        }
         let credentials = new.manifest.credentials.len();
-        if let Err(e) =
-            self.store.audit("daemon.reloaded", None, None, serde_json::json!({ "credentials": credentials }))
-        {
+        let detail = serde_json::json!({ "credentials": credentials, "dropped_with_live_keys": dropped });
+        if let Err(e) = self.store.audit("daemon.reloaded", None, None, detail) {
             return refused(format!("the reload could not be audited: {e}"));
         }
         self.metrics.forget_credentials();
         Some(new)
+    }
+
+    /// The credentials of `old` that `new` no longer declares and whose
+    /// keys are live (a version not revoked).
+    fn dropped_with_live_keys(&self, old: &Config, new: &Config) -> Result<Vec<String>, StoreError> {
+        let mut dropped = Vec::new();
+        for spec in &old.manifest.credentials {
+            let name = spec.name.get_ref();
+            if new.credential(name).is_none() && self.store.versions(name)?.iter().any(|v| v.revoked_at.is_none()) {
+                dropped.push(name.clone());
+            }
+        }
+        Ok(dropped)
     }
 
     /// Sets one credential's metrics from the store.

@@ -108,6 +108,18 @@ impl Store {
         Ok(mac)
     }
 
+    /// The credentials named in the audit entries after `seq`, and the
+    /// last entry's number: every change to a credential's standing is
+    /// audited, so this is how a daemon sees what other processes did.
+    pub fn changed_since(&self, seq: i64) -> Result<(i64, Vec<String>), StoreError> {
+        let last: i64 = self.one("SELECT COALESCE(MAX(seq), 0) FROM audit", &[], |r| r.get(0))?.unwrap_or(0);
+        if last <= seq {
+            return Ok((last, vec![]));
+        }
+        let sql = "SELECT DISTINCT credential FROM audit WHERE seq > ?1 AND seq <= ?2 AND credential IS NOT NULL";
+        Ok((last, self.all(sql, args![seq, last], |r| r.get(0))?))
+    }
+
     /// Entries, oldest first, optionally for one credential.
     pub fn audit_log(&self, credential: Option<&str>) -> Result<Vec<Entry>, StoreError> {
         Ok(self.audit_rows(credential)?.into_iter().map(|(entry, _)| entry).collect())

@@ -38,6 +38,17 @@ pub enum StoreError {
         /// What is missing.
         why: String,
     },
+    /// The store's file is damaged: pages are missing or overwritten.
+    #[error(
+        "{}: the store is damaged ({problems}); stop rekey, keep a copy of the file, and restore the store from a backup (`rekey backup import`)",
+        path.display()
+    )]
+    Damaged {
+        /// The store file.
+        path: std::path::PathBuf,
+        /// What SQLite's check found.
+        problems: String,
+    },
     /// A file next to the store could not be used.
     #[error("{path}: {source}")]
     Io {

@@ -228,10 +228,35 @@ fn opened(location: &Location) -> Result<Db, StoreError> {
 /// must not hide.
 pub fn probe(location: &Location) -> Result<(), StoreError> {
     let Location::File(path) = location else { return opened(location).map(drop) };
+    let conn = probe_connection(path)?;
+    schema::check_version(&Db::Sqlite(conn), &location.describe())
+}
+
+/// Checks, beyond [`probe`], that every page of an SQLite store is whole
+/// (`PRAGMA quick_check`): a file truncated or partly overwritten under a
+/// running daemon still answers the few pages its connection has cached.
+/// It reads the whole file, so it runs now and then, not per request.
+/// PostgreSQL checks its own pages.
+pub fn check_integrity(location: &Location) -> Result<(), StoreError> {
+    probe(location)?;
+    let Location::File(path) = location else { return Ok(()) };
+    let conn = probe_connection(path)?;
+    let found: Vec<String> = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
+        .map_err(|e| locate(e.into(), path, None))?;
+    match found.as_slice() {
+        [ok] if ok == "ok" => Ok(()),
+        problems => Err(StoreError::Damaged { path: path.clone(), problems: problems.join("; ") }),
+    }
+}
+
+/// A connection of its own to the SQLite file at `path`, for a check.
+fn probe_connection(path: &Path) -> Result<Connection, StoreError> {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| locate(e.into(), path, None))?;
     conn.busy_timeout(Duration::from_secs(2))?;
-    schema::check_version(&Db::Sqlite(conn), &location.describe())
+    Ok(conn)
 }
 
 /// The file SQLite keeps beside the store, e.g. `rekey.db-wal`.
