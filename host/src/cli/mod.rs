@@ -20,6 +20,7 @@ mod remote;
 mod review;
 mod rotate;
 mod scaffold;
+mod sdk;
 mod secrets;
 mod show;
 mod signing;
@@ -199,6 +200,12 @@ enum PluginCommand {
         #[arg(long, default_value = "wit", value_name = "DIR")]
         out: PathBuf,
     },
+    /// Write the Rust SDK (rekey-sdk) this rekey was built with, as a crate a plugin can depend on by path.
+    Sdk {
+        /// The folder to write it into.
+        #[arg(long, default_value = "rekey-sdk", value_name = "DIR")]
+        out: PathBuf,
+    },
     #[command(flatten)]
     Signing(signing::Command),
 }
@@ -284,6 +291,12 @@ pub fn main() -> ExitCode {
                         .map_err(|e| anyhow::anyhow!("cannot write the contract into {}: {e}", out.display()))?;
                     let version = crate::runtime::contract::VERSION;
                     println!("wrote {} files of rekey:provider@{version} to {}", written.len(), out.display());
+                    Ok(())
+                }
+                PluginCommand::Sdk { out } => {
+                    let written = sdk::write(&out)?;
+                    println!("wrote rekey-sdk {} ({} files) to {}", sdk::VERSION, written.len(), out.display());
+                    println!("depend on it with: rekey-sdk = {{ path = \"{}\" }}", out.display());
                     Ok(())
                 }
             }

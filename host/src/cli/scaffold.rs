@@ -30,7 +30,8 @@ pub struct Args {
     /// The folder to create [default: ./NAME].
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// Rust: depend on the rekey-sdk at this path (a checkout) instead of the published crate.
+    /// Rust: depend on the rekey-sdk at this path (a checkout) instead of the copy this rekey carries,
+    /// which is written into the project as `rekey-sdk/`.
     #[arg(long, value_name = "DIR")]
     sdk_path: Option<PathBuf>,
 }
@@ -108,26 +109,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 std::fs::canonicalize(path).map_err(|e| UsageError(format!("--sdk-path {}: {e}", path.display())))?;
             format!("path = {:?}", path.display().to_string())
         }
-        None => format!("version = \"{}\"", env!("CARGO_PKG_VERSION")),
+        // No rekey-sdk is published yet: the project gets the one this rekey carries.
+        None => "path = \"rekey-sdk\"".into(),
     };
     let sdk = format!("rekey-sdk = {{ {sdk_source} }}");
     let sdk_test_host = format!("rekey-sdk = {{ {sdk_source}, features = [\"test-host\"] }}");
     let snake = name.replace('-', "_");
     let project = project(args.lang, template, &snake);
-    let (test_args, secret_note, ci_secret, ci_env) = match template {
+    let (test_args, secret_note) = match template {
         Template::Http => (
             "-c base-url=https://api.example.com --grant api.example.com",
             "\n\nThe admin token comes from `REKEY_ADMIN_ADMIN_TOKEN` (or `--stdin`), never the\ncommand line; it is a placeholder, so the plugin itself never sees it.",
-            " and the API's admin token as a repository secret",
-            "\n      #   env:\n      #     REKEY_ADMIN_ADMIN_TOKEN: ${{ secrets.ADMIN_TOKEN }}",
         ),
         Template::Tcp => (
             "-c host=127.0.0.1 -c port=6379 -c user=app --grant 127.0.0.1:6379",
             "\n\nThe admin password comes from `REKEY_ADMIN_ADMIN_PASSWORD` (or `--stdin`), never the\ncommand line.",
-            " and the server's admin password as a repository secret",
-            "\n      #   env:\n      #     REKEY_ADMIN_ADMIN_PASSWORD: ${{ secrets.ADMIN_PASSWORD }}",
         ),
-        Template::Static => ("", "", "", ""),
+        Template::Static => ("", ""),
     };
     let template_name = match template {
         Template::Http => "http",
@@ -156,8 +154,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .replace("{{wasm}}", &wasm)
             .replace("{{test_command}}", &test_command)
             .replace("{{secret_note}}", secret_note)
-            .replace("{{ci_secret}}", ci_secret)
-            .replace("{{ci_env}}", ci_env)
             .replace("{{componentize_js}}", COMPONENTIZE_JS)
             .replace("{{preview2_shim}}", PREVIEW2_SHIM)
             .replace("{{componentize_py}}", COMPONENTIZE_PY)
@@ -165,6 +161,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let shared: [File; 1] = [("README.md", include_str!("scaffold/README.md.in"))];
     for (path, text) in project.files.iter().chain(&shared) {
         write(&dir.join(path), &fill(text))?;
+    }
+    if args.lang == Lang::Rust && args.sdk_path.is_none() {
+        super::sdk::write(&dir.join("rekey-sdk"))?;
     }
     if project.needs_wit {
         crate::runtime::contract::write(&dir.join("wit"))
