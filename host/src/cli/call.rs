@@ -69,17 +69,14 @@ enum Call {
     Verify,
     /// Revoke a key.
     Revoke,
+    /// List the keys the provider holds (with the rotation id each is tagged with).
+    ListKeys,
 }
 
 impl PluginArgs {
     /// The limits the runtime should enforce for these calls.
     pub fn limits(&self) -> Limits {
         Limits { deadline: Duration::from_secs(self.timeout), memory_bytes: self.memory << 20, ..Limits::default() }
-    }
-
-    /// The plugin file.
-    pub fn file(&self) -> &std::path::Path {
-        &self.file
     }
 
     /// Loads the plugin and reads the secret inputs (the credential's by
@@ -135,6 +132,12 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
             let credential = credential()?;
             Report::from(&plugin, "revoke", plugin.revoke(&options, &credential).await, |()| serde_json::json!({}))
         }
+        Call::ListKeys => Report::from(
+            &plugin,
+            "list-keys",
+            plugin.list_keys(&options).await,
+            |keys| serde_json::json!({ "keys": keys }),
+        ),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.json)?);
@@ -216,6 +219,13 @@ impl Report {
             }
             if let Some(last_used) = v.last_used {
                 field("last used", format!("{last_used} (unix seconds)"));
+            }
+        }
+        if let Some(keys) = j["keys"].as_array() {
+            field("keys", format!("{} listed", keys.len()));
+            for key in keys {
+                let tag = key["tag"].as_str().map_or("no tag".into(), |tag| format!("tag {tag:?}"));
+                println!("  {}  {tag}", str(&key["key_id"]));
             }
         }
         transcript(&self.transcript);

@@ -150,10 +150,7 @@ impl Plugin {
         loaded.info = match cached_info {
             Some(info) => info,
             None => {
-                let info = match loaded.run(&CallOptions::default(), Request::Info).await.result? {
-                    Response::Info(info) => info,
-                    _ => unreachable!("info answers with info"),
-                };
+                let info = loaded.ask_info().await?;
                 validate::info(&info)
                     .map_err(|reason| PluginError::InvalidResult { plugin: plugin.clone(), reason })?;
                 loaded.shared.keep_info(&loaded.digest, &info);
@@ -166,6 +163,16 @@ impl Plugin {
     /// What the plugin says about itself.
     pub fn info(&self) -> &PluginInfo {
         &self.info
+    }
+
+    /// Asks `info` again, of a fresh instance (as every call gets), with
+    /// the clocks frozen and randomness fixed as at load: whether the
+    /// answer is deterministic, without compiling the plugin again.
+    pub async fn ask_info(&self) -> Result<PluginInfo, PluginError> {
+        match self.run(&CallOptions::default(), Request::Info).await.result? {
+            Response::Info(info) => Ok(info),
+            _ => unreachable!("info answers with info"),
+        }
     }
 
     /// Its imports and exports.
@@ -269,11 +276,16 @@ impl Plugin {
     ) -> Result<Response, Failure> {
         let plugin = &self.info.name;
         let config_error = |reason| Failure::Plugin(PluginError::Config { plugin: plugin.clone(), reason });
-        let config = match request {
-            Request::Info => BTreeMap::new(),
-            _ => validate::config(&self.info.config, &options.config, &options.admin_secrets).map_err(config_error)?,
+        // `info` runs with no config and may reach nothing, whatever the plugin declares.
+        let no_network = super::bindings::Permissions { http_hosts: vec![], tcp: vec![] };
+        let (config, permissions) = match request {
+            Request::Info => (BTreeMap::new(), &no_network),
+            _ => (
+                validate::config(&self.info.config, &options.config, &options.admin_secrets).map_err(config_error)?,
+                &self.info.permissions,
+            ),
         };
-        let policy = Policy::new(&self.info.permissions, &config, options.grants.clone()).map_err(config_error)?;
+        let policy = Policy::new(permissions, &config, options.grants.clone()).map_err(config_error)?;
         let tcp = policy
             .tcp_addresses()
             .await
