@@ -45,6 +45,7 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "SECRET" }}]
         size: bytes.len() as u64,
         permissions: vec![],
         info_sha256: rekey::trust::info_digest(plugin.info()),
+        info_parts: rekey::trust::info_parts(plugin.info()),
         signer: None,
         approved_at: "the benchmark".into(),
     };

@@ -66,6 +66,7 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
         size: bytes.len() as u64,
         permissions: declared,
         info_sha256: crate::trust::info_digest(plugin.info()),
+        info_parts: crate::trust::info_parts(plugin.info()),
         signer: match signer {
             Signer::Trusted { key_id } => Some(key_id),
             Signer::Unchecked | Signer::Unsigned => None,
@@ -94,7 +95,15 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
             changes.push(format!("sha256       {} → {}", previous.sha256, plugin.digest()));
         }
         if previous.info_sha256 != crate::trust::info_digest(info) {
-            changes.push("description  its config schema, secrets, capabilities or permissions changed".into());
+            // A new version is shown on its own line below.
+            match previous
+                .redescribed(info)
+                .map(|parts| parts.into_iter().filter(|p| p != "version").collect::<Vec<_>>())
+            {
+                Some(parts) if parts.is_empty() => {}
+                Some(parts) => changes.push(format!("info         changed: {}", parts.join(", "))),
+                None => changes.push("info         changed (this approval predates a record of its parts)".into()),
+            }
         }
         if previous.version != info.version {
             changes.push(format!("version      {} → {}", previous.version, info.version));

@@ -30,6 +30,11 @@ pub struct Approval {
     /// Missing in approvals written before rekey pinned it.
     #[serde(default)]
     pub info_sha256: String,
+    /// The sha256 of each part of that `info` (`config`, `capabilities`,
+    /// `permissions`…), so that a change can be named by its part.
+    /// Missing in approvals written before rekey recorded them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub info_parts: std::collections::BTreeMap<String, String>,
     /// The minisign key id of the trusted author who signed it, if signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<String>,
@@ -97,6 +102,7 @@ mod tests {
             size: 10,
             permissions: vec!["http {base-url}".into()],
             info_sha256: "ab".repeat(32),
+            info_parts: Default::default(),
             signer: None,
             approved_at: "2026-11-28T06:00:00Z".into(),
         }

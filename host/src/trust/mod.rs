@@ -51,11 +51,13 @@ pub enum TrustError {
     },
     /// It describes itself otherwise than when it was approved.
     #[error(
-        "plugin `{name}` describes itself differently from when it was approved (its config schema, secrets, capabilities or permissions changed: info sha256 {approved} → {found}); review it with `rekey plugin audit {file}`, then re-approve it with `rekey plugin install {file}`"
+        "plugin `{name}` describes itself differently from when it was approved ({changed}: info sha256 {approved} → {found}); review it with `rekey plugin audit {file}`, then re-approve it with `rekey plugin install {file}`"
     )]
     Redescribed {
         /// The plugin's name.
         name: String,
+        /// What changed, in words.
+        changed: String,
         /// The digest of the approved `info`, or `(none)` for an approval
         /// from before descriptions were pinned.
         approved: String,
@@ -212,7 +214,14 @@ impl Gate {
         let found = info_digest(plugin.info());
         if found != approval.info_sha256 {
             let approved = if approval.info_sha256.is_empty() { "(none)".into() } else { approval.info_sha256.clone() };
-            return Err(TrustError::Redescribed { name: name.into(), approved, found, file: file.into() });
+            let changed = match approval.redescribed(plugin.info()) {
+                Some(parts) if !parts.is_empty() => format!("changed: {}", parts.join(", ")),
+                Some(_) => {
+                    "its pin in rekey.lock matches none of the parts recorded beside it: was the lock edited?".into()
+                }
+                None => "its config schema, secrets, capabilities or permissions changed".into(),
+            };
+            return Err(TrustError::Redescribed { name: name.into(), changed, approved, found, file: file.into() });
         }
         Ok(plugin)
     }
@@ -229,6 +238,29 @@ pub fn info_digest(info: &PluginInfo) -> String {
     digest(serde_json::to_string(info).expect("plugin info serializes").as_bytes())
 }
 
+/// The sha256 of each part of a plugin's `info` (its JSON's top-level
+/// fields: `name`, `version`, `description`, `config`, `capabilities`,
+/// `permissions`), hex.
+pub fn info_parts(info: &PluginInfo) -> std::collections::BTreeMap<String, String> {
+    let serde_json::Value::Object(parts) = serde_json::to_value(info).expect("plugin info serializes") else {
+        unreachable!("plugin info is a record")
+    };
+    parts.into_iter().map(|(name, value)| (name, digest(value.to_string().as_bytes()))).collect()
+}
+
+impl Approval {
+    /// The parts of `info` that differ from the approved ones; `None` when
+    /// the approval predates the parts' digests.
+    pub fn redescribed(&self, info: &PluginInfo) -> Option<Vec<String>> {
+        if self.info_parts.is_empty() {
+            return None;
+        }
+        let now = info_parts(info);
+        let parts = now.keys().chain(self.info_parts.keys()).collect::<std::collections::BTreeSet<_>>();
+        Some(parts.into_iter().filter(|part| now.get(*part) != self.info_parts.get(*part)).cloned().collect())
+    }
+}
+
 /// The permissions a plugin declares, one line each (`http HOST`, `tcp ADDR`).
 pub fn permissions(info: &PluginInfo) -> Vec<String> {
     let http = info.permissions.http_hosts.iter().map(|h| format!("http {h}"));
@@ -239,5 +271,48 @@ impl Approval {
     /// The permissions `info` declares that this approval does not cover.
     pub fn added(&self, info: &PluginInfo) -> Vec<String> {
         permissions(info).into_iter().filter(|p| !self.permissions.contains(p)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{Capabilities, Permissions};
+
+    fn info(version: &str, hosts: &[&str]) -> PluginInfo {
+        PluginInfo {
+            name: "keys".into(),
+            version: version.into(),
+            description: "keys of an API".into(),
+            config: vec![],
+            capabilities: Capabilities {
+                concurrent_keys: true,
+                reports_last_use: false,
+                idempotent_generate: false,
+                lists_keys: true,
+            },
+            permissions: Permissions { http_hosts: hosts.iter().map(|h| h.to_string()).collect(), tcp: vec![] },
+        }
+    }
+
+    #[test]
+    fn a_changed_description_is_named_by_its_parts() {
+        let approved = info("1.0.0", &["api.example.com"]);
+        let approval = Approval {
+            version: approved.version.clone(),
+            sha256: String::new(),
+            size: 0,
+            permissions: permissions(&approved),
+            info_sha256: info_digest(&approved),
+            info_parts: info_parts(&approved),
+            signer: None,
+            approved_at: String::new(),
+        };
+        assert_eq!(approval.redescribed(&approved), Some(vec![]));
+        assert_eq!(approval.redescribed(&info("1.0.1", &["api.example.com"])), Some(vec!["version".into()]));
+        let more = info("1.1.0", &["api.example.com", "evil.example"]);
+        assert_eq!(approval.redescribed(&more), Some(vec!["permissions".into(), "version".into()]));
+        let old = Approval { info_parts: Default::default(), ..approval };
+        assert_eq!(old.redescribed(&more), None, "an approval from before the parts were recorded");
     }
 }
