@@ -204,7 +204,9 @@ fn all_due_rotates_only_credentials_without_a_key_or_past_their_max_age() {
     let out = ws.ok(&["rotate", "--all-due"]);
     assert!(out.contains("api: rotated"), "{out}");
     assert_eq!(ws.json(&["status", "--json"])[0]["due"], false);
-    failed_with(&ws.run(&["rotate", "--all-due"]), 2, "nothing to rotate");
+    // Nothing due is success: a nightly cron job stays quiet.
+    assert_eq!(ws.ok(&["rotate", "--all-due"]).trim(), "nothing due");
+    failed_with(&ws.run(&["rotate"]), 2, "nothing to rotate: name credentials, or use --all-due");
     ws.edit_config(|toml| toml.replace("grace_period = \"0s\"", "grace_period = \"0s\", max_age = \"0s\""));
     assert!(ws.ok(&["rotate", "--all-due"]).contains("api: rotated"), "a key at its max age is due");
     ws.assert_settled();
@@ -669,6 +671,15 @@ fn notifications_are_signed_events_for_every_outcome() {
         received.len(),
         "the exec notifier got every event too"
     );
+    // A signing secret that cannot be resolved refuses the run: no event
+    // goes out unsigned.
+    let unsigned = support::run(&mut ws.command(&["rotate", "api"]), "");
+    failed_with(
+        &unsigned,
+        2,
+        &format!("notify webhook {url}: signing_secret: environment variable $TEST_HOOK_KEY is not set"),
+    );
+    assert_eq!(events.lock().unwrap().len(), received.len(), "nothing was sent");
 }
 
 #[test]

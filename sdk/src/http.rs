@@ -134,7 +134,7 @@ impl Response {
         if status < 400 {
             return Ok(());
         }
-        let message = format!("{what} answered {status}");
+        let message = format!("{what} answered {status}{}", reason(&self.body));
         Err(match status {
             401 | 403 => ProviderError::Unauthorized(message),
             404 => ProviderError::NotFound(message),
@@ -145,6 +145,24 @@ impl Response {
             408 | 500.. => ProviderError::Unavailable(message),
             _ => ProviderError::Rejected(message),
         })
+    }
+}
+
+/// The longest part of an error response's body an error carries.
+const REASON_CHARS: usize = 300;
+
+/// What an error response's body says (`{"error": "quota exceeded"}`), on
+/// one line and at most [`REASON_CHARS`] long, as `: …`; nothing when it is
+/// empty. The host masks any secret in it, as in every error text.
+fn reason(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let words: Vec<&str> =
+        text.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()).collect();
+    let line = words.join(" ");
+    match line.char_indices().nth(REASON_CHARS) {
+        _ if line.is_empty() => String::new(),
+        Some((cut, _)) => format!(": {}…", &line[..cut]),
+        None => format!(": {line}"),
     }
 }
 
@@ -171,5 +189,31 @@ impl<'a> Url<'a> {
         }
         let path_and_query = if path.is_empty() { "/" } else { path };
         Ok(Self { scheme, authority, path_and_query })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: u16, body: &str) -> String {
+        Response { status, headers: vec![], body: body.into() }
+            .error_for_status("POST /keys")
+            .unwrap_err()
+            .message()
+            .to_string()
+    }
+
+    #[test]
+    fn an_error_keeps_what_the_server_said() {
+        let error = answered(400, "{\"error\":\n  \"quota exceeded\"}");
+        assert!(error.contains("POST /keys answered 400: {\"error\": \"quota exceeded\"}"), "{error}");
+        assert!(answered(503, "").ends_with("POST /keys answered 503"), "no body, no colon");
+    }
+
+    #[test]
+    fn a_long_body_is_cut() {
+        let error = answered(400, &"x".repeat(10_000));
+        assert!(error.ends_with('…') && error.len() < REASON_CHARS + 100, "{error}");
     }
 }

@@ -1,9 +1,9 @@
 //! `rekey --server URL …`: the CLI as a client of a daemon's `/v1` API,
 //! for a team member with a token (`$REKEY_TOKEN`) and no store, master key
 //! or shell on the daemon's host. `status`, `history`, `rotate`,
-//! `rollback` and `audit log|verify` print what they print locally; a
-//! rotation or rollback is asked of the daemon and waited for, then
-//! reported as a local one is.
+//! `rollback`, `resume`, `audit log|verify` and `token list` print what
+//! they print locally; a rotation, rollback or resume is asked of the
+//! daemon and waited for, then reported as a local one is.
 
 use super::Command;
 use super::audit::{self, print_log, print_verified};
@@ -108,7 +108,8 @@ impl Client {
         url: String,
         answer: Result<http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<T, RemoteError> {
-        let mut answer = answer.map_err(|e| RemoteError::Unreachable { url: url.clone(), reason: e.to_string() })?;
+        let mut answer =
+            answer.map_err(|e| RemoteError::Unreachable { url: url.clone(), reason: in_words(&e.to_string()) })?;
         let status = answer.status().as_u16();
         let body = answer
             .body_mut()
@@ -128,6 +129,33 @@ impl Client {
 
     fn credential(&self, name: &str) -> Result<CredentialPage, RemoteError> {
         self.get(&format!("/v1/credentials/{}", segment(name)))
+    }
+}
+
+/// A TLS failure, in words that say what to do, before rustls's own.
+fn in_words(reason: &str) -> String {
+    let words = [
+        (
+            "CaUsedAsEndEntity",
+            "the daemon's certificate is a CA certificate (basicConstraints CA:TRUE, which `openssl req -x509` sets \
+             unless told otherwise), and TLS clients refuse one as a server's own: make it again with \
+             `-addext basicConstraints=critical,CA:FALSE` (the README's recipe), or have that CA sign a server certificate",
+        ),
+        (
+            "UnknownIssuer",
+            "the daemon's certificate is not signed by anyone this client trusts: pass it (or the CA that signed it) \
+             with --server-ca FILE",
+        ),
+        (
+            "NotValidForName",
+            "the daemon's certificate does not name the host in --server: use a name it was made for, or make it \
+             again with that name in its subjectAltName",
+        ),
+        ("Expired", "the daemon's certificate has expired: make a new one"),
+    ];
+    match words.iter().find(|(error, _)| reason.contains(error)) {
+        Some((_, said)) => format!("{said} ({reason})"),
+        None => reason.to_string(),
     }
 }
 
@@ -162,8 +190,8 @@ pub fn run(server: &str, ca: Option<&Path>, command: Command) -> anyhow::Result<
             let query = if args.emergency { "?emergency=true" } else { "" };
             for name in &args.names {
                 let started = Instant::now();
-                let outcome =
-                    ask(&client, name, &format!("rotate{query}")).and_then(|before| wait(&client, name, &before, false));
+                let outcome = ask(&client, name, &format!("rotate{query}"))
+                    .and_then(|before| wait(&client, name, &before, Asked::Rotate));
                 progress.ended(name, outcome.map_err(failure(name))?, started.elapsed());
             }
             progress.finish()
@@ -171,12 +199,35 @@ pub fn run(server: &str, ca: Option<&Path>, command: Command) -> anyhow::Result<
         Command::Rollback { name, yes } => {
             confirm(yes, &format!("put the previous key of `{name}` back in every target and revoke the new one"))?;
             let before = ask(&client, &name, "rollback")?;
-            let outcome = wait(&client, &name, &before, true).map_err(failure(&name))?;
+            let outcome = wait(&client, &name, &before, Asked::Rollback).map_err(failure(&name))?;
             println!("{}", describe(&name, &outcome));
             outcome.map(drop).map_err(|e| super::exit::Reported(e.into()).into())
         }
+        Command::Resume { json, .. } => {
+            let standings: Vec<Standing> = client.get("/v1/credentials")?;
+            let open: Vec<String> = standings
+                .into_iter()
+                .filter(|s| s.in_progress.as_ref().is_some_and(|p| p.state.starts_with("interrupted")))
+                .map(|s| s.name)
+                .collect();
+            if open.is_empty() {
+                println!("nothing to resume");
+                return Ok(());
+            }
+            let mut progress = Progress::new(open.len(), json);
+            for name in &open {
+                let started = Instant::now();
+                let outcome =
+                    ask(&client, name, "resume").and_then(|before| wait(&client, name, &before, Asked::Resume));
+                progress.ended(name, outcome.map_err(failure(name))?, started.elapsed());
+            }
+            progress.finish()
+        }
+        Command::Token(super::token::Command::List { json }) => {
+            super::token::print_list(&client.get::<Vec<crate::store::tokens::TokenRecord>>("/v1/tokens")?, json)
+        }
         _ => Err(UsageError(
-            "with --server, only status, history, rotate, rollback and audit run (the others need the store: run them on the daemon's host)".into(),
+            "with --server, only status, history, rotate, rollback, resume, audit and token list run (the others need the store: run them on the daemon's host)".into(),
         )
         .into()),
     }
@@ -200,41 +251,63 @@ fn audit_log(client: &Client, credential: Option<&str>) -> Result<Vec<crate::sto
     }
 }
 
-/// What a credential looked like when a rotation or rollback was asked.
+/// What a credential looked like when a rotation, rollback or resume was asked.
 struct Before {
     /// Its newest rotation.
     newest: Option<String>,
-    /// Its open rotation (the one a rollback undoes).
+    /// Its open rotation (the one a rollback undoes, or a resume finishes).
     open: Option<String>,
+    /// How many steps that one had journaled, and its error.
+    open_progress: (usize, Option<String>),
+}
+
+/// What was asked of the daemon, and so which rotation is waited for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// A new rotation.
+    Rotate,
+    /// The open rotation, undone.
+    Rollback,
+    /// The open, interrupted rotation, finished.
+    Resume,
 }
 
 /// Asks the daemon for `action` on `name`: how things stood before.
 fn ask(client: &Client, name: &str, action: &str) -> Result<Before, RemoteError> {
     let page = client.credential(name)?;
+    let open = page.credential.in_progress.map(|p| p.id);
+    let open_record = page.history.iter().find(|r| Some(&r.rotation.id) == open.as_ref());
     let before = Before {
         newest: page.history.first().map(|r| r.rotation.id.clone()),
-        open: page.credential.in_progress.map(|p| p.id),
+        open_progress: open_record.map_or((0, None), |r| (r.journal.len(), r.rotation.error.clone())),
+        open,
     };
     client.post::<serde_json::Value>(&format!("/v1/credentials/{}/{action}", segment(name)))?;
     Ok(before)
 }
 
-/// Waits until the rotation the request made (or, for a `rollback`, the
-/// one it undoes) has ended, and says how, as a local run would.
+/// Waits until the rotation the request made (or, for a `rollback` or a
+/// `resume`, the open one) has ended, and says how, as a local run would.
 fn wait(
     client: &Client,
     name: &str,
     before: &Before,
-    rollback: bool,
+    asked: Asked,
 ) -> Result<Result<Ended, RotationError>, RemoteError> {
     let deadline = Instant::now() + WAIT;
     loop {
         let page = client.credential(name)?;
-        let wanted =
-            |id: &String| if rollback { Some(id) == before.open.as_ref() } else { Some(id) != before.newest.as_ref() };
+        let wanted = |id: &String| match asked {
+            Asked::Rotate => Some(id) != before.newest.as_ref(),
+            Asked::Rollback | Asked::Resume => Some(id) == before.open.as_ref(),
+        };
         if let Some(record) = page.history.iter().find(|r| wanted(&r.rotation.id)) {
             let interrupted = page.credential.in_progress.as_ref().is_some_and(|p| p.state.starts_with("interrupted"));
-            if let Some(outcome) = ended(name, &record.rotation, interrupted, rollback) {
+            // A resumed rotation still interrupted has failed again only once
+            // the daemon got to it: it journaled a step, or failed anew.
+            let progressed = (record.journal.len(), record.rotation.error.clone()) != before.open_progress;
+            let interrupted = interrupted && (asked != Asked::Resume || progressed);
+            if let Some(outcome) = ended(name, &record.rotation, interrupted, asked == Asked::Rollback) {
                 return Ok(outcome);
             }
         }

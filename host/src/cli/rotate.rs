@@ -17,7 +17,7 @@ use std::io::IsTerminal;
 pub struct Args {
     /// The credentials to rotate.
     pub(super) names: Vec<String>,
-    /// Also every credential whose key is older than its policy's max_age (or has none).
+    /// Also every credential whose key is older than its policy's max_age (or has none); none due is success.
     #[arg(long)]
     pub(super) all_due: bool,
     /// A leak or a departure: revoke the old key right after the new one verifies, with no grace period.
@@ -61,8 +61,18 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
     if args.all_due {
         add_due(&mut names, &store, config)?;
     }
-    if names.is_empty() {
+    if names.is_empty() && !args.all_due {
         return Err(UsageError("nothing to rotate: name credentials, or use --all-due".into()).into());
+    }
+    if names.is_empty() {
+        // A nightly `rotate --all-due` with nothing due has succeeded.
+        return match args.json {
+            true => Progress::new(0, true).finish(),
+            false => {
+                println!("nothing due");
+                Ok(())
+            }
+        };
     }
     if args.emergency {
         confirm(args.yes, &format!("revoke the current key of {} as soon as the new one verifies", names.join(", ")))?;

@@ -55,7 +55,11 @@ pub fn run(command: Command, config: impl FnOnce() -> anyhow::Result<Config>) ->
                     vec![signature::public_key(&text).map_err(UsageError)?]
                 }
                 None => {
-                    let config = config()?;
+                    let config = config().map_err(|e| {
+                        UsageError(format!(
+                            "no key to check against: give the author's public key with --key KEY (base64, or a .pub file), or run this where rekey.toml lists trusted keys ({e})"
+                        ))
+                    })?;
                     let keys = config.manifest.trust.public_keys().map_err(UsageError)?;
                     if keys.is_empty() {
                         return Err(UsageError(format!(

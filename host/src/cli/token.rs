@@ -40,6 +40,36 @@ pub enum Command {
     },
 }
 
+/// Prints `tokens` as `rekey token list` does (locally or with --server).
+pub fn print_list(tokens: &[TokenRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(tokens)?);
+        return Ok(());
+    }
+    if tokens.is_empty() {
+        println!("no tokens; create one with `rekey token create NAME --role viewer`");
+    }
+    let at = now();
+    for t in tokens {
+        let state = match (t.revoked_at, t.expires_at) {
+            (Some(r), _) => format!("revoked {}", time(r)),
+            (None, Some(e)) if e <= at => format!("expired {}", time(e)),
+            (None, Some(e)) => format!("expires {}", time(e)),
+            (None, None) => "no expiry".into(),
+        };
+        let used = t.last_used_at.map_or("never used".into(), |u| format!("last used {}", time(u)));
+        println!("{:<20} {:<8} {:<24} {state}, {used}, by {}", t.name, t.role, describe_scope(&t.scope), t.created_by);
+    }
+    Ok(())
+}
+
+/// Who runs this command, for a token's `created_by`: the login name, or
+/// the user id where no name is set (a container, a cron job).
+fn creator() -> String {
+    let named = ["USER", "LOGNAME"].into_iter().find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()));
+    format!("cli:{}", named.unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw())))
+}
+
 /// Runs a token command.
 pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
     let store = context.store()?;
@@ -57,7 +87,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
                 name: name.clone(),
                 role: role.name().into(),
                 scope: scope.globs().to_vec(),
-                created_by: format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into())),
+                created_by: creator(),
                 created_at,
                 expires_at: expires.map(|d| created_at + d.as_secs() as i64),
                 last_used_at: None,
@@ -72,33 +102,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
             );
             println!("{secret}");
         }
-        Command::List { json } => {
-            let tokens = store.tokens()?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&tokens)?);
-                return Ok(());
-            }
-            if tokens.is_empty() {
-                println!("no tokens; create one with `rekey token create NAME --role viewer`");
-            }
-            let at = now();
-            for t in tokens {
-                let state = match (t.revoked_at, t.expires_at) {
-                    (Some(r), _) => format!("revoked {}", time(r)),
-                    (None, Some(e)) if e <= at => format!("expired {}", time(e)),
-                    (None, Some(e)) => format!("expires {}", time(e)),
-                    (None, None) => "no expiry".into(),
-                };
-                let used = t.last_used_at.map_or("never used".into(), |u| format!("last used {}", time(u)));
-                println!(
-                    "{:<20} {:<8} {:<24} {state}, {used}, by {}",
-                    t.name,
-                    t.role,
-                    describe_scope(&t.scope),
-                    t.created_by
-                );
-            }
-        }
+        Command::List { json } => print_list(&store.tokens()?, json)?,
         Command::Revoke { name } => {
             if !store.revoke_token(&name, "cli")? {
                 return Err(UsageError(format!("no usable token named `{name}` (see `rekey token list`)")).into());

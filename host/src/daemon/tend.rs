@@ -64,9 +64,11 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                     _ => rotator.resume().await.map(|e| e.unwrap_or(Ended::Succeeded)),
                 };
                 let result = result_name(&outcome);
+                // A resume may only end a grace period: it is not said to have rotated.
+                let what = if matches!(task, Task::Resume { .. }) { "open rotation" } else { "rotation" };
                 match &outcome {
                     Ok(_) => {
-                        tracing::info!("rotation of `{name}`: {result} in {:.2}s", started.elapsed().as_secs_f64())
+                        tracing::info!("{what} of `{name}`: {result} in {:.2}s", started.elapsed().as_secs_f64())
                     }
                     Err(stopped @ RotationError::Stopped { .. }) => tracing::info!("{stopped}"),
                     Err(e) => tracing::error!("{e}"),

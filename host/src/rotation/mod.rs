@@ -77,7 +77,8 @@ pub enum RotationError {
     },
     /// The previous key is still in its grace period.
     #[error(
-        "credential `{credential}`: rotation {rotation} is in its grace period until {until} (Unix time); end it now with `rekey revoke-previous {credential}` or undo it with `rekey rollback {credential}`"
+        "credential `{credential}`: rotation {rotation} is in its grace period until {} UTC; end it now with `rekey revoke-previous {credential}` or undo it with `rekey rollback {credential}`",
+        crate::human::time(*until)
     )]
     InGrace {
         /// The credential.

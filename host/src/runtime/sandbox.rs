@@ -75,7 +75,8 @@ pub enum Treatment {
 use Treatment::{Filtered, Granted};
 
 const OUTPUT: &str = "held until the call ends, secrets masked, control characters removed, bounded";
-const INERT: &str = "inert: Rust's standard library imports it into every component";
+const INERT: &str =
+    "inert: language runtimes (Rust's standard library, Python's, JavaScript's) import it into every component";
 const TCP: &str = "connections only to the addresses the plugin declares and the operator grants";
 const NO_FILES: &str = "inert: no directory is opened to plugins, so there is no file to reach \
     (language runtimes such as Python's and JavaScript's import it)";

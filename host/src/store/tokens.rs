@@ -7,7 +7,7 @@ use super::sql::{Row, args};
 use super::{Store, StoreError, now};
 
 /// A token's record.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct TokenRecord {
     /// Its name, unique.
     pub name: String,
