@@ -166,12 +166,27 @@ async fn people_rotate_watch_and_audit_through_the_dashboard_each_as_their_token
     assert_eq!(shown(&browser, "#current-version").await, "1");
     browser.find(Locator::Css("button[value='rotate']")).await.unwrap().click().await.unwrap();
     assert!(shown(&browser, ".notice").await.contains("Asked: rotate `payments-db`"));
+    let reloads = browser.find(Locator::Css("meta[http-equiv='refresh']")).await;
+    assert!(reloads.is_ok(), "the page reloads itself while the rotation is asked for or runs");
+    // With no help: the page reloads itself until the rotation shows.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while text_of(&browser, "#current-version").await != "2" {
+    loop {
+        let version = match browser.find(Locator::Css("#current-version")).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(), // between two loads
+        };
+        if version == "2" {
+            break;
+        }
         assert!(Instant::now() < deadline, "the rotation did not show; daemon log:\n{}", daemon.log());
         tokio::time::sleep(Duration::from_millis(200)).await;
-        browser.refresh().await.unwrap();
     }
+    // Once the rotation has ended, the page stays still.
+    while browser.find(Locator::Css("meta[http-equiv='refresh']")).await.is_ok() {
+        assert!(Instant::now() < deadline, "the page kept reloading after the rotation; log:\n{}", daemon.log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(text_of(&browser, "#current-version").await, "2");
     assert_eq!(browser.find_all(Locator::Css("details.rotation")).await.unwrap().len(), 2);
     assert!(text_of(&browser, "details.rotation[open] summary").await.contains("v1 → v2"));
     pages.push_str(&browser.source().await.unwrap());
@@ -206,6 +221,8 @@ async fn people_rotate_watch_and_audit_through_the_dashboard_each_as_their_token
     assert!(shown(&browser, "h1.audit + .summary").await.contains("intact"));
     let log = text_of(&browser, "table.audit").await;
     assert!(log.contains("api.rotate") && log.contains("payments-oncall"), "{log}");
+    assert!(!log.contains("{\""), "details read as fields, not JSON: {log}");
+    assert!(browser.find(Locator::Css("td.detail .field .name")).await.is_ok(), "each field named");
     assert!(log.contains("dashboard.signed_in"), "{log}");
     pages.push_str(&browser.source().await.unwrap());
     screenshot(&browser, "audit").await;

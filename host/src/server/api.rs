@@ -15,6 +15,7 @@ use super::throttle::Throttle;
 use super::{actions, identity, reads, tokens};
 use crate::access::Caller;
 use crate::config::Config;
+use crate::store::audit::{Break, Checkpoint};
 use crate::store::{Store, StoreError};
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -33,6 +34,9 @@ pub struct Api {
     store: Mutex<Store>,
     pub(super) requests: Arc<Requests>,
     throttle: Throttle,
+    /// How far the audit chain is known to hold, so a view checks only
+    /// what was appended since.
+    verified: Mutex<Checkpoint>,
 }
 
 impl Api {
@@ -41,7 +45,7 @@ impl Api {
     /// `requests`.
     pub fn new(config: Arc<Config>, store: Store, requests: Arc<Requests>) -> Self {
         let config = std::sync::RwLock::new(config);
-        Self { config, store: Mutex::new(store), requests, throttle: Throttle::default() }
+        Self { config, store: Mutex::new(store), requests, throttle: Throttle::default(), verified: Mutex::default() }
     }
 
     /// Serves `config` from now on (the daemon reloaded it).
@@ -77,6 +81,19 @@ impl Api {
             .await
             .map_err(|e| ApiError::internal(e.to_string()))?
             .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// Whether the audit chain holds, checked from where this API last
+    /// found it whole (entries appended since, and the head): how many
+    /// entries it holds, or where it breaks. `rekey audit verify` and
+    /// `/v1/audit/verify` check it all.
+    pub(super) fn verify_audit_since_last(&self, store: &Store) -> Result<Result<i64, Break>, StoreError> {
+        let mut known = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        let checked = store.verify_audit_after(&known)?;
+        if let Ok(point) = &checked {
+            *known = point.clone();
+        }
+        Ok(checked.map(|point| point.count))
     }
 
     /// Whether `client` is refused for failing too often; counts a failure when `failed`.

@@ -5,7 +5,7 @@
 use super::api::{Api, ApiError, ErrorBody};
 use crate::access::{Action, Caller};
 use crate::status::{RotationRecord, Standing};
-use crate::store::audit::Entry;
+use crate::store::audit::{Entry, Page};
 use crate::trust::listing::Listed;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -114,13 +114,13 @@ pub async fn audit(
     let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let entries = api
         .read(move |store, _| {
-            let all = store.audit_log(page.credential.as_deref())?;
-            Ok(all
-                .into_iter()
-                .filter(|e| e.seq > page.after.unwrap_or(0))
-                .filter(|e| e.credential.as_deref().is_none_or(|c| caller.may(Action::Audit, Some(c))))
-                .take(limit)
-                .collect::<Vec<_>>())
+            let query = Page {
+                credential: page.credential.as_deref(),
+                after: page.after.unwrap_or(0),
+                limit,
+                ..Page::default()
+            };
+            store.audit_page(&query, |e| e.credential.as_deref().is_none_or(|c| caller.may(Action::Audit, Some(c))))
         })
         .await?;
     let next_after = (entries.len() == limit).then(|| entries.last().map(|e| e.seq)).flatten();

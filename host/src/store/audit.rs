@@ -54,6 +54,52 @@ pub enum Break {
     Truncated(i64),
 }
 
+/// Which entries a page of the audit log shows, read in the database (a
+/// log holds millions).
+#[derive(Clone, Copy, Debug)]
+pub struct Page<'a> {
+    /// Only the entries about this credential.
+    pub credential: Option<&'a str>,
+    /// Only the events that start with this (`rotation.`); empty: all.
+    pub event: &'a str,
+    /// Only the entries after this number.
+    pub after: i64,
+    /// Only the entries before this number.
+    pub before: i64,
+    /// Newest first (the dashboard), or oldest first (the API).
+    pub newest_first: bool,
+    /// How many entries, at most.
+    pub limit: usize,
+}
+
+impl Default for Page<'_> {
+    fn default() -> Self {
+        Self { credential: None, event: "", after: 0, before: i64::MAX, newest_first: false, limit: 100 }
+    }
+}
+
+/// How far the chain is known to hold: its last entry's number and MAC.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// How many entries (the last one's number).
+    pub count: i64,
+    /// The last entry's MAC.
+    pub mac: String,
+}
+
+fn entry(r: &super::sql::Row) -> Result<(Entry, String), StoreError> {
+    let detail: String = r.get(5)?;
+    let entry = Entry {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        event: r.get(2)?,
+        credential: r.get(3)?,
+        rotation: r.get(4)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+    };
+    Ok((entry, r.get::<String>(6)?))
+}
+
 impl Store {
     /// Appends an entry, inside the caller's write transaction or in one of
     /// its own: the entry is numbered under the write lock, so concurrent
@@ -128,18 +174,47 @@ impl Store {
     fn audit_rows(&self, credential: Option<&str>) -> Result<Vec<(Entry, String)>, StoreError> {
         let sql = "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
                    WHERE CAST(?1 AS TEXT) IS NULL OR credential = ?1 ORDER BY seq";
-        self.all(sql, args![credential], |r| {
-            let detail: String = r.get(5)?;
-            let entry = Entry {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                event: r.get(2)?,
-                credential: r.get(3)?,
-                rotation: r.get(4)?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-            };
-            Ok((entry, r.get::<String>(6)?))
-        })
+        self.all(sql, args![credential], entry)
+    }
+
+    /// A page of entries as `page` says, of those `keep` keeps (the
+    /// entries a token's scope covers): read a page at a time in the
+    /// database until the page is full or the log ends.
+    pub fn audit_page(&self, page: &Page, keep: impl Fn(&Entry) -> bool) -> Result<Vec<Entry>, StoreError> {
+        let order = if page.newest_first { "DESC" } else { "ASC" };
+        let sql = format!(
+            "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
+             WHERE seq > ?1 AND seq < ?2 AND (CAST(?3 AS TEXT) IS NULL OR credential = ?3)
+             AND event LIKE ?4 ESCAPE '\\' ORDER BY seq {order} LIMIT ?5"
+        );
+        let mut prefix = String::with_capacity(page.event.len() + 1);
+        for c in page.event.chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                prefix.push('\\');
+            }
+            prefix.push(c);
+        }
+        prefix.push('%');
+        let (mut after, mut before, mut kept) = (page.after, page.before, Vec::new());
+        loop {
+            let batch = self.all(&sql, args![after, before, page.credential, &prefix, page.limit as i64], entry)?;
+            let exhausted = batch.len() < page.limit;
+            for (entry, _) in batch {
+                match page.newest_first {
+                    true => before = entry.seq,
+                    false => after = entry.seq,
+                }
+                if keep(&entry) {
+                    kept.push(entry);
+                    if kept.len() == page.limit {
+                        return Ok(kept);
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(kept);
+            }
+        }
     }
 
     /// Keys the whole chain anew with `sealer` (a new master key's), then
@@ -163,9 +238,18 @@ impl Store {
 
     /// Checks the whole chain; `Ok(n)` is the number of entries verified.
     pub fn verify_audit(&self) -> Result<Result<usize, Break>, StoreError> {
-        let rows = self.audit_rows(None)?;
-        let mut previous = String::new();
-        for (expected, (entry, mac)) in (1..).zip(&rows) {
+        Ok(self.verify_audit_after(&Checkpoint::default())?.map(|checked| checked.count as usize))
+    }
+
+    /// Checks the chain after `from`, a point already verified, and the
+    /// head: what a view that verified before need check again (entries
+    /// appended since). A change before `from` is for [`Store::verify_audit`]
+    /// to find; a removal at the end or an edited head is found here too.
+    pub fn verify_audit_after(&self, from: &Checkpoint) -> Result<Result<Checkpoint, Break>, StoreError> {
+        let sql = "SELECT seq, at, event, credential, rotation, detail, mac FROM audit WHERE seq > ?1 ORDER BY seq";
+        let rows = self.all(sql, args![from.count], entry)?;
+        let mut previous = from.mac.clone();
+        for (expected, (entry, mac)) in (from.count + 1..).zip(&rows) {
             if entry.seq != expected {
                 return Ok(Err(Break::Removed(expected)));
             }
@@ -174,11 +258,11 @@ impl Store {
             }
             previous.clone_from(mac);
         }
-        let count = rows.len() as i64;
+        let count = from.count + rows.len() as i64;
         let head = schema::meta(&self.db, "audit_head")?.unwrap_or_default();
         if head != self.sealer.chain("head", &format!("{count}|{previous}")) {
             return Ok(Err(Break::Truncated(count)));
         }
-        Ok(Ok(rows.len()))
+        Ok(Ok(Checkpoint { count, mac: previous }))
     }
 }

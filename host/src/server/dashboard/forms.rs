@@ -119,6 +119,10 @@ pub async fn act(
         return Err(Refused::Status(StatusCode::NOT_FOUND, format!("no action `{action}`")));
     };
     actions::ask(signed.caller, dashboard.api.clone(), name.clone(), asked).await?;
-    let page = format!("/credentials/{}?asked={action}", percent_encoding::utf8_percent_encode(&name, SEGMENT));
-    Ok(Redirect::to(&page).into_response())
+    Ok(Redirect::to(&format!("{}?asked={action}", credential_page(&name))).into_response())
+}
+
+/// The path of a credential's page.
+pub fn credential_page(name: &str) -> String {
+    format!("/credentials/{}", percent_encoding::utf8_percent_encode(name, SEGMENT))
 }

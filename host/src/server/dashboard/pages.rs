@@ -9,7 +9,7 @@ use super::{Dashboard, Refused, Signed, session};
 use crate::access::{Action, Caller};
 use crate::server::actions::refusal;
 use crate::server::requests::Asked;
-use crate::store::audit::Entry;
+use crate::store::audit::{Entry, Page};
 use crate::trust::listing::{Approval, Listed};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -171,6 +171,9 @@ struct CredentialPage {
     now: String,
     name: String,
     notice: Option<String>,
+    /// Where the page reloads itself while a rotation it shows is under
+    /// way, or was just asked for (no script: the CSP stays as it is).
+    refresh: Option<String>,
     row: Row,
     orphans: Vec<String>,
     buttons: Vec<Button>,
@@ -222,11 +225,15 @@ pub async fn credential(
     let notice = notice.asked.as_deref().and_then(asked).map(|asked| {
         format!("Asked: {} `{name}`. The daemon runs it now; this page shows it once it has.", asked.verb())
     });
+    let running =
+        standing.in_progress.as_ref().is_some_and(|p| p.state == crate::store::rotations::State::Running.as_str());
+    let refresh = (running || notice.is_some()).then(|| super::forms::credential_page(&name));
     Ok(render(&CredentialPage {
         nav: Nav::of(&signed, "credentials"),
         version: crate::VERSION,
         now: now_text(),
         notice,
+        refresh,
         row: Row::of(&standing, now),
         orphans: standing.suspected_orphans.iter().map(|s| s.reason.clone()).collect(),
         buttons,
@@ -254,7 +261,38 @@ pub struct EntryRow {
     event: String,
     credential: String,
     rotation: String,
-    detail: String,
+    /// The detail as `(field, value)`s, for people rather than as JSON.
+    detail: Vec<(String, String)>,
+}
+
+/// An audit entry's detail as fields a person reads: each field of an
+/// object with its value (text unquoted, lists comma-separated, nested
+/// objects as compact JSON); anything else as one unnamed field.
+fn fields(detail: &serde_json::Value) -> Vec<(String, String)> {
+    let plain = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => "none".into(),
+        serde_json::Value::Array(items) if items.is_empty() => "none".into(),
+        serde_json::Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), String::from)).collect::<Vec<_>>().join(", ")
+        }
+        other => other.to_string(),
+    };
+    match detail {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(key, value)| {
+                let moment = key.ends_with("_at") || key.ends_with("_after");
+                let shown = match value.as_i64() {
+                    Some(unix) if moment => view::time(unix),
+                    _ => plain(value),
+                };
+                (key.replace('_', " "), shown)
+            })
+            .collect(),
+        serde_json::Value::Null => vec![],
+        other => vec![(String::new(), plain(other))],
+    }
 }
 
 #[derive(Template)]
@@ -284,18 +322,20 @@ pub async fn audit(
     }
     let caller: Caller = signed.caller.clone();
     let (event, before) = (filter.event.trim().to_string(), filter.before.unwrap_or(i64::MAX));
+    let api = dashboard.api.clone();
     let (entries, verified) = dashboard
         .api
         .read(move |store, _| {
-            let entries: Vec<Entry> = store
-                .audit_log(credential.as_deref())?
-                .into_iter()
-                .rev()
-                .filter(|e| e.seq < before && e.event.starts_with(&event))
-                .filter(|e| e.credential.as_deref().is_none_or(|c| caller.may(Action::Audit, Some(c))))
-                .take(AUDIT_PAGE)
-                .collect();
-            Ok((entries, store.verify_audit()?))
+            let page = Page {
+                credential: credential.as_deref(),
+                event: &event,
+                before,
+                newest_first: true,
+                limit: AUDIT_PAGE,
+                ..Page::default()
+            };
+            let keep = |e: &Entry| e.credential.as_deref().is_none_or(|c| caller.may(Action::Audit, Some(c)));
+            Ok((store.audit_page(&page, keep)?, api.verify_audit_since_last(store)?))
         })
         .await?;
     let older = (entries.len() == AUDIT_PAGE).then(|| entries.last().map(|e| e.seq)).flatten().map(|seq| {
@@ -316,7 +356,7 @@ pub async fn audit(
             event: e.event,
             credential: e.credential.unwrap_or_default(),
             rotation: e.rotation.unwrap_or_default(),
-            detail: if e.detail.is_null() { String::new() } else { e.detail.to_string() },
+            detail: fields(&e.detail),
         })
         .collect();
     let (intact, chain) = match verified {
@@ -382,4 +422,27 @@ pub async fn plugins(signed: Signed, State(dashboard): State<Arc<Dashboard>>) ->
         now: now_text(),
         plugins: listed.into_iter().map(PluginRow::of).collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fields;
+
+    #[test]
+    fn an_audit_detail_reads_as_named_fields() {
+        let detail = serde_json::json!({
+            "key_id": "k-1", "version": 2, "revoke_after": 0, "requests": [], "ids": [3, 4], "error": null
+        });
+        let shown: Vec<(String, String)> = fields(&detail);
+        let expected = [
+            ("key id", "k-1"),
+            ("version", "2"),
+            ("revoke after", "1970-01-01 00:00:00 UTC"),
+            ("requests", "none"),
+            ("ids", "3, 4"),
+            ("error", "none"),
+        ];
+        assert_eq!(shown, expected.map(|(k, v)| (k.to_string(), v.to_string())));
+        assert!(fields(&serde_json::Value::Null).is_empty());
+    }
 }
