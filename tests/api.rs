@@ -1,12 +1,16 @@
 //! The `/v1` API of `rekey daemon`, through the real binary: tokens made
 //! with `rekey token create`, then every role against every endpoint, for a
 //! credential in its scope and one outside it; expired and revoked tokens;
-//! failed authentications throttled; and no secret in any answer or log.
+//! failed authentications throttled, per client and together; slow
+//! clients and unknown `Host` names refused; and no secret in any answer
+//! or log.
 
 mod support;
 
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
-use support::daemon::{Daemon, daemon_table, get, get_as, request};
+use support::daemon::{Daemon, connect_from, daemon_table, exchange, get, get_as, head, request};
 use support::{Project, text};
 
 /// Two `random` credentials, rotated once each, and a daemon serving them.
@@ -222,6 +226,84 @@ fn a_client_that_keeps_failing_to_authenticate_is_throttled() {
     );
 }
 
+/// One attacker with many addresses is many clients: past the global
+/// ceiling every address that failed is refused, while a client that has
+/// not failed still gets in with its good token.
+#[test]
+fn guessing_tokens_from_many_addresses_meets_a_global_ceiling() {
+    let (project, daemon) = served();
+    let live = token(&project, "ci", "viewer", None, &[]);
+    let wrong = format!("rkt_{}", "B".repeat(43));
+    let from = |last: u8| connect_from(Ipv4Addr::new(127, 0, 0, last), daemon.addr).unwrap();
+    let guess = head(daemon.addr, "GET", "/v1/credentials", Some(&wrong));
+    let mut statuses = Vec::new();
+    for _round in 0..10 {
+        statuses.extend((2..32).map(|last| exchange(from(last), &guess).unwrap().0));
+    }
+    // 300 guesses from 30 addresses: 10 each, under one client's limit of 20.
+    assert!(statuses[..200].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[200..].iter().all(|s| *s == 429), "past 200 failures a minute together: {statuses:?}");
+    let good = head(daemon.addr, "GET", "/v1/credentials", Some(&live));
+    assert_eq!(exchange(from(40), &good).unwrap().0, 200, "a client that did not fail gets in");
+}
+
+/// Half-sent requests from many addresses, against a daemon with the
+/// default service file limit (1,024): each address's share of
+/// connections is capped (the rest are closed at once), a connection that
+/// sends no whole header in time is closed, and meanwhile the API answers
+/// and rotations go on without failing.
+#[test]
+fn slow_clients_neither_exhaust_the_daemon_nor_fail_a_rotation() {
+    let (table, addr) = daemon_table("");
+    let credential = support::random_credential("a", "a.env", "KEY").replace("max_age = \"0s\"", "max_age = \"1s\"");
+    let project = Project::new(&format!("{table}{credential}"), &[]);
+    let daemon = Daemon::start_with_file_limit(&project, addr, 1024);
+    let half = "GET /v1/credentials HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+    let slow: Vec<TcpStream> = (0..1100)
+        .map(|i| {
+            let mut stream = connect_from(Ipv4Addr::new(127, 0, 0, 2 + (i % 30) as u8), addr).unwrap();
+            stream.write_all(half.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    let key = project.env_value("a.env", "KEY");
+    daemon.wait_for("a rotation during the attack", || project.env_value("a.env", "KEY") != key);
+    assert_eq!(get(addr, "/healthz").map(|(s, _)| s), Some(200), "the API answers another client");
+    // 30 addresses × 8 connections each (a 32nd of 256, a quarter of 1,024).
+    let open = daemon.open_files();
+    assert!(open < 240 + 64, "{open} files open: the connections past each share were closed");
+    let mut first = slow.into_iter().next().unwrap();
+    first.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut rest = Vec::new();
+    let closed = first.read_to_end(&mut rest);
+    assert!(closed.is_ok_and(|_| !String::from_utf8_lossy(&rest).contains(" 200 ")), "closed, not served: {rest:?}");
+    let log = daemon.log();
+    assert!(!log.contains("Too many open files") && !log.contains("ERROR"), "{log}");
+    let audit = text(&project.run(&["audit", "log"], "")).0;
+    assert!(!audit.contains("rotation.failed"), "{audit}");
+}
+
+/// A web page can point a name of its own at 127.0.0.1 (DNS rebinding):
+/// the daemon answers only to IP addresses, `localhost` and `[daemon] hosts`.
+#[test]
+fn a_request_for_a_name_the_daemon_does_not_know_is_refused() {
+    let (table, addr) = daemon_table("hosts = [\"rekey.test\"]");
+    let project = Project::new(&table, &[]);
+    let daemon = Daemon::start(&project, addr);
+    let as_host = |host: &str, path: &str| {
+        let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        exchange(TcpStream::connect(daemon.addr).unwrap(), &head).unwrap()
+    };
+    for path in ["/metrics", "/v1/openapi.json", "/signin"] {
+        let (status, body) = as_host(&format!("attacker.example:{}", addr.port()), path);
+        assert_eq!(status, 421, "{path}: {body}");
+        assert!(body.contains("add it to `hosts` under [daemon]"), "{body}");
+    }
+    for host in [addr.to_string(), format!("localhost:{}", addr.port()), "rekey.test".into()] {
+        assert_eq!(as_host(&host, "/metrics").0, 200, "{host}");
+    }
+}
+
 #[test]
 fn the_daemon_refuses_a_public_address_without_tls_unless_told() {
     let project = Project::new("[daemon]\nlisten = \"0.0.0.0:0\"\n", &[]);
@@ -263,14 +345,16 @@ fn a_rotator_resumes_an_interrupted_rotation_without_waiting_for_the_daemons_ret
     std::fs::write(&plugin, &approved).unwrap();
     // A plugin that failed to load is not read again for 2 s (a bulk run reads a broken one once).
     std::thread::sleep(Duration::from_millis(2100));
+    // `rekey --server … resume` asks the daemon (POST …/resume) and waits for the end.
     let asked = Instant::now();
-    let (status, body) = post("/v1/credentials/payments-db/resume", &rotator);
-    assert_eq!(status, 202, "{body}");
-    while version(&daemon, &viewer, "payments-db") != 1 {
-        // Well before the daemon's own retry, a minute after its failure.
-        assert!(asked.elapsed() < Duration::from_secs(30), "not resumed on request; log:\n{}", daemon.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let resumed = remote(&daemon, Some(&rotator), &["resume"]);
+    let (stdout, stderr) = text(&resumed);
+    assert!(resumed.status.success(), "{stdout}{stderr}");
+    assert!(stdout.starts_with("payments-db: rotated"), "as a local resume says: {stdout}");
+    // Well before the daemon's own retry, a minute after its failure.
+    assert!(asked.elapsed() < Duration::from_secs(30), "not resumed on request; log:\n{}", daemon.log());
+    assert_eq!(version(&daemon, &viewer, "payments-db"), 1);
+    assert_eq!(text(&remote(&daemon, Some(&rotator), &["resume"])).0, "nothing to resume\n");
     let (status, body) = post("/v1/credentials/payments-db/resume", &rotator);
     assert_eq!(status, 409, "nothing is interrupted now: {body}");
     assert!(body.contains("no interrupted rotation"), "{body}");
@@ -363,6 +447,20 @@ fn over_tls_the_daemon_listens_on_a_public_address_and_its_cookies_are_secure() 
         "{cookie}"
     );
 
+    // On a public address /metrics names every credential only to a token that may see them all.
+    let metrics = |token: Option<&str>| {
+        let request = client.get(format!("{base}/metrics"));
+        let request = match token {
+            Some(token) => request.header("Authorization", format!("Bearer {token}")),
+            None => request,
+        };
+        request.call().unwrap().status().as_u16()
+    };
+    let scoped = token(&project, "pay", "viewer", Some("payments-*"), &[]);
+    assert_eq!(metrics(None), 401);
+    assert_eq!(metrics(Some(&scoped)), 403);
+    assert_eq!(metrics(Some(&viewer)), 200);
+
     // Plain HTTP to the same port gets no answer, and a client that does not trust the certificate none either.
     assert!(get(daemon.addr, "/healthz").is_none_or(|(status, _)| status != 200));
     let (status, _) = request(daemon.addr, "GET", "/v1/credentials", Some(&viewer)).unwrap_or((0, String::new()));
@@ -387,6 +485,77 @@ fn a_certificate_that_cannot_be_used_stops_the_daemon_with_the_file_named() {
     std::fs::write(project.dir.path().join("missing.pem"), "not a key").unwrap();
     let refused = project.run(&["daemon"], "");
     assert!(text(&refused).1.contains("missing.pem"), "{:?}", text(&refused));
+}
+
+/// The README once named the master key file as the TLS key, and `openssl
+/// req -keyout` then destroyed the key that opens the store: such a
+/// `rekey.toml` is refused, and a key file holding a PEM key says so.
+#[test]
+fn a_tls_file_that_is_the_master_key_file_is_refused_and_a_pem_key_file_is_named() {
+    let (table, _) = daemon_table("");
+    let project = Project::new(&table, &[]);
+    let dir = project.dir.path();
+    let key = std::fs::read(dir.join("rekey.key")).unwrap();
+    for tls in
+        ["tls = { cert = \"tls.crt\", key = \"rekey.key\" }", "tls = { cert = \"./rekey.key\", key = \"tls.key\" }"]
+    {
+        std::fs::write(dir.join("rekey.toml"), daemon_table(tls).0).unwrap();
+        let refused = project.run(&["daemon"], "");
+        let (_, stderr) = text(&refused);
+        assert_eq!(refused.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("the store's master key file") && stderr.contains("name another file"), "{stderr}");
+    }
+    assert_eq!(std::fs::read(dir.join("rekey.key")).unwrap(), key, "the master key is untouched");
+    // What `openssl req -keyout rekey.key` leaves behind:
+    std::fs::write(dir.join("rekey.toml"), &table).unwrap();
+    let pem =
+        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
+    std::fs::write(dir.join("rekey.key"), pem).unwrap();
+    let (_, stderr) = text(&project.run(&["status"], ""));
+    assert!(stderr.contains("holds a PEM private key, not a rekey master key"), "{stderr}");
+}
+
+/// The README's `openssl` recipe makes a certificate `--server-ca` takes;
+/// `openssl req -x509` without its `basicConstraints` makes a CA
+/// certificate, which TLS clients refuse as a server's own: the error says
+/// so in words, and how to make one that works.
+#[test]
+fn the_readmes_certificate_recipe_works_with_server_ca_and_a_ca_certificate_is_explained() {
+    let readme = include_str!("../README.md");
+    let recipe = readme.split("openssl req -x509").nth(1).unwrap().split("```").next().unwrap();
+    let recipe = format!("openssl req -x509{}", recipe.replace("\\\n", " "));
+    for (variant, works) in
+        [(recipe.clone(), true), (recipe.replace(" -addext basicConstraints=critical,CA:FALSE", ""), false)]
+    {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let table =
+            format!("[daemon]\nlisten = \"127.0.0.1:{port}\"\ntls = {{ cert = \"tls.crt\", key = \"tls.key\" }}\n");
+        let project = Project::new(&table, &[]);
+        let made =
+            support::run(std::process::Command::new("sh").arg("-c").arg(&variant).current_dir(project.dir.path()), "");
+        assert!(made.status.success(), "{variant}: {:?}", text(&made));
+        let viewer = token(&project, "dash", "viewer", None, &[]);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let _daemon = Daemon::start_with(&project, addr, |addr| std::net::TcpStream::connect(addr).is_ok());
+        let laptop = tempfile::tempdir().unwrap();
+        let mut status = support::rekey(&laptop);
+        status.current_dir(laptop.path()).env("REKEY_TOKEN", &viewer).env_remove("REKEY_SERVER");
+        status
+            .arg("--server")
+            .arg(format!("https://127.0.0.1:{port}"))
+            .arg("--server-ca")
+            .arg(project.dir.path().join("tls.crt"));
+        let answered = support::run(status.arg("status"), "");
+        let (stdout, stderr) = text(&answered);
+        match works {
+            true => assert!(answered.status.success(), "{variant}: {stdout}{stderr}"),
+            false => assert!(
+                stderr.contains("the daemon's certificate is a CA certificate")
+                    && stderr.contains("basicConstraints=critical,CA:FALSE"),
+                "{stderr}"
+            ),
+        }
+    }
 }
 
 /// `rekey --server http://ADDR ARGS` with `token` in `$REKEY_TOKEN`, from a
@@ -456,10 +625,14 @@ fn the_cli_with_server_prints_what_it_prints_locally_and_rotates_through_the_dae
     );
     let no_token = remote(&daemon, None, &["status"]);
     assert!(text(&no_token).1.contains("--server needs a token in $REKEY_TOKEN"), "{:?}", text(&no_token));
+    let tokens = remote(&daemon, Some(&admin), &["token", "list"]);
+    let listed = text(&tokens).0;
+    assert!(listed.contains("laptop-admin") && listed.contains("payments-oncall"), "{listed}");
+    assert_eq!(listed.lines().count(), text(&project.run(&["token", "list"], "")).0.lines().count(), "{listed}");
     let local_only = remote(&daemon, Some(&admin), &["credential", "list"]);
     assert_eq!(local_only.status.code(), Some(2));
     assert!(
-        text(&local_only).1.contains("only status, history, rotate, rollback and audit"),
+        text(&local_only).1.contains("only status, history, rotate, rollback, resume, audit and token list"),
         "{:?}",
         text(&local_only)
     );

@@ -385,31 +385,39 @@ async fn secret_smuggler() {
     still_serves(&runtime).await;
 }
 
+/// What `rekey plugin call` of the smuggler's `generate` logs, told `how`,
+/// with `token` as its admin secret.
+fn smuggler_logs(how: &str, token: &str) -> String {
+    let cache = tempfile::tempdir().unwrap();
+    let stdin = serde_json::json!({ "admin_secrets": { "token": token, "ptoken": "unused-token" } }).to_string();
+    let how = format!("how={how}");
+    let args = ["plugin", "call", guests::SECRET_SMUGGLER, "generate", "-c", &how, "-c", "url=http://127.0.0.1:9/"];
+    let output = support::run(support::rekey(&cache).args(args).arg("--stdin"), &stdin);
+    let (stdout, stderr) = support::text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    stderr
+}
+
 /// Logs a PEM admin secret line by line with zero-width characters woven
 /// in, and whole: no line of it reaches the log.
 #[test]
 fn secret_smuggler_logs() {
-    let cache = tempfile::tempdir().unwrap();
     let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj\n-----END PRIVATE KEY-----";
-    let stdin = serde_json::json!({ "admin_secrets": { "token": pem, "ptoken": "unused-token" } }).to_string();
-    let output = support::run(
-        support::rekey(&cache).args([
-            "plugin",
-            "call",
-            guests::SECRET_SMUGGLER,
-            "generate",
-            "-c",
-            "how=log",
-            "-c",
-            "url=http://127.0.0.1:9/",
-            "--stdin",
-        ]),
-        &stdin,
-    );
-    let (stdout, stderr) = support::text(&output);
-    assert!(output.status.success(), "{stdout}{stderr}");
+    let stderr = smuggler_logs("log", pem);
     assert!(stderr.contains("line: ***") && stderr.contains("whole: ***"), "{stderr}");
     assert!(!stderr.contains("MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSj"), "{stderr}");
+}
+
+/// Logs an admin secret in two halves, one per line, then one character
+/// per line of stdout: each part is masked, as the whole would be.
+#[test]
+fn secret_smuggler_splits_a_secret_across_lines() {
+    let token = "sk-live-0123456789abcdef";
+    let stderr = smuggler_logs("split", token);
+    let (first, second) = token.split_at(token.len() / 2);
+    assert!(!stderr.contains(first) && !stderr.contains(second), "{stderr}");
+    let parts = stderr.lines().filter(|line| line.contains("***")).count();
+    assert_eq!(parts, 2 + token.len(), "two halves and every character masked: {stderr}");
 }
 
 #[tokio::test]
@@ -439,7 +447,7 @@ async fn shifty_info() {
     let (stdout, stderr) = support::text(&out);
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
     assert!(
-        stdout.contains(&format!("plugin `shifty-info` describes itself differently from when it was approved (its config schema, secrets, capabilities or permissions changed: info sha256 {} → {pinned})", "0".repeat(64))),
+        stdout.contains(&format!("plugin `shifty-info` describes itself differently from when it was approved (its pin in rekey.lock matches none of the parts recorded beside it: was the lock edited?: info sha256 {} → {pinned})", "0".repeat(64))),
         "{stdout}"
     );
     // An approval from before descriptions were pinned must be renewed.
