@@ -254,6 +254,10 @@ impl Daemon<'_> {
             queue.set(spec.name.get_ref(), i64::MIN);
         }
         let mut running = HashSet::new();
+        // Credentials whose work ended here since the last look at the
+        // audit log: their entries are this daemon's own, and their next
+        // time is known already.
+        let mut ended_here = HashSet::new();
         let mut failures: HashMap<String, u32> = HashMap::new();
         let mut jobs = FuturesUnordered::new();
         let mut reload: Option<Config> = None;
@@ -343,6 +347,7 @@ impl Daemon<'_> {
             tokio::select! {
                 Some((name, tended)) = jobs.next(), if !jobs.is_empty() => {
                     running.remove(&name);
+                    ended_here.insert(name.clone());
                     self.health.ended(&name);
                     self.metrics.running(-1);
                     let spec = config.credential(&name).expect("declared");
@@ -380,10 +385,12 @@ impl Daemon<'_> {
                         seen = last;
                         for name in changed {
                             let failing = failures.get(&name).is_some_and(|n| *n > 0);
-                            if config.credential(&name).is_some() && !running.contains(&name) && !failing {
+                            let ours = running.contains(&name) || ended_here.contains(&name);
+                            if config.credential(&name).is_some() && !ours && !failing {
                                 queue.set(&name, i64::MIN);
                             }
                         }
+                        ended_here.clear();
                     }
                     Err(e) => tracing::warn!("cannot read what other processes changed in the store: {e}"),
                 },
