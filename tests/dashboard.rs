@@ -42,7 +42,7 @@ impl Driver {
     async fn browser(&self) -> Client {
         let mut capabilities = serde_json::Map::new();
         let arguments =
-            ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1100"];
+            ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1366,1100"];
         capabilities.insert("goog:chromeOptions".into(), serde_json::json!({ "args": arguments }));
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         ClientBuilder::new(connector).capabilities(capabilities).connect(&self.url).await.expect("a Chromium session")
@@ -68,6 +68,22 @@ async fn screenshot(browser: &Client, name: &str) {
     let png = browser.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     std::fs::write(screenshots().join(format!("dashboard-{name}.png")), png).unwrap();
+}
+
+/// The page as it is, at a laptop's width (1366 px, `name.png`) and a
+/// phone's (390 px, `name-390.png`): at 390 px the page does not scroll
+/// sideways (wide tables scroll in their own box) and any chart still shows.
+async fn screenshots_at_both_widths(browser: &Client, name: &str) {
+    screenshot(browser, name).await;
+    browser.set_window_size(390, 844).await.unwrap();
+    let overflow = browser.execute("return document.documentElement.scrollWidth - window.innerWidth", vec![]).await;
+    assert!(overflow.unwrap().as_i64().unwrap() <= 0, "{name} scrolls sideways at 390 px");
+    if let Ok(chart) = browser.find(Locator::Css("figure.chart svg")).await {
+        let (_, _, width, height) = chart.rectangle().await.unwrap();
+        assert!(width > 300.0 && height > 50.0, "{name}: the chart shows at 390 px ({width} × {height})");
+    }
+    screenshot(browser, &format!("{name}-390")).await;
+    browser.set_window_size(1366, 1100).await.unwrap();
 }
 
 /// Signs in at `base` with `token`, as a person would: the form, typed, submitted.
@@ -159,13 +175,14 @@ async fn people_rotate_watch_and_audit_through_the_dashboard_each_as_their_token
     assert!(browser.find(Locator::Css("figure.chart svg rect")).await.is_ok(), "the chart is drawn");
     pages.push_str(&browser.source().await.unwrap());
     assert!(!pages.contains("search-api"), "outside the rotator's scope");
-    screenshot(&browser, "overview").await;
+    screenshots_at_both_widths(&browser, "overview").await;
 
     // It rotates payments-db, and sees the new version current and the history grown.
     browser.find(Locator::LinkText("payments-db")).await.unwrap().click().await.unwrap();
     assert_eq!(shown(&browser, "#current-version").await, "1");
     browser.find(Locator::Css("button[value='rotate']")).await.unwrap().click().await.unwrap();
-    assert!(shown(&browser, ".notice").await.contains("Asked: rotate `payments-db`"));
+    assert!(shown(&browser, ".notice").await.contains("Asked: rotate payments-db"));
+    assert!(browser.find(Locator::Css(".notice code")).await.is_ok(), "names as code, not in backticks");
     let reloads = browser.find(Locator::Css("meta[http-equiv='refresh']")).await;
     assert!(reloads.is_ok(), "the page reloads itself while the rotation is asked for or runs");
     // With no help: the page reloads itself until the rotation shows.
@@ -189,8 +206,11 @@ async fn people_rotate_watch_and_audit_through_the_dashboard_each_as_their_token
     assert_eq!(text_of(&browser, "#current-version").await, "2");
     assert_eq!(browser.find_all(Locator::Css("details.rotation")).await.unwrap().len(), 2);
     assert!(text_of(&browser, "details.rotation[open] summary").await.contains("v1 → v2"));
+    assert_eq!(text_of(&browser, "#plugin").await, "random", "what it is declared as");
+    let journal = text_of(&browser, "details.rotation[open] ol.journal").await;
+    assert!(journal.contains("generate done in") && !journal.contains("begun\n"), "one line per step: {journal}");
     pages.push_str(&browser.source().await.unwrap());
-    screenshot(&browser, "credential").await;
+    screenshots_at_both_widths(&browser, "credential").await;
 
     // A form from anywhere else, with the rotator's cookie but not its CSRF token, is refused.
     let session = browser.get_named_cookie("rekey_session").await.unwrap().value().to_string();
@@ -225,7 +245,7 @@ async fn people_rotate_watch_and_audit_through_the_dashboard_each_as_their_token
     assert!(browser.find(Locator::Css("td.detail .field .name")).await.is_ok(), "each field named");
     assert!(log.contains("dashboard.signed_in"), "{log}");
     pages.push_str(&browser.source().await.unwrap());
-    screenshot(&browser, "audit").await;
+    screenshots_at_both_widths(&browser, "audit").await;
     browser.find(Locator::Css("input[name='event']")).await.unwrap().send_keys("api.").await.unwrap();
     browser.find(Locator::Css("form.filters button")).await.unwrap().click().await.unwrap();
     shown(&browser, "input[name='event'][value='api.']").await;
@@ -235,7 +255,7 @@ async fn people_rotate_watch_and_audit_through_the_dashboard_each_as_their_token
     let plugins = shown(&browser, "table.plugins").await;
     assert!(plugins.contains("random") && plugins.contains("approved"), "{plugins}");
     pages.push_str(&browser.source().await.unwrap());
-    screenshot(&browser, "plugins").await;
+    screenshots_at_both_widths(&browser, "plugins").await;
     browser.close().await.unwrap();
 
     // No page showed a key or a token.

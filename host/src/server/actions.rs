@@ -145,6 +145,10 @@ pub fn refusal(
         (Asked::Rotate { .. }, _) if manual => {
             Some(format!("`{credential}` is manual: a person types its new key at `rekey rotate {credential}`"))
         }
+        (Asked::Rotate { .. }, Some(open)) if open.state == RotationState::Grace => Some(format!(
+            "`{credential}` is in its grace period until {} UTC: its previous key is revoked then, and a new rotation can start after (roll back to undo the last one)",
+            crate::human::time(open.revoke_after.unwrap_or_default())
+        )),
         (Asked::Rotate { .. }, Some(open)) => {
             Some(format!("`{credential}` has a rotation under way ({}); wait for it or resume it", open.id))
         }

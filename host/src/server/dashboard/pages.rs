@@ -55,16 +55,17 @@ fn render(page: &impl Template) -> Response {
 
 #[derive(Template)]
 #[template(path = "problem.html")]
-struct ProblemPage<'a> {
+struct ProblemPage {
     nav: Option<Nav>,
     version: &'static str,
     now: String,
     status: String,
-    message: &'a str,
+    message: view::Spans,
 }
 
 /// The page of a refusal.
 pub fn problem(status: StatusCode, message: &str) -> Response {
+    let message = view::Spans::of(message);
     render(&ProblemPage { nav: None, version: crate::VERSION, now: now_text(), status: status.to_string(), message })
 }
 
@@ -170,7 +171,11 @@ struct CredentialPage {
     version: &'static str,
     now: String,
     name: String,
-    notice: Option<String>,
+    notice: Option<view::Spans>,
+    /// What `rekey.toml` declares of it.
+    declared: view::Declared,
+    /// Why an action a person may look for is not offered now.
+    withheld: Vec<view::Spans>,
     /// Where the page reloads itself while a rotation it shows is under
     /// way, or was just asked for (no script: the CSP stays as it is).
     refresh: Option<String>,
@@ -206,24 +211,32 @@ pub async fn credential(
             let standing = crate::status::standing(config, store, now, &wanted)?.expect("declared: its spec was found");
             let open = store.open_rotation(&wanted)?;
             let manual = crate::config::Config::is_manual(spec);
-            let mut buttons = vec![];
+            let (mut buttons, mut withheld) = (vec![], vec![]);
             if caller.may(Action::Rotate, Some(&wanted)) {
                 for (asked, action, label, help, class) in BUTTONS {
-                    if refusal(store, asked, &wanted, manual, open.as_ref())?.is_none() {
-                        buttons.push(Button { action, label, help, class });
+                    match refusal(store, asked, &wanted, manual, open.as_ref())? {
+                        None => buttons.push(Button { action, label, help, class }),
+                        // Rotating is what people come for: say why it is not offered.
+                        Some(why) if action == "rotate" => {
+                            withheld.push(view::Spans::of(&format!("No “{label}”: {why}")))
+                        }
+                        Some(_) => {}
                     }
                 }
             }
             let versions = store.versions(&wanted)?.iter().map(VersionRow::of).collect();
             let history = crate::status::history(store, &wanted)?.iter().map(RotationView::of).collect();
-            Ok(Some((standing, buttons, versions, history)))
+            Ok(Some((standing, view::Declared::of(spec), buttons, withheld, versions, history)))
         })
         .await?;
-    let Some((standing, buttons, versions, history)) = found else {
+    let Some((standing, declared, buttons, withheld, versions, history)) = found else {
         return Err(Refused::Status(StatusCode::NOT_FOUND, format!("no credential `{name}` is declared")));
     };
     let notice = notice.asked.as_deref().and_then(asked).map(|asked| {
-        format!("Asked: {} `{name}`. The daemon runs it now; this page shows it once it has.", asked.verb())
+        view::Spans::of(&format!(
+            "Asked: {} `{name}`. The daemon runs it now; this page shows it once it has.",
+            asked.verb()
+        ))
     });
     let running =
         standing.in_progress.as_ref().is_some_and(|p| p.state == crate::store::rotations::State::Running.as_str());
@@ -233,6 +246,8 @@ pub async fn credential(
         version: crate::VERSION,
         now: now_text(),
         notice,
+        declared,
+        withheld,
         refresh,
         row: Row::of(&standing, now),
         orphans: standing.suspected_orphans.iter().map(|s| s.reason.clone()).collect(),

@@ -16,6 +16,35 @@ pub fn maybe_time(at: Option<i64>) -> String {
     at.map_or_else(|| "–".into(), time)
 }
 
+/// A message as the CLI writes it, with `code` in backticks: a page shows
+/// those parts as code instead of as backticks. Shown with `|safe`: every
+/// part is escaped here.
+pub struct Spans(Vec<(bool, String)>);
+
+impl Spans {
+    /// The parts of `text`, every other one between backticks.
+    pub fn of(text: &str) -> Self {
+        let parts = text.split('`').enumerate().filter(|(_, part)| !part.is_empty());
+        Self(parts.map(|(i, part)| (i % 2 == 1, part.to_string())).collect())
+    }
+}
+
+impl std::fmt::Display for Spans {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (code, part) in &self.0 {
+            let part = askama::filters::escape(part, askama::filters::Html).map_err(|_| std::fmt::Error)?;
+            match code {
+                true => write!(f, "<code>{part}</code>")?,
+                false => write!(f, "{part}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How much of a last rotation's text a table cell shows.
+const SHORT: usize = 90;
+
 /// A credential as the overview lists it.
 pub struct Row {
     pub name: String,
@@ -25,6 +54,8 @@ pub struct Row {
     pub last_used: String,
     pub check: String,
     pub last_rotation: String,
+    /// The same, cut to fit a table cell (the whole in its title).
+    pub last_rotation_short: String,
     pub in_progress: String,
     /// `overdue`, `failing`, both or neither: what stands out.
     pub class: String,
@@ -62,8 +93,13 @@ impl Row {
             .filter_map(|(on, class)| on.then_some(*class))
             .collect::<Vec<_>>()
             .join(" ");
+        let last_rotation_short = match last_rotation.char_indices().nth(SHORT) {
+            Some((cut, _)) => format!("{}…", &last_rotation[..cut]),
+            None => last_rotation.clone(),
+        };
         Self {
             name: standing.name.clone(),
+            last_rotation_short,
             version: standing.version.map_or_else(|| "–".into(), |v| v.to_string()),
             age: standing.age_seconds.map_or_else(|| "–".into(), age),
             due,
@@ -128,11 +164,77 @@ pub struct RotationView {
     pub journal: Vec<Step>,
 }
 
-/// One journal step.
+/// One journal step: when it began, and whether (and how soon) it was done.
 pub struct Step {
     pub at: String,
     pub step: String,
     pub state: String,
+}
+
+/// A journal's records as one step each: `begun` and `done` of a step
+/// (the done may come later, after a resume) read as one line.
+fn steps(journal: &[crate::store::rotations::JournalEntry]) -> Vec<Step> {
+    let mut steps: Vec<(String, i64, Option<i64>)> = Vec::new();
+    for record in journal {
+        match steps.iter_mut().rev().find(|(step, _, done)| *step == record.step && done.is_none()) {
+            Some((_, _, done)) if record.state == "done" => *done = Some(record.at),
+            _ if record.state == "done" => steps.push((record.step.clone(), record.at, Some(record.at))),
+            _ => steps.push((record.step.clone(), record.at, None)),
+        }
+    }
+    steps
+        .into_iter()
+        .map(|(step, begun, done)| Step {
+            at: time(begun),
+            step,
+            state: done.map_or_else(|| "begun, not done".into(), |done| format!("done in {}", age(done - begun))),
+        })
+        .collect()
+}
+
+/// What a credential is declared as: its plugin, policy, owners and
+/// stages, for people who did not write `rekey.toml`.
+pub struct Declared {
+    pub plugin: String,
+    pub policy: String,
+    pub owners: String,
+    pub stages: Vec<(String, String)>,
+    /// For a manual credential: what a person does.
+    pub manual: Option<Spans>,
+}
+
+impl Declared {
+    /// The declaration of `spec`.
+    pub fn of(spec: &crate::config::CredentialSpec) -> Self {
+        let policy = &spec.policy;
+        let format = crate::config::duration::format;
+        let due = match &policy.schedule {
+            Some(schedule) => format!("at `{}` in {}", schedule.get_ref().as_str(), policy.timezone.0.name()),
+            None => format!("every {}", format(policy.max_age)),
+        };
+        let name = spec.name.get_ref();
+        Self {
+            plugin: crate::config::Config::plugin_name(spec),
+            policy: format!("{due}; the old key stays valid {} after the new one", format(policy.grace_period)),
+            owners: if policy.owners.is_empty() { "–".into() } else { policy.owners.join(", ") },
+            stages: spec
+                .stages
+                .iter()
+                .map(|stage| {
+                    let targets = stage.targets.iter().map(crate::deploy::describe);
+                    let checks = stage.checks.iter().map(|c| format!("check: {}", crate::deploy::check::describe(c)));
+                    (stage.name.get_ref().clone(), targets.chain(checks).collect::<Vec<_>>().join("; "))
+                })
+                .collect(),
+            manual: crate::config::Config::is_manual(spec).then(|| {
+                Spans::of(&format!(
+                    "A person makes this key at the vendor's console: the daemon only reminds. On the daemon's host, \
+                     `rekey rotate {name}` reads the new key, deploys and checks it; then revoke the old key at the \
+                     vendor and run `rekey confirm-revoked {name}`."
+                ))
+            }),
+        }
+    }
 }
 
 impl RotationView {
@@ -151,11 +253,7 @@ impl RotationView {
             emergency: r.emergency,
             versions: format!("{} → {}", version(r.from_version), version(r.to_version)),
             error: r.error.clone(),
-            journal: record
-                .journal
-                .iter()
-                .map(|j| Step { at: time(j.at), step: j.step.clone(), state: j.state.clone() })
-                .collect(),
+            journal: steps(&record.journal),
         }
     }
 }
@@ -163,6 +261,24 @@ impl RotationView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backticks_become_code_and_the_rest_is_escaped() {
+        let shown = Spans::of("`a<b` is manual: run `rekey rotate a<b` & type").to_string();
+        assert_eq!(shown, "<code>a&#60;b</code> is manual: run <code>rekey rotate a&#60;b</code> &#38; type");
+    }
+
+    #[test]
+    fn a_step_begun_and_done_is_one_line() {
+        let record = |step: &str, state: &str, at: i64| crate::store::rotations::JournalEntry {
+            step: step.into(),
+            state: state.into(),
+            at,
+        };
+        let journal = [record("generate", "begun", 10), record("generate", "done", 12), record("verify", "begun", 12)];
+        let lines: Vec<(String, String)> = steps(&journal).into_iter().map(|s| (s.step, s.state)).collect();
+        assert_eq!(lines, [("generate".into(), "done in 2s".into()), ("verify".into(), "begun, not done".into())]);
+    }
 
     #[test]
     fn times_are_shown_in_utc_to_the_second() {
