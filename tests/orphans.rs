@@ -158,15 +158,20 @@ fn a_create_that_hangs_past_the_deadline_after_making_the_key_leaves_no_orphan()
     create_fails_after_making_the_key(Fault::Hang(Duration::from_secs(4)));
 }
 
+/// `rekey rotate c00`, killed right after the provider made the key and
+/// before the store has it.
+fn lose_a_generate(project: &Project) {
+    let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "c00"]);
+    assert_eq!(out.status.code(), None, "killed");
+}
+
 #[test]
 fn a_killed_generate_is_found_and_revoked_on_resume() {
     let server = KeyServer::start().not_idempotent();
     let names = names(1);
     let project = project(&server, &names, "");
     ok(project.run(&["rotate", "c00"], ""));
-    // Killed after the provider made the key, before the store has it.
-    let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "c00"]);
-    assert_eq!(out.status.code(), None, "killed");
+    lose_a_generate(&project);
     assert_eq!(disagreement(&project, &server, &names).orphans.len(), 1, "one key in limbo");
     let status = ok(project.run(&["status"], ""));
     assert!(status.contains("interrupted (run rekey resume)"), "{status}");
@@ -193,8 +198,7 @@ fn credentials_sharing_a_provider_account_never_revoke_each_others_keys() {
     );
     assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
     // A lost generate of c00: its sweep revokes its own key and suspects no other.
-    let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "c00"]);
-    assert_eq!(out.status.code(), None, "killed");
+    lose_a_generate(&project);
     ok(project.run(&["resume"], ""));
     assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
     let audit = ok(project.run(&["audit", "log", "--json"], ""));
@@ -210,8 +214,7 @@ fn a_kill_after_revoking_a_lost_key_leaves_the_key_in_the_audit_log() {
     let names = names(1);
     let project = project(&server, &names, "");
     ok(project.run(&["rotate", "c00"], ""));
-    let out = project.run_with(rekey::rotation::CRASH_VAR, "generate:returned", &["rotate", "c00"]);
-    assert_eq!(out.status.code(), None, "killed");
+    lose_a_generate(&project);
     let lost = disagreement(&project, &server, &names).orphans;
     assert_eq!(lost.len(), 1, "one key in limbo");
     let crash_at = format!("{}:returned", rekey::rotation::reconcile::REVOKE_ORPHAN);

@@ -83,10 +83,19 @@ impl Store {
         key_id: &str,
         tag: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.write(|| {
-            let detail = serde_json::json!({ "key_id": key_id, "tag": tag });
-            self.audit("key.orphan_revoking", Some(credential), rotation, detail)
-        })
+        self.write(|| self.orphan_event("key.orphan_revoking", credential, rotation, key_id, tag))
+    }
+
+    /// The audit entry about a key nobody held.
+    fn orphan_event(
+        &self,
+        event: &str,
+        credential: &str,
+        rotation: Option<&str>,
+        key_id: &str,
+        tag: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.audit(event, Some(credential), rotation, serde_json::json!({ "key_id": key_id, "tag": tag }))
     }
 
     /// Records that a key nobody held was revoked at the provider, and
@@ -104,12 +113,7 @@ impl Store {
                  WHERE credential = ?1 AND key_id = ?2 AND resolved_at IS NULL",
                 args![credential, key_id, now()],
             )?;
-            self.audit(
-                "key.orphan_revoked",
-                Some(credential),
-                rotation,
-                serde_json::json!({ "key_id": key_id, "tag": tag }),
-            )
+            self.orphan_event("key.orphan_revoked", credential, rotation, key_id, tag)
         })
     }
 
