@@ -215,13 +215,18 @@ impl Rotator<'_> {
             .collect();
         let settled = |id: &str| !live.contains(&id);
         let elsewhere = |id: &str| done.drift.elsewhere.iter().find(|e| e.key_id == id).map(|e| &e.credential);
+        // One resolution (and audit entry) per reason, as before.
+        let mut by_reason = std::collections::BTreeMap::<String, Vec<i64>>::new();
         for suspect in self.store.suspects(Some(self.name()))? {
             let Some(id) = suspect.key_id.as_deref().filter(|id| settled(id)) else { continue };
             let resolution = match elsewhere(id) {
                 Some(holder) => format!("the key is credential `{holder}`'s"),
                 None => "no longer at the provider".into(),
             };
-            done.resolved += self.store.resolve_suspects(self.name(), &[suspect.id], &resolution)?;
+            by_reason.entry(resolution).or_default().push(suspect.id);
+        }
+        for (resolution, ids) in by_reason {
+            done.resolved += self.store.resolve_suspects(self.name(), &ids, &resolution)?;
         }
         self.settled(Ok(done)).await
     }

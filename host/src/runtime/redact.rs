@@ -91,9 +91,12 @@ impl Redactor {
     /// line's end is masked in its own line; what lies within one line is
     /// left to [`Self::clean`].
     pub(crate) fn mask_across(&self, lines: &mut [String]) {
+        if lines.len() < 2 || self.secrets.is_empty() {
+            return;
+        }
         let bodies: Vec<&str> = lines.iter().map(|l| l.trim_end_matches(['\n', '\r'])).collect();
         let joined: String = bodies.concat();
-        if lines.len() < 2 || self.too_short(&joined) {
+        if self.too_short(&joined) {
             return;
         }
         let mut starts = Vec::with_capacity(bodies.len());

@@ -228,8 +228,7 @@ fn opened(location: &Location) -> Result<Db, StoreError> {
 /// must not hide.
 pub fn probe(location: &Location) -> Result<(), StoreError> {
     let Location::File(path) = location else { return opened(location).map(drop) };
-    let conn = probe_connection(path)?;
-    schema::check_version(&Db::Sqlite(conn), &location.describe())
+    probed(path, &location.describe()).map(drop)
 }
 
 /// Checks, beyond [`probe`], that every page of an SQLite store is whole
@@ -238,9 +237,8 @@ pub fn probe(location: &Location) -> Result<(), StoreError> {
 /// It reads the whole file, so it runs now and then, not per request.
 /// PostgreSQL checks its own pages.
 pub fn check_integrity(location: &Location) -> Result<(), StoreError> {
-    probe(location)?;
-    let Location::File(path) = location else { return Ok(()) };
-    let conn = probe_connection(path)?;
+    let Location::File(path) = location else { return probe(location) };
+    let conn = probed(path, &location.describe())?;
     let found: Vec<String> = conn
         .prepare("PRAGMA quick_check(5)")
         .and_then(|mut query| query.query_map([], |row| row.get(0))?.collect())
@@ -251,11 +249,15 @@ pub fn check_integrity(location: &Location) -> Result<(), StoreError> {
     }
 }
 
-/// A connection of its own to the SQLite file at `path`, for a check.
-fn probe_connection(path: &Path) -> Result<Connection, StoreError> {
+/// A connection of its own to the SQLite file at `path` (described as
+/// `store`), once its schema version reads: what both checks start from.
+fn probed(path: &Path, store: &str) -> Result<Connection, StoreError> {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(|e| locate(e.into(), path, None))?;
     conn.busy_timeout(Duration::from_secs(2))?;
+    let db = Db::Sqlite(conn);
+    schema::check_version(&db, store)?;
+    let Db::Sqlite(conn) = db else { unreachable!("made as SQLite just above") };
     Ok(conn)
 }
 
