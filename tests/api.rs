@@ -151,13 +151,10 @@ fn a_rotator_rolls_back_a_rotation_in_its_grace_period_and_nothing_else() {
     let rotator = token(&project, "oncall", "rotator", None, &[]);
     let viewer = token(&project, "dash", "viewer", None, &[]);
     let post = |path: &str, token: &str| request(daemon.addr, "POST", path, Some(token)).unwrap();
-    // The first rotations (from no key) are in their grace periods: nothing to go back to.
+    // The first rotations (from no key) are over at once: no old key to keep in a grace period, nothing to go back to.
     let (status, body) = post("/v1/credentials/search-api/rollback", &rotator);
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("nothing to roll back"), "{body}");
-    assert_eq!(post("/v1/credentials/payments-db/rotate", &rotator).0, 409, "a rotation is under way (in grace)");
-    let finished = project.run(&["revoke-previous", "payments-db", "--yes"], "");
-    assert!(finished.status.success(), "{:?}", text(&finished));
     assert_eq!(post("/v1/credentials/payments-db/rotate", &rotator).0, 202);
     daemon.wait_for("the second rotation", || version(&daemon, &viewer, "payments-db") == 2);
     assert_eq!(post("/v1/credentials/payments-db/rollback", &viewer).0, 403);
@@ -598,13 +595,11 @@ fn the_cli_with_server_prints_what_it_prints_locally_and_rotates_through_the_dae
         assert_eq!(far, local, "{args:?}");
     }
 
-    // The first rotations are in their grace periods: nothing to rotate until it ends, nothing to roll back to.
+    // The first rotations are over at once: nothing to roll back to.
     let refused = remote(&daemon, Some(&rotator), &["rollback", "payments-db", "--yes"]);
     assert_eq!(refused.status.code(), Some(1));
     let why = text(&refused).1;
     assert!(why.contains("refused: `payments-db` has nothing to roll back") && why.contains("(HTTP 409)"), "{why}");
-    let finished = project.run(&["revoke-previous", "payments-db", "--yes"], "");
-    assert!(finished.status.success(), "{:?}", text(&finished));
     let rotated = remote(&daemon, Some(&rotator), &["rotate", "payments-db"]);
     let (stdout, stderr) = text(&rotated);
     assert!(rotated.status.success(), "{stdout}{stderr}");

@@ -257,8 +257,11 @@ fn a_grace_period_opened_by_another_process_ends_on_time() {
     let (table, addr) = daemon_table("");
     let credential = random_every("a", "30d").replace(r#"grace_period = "0s""#, r#"grace_period = "2s""#);
     let project = project(&format!("{table}{credential}"));
-    ok(project.run(&["rotate", "a"], ""));
-    ok(project.run(&["revoke-previous", "a", "--yes"], ""));
+    let first = ok(project.run(&["rotate", "a"], ""));
+    assert!(
+        first.starts_with("a: rotated; this is its first key, so there was no old key to revoke ("),
+        "no grace period without an old key: {first}"
+    );
     let daemon = Daemon::start(&project, addr);
     let opened = ok(project.run(&["rotate", "a"], ""));
     assert!(store(&project).open_rotation("a").unwrap().is_some(), "in its grace period: {opened}");
@@ -270,6 +273,8 @@ fn a_grace_period_opened_by_another_process_ends_on_time() {
     }
     let versions = store(&project).versions("a").unwrap();
     assert!(versions.iter().filter(|v| v.revoked_at.is_none()).count() == 1, "the old key is revoked: {versions:?}");
+    let log = daemon.log();
+    assert!(log.contains("the grace period of `a` ended: its old key is revoked"), "not said to rotate: {log}");
     assert_eq!(daemon.terminate(), Some(0));
 }
 
@@ -522,6 +527,68 @@ fn the_injected_clock_is_refused_without_the_test_switch() {
         support::run(project.command(&["status"]).env(rekey::clock::VAR, "1").env_remove(rekey::clock::SWITCH), "");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("only works in tests"), "{:?}", text(&out));
+}
+
+/// `status` gives a due date days away as a date, and a close one (or one
+/// just missed) in hours and minutes.
+#[test]
+fn status_says_how_soon_a_key_is_due_when_it_is_close() {
+    let project = project(&random_every("a", "10d"));
+    ok(at(&project, DAY0, &["rotate", "a"], ""));
+    let due_column = |now: i64| {
+        let status = ok(at(&project, now, &["status"], ""));
+        let row = status.lines().nth(1).unwrap_or_default().to_string();
+        row.split("  ").map(str::trim).filter(|c| !c.is_empty()).nth(3).unwrap_or_default().to_string()
+    };
+    assert_eq!(due_column(DAY0 + DAY), "2026-12-13");
+    assert_eq!(due_column(DAY0 + 10 * DAY - 120), "in 2m");
+    assert_eq!(due_column(DAY0 + 9 * DAY - 3 * 3_600), "in 1d 3h");
+    assert_eq!(due_column(DAY0 + 10 * DAY + 300), "OVERDUE by 5m");
+    assert_eq!(due_column(DAY0 + 20 * DAY), "OVERDUE 2026-12-13");
+}
+
+/// A manual credential's old key waits for a person, not for `rekey
+/// resume`: its grace period only says how long apps may still use it.
+/// A first rotation has no old key, so nothing waits.
+#[test]
+fn a_manual_credential_in_its_grace_period_is_told_to_revoke_at_the_vendor() {
+    let manual = r#"
+[[credential]]
+name = "console"
+plugin = "manual"
+policy = { max_age = "10d", grace_period = "1d" }
+[[credential.stages]]
+name = "prod"
+targets = [{ type = "env-file", path = "console.env", variable = "KEY" }]
+"#;
+    let project = project(manual);
+    let first = ok(at(&project, DAY0, &["rotate", "console"], "first-typed-key-1c0d\n"));
+    assert!(
+        first.starts_with("console: rotated; this is its first key, so there was no old key to revoke ("),
+        "{first}"
+    );
+    assert!(store(&project).open_rotations().unwrap().is_empty(), "nothing waits after a first key");
+
+    let second = ok(at(&project, DAY0 + 3_600, &["rotate", "console"], "second-typed-key-2e9a\n"));
+    assert!(
+        second.starts_with(
+            "console: rotated; the old key stays valid until 2026-12-04 01:00:00 UTC: then revoke it at the vendor, and run `rekey confirm-revoked console` ("
+        ),
+        "{second}"
+    );
+    let during = ok(at(&project, DAY0 + 7_200, &["status"], ""));
+    assert!(during.contains(" grace rot-") && !during.contains("next:"), "{during}");
+    let again = at(&project, DAY0 + 7_200, &["rotate", "console"], "third-typed-key-44aa\n");
+    let refused = format!("{}{}", text(&again).0, text(&again).1);
+    assert_eq!(again.status.code(), Some(2), "{refused}");
+    assert!(refused.contains("its previous key still waits to be revoked at the vendor: revoke it there, then run `rekey confirm-revoked console`"), "{refused}");
+    assert!(!refused.contains("revoke-previous") && !refused.contains("rekey resume"), "{refused}");
+    let after = ok(at(&project, DAY0 + 2 * DAY, &["status"], ""));
+    assert!(
+        after.contains("awaiting-revocation rot-")
+            && after.contains("(next: revoke the old key at the vendor, then rekey confirm-revoked console)"),
+        "{after}"
+    );
 }
 
 #[test]

@@ -174,8 +174,66 @@ fn a_killed_generate_is_found_and_revoked_on_resume() {
     lose_a_generate(&project);
     assert_eq!(disagreement(&project, &server, &names).orphans.len(), 1, "one key in limbo");
     let status = ok(project.run(&["status"], ""));
-    assert!(status.contains("interrupted (run rekey resume)"), "{status}");
+    assert!(status.contains("interrupted rot-") && status.contains("(next: rekey resume c00)"), "{status}");
     ok(project.run(&["resume"], ""));
+    assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
+}
+
+/// A create the provider refuses outright made no key: the rotation rolls
+/// back at once and looks for none, so a provider with no list endpoint
+/// does not turn a plain refusal into a failed rollback.
+#[test]
+fn a_generate_the_provider_refuses_rolls_back_without_looking_for_a_key() {
+    let server = KeyServer::start().not_idempotent();
+    let names = names(1);
+    let project = project(&server, &names, "");
+    ok(project.run(&["rotate", "c00"], ""));
+    server.fail_lists(Some(404));
+    server.fail_creates(&[Fault::Refuse(400)]);
+    let listed_before = server.requests.lock().unwrap().iter().filter(|r| *r == "GET /api/keys").count();
+    let out = project.run(&["rotate", "c00"], "");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("rejected (permanent): POST ")
+            && stdout.contains("answered 400: {\"error\": \"key quota reached\"}"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("; rolled back: the old key is current again"), "{stdout}");
+    assert!(!stdout.contains("the rollback failed too"), "{stdout}");
+    let listed = server.requests.lock().unwrap().iter().filter(|r| *r == "GET /api/keys").count();
+    assert_eq!(listed, listed_before, "no key was looked for");
+    assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
+}
+
+/// When a create may have made a key and the provider cannot list its
+/// keys just then, the rotation still rolls back: the key it may have left
+/// is a suspect (status says so), which `reconcile` settles once the
+/// provider lists again.
+#[test]
+fn a_lost_generate_the_provider_cannot_list_is_suspected_and_the_rotation_rolls_back() {
+    let server = KeyServer::start().not_idempotent();
+    let names = names(1);
+    let project = project(&server, &names, "");
+    ok(project.run(&["rotate", "c00"], ""));
+    server.fail_lists(Some(503));
+    server.fail_creates(&[Fault::Status(503)]);
+    let out = project.run(&["rotate", "c00"], "");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("not generating again blindly") && stdout.contains("; rolled back"), "{stdout}");
+    assert!(!stdout.contains("the rollback failed too"), "{stdout}");
+    let status = ok(project.run(&["status"], ""));
+    assert!(
+        status.contains("rolled-back") && status.contains("1 SUSPECTED ORPHAN(S): rekey reconcile c00"),
+        "{status}"
+    );
+    let left = disagreement(&project, &server, &names);
+    assert_eq!((left.orphans.len(), left.suspects.len(), left.open.len()), (1, 1, 0), "{left:?}");
+
+    server.fail_lists(None);
+    let reconciled = ok(project.run(&["reconcile", "c00", "--yes"], ""));
+    assert!(reconciled.contains("revoked"), "{reconciled}");
     assert_eq!(disagreement(&project, &server, &names), Disagreement::default());
 }
 

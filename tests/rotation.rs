@@ -121,6 +121,13 @@ checks = [{{ type = "http", url = "{base}/me" }}]
         failed_with(&out, 1, failure);
         failed_with(&out, 1, "rolled back: the old key is current again in every target");
         assert_eq!(self.current(), before);
+        let history = self.ok(&["history", "api"]);
+        let newest = history.lines().next().unwrap_or_default();
+        assert!(
+            newest.contains("  rolled-back  v") && newest.contains(" → v"),
+            "the state as status spells it: {history}"
+        );
+        assert!(history.contains("  succeeded  none → v1"), "a first rotation comes from no key: {history}");
         self.assert_settled();
     }
 

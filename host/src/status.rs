@@ -60,8 +60,12 @@ pub struct LastRotation {
 pub struct InProgress {
     /// Its id.
     pub id: String,
-    /// Where it stands, for people (`interrupted (run rekey resume)`…).
+    /// Where it stands: `running`, `interrupted` (no process holds its
+    /// credential), `grace`, or `awaiting-revocation` (a manual
+    /// credential's old key waits for a person).
     pub state: String,
+    /// What someone must do for it to go on, if anything.
+    pub next: Option<String>,
     /// When the previous key is revoked.
     pub revoke_after: Option<i64>,
 }
@@ -104,7 +108,8 @@ fn standing_in(overview: &Overview, spec: &CredentialSpec, store: &Store, now: i
     let due_at = crate::rotation::due::due_at(spec, current);
     let in_progress = match overview.open_rotation(name) {
         Some(r) => {
-            Some(InProgress { id: r.id.clone(), state: progress(r, spec, now, store)?, revoke_after: r.revoke_after })
+            let (state, next) = progress(r, spec, now, store)?;
+            Some(InProgress { id: r.id.clone(), state, next, revoke_after: r.revoke_after })
         }
         None => None,
     };
@@ -139,15 +144,28 @@ pub fn history(store: &Store, credential: &str) -> Result<Vec<RotationRecord>, S
         .collect()
 }
 
-/// Where an open rotation stands: `running` while a process holds its
-/// credential's lock, `interrupted (run rekey resume)` when none does;
-/// a manual credential past its grace period waits for a person.
-fn progress(rotation: &Rotation, spec: &CredentialSpec, now: i64, store: &Store) -> Result<String, StoreError> {
+/// Where an open rotation stands, and what someone must do for it to go
+/// on: one no process holds is interrupted until resumed; a manual
+/// credential past its grace period waits for a person.
+fn progress(
+    rotation: &Rotation,
+    spec: &CredentialSpec,
+    now: i64,
+    store: &Store,
+) -> Result<(String, Option<String>), StoreError> {
+    let name = &rotation.credential;
     Ok(match rotation.state {
-        State::Running if !store.is_held(&rotation.credential)? => "interrupted (run rekey resume)".into(),
-        State::Grace if Config::is_manual(spec) && rotation.revoke_after.is_some_and(|t| t <= now) => {
-            format!("revoke the old key at the vendor, then rekey confirm-revoked {}", rotation.credential)
-        }
-        state => state.as_str().into(),
+        State::Running if !store.is_held(name)? => ("interrupted".into(), Some(format!("rekey resume {name}"))),
+        State::Grace if Config::is_manual(spec) && rotation.revoke_after.is_none_or(|t| t <= now) => (
+            "awaiting-revocation".into(),
+            Some(format!("revoke the old key at the vendor, then rekey confirm-revoked {name}")),
+        ),
+        state => (state.as_str().into(), None),
     })
+}
+
+/// A rotation's change of version, as `v1 → v2`, `none → v1`.
+pub fn versions(from: Option<i64>, to: Option<i64>) -> String {
+    let version = |v: Option<i64>| v.map_or_else(|| "none".into(), |v| format!("v{v}"));
+    format!("{} → {}", version(from), version(to))
 }

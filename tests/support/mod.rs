@@ -95,11 +95,13 @@ pub struct KeyServer {
     server: Arc<tiny_http::Server>,
 }
 
-/// What a create does after it made the key.
+/// What a create does after it made the key, or instead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
     /// Answers with this status instead of the key.
     Status(u16),
+    /// Refuses with this status, making no key.
+    Refuse(u16),
     /// Closes the connection without answering.
     Drop,
     /// Answers only after this long.
@@ -111,8 +113,10 @@ struct State {
     not_idempotent: bool,
     /// How long every answer waits, as a remote API's round trip would.
     latency: Option<std::time::Duration>,
-    /// The next creates that fail after making their key.
+    /// The next creates that fail (after making their key, but for a refusal).
     faults: Vec<Fault>,
+    /// The status every list answers with instead of the keys, if any.
+    lists_fail: Option<u16>,
     /// id → (name, created)
     labels: BTreeMap<String, (String, u64)>,
     /// Creates being served now, by the first word of their name.
@@ -165,6 +169,12 @@ impl KeyServer {
     /// The next creates, one each, make their key and then fail this way.
     pub fn fail_creates(&self, faults: &[Fault]) {
         self.state.lock().unwrap().faults = faults.to_vec();
+    }
+
+    /// Every list answers `status` instead of the keys (a provider with
+    /// no list endpoint, or one that is down); `None` lists again.
+    pub fn fail_lists(&self, status: Option<u16>) {
+        self.state.lock().unwrap().lists_fail = status;
     }
 
     fn serve(
@@ -260,6 +270,10 @@ impl KeyServer {
                 if let Some((id, _)) = made {
                     return ok(200, format!(r#"{{"id": "{id}", "secret": "{}"}}"#, keys[id]));
                 }
+                if let Some(Fault::Refuse(status)) = state.faults.first().copied() {
+                    state.faults.remove(0);
+                    return ok(status, r#"{"error": "key quota reached"}"#.into());
+                }
                 let id = format!("key-{}", rand_u128() % 1_000_000_007);
                 let secret = format!("sk_{:032x}", rand_u128());
                 keys.insert(id.clone(), secret.clone());
@@ -270,6 +284,9 @@ impl KeyServer {
                     Some(Fault::Status(status)) => (status, r#"{"error": "internal error"}"#.into(), fault),
                     _ => (201, format!(r#"{{"id": "{id}", "secret": "{secret}"}}"#), fault),
                 }
+            }
+            (tiny_http::Method::Get, "/api/keys") if admin && state.lists_fail.is_some() => {
+                ok(state.lists_fail.unwrap_or_default(), r#"{"error": "not here"}"#.into())
             }
             (tiny_http::Method::Get, "/api/keys") if admin => {
                 let listed: Vec<serde_json::Value> = keys

@@ -56,7 +56,7 @@ impl Progress {
             }
             Mode::Lines => println!("{message} ({seconds:.2} s)"),
             // Above the bar, only what needs the operator.
-            Mode::Bar(bar) if !matches!(outcome, Ok(Ended::Succeeded | Ended::InGrace { .. })) => {
+            Mode::Bar(bar) if !matches!(outcome, Ok(Ended::Succeeded | Ended::FirstKey | Ended::InGrace { .. })) => {
                 bar.suspend(|| println!("{message} ({seconds:.2} s)"))
             }
             Mode::Bar(_) => {}
@@ -91,14 +91,19 @@ impl Progress {
 pub(super) fn describe(name: &str, outcome: &Result<Ended, RotationError>) -> String {
     match outcome {
         Ok(Ended::Succeeded) => format!("{name}: rotated; the old key is revoked"),
+        Ok(Ended::FirstKey) => format!("{name}: rotated; this is its first key, so there was no old key to revoke"),
         Ok(Ended::InGrace { until }) => format!(
-            "{name}: rotated; the old key stays valid until {} UTC, then `rekey resume` revokes it",
+            "{name}: rotated; the old key stays valid until {} UTC, then `rekey resume {name}` (or the daemon) revokes it",
             time(*until)
         ),
         Ok(Ended::RolledBack) => format!("{name}: rolled back; the previous key is current again"),
-        Ok(Ended::AwaitingRevocation) => {
+        Ok(Ended::AwaitingRevocation { after: None }) => {
             format!("{name}: rotated; now revoke the old key at the vendor, then run `rekey confirm-revoked {name}`")
         }
+        Ok(Ended::AwaitingRevocation { after: Some(until) }) => format!(
+            "{name}: rotated; the old key stays valid until {} UTC: then revoke it at the vendor, and run `rekey confirm-revoked {name}`",
+            time(*until)
+        ),
         Err(error) => format!("{name}: {error}"),
     }
 }
@@ -108,8 +113,12 @@ pub(super) fn describe(name: &str, outcome: &Result<Ended, RotationError>) -> St
 struct Summary {
     rotated: usize,
     in_grace: usize,
+    /// Undone, at the operator's request or after a failed step.
     rolled_back: Vec<String>,
+    /// Failed and not undone (before it began, or past the point of undoing).
     failed: Vec<String>,
+    /// How many failed, rolled back or not.
+    errors: usize,
     /// The error of the first failure, which a run of one reports as its own.
     first_error: Option<RotationError>,
 }
@@ -117,11 +126,15 @@ struct Summary {
 impl Summary {
     fn add(&mut self, name: &str, outcome: Result<Ended, RotationError>) {
         match outcome {
-            Ok(Ended::Succeeded) => self.rotated += 1,
-            Ok(Ended::InGrace { .. } | Ended::AwaitingRevocation) => self.in_grace += 1,
+            Ok(Ended::Succeeded | Ended::FirstKey) => self.rotated += 1,
+            Ok(Ended::InGrace { .. } | Ended::AwaitingRevocation { .. }) => self.in_grace += 1,
             Ok(Ended::RolledBack) => self.rolled_back.push(name.into()),
             Err(error) => {
-                self.failed.push(name.into());
+                match error {
+                    RotationError::Failed { rolled_back: true, .. } => self.rolled_back.push(name.into()),
+                    _ => self.failed.push(name.into()),
+                }
+                self.errors += 1;
                 self.first_error.get_or_insert(error);
             }
         }
@@ -140,7 +153,7 @@ impl Summary {
 
     /// A single failure keeps its own error, and so its exit code.
     fn into_result(mut self) -> anyhow::Result<()> {
-        match self.failed.len() {
+        match self.errors {
             0 => Ok(()),
             1 if self.total() == 1 => Err(Reported(self.first_error.take().expect("a failure was kept").into()).into()),
             n => Err(Reported(anyhow::anyhow!("{n} of {} rotations failed", self.total())).into()),

@@ -342,6 +342,7 @@ fn ended(
         Err(RotationError::Failed { credential: name.into(), rotation: rotation.id.clone(), step, cause, rolled_back })
     };
     match rotation.state {
+        State::Succeeded if rotation.from_version.is_none() => Some(Ok(Ended::FirstKey)),
         State::Succeeded => Some(Ok(Ended::Succeeded)),
         State::Grace if rollback => None,
         State::Grace => Some(Ok(Ended::InGrace { until: rotation.revoke_after.unwrap_or_default() })),

@@ -30,20 +30,19 @@ pub fn print_status(rows: &[Standing], json: bool) -> anyhow::Result<()> {
     for r in rows {
         let version = r.version.map_or("-".into(), |v| format!("v{v}"));
         let age_text = r.age_seconds.map_or("-".into(), age);
-        let due = match r.due_at {
-            Some(t) if r.due => format!("OVERDUE {}", &time(t)[..10]),
-            Some(t) => time(t)[..10].to_string(),
-            None => "now (no key)".into(),
-        };
+        let due = r.due_at.map_or_else(|| "now (no key)".into(), |at| due_column(at, now()));
         let used = match (r.last_used_at, r.unused) {
-            (Some(t), true) => format!("UNUSED {}", &time(t)[..10]),
+            (Some(t), true) => format!("UNUSED {}", date(t)),
             (None, true) => "UNUSED (never)".into(),
-            (Some(t), false) => time(t)[..10].to_string(),
+            (Some(t), false) => date(t),
             (None, false) => "-".into(),
         };
         let last =
             r.last_rotation.as_ref().map_or("never".into(), |l| format!("{} {}", l.state.as_str(), time(l.started_at)));
-        let mut open = r.in_progress.as_ref().map_or("-".into(), |p| format!("{} {}", p.state, p.id));
+        let mut open = r.in_progress.as_ref().map_or("-".into(), |p| match &p.next {
+            Some(next) => format!("{} {} (next: {next})", p.state, p.id),
+            None => format!("{} {}", p.state, p.id),
+        });
         if !r.suspected_orphans.is_empty() {
             let n = r.suspected_orphans.len();
             open = format!("{open}; {n} SUSPECTED ORPHAN(S): rekey reconcile {}", r.name);
@@ -51,6 +50,23 @@ pub fn print_status(rows: &[Standing], json: bool) -> anyhow::Result<()> {
         writeln!(out, "{:<22} {version:<7} {age_text:<10} {due:<21} {used:<18} {last:<28} {open}", r.name)?;
     }
     Ok(out.flush()?)
+}
+
+/// When a credential is due, to fit the DUE column: the date when it is
+/// days away, the hours and minutes when it is close.
+fn due_column(at: i64, now: i64) -> String {
+    const TWO_DAYS: i64 = 2 * 86_400;
+    match at - now {
+        ..=0 if now - at < TWO_DAYS => format!("OVERDUE by {}", age(now - at)),
+        ..=0 => format!("OVERDUE {}", date(at)),
+        ahead if ahead < TWO_DAYS => format!("in {}", age(ahead)),
+        _ => date(at),
+    }
+}
+
+/// The day of `at` (or `never`).
+fn date(at: i64) -> String {
+    time(at).chars().take(10).collect()
 }
 
 /// Every rotation of a credential, with its journal.
@@ -70,17 +86,13 @@ pub fn print_history(name: &str, records: &[RotationRecord], json: bool) -> anyh
         println!("`{name}` has never been rotated");
     }
     for RotationRecord { rotation: r, journal } in records {
-        let versions = format!(
-            "v{} -> v{}",
-            r.from_version.map_or("-".into(), |v| v.to_string()),
-            r.to_version.map_or("-".into(), |v| v.to_string())
-        );
         println!(
-            "{}  {}  {:?}{}  {versions}",
+            "{}  {}  {}{}  {}",
             time(r.started_at),
             r.id,
-            r.state,
-            if r.emergency { " (emergency)" } else { "" }
+            r.state.as_str(),
+            if r.emergency { " (emergency)" } else { "" },
+            crate::status::versions(r.from_version, r.to_version)
         );
         if let Some(error) = &r.error {
             println!("    error: {error}");

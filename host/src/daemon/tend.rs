@@ -64,11 +64,10 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                     _ => rotator.resume().await.map(|e| e.unwrap_or(Ended::Succeeded)),
                 };
                 let result = result_name(&outcome);
-                // A resume may only end a grace period: it is not said to have rotated.
-                let what = if matches!(task, Task::Resume { .. }) { "open rotation" } else { "rotation" };
                 match &outcome {
-                    Ok(_) => {
-                        tracing::info!("{what} of `{name}`: {result} in {:.2}s", started.elapsed().as_secs_f64())
+                    Ok(ended) => {
+                        let took = started.elapsed().as_secs_f64();
+                        tracing::info!("{} in {took:.2}s", in_words(&task, name, ended, result));
                     }
                     Err(stopped @ RotationError::Stopped { .. }) => tracing::info!("{stopped}"),
                     Err(e) => tracing::error!("{e}"),
@@ -151,4 +150,17 @@ async fn send(
         detail,
     };
     notify::broadcast(config, store, &message).await
+}
+
+/// What a rotation task did, for the log: ending a grace period is not
+/// rotating.
+fn in_words(task: &Task, name: &str, ended: &Ended, result: &str) -> String {
+    match (task, ended) {
+        (Task::Resume { since: Some(_) }, Ended::Succeeded) => {
+            format!("the grace period of `{name}` ended: its old key is revoked")
+        }
+        (Task::Resume { since: Some(_) }, _) => format!("the grace period of `{name}` ended: {result}"),
+        (Task::Resume { since: None }, _) => format!("the interrupted rotation of `{name}` resumed: {result}"),
+        _ => format!("rotation of `{name}`: {result}"),
+    }
 }

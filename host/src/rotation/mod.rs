@@ -33,7 +33,7 @@ mod session;
 use crate::config::reference::Reference;
 use crate::config::{Config, CredentialSpec, plugin_config};
 use crate::deploy::{self, Context, check, notify};
-use crate::runtime::{CallOptions, Credential, Endpoint, Grants, Outcome, PluginError, ProviderError};
+use crate::runtime::{CallOptions, Credential, Endpoint, Exchange, Grants, Outcome, PluginError, ProviderError};
 use crate::store::lease::Lease;
 use crate::store::rotations::{Rotation, State};
 use crate::store::versions::Label;
@@ -130,6 +130,9 @@ pub enum RotationError {
 pub enum Ended {
     /// Every step is done; the old key is revoked.
     Succeeded,
+    /// Every step is done, and there was no earlier key to revoke: the
+    /// credential's first key.
+    FirstKey,
     /// Promoted; the old key is revoked once the grace period ends.
     InGrace {
         /// When (Unix seconds).
@@ -139,16 +142,20 @@ pub enum Ended {
     RolledBack,
     /// Promoted; the old key of a manual credential waits for a person to
     /// revoke it at the vendor and run `rekey confirm-revoked`.
-    AwaitingRevocation,
+    AwaitingRevocation {
+        /// Until when apps may still use it (Unix seconds), if its grace
+        /// period is not over.
+        after: Option<i64>,
+    },
 }
 
 /// A short name for how a rotation ended, for events and metrics.
 pub fn result_name(outcome: &Result<Ended, RotationError>) -> &'static str {
     match outcome {
-        Ok(Ended::Succeeded) => "rotated",
+        Ok(Ended::Succeeded | Ended::FirstKey) => "rotated",
         Ok(Ended::InGrace { .. }) => "in-grace",
         Ok(Ended::RolledBack) => "rolled-back",
-        Ok(Ended::AwaitingRevocation) => "awaiting-revocation",
+        Ok(Ended::AwaitingRevocation { .. }) => "awaiting-revocation",
         Err(RotationError::Failed { rolled_back: true, .. }) => "failed-rolled-back",
         Err(RotationError::Stopped { .. }) => "stopped",
         Err(_) => "failed",
@@ -252,9 +259,10 @@ impl<'a> Rotator<'a> {
 
     async fn start_or_continue(&self, emergency: bool) -> Result<Ended, RotationError> {
         if emergency && self.is_manual() {
-            return Err(self.setup(
-                "a manual credential's old key is revoked by a person: rotate without --emergency and revoke the old key at the vendor right after, then run `rekey confirm-revoked NAME`",
-            ));
+            return Err(self.setup(&format!(
+                "a manual credential's old key is revoked by a person: rotate without --emergency and revoke the old key at the vendor right after, then run `rekey confirm-revoked {}`",
+                self.name()
+            )));
         }
         if let Some(open) = self.store.open_rotation(self.name())? {
             match open.state {
@@ -262,7 +270,8 @@ impl<'a> Rotator<'a> {
                     tracing::warn!("resuming the interrupted rotation {} of `{}`", open.id, self.name());
                     return self.drive(open).await;
                 }
-                _ if open.revoke_after.is_some_and(|t| t > now()) => {
+                // A manual credential's previous key waits for a person, not for the grace period.
+                _ if open.revoke_after.is_some_and(|t| t > now()) && !self.is_manual() => {
                     return Err(RotationError::InGrace {
                         credential: self.name().into(),
                         rotation: open.id,
@@ -270,10 +279,11 @@ impl<'a> Rotator<'a> {
                     });
                 }
                 _ => {
-                    if self.drive(open).await? == Ended::AwaitingRevocation {
-                        return Err(self.setup(
-                            "its previous key still waits to be revoked at the vendor: revoke it there, then run `rekey confirm-revoked NAME`",
-                        ));
+                    if let Ended::AwaitingRevocation { .. } = self.drive(open).await? {
+                        return Err(self.setup(&format!(
+                            "its previous key still waits to be revoked at the vendor: revoke it there, then run `rekey confirm-revoked {}`",
+                            self.name()
+                        )));
                     }
                 }
             }
@@ -453,19 +463,11 @@ impl<'a> Rotator<'a> {
                 continue;
             }
             let rotation = self.store.rotation(&rotation.id)?;
-            if step.name == REVOKE_OLD && !rotation.emergency {
-                let until = rotation.revoke_after.unwrap_or_default();
-                if until > now() {
-                    self.record_done(&rotation, finished.take())?;
-                    return Ok(Ended::InGrace { until });
-                }
-            }
             if step.name == REVOKE_OLD
-                && self.is_manual()
-                && self.old_key(&rotation).map_err(|e| self.setup(&e))?.is_some()
+                && let Some(waits) = self.old_key_waits(&rotation)?
             {
                 self.record_done(&rotation, finished.take())?;
-                return Ok(Ended::AwaitingRevocation);
+                return Ok(waits);
             }
             if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
                 self.record_done(&rotation, finished.take())?;
@@ -494,7 +496,23 @@ impl<'a> Rotator<'a> {
             crash::point(&step.name, "done");
         }
         self.record_done(&rotation, finished)?;
-        Ok(Ended::Succeeded)
+        Ok(if rotation.from_version.is_none() { Ended::FirstKey } else { Ended::Succeeded })
+    }
+
+    /// How the rotation ends for now when its old key is not to be revoked
+    /// yet: a person revokes a manual credential's; a grace period keeps
+    /// another's valid, unless this is an emergency. A first rotation has
+    /// no old key, so nothing waits.
+    fn old_key_waits(&self, rotation: &Rotation) -> Result<Option<Ended>, RotationError> {
+        if self.old_key(rotation).map_err(|e| self.setup(&e))?.is_none() {
+            return Ok(None);
+        }
+        let grace = rotation.revoke_after.filter(|&until| until > now());
+        Ok(match grace {
+            _ if self.is_manual() => Some(Ended::AwaitingRevocation { after: grace }),
+            Some(until) if !rotation.emergency => Some(Ended::InGrace { until }),
+            _ => None,
+        })
     }
 
     /// Whether a step acts outside the store (a plugin call, a target
@@ -555,7 +573,8 @@ impl<'a> Rotator<'a> {
             }
             GENERATE => {
                 if resumed {
-                    self.lost_generate(rotation, "an earlier run was stopped while generating").await?.or_stop()?;
+                    let why = "an earlier run was stopped while generating";
+                    self.lost_generate(rotation, why).await?.or_stop(why)?;
                 }
                 let key = self.generate(rotation).await?;
                 // The provider holds the key, the store does not yet.
@@ -649,12 +668,12 @@ impl<'a> Rotator<'a> {
         let options = self.options_for(rotation);
         let mut attempt = 1;
         loop {
-            let error =
-                match self.recorded("generate", Some(&rotation.id), self.provider.generate(&options)).await.result {
-                    Ok(key) => return Ok(key),
-                    Err(error) => error,
-                };
-            if !may_have_made_a_key(&error) {
+            let outcome = self.recorded("generate", Some(&rotation.id), self.provider.generate(&options)).await;
+            let error = match outcome.result {
+                Ok(key) => return Ok(key),
+                Err(error) => error,
+            };
+            if !may_have_made_a_key(&error, &outcome.transcript) {
                 self.store.record(rotation, GENERATE_REFUSED, "done").map_err(|e| e.to_string())?;
                 return Err(error.to_string());
             }
@@ -663,7 +682,7 @@ impl<'a> Rotator<'a> {
                 return Err(error.to_string());
             };
             let why = format!("a generate call failed after it may have made a key ({error})");
-            self.lost_generate(rotation, &why).await?.or_stop()?;
+            self.lost_generate(rotation, &why).await?.or_stop(&why)?;
             tracing::warn!("generate failed ({error}); retrying in {wait:?} (attempt {})", attempt + 1);
             tokio::time::sleep(wait).await;
             attempt += 1;
@@ -678,16 +697,23 @@ impl<'a> Rotator<'a> {
         if self.provider.idempotent_generate() {
             return Ok(Lost::Nothing);
         }
-        if self.provider.lists_keys() {
-            return self.sweep(rotation).await.map(|()| Lost::Nothing);
-        }
-        let reason = format!(
-            "{why}; the `{}` plugin can neither return the same key again nor list its keys, so a key may be live at the provider that rekey does not hold: find it there (created around {} UTC, for rotation {}), revoke it, then run `rekey reconcile {} --resolve`",
-            Config::plugin_name(self.spec),
-            humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
-            rotation.id,
-            self.name()
-        );
+        let plugin = Config::plugin_name(self.spec);
+        let around = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+        let (name, id) = (self.name(), &rotation.id);
+        let reason = if self.provider.lists_keys() {
+            match self.sweep(rotation).await {
+                Ok(()) => return Ok(Lost::Nothing),
+                // Not knowing is no reason to keep the rotation open: the
+                // suspect is settled by `reconcile` once the provider answers.
+                Err(e) => format!(
+                    "{why}; listing the `{plugin}` plugin's keys to find it failed ({e}), so a key may be live at the provider that rekey does not hold (made around {around} UTC, for rotation {id}): run `rekey reconcile {name}` once the provider answers"
+                ),
+            }
+        } else {
+            format!(
+                "{why}; the `{plugin}` plugin can neither return the same key again nor list its keys, so a key may be live at the provider that rekey does not hold: find it there (created around {around} UTC, for rotation {id}), revoke it, then run `rekey reconcile {name} --resolve`"
+            )
+        };
         self.suspect(rotation, None, &reason).await?;
         Ok(Lost::Suspected)
     }
@@ -927,29 +953,35 @@ enum Lost {
 }
 
 impl Lost {
-    /// An error when `generate` must not be called again.
-    fn or_stop(self) -> Result<(), String> {
+    /// An error, saying `why`, when `generate` must not be called again.
+    fn or_stop(self, why: &str) -> Result<(), String> {
         match self {
             Self::Nothing => Ok(()),
-            Self::Suspected => Err("not generating again blindly: a second key could be left behind too".into()),
+            Self::Suspected => {
+                Err(format!("{why}; not generating again blindly: a second key could be left behind too"))
+            }
         }
     }
 }
 
 /// Whether a failed `generate` call may still have made a key at the
-/// provider: anything but a refusal before the provider acted (bad config,
-/// a refused admin secret, a sandbox denial) or a result the host refused
-/// (which the provider did make: that counts too).
-fn may_have_made_a_key(error: &PluginError) -> bool {
-    !matches!(
-        error,
-        PluginError::Config { .. }
-            | PluginError::Denied { .. }
-            | PluginError::Provider {
-                error: ProviderError::InvalidConfig(_) | ProviderError::Unauthorized(_) | ProviderError::NotFound(_),
-                ..
-            }
-    )
+/// provider: anything but a refusal (bad config, a refused admin secret, a
+/// sandbox denial, a request the provider rejected for good). A rejection
+/// counts as a refusal only when none of the call's requests was accepted
+/// or left unanswered: a key whose answer the plugin could not read was
+/// made all the same.
+fn may_have_made_a_key(error: &PluginError, transcript: &[Exchange]) -> bool {
+    match error {
+        PluginError::Config { .. } | PluginError::Denied { .. } => false,
+        PluginError::Provider {
+            error: ProviderError::InvalidConfig(_) | ProviderError::Unauthorized(_) | ProviderError::NotFound(_),
+            ..
+        } => false,
+        PluginError::Provider { error: ProviderError::Rejected(_), .. } => {
+            transcript.iter().any(|exchange| exchange.status.is_none_or(|status| status < 400))
+        }
+        _ => true,
+    }
 }
 
 /// Who is confirming, for the audit log: the login name, if known.

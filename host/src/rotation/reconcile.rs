@@ -206,22 +206,25 @@ impl Rotator<'_> {
             self.revoke_listed(None, unknown).await.map_err(failed)?;
             done.revoked.push(unknown.key.key_id.clone());
         }
-        let live: Vec<&str> = done
-            .drift
-            .unknown
-            .iter()
-            .map(|u| u.key.key_id.as_str())
-            .filter(|id| !done.revoked.iter().any(|r| r == id))
-            .collect();
-        let settled = |id: &str| !live.contains(&id);
+        let live: Vec<&Unknown> = done.drift.unknown.iter().filter(|u| !done.revoked.contains(&u.key.key_id)).collect();
+        let settled = |id: &str| !live.iter().any(|u| u.key.key_id == id);
+        // A key-less suspect (a generate whose key was never seen) is settled
+        // when no unknown key left could be its rotation's: none is tagged
+        // with it, and none is untagged.
+        let none_left_of = |rotation: &str| !live.iter().any(|u| u.rotation.as_deref().is_none_or(|r| r == rotation));
         let elsewhere = |id: &str| done.drift.elsewhere.iter().find(|e| e.key_id == id).map(|e| &e.credential);
         // One resolution (and audit entry) per reason, as before.
         let mut by_reason = std::collections::BTreeMap::<String, Vec<i64>>::new();
         for suspect in self.store.suspects(Some(self.name()))? {
-            let Some(id) = suspect.key_id.as_deref().filter(|id| settled(id)) else { continue };
-            let resolution = match elsewhere(id) {
-                Some(holder) => format!("the key is credential `{holder}`'s"),
-                None => "no longer at the provider".into(),
+            let resolution = match (suspect.key_id.as_deref(), suspect.rotation.as_deref()) {
+                (Some(id), _) if settled(id) => match elsewhere(id) {
+                    Some(holder) => format!("the key is credential `{holder}`'s"),
+                    None => "no longer at the provider".into(),
+                },
+                (None, Some(rotation)) if none_left_of(rotation) => {
+                    "no key of its rotation is left at the provider".into()
+                }
+                _ => continue,
             };
             by_reason.entry(resolution).or_default().push(suspect.id);
         }

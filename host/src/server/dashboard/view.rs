@@ -68,7 +68,8 @@ impl Row {
     /// The row of `standing` at `now`.
     pub fn of(standing: &Standing, now: i64) -> Self {
         let failing = standing.valid == Some(false)
-            || standing.last_rotation.as_ref().is_some_and(|r| matches!(r.state, State::Failed | State::RolledBack));
+            || standing.last_rotation.as_ref().is_some_and(|r| matches!(r.state, State::Failed | State::RolledBack))
+            || standing.in_progress.as_ref().is_some_and(|p| p.state == "interrupted");
         let overdue = standing.due;
         let due = match standing.due_at {
             None if standing.version.is_none() => "now: it has no key yet".into(),
@@ -110,10 +111,13 @@ impl Row {
             },
             check,
             last_rotation,
-            in_progress: standing
-                .in_progress
-                .as_ref()
-                .map_or_else(|| "–".into(), |p| format!("{} ({})", p.state, p.id)),
+            in_progress: standing.in_progress.as_ref().map_or_else(
+                || "–".into(),
+                |p| match &p.next {
+                    Some(next) => format!("{} ({}): {next}", p.state, p.id),
+                    None => format!("{} ({})", p.state, p.id),
+                },
+            ),
             class,
             overdue,
             failing,
@@ -241,7 +245,6 @@ impl RotationView {
     /// The view of `record`.
     pub fn of(record: &RotationRecord) -> Self {
         let r = &record.rotation;
-        let version = |v: Option<i64>| v.map_or_else(|| "none".into(), |v| format!("v{v}"));
         Self {
             id: r.id.clone(),
             state: r.state.as_str(),
@@ -251,7 +254,7 @@ impl RotationView {
             },
             started: time(r.started_at),
             emergency: r.emergency,
-            versions: format!("{} → {}", version(r.from_version), version(r.to_version)),
+            versions: crate::status::versions(r.from_version, r.to_version),
             error: r.error.clone(),
             journal: steps(&record.journal),
         }
@@ -278,6 +281,33 @@ mod tests {
         let journal = [record("generate", "begun", 10), record("generate", "done", 12), record("verify", "begun", 12)];
         let lines: Vec<(String, String)> = steps(&journal).into_iter().map(|s| (s.step, s.state)).collect();
         assert_eq!(lines, [("generate".into(), "done in 2s".into()), ("verify".into(), "begun, not done".into())]);
+    }
+
+    #[test]
+    fn an_interrupted_rotation_counts_as_failing_and_says_what_to_run() {
+        let interrupted = Standing {
+            name: "c".into(),
+            version: Some(1),
+            key_id: None,
+            age_seconds: Some(10),
+            due_at: Some(1_000),
+            due: false,
+            last_used_at: None,
+            checked_at: None,
+            valid: None,
+            unused: false,
+            last_rotation: None,
+            in_progress: Some(crate::status::InProgress {
+                id: "rot-1".into(),
+                state: "interrupted".into(),
+                next: Some("rekey resume c".into()),
+                revoke_after: None,
+            }),
+            suspected_orphans: vec![],
+        };
+        let row = Row::of(&interrupted, 100);
+        assert!(row.failing, "the overview counts it");
+        assert_eq!(row.in_progress, "interrupted (rot-1): rekey resume c");
     }
 
     #[test]
