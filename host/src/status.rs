@@ -155,7 +155,9 @@ fn progress(
 ) -> Result<(String, Option<String>), StoreError> {
     let name = &rotation.credential;
     Ok(match rotation.state {
-        State::Running if !store.is_held(name)? => ("interrupted".into(), Some(format!("rekey resume {name}"))),
+        State::Running if crate::rotation::allowed::interrupted(store, rotation)? => {
+            ("interrupted".into(), Some(format!("rekey resume {name}")))
+        }
         State::Grace if Config::is_manual(spec) && rotation.revoke_after.is_none_or(|t| t <= now) => (
             "awaiting-revocation".into(),
             Some(format!("revoke the old key at the vendor, then rekey confirm-revoked {name}")),

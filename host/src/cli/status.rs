@@ -97,7 +97,11 @@ pub fn print_history(name: &str, records: &[RotationRecord], json: bool) -> anyh
         if let Some(error) = &r.error {
             println!("    error: {error}");
         }
-        let steps: Vec<&str> = journal.iter().filter(|j| j.state == "done").map(|j| j.step.as_str()).collect();
+        let steps: Vec<&str> = journal
+            .iter()
+            .filter(|j| j.state == crate::store::rotations::Phase::Done)
+            .map(|j| j.step.as_str())
+            .collect();
         println!("    done: {}", steps.join(", "));
     }
     Ok(())

@@ -72,11 +72,11 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                     Err(stopped @ RotationError::Stopped { .. }) => tracing::info!("{stopped}"),
                     Err(e) => tracing::error!("{e}"),
                 }
-                if result != "stopped" {
+                if !matches!(outcome, Err(RotationError::Stopped { .. })) {
                     metrics.rotation(&Config::plugin_name(spec), result, started.elapsed());
                 }
                 // A rollback someone asked for is a success when it rolls back.
-                failed |= outcome.is_err() || (result == "rolled-back" && !asked_rollback);
+                failed |= outcome.is_err() || (matches!(outcome, Ok(Ended::RolledBack)) && !asked_rollback);
             }
         }
     }

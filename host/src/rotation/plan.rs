@@ -26,32 +26,65 @@ pub const ROLLBACK: &str = "rollback";
 /// does not look for a key that was never made.
 pub const GENERATE_REFUSED: &str = "generate:refused";
 
+/// What a step does, to dispatch on; its journal name is [`Step::name`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Tell the notifiers the rotation started.
+    NotifyStarted,
+    /// Make sure the current key can be read back.
+    Backup,
+    /// Have the provider make a new key, and store it.
+    Generate,
+    /// Check the new key with the provider.
+    Verify,
+    /// Write the new key to the targets of the stage with this index.
+    Deploy(usize),
+    /// Run the checks of the stage with this index.
+    Check(usize),
+    /// Make the new key current.
+    Promote,
+    /// Revoke the old key.
+    RevokeOld,
+    /// Record the outcome and tell the notifiers.
+    NotifyDone,
+}
+
 /// One step of a plan.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Step {
+    /// What it does.
+    #[serde(skip)]
+    pub kind: Kind,
     /// The journal name, e.g. `deploy:prod`.
     pub name: String,
     /// What it does, for people.
     pub description: String,
-    /// The stage it belongs to, for deploy and check steps.
-    #[serde(skip)]
-    pub stage: Option<usize>,
+}
+
+/// The journal name of the deploy step of the stage `stage`.
+pub fn deploy(stage: &str) -> String {
+    format!("deploy:{stage}")
 }
 
 /// Every step of a rotation of `spec`, in order.
 pub fn steps(spec: &CredentialSpec, emergency: bool) -> Vec<Step> {
-    let step = |name: &str, description: String| Step { name: name.into(), description, stage: None };
+    let step = |kind: Kind, name: &str, description: String| Step { kind, name: name.into(), description };
     let plugin = spec.plugin.get_ref();
     let mut steps = vec![
         step(
+            Kind::NotifyStarted,
             NOTIFY_STARTED,
             format!("tell the notifiers and owners ({}) that the rotation started", spec.policy.owners.join(", ")),
         ),
-        step(BACKUP, "keep the current key as the one to roll back to".into()),
-        step(GENERATE, format!("create a new key with the `{plugin}` plugin and store it, encrypted, as pending")),
-        step(VERIFY, format!("check the new key works with the `{plugin}` plugin")),
+        step(Kind::Backup, BACKUP, "keep the current key as the one to roll back to".into()),
+        step(
+            Kind::Generate,
+            GENERATE,
+            format!("create a new key with the `{plugin}` plugin and store it, encrypted, as pending"),
+        ),
+        step(Kind::Verify, VERIFY, format!("check the new key works with the `{plugin}` plugin")),
     ];
-    let revoke = step(REVOKE_OLD, format!("revoke the old key with the `{plugin}` plugin"));
+    let revoke = step(Kind::RevokeOld, REVOKE_OLD, format!("revoke the old key with the `{plugin}` plugin"));
     if emergency {
         steps.push(Step {
             description: format!("{} now (emergency: no grace period)", revoke.description),
@@ -62,23 +95,15 @@ pub fn steps(spec: &CredentialSpec, emergency: bool) -> Vec<Step> {
         let name = stage.name.get_ref();
         let targets: Vec<String> = stage.targets.iter().map(describe).collect();
         let checks: Vec<String> = stage.checks.iter().map(check::describe).collect();
-        steps.push(Step {
-            name: format!("deploy:{name}"),
-            description: format!("write the new key to: {}", list(&targets)),
-            stage: Some(i),
-        });
-        steps.push(Step {
-            name: format!("check:{name}"),
-            description: format!("run the checks: {}", list(&checks)),
-            stage: Some(i),
-        });
+        steps.push(step(Kind::Deploy(i), &deploy(name), format!("write the new key to: {}", list(&targets))));
+        steps.push(step(Kind::Check(i), &format!("check:{name}"), format!("run the checks: {}", list(&checks))));
     }
-    steps.push(step(PROMOTE, "make the new key current and the old one previous".into()));
+    steps.push(step(Kind::Promote, PROMOTE, "make the new key current and the old one previous".into()));
     if !emergency {
         let grace = crate::config::duration::format(spec.policy.grace_period);
         steps.push(Step { description: format!("{} after the {grace} grace period", revoke.description), ..revoke });
     }
-    steps.push(step(NOTIFY_DONE, "record the outcome and tell the notifiers".into()));
+    steps.push(step(Kind::NotifyDone, NOTIFY_DONE, "record the outcome and tell the notifiers".into()));
     steps
 }
 

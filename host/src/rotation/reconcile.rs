@@ -14,7 +14,7 @@
 
 use super::{RotationError, Rotator, retry};
 use crate::runtime::{Credential, KeySummary};
-use crate::store::rotations::Rotation;
+use crate::store::rotations::{Phase, Rotation};
 use crate::store::versions::Version;
 
 /// Step name, journaled around the revocations of a sweep.
@@ -156,7 +156,7 @@ impl Rotator<'_> {
         if drift.unknown.is_empty() {
             return Ok(());
         }
-        self.store.record(rotation, RECONCILE, "begun").map_err(|e| e.to_string())?;
+        self.store.record(rotation, RECONCILE, Phase::Begun).map_err(|e| e.to_string())?;
         for unknown in &drift.unknown {
             if unknown.is_ours() {
                 self.revoke_listed(Some(rotation), unknown).await?;
@@ -169,7 +169,7 @@ impl Rotator<'_> {
                 self.suspect(rotation, Some(&unknown.key.key_id), &reason).await?;
             }
         }
-        self.store.record(rotation, RECONCILE, "done").map_err(|e| e.to_string())
+        self.store.record(rotation, RECONCILE, Phase::Done).map_err(|e| e.to_string())
     }
 
     /// Revokes a key the provider listed, from its id and attributes.

@@ -9,6 +9,7 @@ use super::reads::Named;
 use super::requests::{Asked, Requested};
 use crate::access::{Action, Caller};
 use crate::config::Config;
+use crate::rotation::allowed;
 use crate::store::Store;
 use crate::store::rotations::{Rotation, State as RotationState};
 use axum::Json;
@@ -138,9 +139,7 @@ pub fn refusal(
     manual: bool,
     open: Option<&Rotation>,
 ) -> Result<Option<String>, crate::store::StoreError> {
-    let interrupted = |open: &Rotation| -> Result<bool, crate::store::StoreError> {
-        Ok(open.state == RotationState::Running && !store.is_held(credential)?)
-    };
+    let named = |why: Option<String>| why.map(|why| format!("`{credential}` {why}"));
     Ok(match (asked, open) {
         (Asked::Rotate { .. }, _) if manual => {
             Some(format!("`{credential}` is manual: a person types its new key at `rekey rotate {credential}`"))
@@ -153,14 +152,7 @@ pub fn refusal(
             Some(format!("`{credential}` has a rotation under way ({}); wait for it or resume it", open.id))
         }
         (Asked::Rotate { .. }, None) => None,
-        (Asked::Rollback, Some(open)) if open.state == RotationState::Grace && open.from_version.is_some() => None,
-        (Asked::Rollback, _) => Some(format!(
-            "`{credential}` has nothing to roll back: only a rotation in its grace period, from a previous key not yet revoked, can be"
-        )),
-        (Asked::Resume, Some(open)) if interrupted(open)? => None,
-        (Asked::Resume, Some(open)) if open.state == RotationState::Running => {
-            Some(format!("`{credential}`'s rotation {} is running now", open.id))
-        }
-        (Asked::Resume, _) => Some(format!("`{credential}` has no interrupted rotation to resume")),
+        (Asked::Rollback, open) => named(allowed::rollback_refusal(store, open, true)?),
+        (Asked::Resume, open) => named(allowed::resume_refusal(store, open)?),
     })
 }

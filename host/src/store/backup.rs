@@ -97,7 +97,11 @@ impl Store {
                 dump.versions.push(self.dump_version(&v)?);
             }
             for r in self.rotations(&credential)? {
-                let journal = self.journal(&r.id)?.into_iter().map(|j: JournalEntry| (j.step, j.state, j.at)).collect();
+                let journal = self
+                    .journal(&r.id)?
+                    .into_iter()
+                    .map(|j: JournalEntry| (j.step, j.state.as_str().to_string(), j.at))
+                    .collect();
                 dump.rotations.push(dump_rotation(r, journal));
             }
         }

@@ -72,13 +72,37 @@ pub struct Rotation {
     pub error: Option<String>,
 }
 
+/// Where a journaled step stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Written before the step's side effect.
+    Begun,
+    /// Written after it.
+    Done,
+}
+
+impl Phase {
+    /// The phase as the journal writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Begun => "begun",
+            Self::Done => "done",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        if text == "done" { Self::Done } else { Self::Begun }
+    }
+}
+
 /// One journal record.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     /// The step, e.g. `generate` or `deploy:prod`.
     pub step: String,
     /// `begun` or `done`.
-    pub state: String,
+    pub state: Phase,
     /// Unix seconds.
     pub at: i64,
 }
@@ -191,7 +215,7 @@ impl Store {
     /// The journal of a rotation, in order.
     pub fn journal(&self, rotation: &str) -> Result<Vec<JournalEntry>, StoreError> {
         self.all("SELECT step, state, at FROM journal WHERE rotation = ?1 ORDER BY seq", args![rotation], |r| {
-            Ok(JournalEntry { step: r.get(0)?, state: r.get(1)?, at: r.get(2)? })
+            Ok(JournalEntry { step: r.get(0)?, state: Phase::parse(&r.get::<String>(1)?), at: r.get(2)? })
         })
     }
 
@@ -207,14 +231,14 @@ impl Store {
         Ok(self.one(sql, args![rotation, step], |_| Ok(()))?.is_some())
     }
 
-    /// Journals a step (`begun` or `done`).
-    pub fn record(&self, rotation: &Rotation, step: &str, state: &str) -> Result<(), StoreError> {
+    /// Journals a step `begun` or `done`.
+    pub fn record(&self, rotation: &Rotation, step: &str, phase: Phase) -> Result<(), StoreError> {
         self.write(|| {
             self.fenced(&rotation.credential)?;
             self.execute(
                 "INSERT INTO journal (rotation, seq, step, state, at)
                  VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE rotation = ?1), ?2, ?3, ?4)",
-                args![&rotation.id, step, state, now()],
+                args![&rotation.id, step, phase.as_str(), now()],
             )?;
             Ok(())
         })
@@ -227,7 +251,7 @@ impl Store {
             self.fenced(&rotation.credential)?;
             let version = self.insert_version(&rotation.credential, Label::Pending, key, Some(&rotation.id))?;
             self.execute("UPDATE rotations SET to_version = ?2 WHERE id = ?1", args![&rotation.id, version])?;
-            self.record(rotation, "generate", "done")?;
+            self.record(rotation, "generate", Phase::Done)?;
             self.audit(
                 "key.generated",
                 Some(&rotation.credential),
@@ -252,7 +276,7 @@ impl Store {
                 "UPDATE rotations SET state = 'grace', revoke_after = ?2 WHERE id = ?1",
                 args![&rotation.id, revoke_after],
             )?;
-            self.record(rotation, "promote", "done")?;
+            self.record(rotation, "promote", Phase::Done)?;
             self.audit(
                 "key.promoted",
                 Some(&rotation.credential),
@@ -267,7 +291,7 @@ impl Store {
         self.write(|| {
             self.fenced(&rotation.credential)?;
             self.mark_revoked(&rotation.credential, version)?;
-            self.record(rotation, step, "done")?;
+            self.record(rotation, step, Phase::Done)?;
             self.audit(
                 "key.revoked",
                 Some(&rotation.credential),

@@ -3,7 +3,7 @@
 
 use crate::human::age;
 use crate::status::{RotationRecord, Standing};
-use crate::store::rotations::State;
+use crate::store::rotations::{JournalEntry, Phase, State};
 use crate::store::versions::Version;
 
 /// `2026-11-29 19:40:05 UTC`.
@@ -177,12 +177,12 @@ pub struct Step {
 
 /// A journal's records as one step each: `begun` and `done` of a step
 /// (the done may come later, after a resume) read as one line.
-fn steps(journal: &[crate::store::rotations::JournalEntry]) -> Vec<Step> {
+fn steps(journal: &[JournalEntry]) -> Vec<Step> {
     let mut steps: Vec<(String, i64, Option<i64>)> = Vec::new();
     for record in journal {
         match steps.iter_mut().rev().find(|(step, _, done)| *step == record.step && done.is_none()) {
-            Some((_, _, done)) if record.state == "done" => *done = Some(record.at),
-            _ if record.state == "done" => steps.push((record.step.clone(), record.at, Some(record.at))),
+            Some((_, _, done)) if record.state == Phase::Done => *done = Some(record.at),
+            _ if record.state == Phase::Done => steps.push((record.step.clone(), record.at, Some(record.at))),
             _ => steps.push((record.step.clone(), record.at, None)),
         }
     }
@@ -273,12 +273,12 @@ mod tests {
 
     #[test]
     fn a_step_begun_and_done_is_one_line() {
-        let record = |step: &str, state: &str, at: i64| crate::store::rotations::JournalEntry {
-            step: step.into(),
-            state: state.into(),
-            at,
-        };
-        let journal = [record("generate", "begun", 10), record("generate", "done", 12), record("verify", "begun", 12)];
+        let record = |step: &str, state: Phase, at: i64| JournalEntry { step: step.into(), state, at };
+        let journal = [
+            record("generate", Phase::Begun, 10),
+            record("generate", Phase::Done, 12),
+            record("verify", Phase::Begun, 12),
+        ];
         let lines: Vec<(String, String)> = steps(&journal).into_iter().map(|s| (s.step, s.state)).collect();
         assert_eq!(lines, [("generate".into(), "done in 2s".into()), ("verify".into(), "begun, not done".into())]);
     }

@@ -1,0 +1,70 @@
+//! Every plugin call in the audit log, with what the plugin did on the
+//! network, and every event to the notifiers.
+
+use super::{PLUGIN_CALL, Rotator};
+use crate::config::Config;
+use crate::deploy::notify;
+use crate::runtime::Outcome;
+use crate::store::now;
+use crate::store::rotations::Rotation;
+use std::future::Future;
+
+impl Rotator<'_> {
+    /// One attempt of a plugin call, recorded in the audit log with what the
+    /// plugin did on the network, so `rekey audit log --plugin` can show
+    /// every request a plugin ever made. An entry that cannot be written is
+    /// kept for [`Self::audited`], which fails the step.
+    pub(super) async fn recorded<T>(
+        &self,
+        call: &str,
+        rotation: Option<&str>,
+        outcome: impl Future<Output = Outcome<T>>,
+    ) -> Outcome<T> {
+        let outcome = outcome.await;
+        let plugin = Config::plugin_name(self.spec);
+        if let Some(observer) = self.observer {
+            observer.plugin_call(&plugin, call, outcome.elapsed, outcome.result.as_ref().err());
+        }
+        let detail = serde_json::json!({
+            "plugin": plugin,
+            "sha256": self.provider.digest(),
+            "call": call,
+            "error": outcome.result.as_ref().err().map(ToString::to_string),
+            "ms": outcome.elapsed.as_millis() as u64,
+            "requests": outcome.transcript,
+        });
+        if let Err(e) = self.store.audit(PLUGIN_CALL, Some(self.name()), rotation, detail) {
+            self.unaudited.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+        }
+        outcome
+    }
+
+    /// Fails when a plugin call since the last check could not be recorded
+    /// in the audit log: what is not audited did not happen safely.
+    pub(super) fn audited(&self) -> Result<(), String> {
+        match self.unaudited.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            None => Ok(()),
+            Some(e) => Err(format!("a plugin call could not be recorded in the audit log: {e}")),
+        }
+    }
+
+    /// Sends an event to every notifier, once everything written so far is
+    /// on disk. A notifier that fails is logged and audited, not an error;
+    /// an audit entry that cannot be written is.
+    pub(super) async fn notify(
+        &self,
+        rotation: &Rotation,
+        event: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), String> {
+        let message = notify::Event {
+            event,
+            credential: self.name(),
+            rotation: Some(&rotation.id),
+            at: now(),
+            owners: &self.spec.policy.owners,
+            detail,
+        };
+        notify::broadcast(self.config, self.store, &message).await
+    }
+}
