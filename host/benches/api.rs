@@ -6,7 +6,8 @@
 //!
 //! Numbers go in BENCHMARKS.md.
 
-#[path = "../../tests/support/mod.rs"]
+#[path = "../../tests/it/support/mod.rs"]
+#[allow(dead_code)] // the tests' support, of which a benchmark uses a part
 mod support;
 
 use std::time::{Duration, Instant};

@@ -12,7 +12,8 @@
 //! is due again: new key, deploy, check, revoke of the old key), wall clock
 //! as the operator sees it. Numbers go in BENCHMARKS.md.
 
-#[path = "../../tests/support/mod.rs"]
+#[path = "../../tests/it/support/mod.rs"]
+#[allow(dead_code)] // the tests' support, of which a benchmark uses a part
 mod support;
 
 use rekey_test_artifacts::plugins;

@@ -5,7 +5,7 @@
 //! Every guest must have a test of the same name: `foreach_guest!` below
 //! refers to each one, so a guest without a test does not compile.
 
-mod support;
+use crate::support;
 
 use rekey::runtime::{CallOptions, Denial, Endpoint, Grants, Limits, PluginError, Runtime};
 use rekey_test_artifacts::{guests, plugins};

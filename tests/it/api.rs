@@ -5,7 +5,7 @@
 //! clients and unknown `Host` names refused; and no secret in any answer
 //! or log.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -394,7 +394,7 @@ fn the_openapi_document_describes_every_endpoint_and_is_the_checked_in_one() {
     assert!(
         checked_in == served,
         "docs/openapi.json differs from what the daemon serves; after changing the API, run \
-         `REKEY_UPDATE_OPENAPI=1 cargo test --release -p rekey --test api openapi` and review the diff"
+         `REKEY_UPDATE_OPENAPI=1 cargo test --release -p rekey --test it api::the_openapi` and review the diff"
     );
 }
 
@@ -518,7 +518,7 @@ fn a_tls_file_that_is_the_master_key_file_is_refused_and_a_pem_key_file_is_named
 /// so in words, and how to make one that works.
 #[test]
 fn the_readmes_certificate_recipe_works_with_server_ca_and_a_ca_certificate_is_explained() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let recipe = readme.split("openssl req -x509").nth(1).unwrap().split("```").next().unwrap();
     let recipe = format!("openssl req -x509{}", recipe.replace("\\\n", " "));
     for (variant, works) in

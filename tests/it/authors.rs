@@ -3,7 +3,7 @@
 //! test`) against the bundled plugins and a real key API, and errors that
 //! say what to fix when a build went wrong.
 
-mod support;
+use crate::support;
 
 use rekey_test_artifacts::plugins;
 use std::path::{Path, PathBuf};

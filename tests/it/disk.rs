@@ -5,7 +5,7 @@
 //! `init` on a full disk leaves nothing behind. Mounting needs root, as the
 //! rest of the suite does (it installs its servers with apt).
 
-mod support;
+use crate::support;
 
 use rekey::store::Store;
 use rekey_test_artifacts::plugins;

@@ -1,8 +1,6 @@
 //! What the end-to-end tests share: a runtime, the `rekey` binary, and real
 //! servers on loopback (a key-issuing HTTP API, raw TCP listeners).
 
-#![allow(dead_code)] // each test binary uses its own part of this module
-
 pub mod agreement;
 pub mod components;
 pub mod daemon;
@@ -65,6 +63,13 @@ pub fn run(command: &mut Command, stdin: &str) -> Output {
 /// stdout and stderr as text.
 pub fn text(output: &Output) -> (String, String) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// The stdout of a command that must succeed; its output when it did not.
+pub fn ok(output: Output) -> String {
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
+    stdout
 }
 
 /// A key-issuing HTTP API on loopback, the kind the `webhook` plugin
@@ -345,6 +350,22 @@ fn encode(text: &str, form: &str) -> String {
 /// (variable `KEY`) and checked with the new key.
 pub fn webhook_credential(name: &str, plugin: &str, server: &KeyServer, admin_var: &str, target: &str) -> String {
     format!(
+        r#"{}
+[[credential.stages]]
+name = "prod"
+targets = [{{ type = "env-file", path = "{target}", variable = "KEY" }}]
+checks = [{{ type = "http", url = "{base}/me", retry_delay = "10ms" }}]
+"#,
+        webhook_table(name, plugin, server, admin_var, r#"grace_period = "0s""#),
+        base = server.base_url(),
+    )
+}
+
+/// The `[[credential]]` table, without stages, of `name` rotated by the
+/// `webhook` plugin at `plugin` (a path, or an installed plugin's name)
+/// against `server`, admin token from `$admin_var`, with `policy`.
+pub fn webhook_table(name: &str, plugin: &str, server: &KeyServer, admin_var: &str, policy: &str) -> String {
+    format!(
         r#"
 [[credential]]
 name = "{name}"
@@ -352,12 +373,7 @@ plugin = "{plugin}"
 config = {{ base-url = "{base}", create-path = "/keys", verify-path = "/me" }}
 admin_secrets = {{ admin-token = "env:{admin_var}" }}
 grants = ["{addr}"]
-policy = {{ grace_period = "0s" }}
-
-[[credential.stages]]
-name = "prod"
-targets = [{{ type = "env-file", path = "{target}", variable = "KEY" }}]
-checks = [{{ type = "http", url = "{base}/me", retry_delay = "10ms" }}]
+policy = {{ {policy} }}
 "#,
         base = server.base_url(),
         addr = server.addr,

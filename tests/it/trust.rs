@@ -3,22 +3,16 @@
 //! trusted keys, `plugin audit` shows a reviewer everything, and the audit
 //! log keeps every request a plugin made.
 
-mod support;
+use crate::support;
 
 use rekey_test_artifacts::{guests, plugins};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::process::Output;
-use support::{KeyServer, Project, text};
+use support::{KeyServer, Project, ok, text};
 
 fn sha256(path: &std::path::Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
-
-fn ok(output: Output) -> String {
-    let (stdout, stderr) = text(&output);
-    assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
-    stdout
 }
 
 /// Checks the exit code and that the error, on stderr or in the command's
@@ -35,21 +29,12 @@ fn failed(output: Output, code: i32, expected: &str) -> String {
 /// against `server`, deployed to `app.env`.
 fn webhook_project(server: &KeyServer, trust: &str) -> Project {
     let toml = format!(
-        r#"{trust}
-[[credential]]
-name = "api"
-plugin = "webhook"
-config = {{ base-url = "{base}", create-path = "/keys", verify-path = "/me" }}
-admin_secrets = {{ admin-token = "env:ADMIN_TOKEN" }}
-grants = ["{addr}"]
-policy = {{ grace_period = "0s" }}
-
+        r#"{trust}{}
 [[credential.stages]]
 name = "dev"
 targets = [{{ type = "env-file", path = "app.env", variable = "API_KEY" }}]
 "#,
-        base = server.base_url(),
-        addr = server.addr,
+        support::webhook_table("api", "webhook", server, "ADMIN_TOKEN", r#"grace_period = "0s""#),
     );
     Project::new(&toml, &[("ADMIN_TOKEN", KeyServer::ADMIN_TOKEN)])
 }

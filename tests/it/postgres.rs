@@ -2,7 +2,7 @@
 //! test initialises and starts on a free loopback port (as the `postgres`
 //! user: the server refuses to run as root), through the real `rekey` binary.
 
-mod support;
+use crate::support;
 
 use rekey_test_artifacts::plugins;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! wrong admin credentials, an unreachable server, and an address the plugin
 //! was not granted.
 
-mod support;
+use crate::support;
 
 use rekey_test_artifacts::plugins;
 use sha2::Digest;

@@ -5,7 +5,7 @@
 //! forged form is refused; an auditor reads the audit log and the plugins.
 //! Each page is saved as a screenshot under `target/screenshots/`.
 
-mod support;
+use crate::support;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use std::net::SocketAddr;

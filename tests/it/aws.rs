@@ -3,7 +3,7 @@
 //! and SigV4 signatures are checked as AWS checks them; through the real
 //! `rekey` binary. The moto virtualenv is made by `scripts/test`.
 
-mod support;
+use crate::support;
 
 use rekey_test_artifacts::plugins;
 use serde_json::Value;

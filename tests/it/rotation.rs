@@ -3,7 +3,7 @@
 //! happy path, a SIGKILL at every step boundary, every kind of rollback,
 //! concurrent runs, emergency and grace periods, and bad input.
 
-mod support;
+use crate::support;
 
 use rekey_test_artifacts::plugins;
 use serde_json::Value;
@@ -27,15 +27,7 @@ impl Workspace {
         let server = KeyServer::start();
         let dir = tempfile::tempdir().unwrap();
         let toml = format!(
-            r#"{store}
-[[credential]]
-name = "api"
-plugin = "{plugin}"
-config = {{ base-url = "{base}", create-path = "/keys", verify-path = "/me" }}
-admin_secrets = {{ admin-token = "env:{ADMIN_VAR}" }}
-grants = ["{addr}"]
-policy = {{ grace_period = "0s", owners = ["team@example.com"] }}
-
+            r#"{store}{credential}
 [[credential.stages]]
 name = "dev"
 targets = [{{ type = "env-file", path = "dev.env", variable = "API_KEY" }}]
@@ -48,9 +40,14 @@ checks = [{{ type = "http", url = "{base}/me" }}]
 {extra_stage}
 "#,
             store = support::store_lines(),
-            plugin = plugins::WEBHOOK,
+            credential = support::webhook_table(
+                "api",
+                plugins::WEBHOOK,
+                &server,
+                ADMIN_VAR,
+                r#"grace_period = "0s", owners = ["team@example.com"]"#
+            ),
             base = server.base_url(),
-            addr = server.addr,
         );
         std::fs::write(dir.path().join("rekey.toml"), &toml).unwrap();
         let workspace = Self { dir, cache: tempfile::tempdir().unwrap(), server };

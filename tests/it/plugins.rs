@@ -1,7 +1,7 @@
 //! The bundled plugins through the real `rekey` binary: `random` on its own,
 //! `webhook` against a key-issuing HTTP API on loopback.
 
-mod support;
+use crate::support;
 
 use rekey_test_artifacts::plugins;
 use serde_json::Value;

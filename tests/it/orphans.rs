@@ -9,13 +9,13 @@
 //! the current key (nothing stale), no rotation is left open, and the
 //! audit chain verifies.
 
-mod support;
+use crate::support;
 
 use rekey_test_artifacts::plugins;
-use std::process::Output;
 use std::time::Duration;
 use support::agreement::{Disagreement, disagreement};
-use support::{Fault, KeyServer, Project, text};
+use support::daemon::names;
+use support::{Fault, KeyServer, Project, ok, text};
 
 const ADMIN_VAR: &str = "TEST_API_ADMIN_TOKEN";
 
@@ -31,16 +31,6 @@ fn toml(server: &KeyServer, names: &[String], extra: &str) -> String {
 
 fn project(server: &KeyServer, names: &[String], extra: &str) -> Project {
     Project::new(&toml(server, names, extra), &[(ADMIN_VAR, KeyServer::ADMIN_TOKEN)])
-}
-
-fn names(count: usize) -> Vec<String> {
-    (0..count).map(|i| format!("c{i:02}")).collect()
-}
-
-fn ok(output: Output) -> String {
-    let (stdout, stderr) = text(&output);
-    assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
-    stdout
 }
 
 /// A random duration below `max`.

@@ -10,7 +10,7 @@
 //! jitter) run `rekey daemon --once` under the injected clock
 //! (`REKEY_TEST_CLOCK`, allowed by `REKEY_TEST_HOOKS=1`) instead of waiting.
 
-mod support;
+use crate::support;
 
 use rekey::store::Store;
 use rekey::store::rotations::State;
@@ -18,7 +18,7 @@ use std::process::Output;
 use std::time::Duration;
 use support::agreement::{Disagreement, disagreement};
 use support::daemon::{ADMIN_VAR, Daemon, daemon_table, get, names, sample, webhook_credentials};
-use support::{KeyServer, Project, text};
+use support::{KeyServer, Project, ok, text};
 
 /// A `random` credential `name`, deployed to `NAME.env` as `KEY`, due every `max_age`.
 fn random_every(name: &str, max_age: &str) -> String {
@@ -28,12 +28,6 @@ fn random_every(name: &str, max_age: &str) -> String {
 
 fn project(toml: &str) -> Project {
     Project::new(toml, &[(ADMIN_VAR, KeyServer::ADMIN_TOKEN), ("REKEY_TEST_HOOKS", "1")])
-}
-
-fn ok(output: Output) -> String {
-    let (stdout, stderr) = text(&output);
-    assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
-    stdout
 }
 
 fn store(project: &Project) -> Store {

@@ -5,7 +5,7 @@
 //! while a target that holds a store is refused and left as it was; and a
 //! store reached over TLS verifies the server against `store_ca`.
 
-mod support;
+use crate::support;
 
 use support::{Project, text};
 

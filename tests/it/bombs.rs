@@ -4,7 +4,7 @@
 //! stays empty), and one that passes those checks but is costly to compile
 //! within the compile bound, in time and in memory.
 
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::Output;

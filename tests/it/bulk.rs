@@ -4,7 +4,7 @@
 //! credential, a progress bar on a terminal, or JSON events; credentials
 //! that share a target file each keep their own value in it.
 
-mod support;
+use crate::support;
 
 use support::{Project, text};
 

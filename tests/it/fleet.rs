@@ -12,7 +12,7 @@
 //! measures 1, 2 and 3 daemons (and one on SQLite) and runs the campaign
 //! for two minutes.
 
-mod support;
+use crate::support;
 
 use rekey::store::Store;
 use rekey::store::rotations::State;

@@ -1,0 +1,25 @@
+//! Every end-to-end test of the host, in one binary: one link of wasmtime
+//! instead of one per file, and one of each shared server (PostgreSQL,
+//! Redis) for the whole run. Each module is one area, read as a
+//! specification of its behaviour; `support` is what they share.
+
+mod support;
+
+mod api;
+mod authors;
+mod aws;
+mod bombs;
+mod bulk;
+mod cache;
+mod daemon;
+mod dashboard;
+mod disk;
+mod fleet;
+mod hostile;
+mod orphans;
+mod plugins;
+mod postgres;
+mod redis;
+mod rotation;
+mod store;
+mod trust;
