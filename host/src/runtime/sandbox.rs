@@ -1,14 +1,16 @@
 //! The state of one call's store, and the linker that decides which imports
 //! a plugin gets at all.
 //!
-//! The interfaces of the `plugin` world are linked: `log`, `wasi:io`,
-//! clocks, secure random, stdout/stderr (captured), TCP sockets (filtered)
-//! and outgoing HTTP (filtered). Rust's standard library on `wasm32-wasip2`
-//! also imports the environment, exit, stdin and terminal interfaces into
-//! every component, so those are linked *inert*: no variables, no arguments,
-//! stdin at end-of-file, no terminal, and `exit` ends the call. Filesystem,
-//! UDP and name lookups are not linked at all, so a component that imports
-//! them is refused before it ever runs.
+//! [`PROVIDED`] is the one list of what a plugin may import and what the
+//! host does with each interface: granted as is (clocks, secure random,
+//! `wasi:io`), filtered (`log`, stdout/stderr captured; TCP and outgoing
+//! HTTP only to granted addresses), or linked *inert* because language
+//! runtimes import it into every component (environment and arguments
+//! empty, stdin at end of file, no terminal, `exit` ends the call; the
+//! filesystem with no directory open, UDP refusing every socket, name
+//! lookups resolving nothing). Anything else is refused at load. [`link`]
+//! links exactly that list, `rekey plugin audit` shows it per import, and
+//! `docs/sandbox.md` is rendered from it ([`document`]), checked by a test.
 
 use super::bindings::{Level, rekey};
 use super::http::Egress;
@@ -138,6 +140,26 @@ pub fn treatment(import: &str) -> (Treatment, &'static str) {
     }
 }
 
+/// [`PROVIDED`] as the Markdown table of `docs/sandbox.md`, for reviewers.
+pub fn document() -> String {
+    let mut text = String::from(
+        "# What a plugin may import\n\n\
+         Rendered from `PROVIDED` in `host/src/runtime/sandbox.rs`, the list the host links and \
+         `rekey plugin audit` reads; a test fails when the two differ. Any other import is refused \
+         when the plugin is installed or loaded.\n\n\
+         | Interface | Treatment | What the host does |\n|---|---|---|\n",
+    );
+    for (name, treatment, why) in PROVIDED {
+        let treatment = match treatment {
+            Treatment::Granted => "granted",
+            Treatment::Filtered => "filtered",
+            Treatment::Refused => "refused",
+        };
+        text.push_str(&format!("| `{name}` | {treatment} | {why} |\n"));
+    }
+    text
+}
+
 /// Links exactly [`PROVIDED`].
 pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     let options = wasmtime_wasi::p2::bindings::LinkOptions::default();
@@ -177,4 +199,21 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     super::tcp::link(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `docs/sandbox.md` is what a reviewer reads; it must be the table.
+    #[test]
+    fn the_documented_list_of_imports_is_the_one_the_host_links() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/sandbox.md");
+        if std::env::var_os("REKEY_UPDATE_DOCS").is_some() {
+            std::fs::write(&file, super::document()).unwrap();
+        }
+        let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
+        assert!(
+            checked_in == super::document(),
+            "docs/sandbox.md differs from PROVIDED; run `REKEY_UPDATE_DOCS=1 cargo test --release --lib sandbox` and review the diff"
+        );
+    }
 }

@@ -1,17 +1,23 @@
-//! The embedded store: one SQLite file (WAL) holding credential versions,
-//! rotations with their journal, and the audit log. Secret values are sealed
-//! (see [`crypto`]); nothing secret is ever written in clear.
+//! The store: credential versions, rotations with their journal, the audit
+//! log, suspects, tokens and leases, in one SQLite file (WAL, the embedded
+//! default) or one PostgreSQL database shared by several daemons
+//! ([`Location`]); every query is written once for both (`sql`, `db`,
+//! `postgres`). Secret values are sealed under the master key, held in a
+//! file or by a KMS (see [`crypto`], [`kms`]); nothing secret is ever
+//! written in clear.
 //!
 //! The journal is what makes rotations crash-safe: every step is recorded
-//! *before* its side effect and marked done after it, with `synchronous=FULL`
-//! so a record survives a killed process or a power cut.
+//! *before* its side effect and marked done after it, and waits for the
+//! disk (`synchronous=FULL` on SQLite, a committed transaction on
+//! PostgreSQL) so a record survives a killed process or a power cut.
 //!
 //! Several processes share one store. Every write goes through
-//! `Store::write`, which takes SQLite's write lock before it reads
-//! anything (`BEGIN IMMEDIATE`): a transaction that read first and wrote
-//! later could find the database changed under it and fail at once with
-//! `database is locked`, busy timeout or not, and numbers such as the next
-//! audit entry's would be read outside the lock.
+//! `Store::write`, which takes the write lock before it reads anything
+//! (`BEGIN IMMEDIATE` on SQLite, an advisory lock on PostgreSQL): a
+//! transaction that read first and wrote
+//! later could find the database changed under it, and numbers such as the
+//! next audit entry's would be read outside the lock. Leases with fencing
+//! keep one process per credential ([`lease`]).
 
 pub mod audit;
 pub mod backup;
