@@ -10,7 +10,8 @@
 //! filesystem with no directory open, UDP refusing every socket, name
 //! lookups resolving nothing). Anything else is refused at load. [`link`]
 //! links exactly that list, `rekey plugin audit` shows it per import, and
-//! `docs/sandbox.md` is rendered from it ([`document`]), checked by a test.
+//! `docs/sandbox.md` is rendered from it by a test that fails when they
+//! differ.
 
 use super::bindings::{Level, rekey};
 use super::http::Egress;
@@ -140,26 +141,6 @@ pub fn treatment(import: &str) -> (Treatment, &'static str) {
     }
 }
 
-/// [`PROVIDED`] as the Markdown table of `docs/sandbox.md`, for reviewers.
-pub fn document() -> String {
-    let mut text = String::from(
-        "# What a plugin may import\n\n\
-         Rendered from `PROVIDED` in `host/src/runtime/sandbox.rs`, the list the host links and \
-         `rekey plugin audit` reads; a test fails when the two differ. Any other import is refused \
-         when the plugin is installed or loaded.\n\n\
-         | Interface | Treatment | What the host does |\n|---|---|---|\n",
-    );
-    for (name, treatment, why) in PROVIDED {
-        let treatment = match treatment {
-            Treatment::Granted => "granted",
-            Treatment::Filtered => "filtered",
-            Treatment::Refused => "refused",
-        };
-        text.push_str(&format!("| `{name}` | {treatment} | {why} |\n"));
-    }
-    text
-}
-
 /// Links exactly [`PROVIDED`].
 pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     let options = wasmtime_wasi::p2::bindings::LinkOptions::default();
@@ -203,16 +184,38 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use super::{PROVIDED, Treatment};
+
+    /// [`PROVIDED`] as the Markdown table of `docs/sandbox.md`, for reviewers.
+    pub fn document() -> String {
+        let mut text = String::from(
+            "# What a plugin may import\n\n\
+             Rendered from `PROVIDED` in `host/src/runtime/sandbox.rs`, the list the host links and \
+             `rekey plugin audit` reads; a test fails when the two differ. Any other import is refused \
+             when the plugin is installed or loaded.\n\n\
+             | Interface | Treatment | What the host does |\n|---|---|---|\n",
+        );
+        for (name, treatment, why) in PROVIDED {
+            let treatment = match treatment {
+                Treatment::Granted => "granted",
+                Treatment::Filtered => "filtered",
+                Treatment::Refused => "refused",
+            };
+            text.push_str(&format!("| `{name}` | {treatment} | {why} |\n"));
+        }
+        text
+    }
+
     /// `docs/sandbox.md` is what a reviewer reads; it must be the table.
     #[test]
     fn the_documented_list_of_imports_is_the_one_the_host_links() {
         let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/sandbox.md");
         if std::env::var_os("REKEY_UPDATE_DOCS").is_some() {
-            std::fs::write(&file, super::document()).unwrap();
+            std::fs::write(&file, document()).unwrap();
         }
         let checked_in = std::fs::read_to_string(&file).unwrap_or_default();
         assert!(
-            checked_in == super::document(),
+            checked_in == document(),
             "docs/sandbox.md differs from PROVIDED; run `REKEY_UPDATE_DOCS=1 cargo test --release --lib sandbox` and review the diff"
         );
     }

@@ -14,9 +14,9 @@
 //! Several processes share one store. Every write goes through
 //! `Store::write`, which takes the write lock before it reads anything
 //! (`BEGIN IMMEDIATE` on SQLite, an advisory lock on PostgreSQL): a
-//! transaction that read first and wrote
-//! later could find the database changed under it, and numbers such as the
-//! next audit entry's would be read outside the lock. Leases with fencing
+//! transaction that read first and wrote later could find the database
+//! changed under it, and numbers such as the next audit entry's would be
+//! read outside the lock. Leases with fencing
 //! keep one process per credential ([`lease`]).
 
 pub mod audit;
