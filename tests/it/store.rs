@@ -101,3 +101,90 @@ fn a_store_over_tls_verifies_the_server_against_store_ca() {
     assert_eq!(untrusted.status.code(), Some(1));
     assert!(text(&untrusted).1.contains("invalid peer certificate"), "{:?}", text(&untrusted));
 }
+
+/// What a store made by the first rekey lacks: the columns, tables and
+/// indexes of every later schema (the same SQL on both engines).
+const BACK_TO_SCHEMA_1: &str = "ALTER TABLE versions DROP COLUMN last_used_at;
+    ALTER TABLE versions DROP COLUMN checked_at; ALTER TABLE versions DROP COLUMN valid;
+    DROP TABLE suspects; DROP TABLE notices; DROP TABLE tokens;
+    DROP INDEX versions_by_label; DROP INDEX open_rotations; DROP INDEX audit_by_credential;
+    UPDATE meta SET value = '1' WHERE key = 'schema_version';";
+
+/// A store's tables, columns, constraints and indexes, one per line, in
+/// the engine's own words.
+fn schema_of(project: &Project) -> Vec<String> {
+    let lines = |text: String| text.lines().map(str::to_string).collect::<Vec<_>>();
+    match support::store_database(project.dir.path()) {
+        Some(database) => lines(support::postgres::store_sql(
+            &database,
+            "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable \
+                 || ' ' || coalesce(column_default, '') \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+             UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+             UNION ALL SELECT 'constraint ' || conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid) \
+             FROM pg_constraint WHERE connamespace = current_schema()::regnamespace ORDER BY 1",
+        )),
+        None => {
+            let db = rusqlite::Connection::open(project.dir.path().join("rekey.db")).unwrap();
+            let mut query = db
+                .prepare(
+                    "SELECT type || ' ' || name || ' ' || sql FROM sqlite_master WHERE sql IS NOT NULL \
+                     UNION ALL SELECT 'column ' || m.name || '.' || p.name || ' ' || p.type || ' ' || p.\"notnull\" \
+                     FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' ORDER BY 1",
+                )
+                .unwrap();
+            let rows = query.query_map([], |row| row.get::<_, String>(0)).unwrap();
+            // SQLite keeps each table's CREATE text as edited by ALTER TABLE; its spacing is not schema.
+            rows.map(|row| row.unwrap().split_whitespace().collect::<Vec<_>>().join(" ")).collect()
+        }
+    }
+}
+
+/// The tables, with their columns, and the indexes of a schema, by name
+/// only: what both engines must agree on.
+fn names_in(schema: &[String]) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for line in schema {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let ["column" | "index", name, ..] = words.as_slice() {
+            names.insert(format!("{} {name}", words[0]));
+        }
+    }
+    names
+}
+
+/// The schema is written once: a store an older rekey made is upgraded
+/// to the very tables, columns, constraints and indexes of a new one, on
+/// SQLite and on PostgreSQL, and the two engines have the same tables,
+/// columns and indexes (PostgreSQL adds the leases several daemons share).
+#[test]
+fn a_migrated_store_and_a_new_one_have_one_schema_on_both_engines() {
+    let mut by_engine = Vec::new();
+    for store in ["store = \"rekey.db\"\n".to_string(), support::postgres::store_database()] {
+        let new = Project::new(&store, &[]);
+        let store = if store.contains("postgres") { support::postgres::store_database() } else { store };
+        let old = Project::new(&store, &[]);
+        support::store_sql(old.dir.path(), BACK_TO_SCHEMA_1);
+        assert_ne!(schema_of(&old), schema_of(&new), "the old store lacks something");
+        ok(&old, &["status"]);
+        assert_eq!(schema_of(&old), schema_of(&new), "upgraded in place to the schema of a new store");
+        by_engine.push(names_in(&schema_of(&new)));
+    }
+    let (sqlite, postgres) = (&by_engine[0], &by_engine[1]);
+    // PostgreSQL names the indexes of its keys; SQLite keeps them unnamed.
+    let keys = |name: &&String| !(name.ends_with("_pkey") || name.ends_with("_key"));
+    let only_postgres: Vec<&String> = postgres.difference(sqlite).filter(keys).collect();
+    assert_eq!(
+        only_postgres,
+        [
+            "column leases.credential",
+            "column leases.expires_at",
+            "column leases.fence",
+            "column leases.owner",
+            "column rotations.rowid"
+        ],
+        "only the leases, and the rowid SQLite gives every table"
+    );
+    assert_eq!(sqlite.difference(postgres).collect::<Vec<_>>(), Vec::<&String>::new());
+    assert!(sqlite.contains("index audit_by_credential") && sqlite.contains("column rotations.state"), "{sqlite:?}");
+}

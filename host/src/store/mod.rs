@@ -37,6 +37,7 @@ pub mod rotations;
 mod schema;
 mod sql;
 pub mod suspects;
+mod tables;
 pub mod tokens;
 pub mod versions;
 
@@ -445,7 +446,7 @@ pub(crate) mod tests {
         let error = Store::open(&Location::File(db.clone()), &key).err().unwrap();
         assert_eq!(
             error.to_string(),
-            "the store has schema version 99, newer than this rekey understands (5); upgrade rekey"
+            "the store has schema version 99, newer than this rekey understands (6); upgrade rekey"
         );
     }
 
@@ -456,13 +457,14 @@ pub(crate) mod tests {
         conn.execute_batch(
             "ALTER TABLE versions DROP COLUMN last_used_at; ALTER TABLE versions DROP COLUMN checked_at;
              ALTER TABLE versions DROP COLUMN valid; DROP TABLE suspects; DROP TABLE notices; DROP TABLE tokens;
+             DROP INDEX versions_by_label; DROP INDEX open_rotations; DROP INDEX audit_by_credential;
              UPDATE meta SET value = '1' WHERE key = 'schema_version';",
         )
         .unwrap();
         drop(conn);
         let store = Store::open(&Location::File(db.clone()), &key).unwrap();
         store.import("api", &credential("k1", "s")).unwrap();
-        assert_eq!(schema::meta(&store.db, "schema_version").unwrap().as_deref(), Some("5"));
+        assert_eq!(schema::meta(&store.db, "schema_version").unwrap().as_deref(), Some("6"));
         assert!(!store.noticed("api", "key.due_soon", "v1:1d").unwrap(), "the tables of every step are there");
         assert!(store.tokens().unwrap().is_empty(), "the newest too");
     }

@@ -1,162 +1,24 @@
-//! The tables, the schema version, and the check that tells a wrong master
-//! key from a corrupt store.
+//! The store's `meta` values: the schema version (and the upgrade of an
+//! older one, see [`tables`]), the salt, the KMS-wrapped key, and the check
+//! that tells a wrong master key from a corrupt store.
 
 use super::StoreError;
 use super::crypto::{Sealer, Wrapped};
 use super::db::Db;
 use super::sql::args;
+use super::tables;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-/// The schema this build writes and understands.
-pub const VERSION: i64 = 5;
+use super::tables::VERSION;
 
-/// The steps from each older schema to the next, applied in order when a
-/// store is opened (`MIGRATIONS[0]` takes version 1 to 2).
-const MIGRATIONS: &[&str] = &[
-    // 2: what the provider last said about a key's use, and when it was asked.
-    "ALTER TABLE versions ADD COLUMN last_used_at INTEGER;
-     ALTER TABLE versions ADD COLUMN checked_at INTEGER;
-     ALTER TABLE versions ADD COLUMN valid INTEGER;",
-    // 3: keys a provider may hold that no version accounts for.
-    "CREATE TABLE suspects (
-         id INTEGER PRIMARY KEY,
-         credential TEXT NOT NULL,
-         rotation TEXT,
-         key_id TEXT,
-         reason TEXT NOT NULL,
-         found_at INTEGER NOT NULL,
-         resolved_at INTEGER,
-         resolution TEXT
-     );
-     CREATE INDEX open_suspects ON suspects (credential) WHERE resolved_at IS NULL;",
-    // 4: events the daemon sends once (reminders), so a restart does not repeat them.
-    "CREATE TABLE notices (
-         credential TEXT NOT NULL,
-         event TEXT NOT NULL,
-         subject TEXT NOT NULL,
-         at INTEGER NOT NULL,
-         PRIMARY KEY (credential, event, subject)
-     );",
-    // 5: API tokens, known by the start of the token and its SHA-256 only.
-    "CREATE TABLE tokens (
-         name TEXT PRIMARY KEY,
-         lookup TEXT NOT NULL UNIQUE,
-         digest TEXT NOT NULL,
-         role TEXT NOT NULL,
-         scope TEXT NOT NULL,
-         created_by TEXT NOT NULL,
-         created_at INTEGER NOT NULL,
-         expires_at INTEGER,
-         last_used_at INTEGER,
-         revoked_at INTEGER
-     );",
-];
-/// The same tables on PostgreSQL, at [`VERSION`] (integers are `BIGINT`,
-/// bytes `BYTEA`; `rotations.rowid` keeps their order of insertion as
-/// SQLite's rowid does), and the leases that let several daemons share
-/// them (see `lease.rs`). Keep it in step with the SQLite schema and its
-/// migrations.
-const POSTGRES: &str = "
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE versions (
-        credential TEXT NOT NULL,
-        version BIGINT NOT NULL,
-        label TEXT CHECK (label IN ('current', 'pending', 'previous')),
-        key_id TEXT NOT NULL,
-        secret BYTEA NOT NULL,
-        attributes TEXT NOT NULL,
-        expires_at BIGINT,
-        created_at BIGINT NOT NULL,
-        rotation TEXT,
-        revoked_at BIGINT,
-        last_used_at BIGINT,
-        checked_at BIGINT,
-        valid BIGINT,
-        PRIMARY KEY (credential, version)
-    );
-    CREATE UNIQUE INDEX one_per_label ON versions (credential, label) WHERE label IS NOT NULL;
-    CREATE INDEX versions_by_label ON versions (label) WHERE label IS NOT NULL;
-    CREATE TABLE rotations (
-        rowid BIGSERIAL UNIQUE,
-        id TEXT PRIMARY KEY,
-        credential TEXT NOT NULL,
-        started_at BIGINT NOT NULL,
-        finished_at BIGINT,
-        state TEXT NOT NULL CHECK (state IN ('running', 'grace', 'succeeded', 'rolled-back', 'failed')),
-        emergency BIGINT NOT NULL,
-        from_version BIGINT,
-        to_version BIGINT,
-        revoke_after BIGINT,
-        error TEXT
-    );
-    CREATE INDEX rotations_by_credential ON rotations (credential, started_at);
-    CREATE INDEX open_rotations ON rotations (credential) WHERE state IN ('running', 'grace');
-    CREATE TABLE journal (
-        rotation TEXT NOT NULL REFERENCES rotations (id),
-        seq BIGINT NOT NULL,
-        step TEXT NOT NULL,
-        state TEXT NOT NULL CHECK (state IN ('begun', 'done')),
-        at BIGINT NOT NULL,
-        PRIMARY KEY (rotation, seq)
-    );
-    CREATE TABLE audit (
-        seq BIGINT PRIMARY KEY,
-        at BIGINT NOT NULL,
-        event TEXT NOT NULL,
-        credential TEXT,
-        rotation TEXT,
-        detail TEXT NOT NULL,
-        mac TEXT NOT NULL
-    );
-    CREATE INDEX audit_by_credential ON audit (credential, seq);
-    CREATE TABLE suspects (
-        id BIGSERIAL PRIMARY KEY,
-        credential TEXT NOT NULL,
-        rotation TEXT,
-        key_id TEXT,
-        reason TEXT NOT NULL,
-        found_at BIGINT NOT NULL,
-        resolved_at BIGINT,
-        resolution TEXT
-    );
-    CREATE INDEX open_suspects ON suspects (credential) WHERE resolved_at IS NULL;
-    CREATE TABLE notices (
-        credential TEXT NOT NULL,
-        event TEXT NOT NULL,
-        subject TEXT NOT NULL,
-        at BIGINT NOT NULL,
-        PRIMARY KEY (credential, event, subject)
-    );
-    CREATE TABLE tokens (
-        name TEXT PRIMARY KEY,
-        lookup TEXT NOT NULL UNIQUE,
-        digest TEXT NOT NULL,
-        role TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        created_by TEXT NOT NULL,
-        created_at BIGINT NOT NULL,
-        expires_at BIGINT,
-        last_used_at BIGINT,
-        revoked_at BIGINT
-    );
-    CREATE TABLE leases (
-        credential TEXT PRIMARY KEY,
-        owner TEXT,
-        fence BIGINT NOT NULL,
-        expires_at TIMESTAMPTZ
-    );";
 const KEY_CHECK: &[u8] = b"rekey master key check";
 const KEY_CHECK_ID: &str = "meta/key-check";
 
 /// Creates the tables of a new store, inside the caller's write.
 pub fn create(db: &Db, salt: &[u8]) -> Result<(), StoreError> {
-    if let Db::Postgres { .. } = db {
-        db.batch(POSTGRES)?;
-        db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", args![VERSION.to_string()])?;
-    } else {
-        create_sqlite(db)?;
-    }
+    tables::run_after(db, 0)?;
+    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", args![VERSION.to_string()])?;
     db.execute("INSERT INTO meta (key, value) VALUES ('argon2_salt', ?1)", args![BASE64.encode(salt)])?;
     Ok(())
 }
@@ -169,59 +31,6 @@ pub fn exists(db: &Db) -> Result<bool, StoreError> {
             &[],
         )?
         .is_some())
-}
-
-/// The SQLite tables as version 1 made them, brought up to [`VERSION`].
-fn create_sqlite(db: &Db) -> Result<(), StoreError> {
-    db.batch(
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-         CREATE TABLE versions (
-             credential TEXT NOT NULL,
-             version INTEGER NOT NULL,
-             label TEXT CHECK (label IN ('current', 'pending', 'previous')),
-             key_id TEXT NOT NULL,
-             secret BLOB NOT NULL,
-             attributes TEXT NOT NULL,
-             expires_at INTEGER,
-             created_at INTEGER NOT NULL,
-             rotation TEXT,
-             revoked_at INTEGER,
-             PRIMARY KEY (credential, version)
-         );
-         CREATE UNIQUE INDEX one_per_label ON versions (credential, label) WHERE label IS NOT NULL;
-         CREATE TABLE rotations (
-             id TEXT PRIMARY KEY,
-             credential TEXT NOT NULL,
-             started_at INTEGER NOT NULL,
-             finished_at INTEGER,
-             state TEXT NOT NULL CHECK (state IN ('running', 'grace', 'succeeded', 'rolled-back', 'failed')),
-             emergency INTEGER NOT NULL,
-             from_version INTEGER,
-             to_version INTEGER,
-             revoke_after INTEGER,
-             error TEXT
-         );
-         CREATE INDEX rotations_by_credential ON rotations (credential, started_at);
-         CREATE TABLE journal (
-             rotation TEXT NOT NULL REFERENCES rotations (id),
-             seq INTEGER NOT NULL,
-             step TEXT NOT NULL,
-             state TEXT NOT NULL CHECK (state IN ('begun', 'done')),
-             at INTEGER NOT NULL,
-             PRIMARY KEY (rotation, seq)
-         );
-         CREATE TABLE audit (
-             seq INTEGER PRIMARY KEY,
-             at INTEGER NOT NULL,
-             event TEXT NOT NULL,
-             credential TEXT,
-             rotation TEXT,
-             detail TEXT NOT NULL,
-             mac TEXT NOT NULL
-         );",
-    )?;
-    db.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", args!["1"])?;
-    migrate(db, 1)
 }
 
 /// A value of the store's `meta` table, if set.
@@ -278,9 +87,7 @@ fn migrate(db: &Db, from: i64) -> Result<(), StoreError> {
     if from >= VERSION {
         return Ok(());
     }
-    for step in &MIGRATIONS[(from - 1) as usize..] {
-        db.batch(step)?;
-    }
+    tables::run_after(db, from)?;
     db.execute("UPDATE meta SET value = ?1 WHERE key = 'schema_version'", args![VERSION.to_string()])?;
     Ok(())
 }
