@@ -5,24 +5,19 @@
 //! `rekey:provider` WIT contract (`wit/` in the repository); [`runtime`] loads
 //! it and runs each call in a fresh sandbox that denies everything the plugin
 //! did not declare and the operator did not grant.
+//!
+//! One crate per layer, each depending only on those below it:
+//! `rekey-runtime` (the sandbox) and `rekey-store` (the state), then
+//! `rekey-core` (configuration, trust, access, deploy, the rotation engine,
+//! status), then `rekey-server` (the API and dashboard), and this crate,
+//! the command line and the daemon. Their modules are re-exported here
+//! under the names the rest of rekey reads them by.
 
-/// This build's version.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub use rekey_core::{VERSION, access, backoff, clock, config, deploy, human, rotation, runtime, status, store, trust};
+pub use rekey_server as server;
 
-pub mod access;
-mod backoff;
 pub mod cli;
-pub mod clock;
-pub mod config;
 pub mod daemon;
-pub mod deploy;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod human;
 pub mod process;
-pub mod rotation;
-pub mod runtime;
-pub mod server;
-pub mod status;
-pub mod store;
-pub mod trust;

@@ -15,7 +15,7 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
     let plugins = crates_in(&root.join("plugins"));
     let guests = crates_in(&root.join("tests/guests")).into_iter().filter(|name| name != "support").collect::<Vec<_>>();
-    for watched in ["wit", "sdk", "plugins", "tests/guests"] {
+    for watched in ["wit", "crates/runtime/wit", "sdk", "plugins", "tests/guests"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
 

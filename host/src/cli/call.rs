@@ -207,7 +207,7 @@ impl Report {
                     ),
                 );
             }
-            field("attributes", pairs(&credential.attributes));
+            field("attributes", pairs(credential.attributes.iter().map(|p| (p.key.as_str(), p.value.as_str()))));
             if let Some(expires) = credential.expires_at {
                 field("expires at", format!("{expires} (unix seconds)"));
             }

@@ -3,7 +3,7 @@
 use super::context::{Context, age, time};
 use super::exit::UsageError;
 use super::show::{field, pairs};
-use crate::runtime::Credential;
+use crate::store::versions::Key;
 use crate::store::versions::Label;
 use std::io::Read;
 
@@ -106,7 +106,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
                     v.key_id,
                     time(v.created_at),
                     age(crate::store::now() - v.created_at),
-                    pairs(&v.attributes)
+                    pairs(v.attributes.iter().map(|a| (a.key.as_str(), a.value.as_str())))
                 );
             }
         }
@@ -122,7 +122,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
                 )
                 .into());
             }
-            let version = store.import(&name, &Credential { key_id, secret, attributes: vec![], expires_at: None })?;
+            let version = store.import(&name, &Key { key_id, secret, attributes: vec![], expires_at: None })?;
             println!("imported `{name}` as version {version} (current)");
         }
     }

@@ -1,7 +1,7 @@
 //! Human-readable output shared by the commands: aligned fields and the
 //! request transcript.
 
-use crate::runtime::{Exchange, Pair};
+use crate::runtime::Exchange;
 
 /// Prints `name` padded to a column, then `value`; a name as wide as the
 /// column still gets a space.
@@ -10,11 +10,9 @@ pub fn field(name: &str, value: impl std::fmt::Display) {
 }
 
 /// `key=value` pairs on one line, or `(none)`.
-pub fn pairs(pairs: &[Pair]) -> String {
-    if pairs.is_empty() {
-        return "(none)".into();
-    }
-    pairs.iter().map(|p| format!("{}={}", p.key, p.value)).collect::<Vec<_>>().join(" ")
+pub fn pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let shown: Vec<String> = pairs.into_iter().map(|(key, value)| format!("{key}={value}")).collect();
+    if shown.is_empty() { "(none)".into() } else { shown.join(" ") }
 }
 
 /// A list on one line, or `(none)`.

@@ -10,8 +10,7 @@
 
 use super::health::Health;
 use super::metrics::Metrics;
-use crate::access::Caller;
-use crate::server::api::ApiError;
+use crate::server::api::{ApiError, Bearer};
 use crate::server::dashboard::Dashboard;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
@@ -60,8 +59,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
 
 async fn metrics(State(shared): State<Arc<Shared>>, mut parts: Parts) -> Response {
     if !shared.loopback {
-        let caller = match Caller::from_request_parts(&mut parts, &shared.api).await {
-            Ok(caller) => caller,
+        let caller = match Bearer::from_request_parts(&mut parts, &shared.api).await {
+            Ok(Bearer(caller)) => caller,
             Err(refused) => return refused.into_response(),
         };
         if !caller.sees_everything() {

@@ -1,7 +1,7 @@
 //! A plugin built for contract 0.2, before `list-keys` and `lists-keys` existed,
 //! from the 0.2 WIT the host keeps: it must still load and answer every
 //! call, its log lines included.
-wit_bindgen::generate!({ path: "../../../host/wit/v0.2", world: "plugin", generate_all });
+wit_bindgen::generate!({ path: "../../../crates/runtime/wit/v0.2", world: "plugin", generate_all });
 
 use exports::rekey::provider::provider::Guest;
 use rekey::provider::log::{Level, log};
