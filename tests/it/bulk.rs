@@ -104,15 +104,7 @@ fn on_a_terminal_a_progress_bar_stands_for_the_lines_and_problems_print_above_it
     // `script` gives the command a terminal; what it drew comes back on stdout.
     let rekey = project.command(&[]);
     let line = format!("{} rotate --all-due --jobs 3", rekey.get_program().to_string_lossy());
-    let mut script = std::process::Command::new("script");
-    script.args(["-qec", &line, "/dev/null"]).current_dir(rekey.get_current_dir().unwrap());
-    for (name, value) in rekey.get_envs() {
-        match value {
-            Some(value) => script.env(name, value),
-            None => script.env_remove(name),
-        };
-    }
-    let out = support::run(&mut script, "");
+    let out = support::run(support::wrapping(&rekey, "script").args(["-qec", &line, "/dev/null"]), "");
     let screen = text(&out).0;
     assert!(screen.contains("/6 credentials"), "a bar counts the credentials: {screen}");
     assert!(!screen.contains("c00: rotated"), "no line per rotated credential: {screen}");

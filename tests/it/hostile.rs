@@ -100,14 +100,8 @@ fn peak_rss(guest: &str) -> (u64, String) {
     // child's peak the pages it shared with its parent until exec, and this
     // test process, running every other test, is not small.
     let rekey = support::rekey(&cache);
-    let mut time = std::process::Command::new("/usr/bin/time");
+    let mut time = support::wrapping(&rekey, "/usr/bin/time");
     time.args(["-f", "%M", "-o"]).arg(&report).arg(rekey.get_program()).args(["plugin", "call", guest, "generate"]);
-    for (name, value) in rekey.get_envs() {
-        match value {
-            Some(value) => time.env(name, value),
-            None => time.env_remove(name),
-        };
-    }
     let out = support::run(&mut time, "");
     // The last line: before it, time says when the command failed (as these do).
     let kib: u64 = std::fs::read_to_string(&report).unwrap().lines().last().unwrap().parse().unwrap();

@@ -63,13 +63,6 @@ pub fn print_list(tokens: &[TokenRecord], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Who runs this command, for a token's `created_by`: the login name, or
-/// the user id where no name is set (a container, a cron job).
-fn creator() -> String {
-    let named = ["USER", "LOGNAME"].into_iter().find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()));
-    format!("cli:{}", named.unwrap_or_else(|| format!("uid {}", rustix::process::getuid().as_raw())))
-}
-
 /// Runs a token command.
 pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
     let store = context.store()?;
@@ -87,7 +80,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
                 name: name.clone(),
                 role: role.name().into(),
                 scope: scope.globs().to_vec(),
-                created_by: creator(),
+                created_by: format!("cli:{}", crate::access::local_user()),
                 created_at,
                 expires_at: expires.map(|d| created_at + d.as_secs() as i64),
                 last_used_at: None,

@@ -65,6 +65,23 @@ pub fn text(output: &Output) -> (String, String) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
+/// `program`, given `rekey`'s environment and folder, to run `rekey`
+/// under it (`script` for a terminal, GNU time for a peak): the caller adds
+/// the arguments, `rekey`'s program among them.
+pub fn wrapping(rekey: &Command, program: &str) -> Command {
+    let mut wrapper = Command::new(program);
+    if let Some(dir) = rekey.get_current_dir() {
+        wrapper.current_dir(dir);
+    }
+    for (name, value) in rekey.get_envs() {
+        match value {
+            Some(value) => wrapper.env(name, value),
+            None => wrapper.env_remove(name),
+        };
+    }
+    wrapper
+}
+
 /// The stdout of a command that must succeed; its output when it did not.
 pub fn ok(output: Output) -> String {
     let (stdout, stderr) = text(&output);

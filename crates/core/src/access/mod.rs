@@ -12,7 +12,9 @@
 //! empty one covers every credential. An admin's covers every credential
 //! whatever it says.
 
+mod local_user;
 mod role;
 pub mod token;
 
+pub use local_user::local_user;
 pub use role::{Action, Caller, Role, Scope, ScopeError};

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::deploy::{self, Context, check};
 use crate::runtime::{CallOptions, Credential};
 use crate::store::rotations::{Phase, Rotation, State};
+use crate::store::versions::Version;
 use crate::store::{StoreError, now};
 
 impl Rotator<'_> {
@@ -72,7 +73,7 @@ impl Rotator<'_> {
     /// another's valid, unless this is an emergency. A first rotation has
     /// no old key, so nothing waits.
     fn old_key_waits(&self, rotation: &Rotation) -> Result<Option<Ended>, RotationError> {
-        if self.old_key(rotation).map_err(|e| self.setup(&e))?.is_none() {
+        if self.old_version(rotation).map_err(|e| self.setup(&e))?.is_none() {
             return Ok(None);
         }
         let grace = rotation.revoke_after.filter(|&until| until > now());
@@ -238,12 +239,17 @@ impl Rotator<'_> {
 
     /// The key this rotation replaces, unless there is none or it is revoked.
     pub(super) fn old_key(&self, rotation: &Rotation) -> Result<Option<(i64, Credential)>, String> {
+        let Some(version) = self.old_version(rotation)? else { return Ok(None) };
+        let key = self.store.credential(&version).map_err(|e| e.to_string())?;
+        Ok(Some((version.version, keys::for_provider(key))))
+    }
+
+    /// The version this rotation replaces, unless there is none or it is
+    /// revoked: its secret is not opened.
+    fn old_version(&self, rotation: &Rotation) -> Result<Option<Version>, String> {
         let Some(from) = rotation.from_version else { return Ok(None) };
         let version = self.store.version(self.name(), from).map_err(|e| e.to_string())?;
-        if version.revoked_at.is_some() {
-            return Ok(None);
-        }
-        self.store.credential(&version).map(|c| Some((from, keys::for_provider(c)))).map_err(|e| e.to_string())
+        Ok(version.revoked_at.is_none().then_some(version))
     }
 }
 

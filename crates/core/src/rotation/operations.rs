@@ -96,7 +96,7 @@ impl Rotator<'_> {
                 "key.revoke_confirmed",
                 Some(self.name()),
                 Some(&open.id),
-                serde_json::json!({ "version": version, "key_id": old.key_id, "by": operator() }),
+                serde_json::json!({ "version": version, "key_id": old.key_id, "by": crate::access::local_user() }),
             )?;
             self.store.end_grace(&open)
         })?;
@@ -162,9 +162,4 @@ impl Rotator<'_> {
         self.store.record_check(&current, verification.valid, verification.last_used.map(|t| t as i64))?;
         self.settled(Ok(verification)).await
     }
-}
-
-/// Who is confirming, for the audit log: the login name, if known.
-fn operator() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into())
 }
