@@ -105,6 +105,7 @@ pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",
         world: "plugin",
+        features: ["tls"],
         with: {
             "wasi:http/types@0.2.12": wasip2::http::types,
             "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
@@ -121,6 +122,7 @@ pub mod bindings {
             "wasi:sockets/instance-network@0.2.12": wasip2::sockets::instance_network,
             "wasi:sockets/tcp@0.2.12": wasip2::sockets::tcp,
             "wasi:sockets/tcp-create-socket@0.2.12": wasip2::sockets::tcp_create_socket,
+            "wasi:tls/types@0.2.0-draft": generate,
         },
         pub_export_macro: true,
         default_bindings_module: "rekey_sdk::bindings",

@@ -676,3 +676,49 @@ async fn placeholder_thief() {
     assert!(matches!(&error, PluginError::Denied { denial: Denial::NotGranted { .. }, .. }), "{error:?}");
     assert!(!error.to_string().contains(token), "{error}");
 }
+
+/// `tls-impostor`: TLS the host did not verify, or clear text after TLS.
+mod tls_impostor {
+    use super::*;
+
+    /// Options for `tls-impostor` in `mode`, its one connection granted.
+    fn impersonating(target: std::net::SocketAddr, mode: &str, name: &str) -> CallOptions {
+        CallOptions {
+            config: config(&[("target", target.to_string()), ("mode", mode.into()), ("name", name.into())]),
+            grants: granting(&[&target.to_string()]),
+            ..CallOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_as_a_name_the_operator_did_not_grant_is_refused() {
+        let server = Listener::start();
+        let (runtime, _cache) = support::runtime(Limits::default());
+        let error = attack(&runtime, guests::TLS_IMPOSTOR, impersonating(server.addr, "name", "bank.example")).await;
+        let expected = Denial::TlsName { name: "bank.example".into(), address: server.addr, port: server.addr.port() };
+        assert!(matches!(&error, PluginError::Denied { denial, .. } if *denial == expected), "{error:?}");
+        assert!(error.to_string().contains(&format!("TLS to {} as `bank.example` is refused", server.addr)), "{error}");
+        // No handshake began: the server saw the connection and not one byte.
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(server.received.lock().unwrap().concat(), b"");
+    }
+
+    #[tokio::test]
+    async fn tls_over_streams_of_two_connections_is_refused() {
+        let server = Listener::start();
+        let (runtime, _cache) = support::runtime(Limits::default());
+        let error = attack(&runtime, guests::TLS_IMPOSTOR, impersonating(server.addr, "mixed", "")).await;
+        assert!(matches!(&error, PluginError::Denied { denial: Denial::TlsStreams, .. }), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_handed_to_tls_carries_nothing_in_clear_afterwards() {
+        let server = Listener::start();
+        let (runtime, _cache) = support::runtime(Limits::default());
+        let error = attack(&runtime, guests::TLS_IMPOSTOR, impersonating(server.addr, "clear-after", "")).await;
+        assert!(matches!(&error, PluginError::Trap { .. }), "{error:?}");
+        std::thread::sleep(Duration::from_millis(100));
+        let received = server.received.lock().unwrap().concat();
+        assert!(!String::from_utf8_lossy(&received).contains("secret-in-clear"), "{received:?}");
+    }
+}

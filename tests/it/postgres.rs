@@ -7,6 +7,7 @@ use crate::support;
 use rekey_test_artifacts::plugins;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use support::pki::Ca;
 use support::postgres::{Postgres, wait_until};
 use support::{Project, env_value, text};
 
@@ -16,7 +17,16 @@ const BLUE_PASSWORD: &str = "bluePasswordFirst0123456789";
 /// A server with the roles the tests rotate: an admin that may change
 /// them, and `app_blue`/`app_green` members of `app`.
 fn server() -> Postgres {
-    let server = Postgres::start();
+    with_roles(Postgres::start())
+}
+
+/// The same roles on a server that takes TCP clients over TLS only, its
+/// certificate (for 127.0.0.1, `localhost` and `db.test`) issued by `ca`.
+fn tls_server(ca: &Ca) -> Postgres {
+    with_roles(Postgres::start_tls(ca))
+}
+
+fn with_roles(server: Postgres) -> Postgres {
     server.sql(&format!(
         "CREATE ROLE rekey_admin LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}';
          CREATE ROLE app NOLOGIN;
@@ -299,4 +309,90 @@ fn the_plugin_passes_the_conformance_kit_against_a_real_server() {
     let report = support::passes_the_conformance_kit(plugins::POSTGRES_ROLE, &args, "admin-password", ADMIN_PASSWORD);
     assert!(report.contains("PASS  the same rotation id makes no second key"), "{report}");
     assert!(pg.login("app_blue", BLUE_PASSWORD), "the application's own role is untouched");
+}
+
+/// rekey.toml for `app-db` with `config` over TLS: the CA in `ca.pem`,
+/// and `grants` besides the server's address.
+fn over_tls(pg: &Postgres, config: &str, grants: &[&str]) -> String {
+    let grants: String = grants.iter().map(|g| format!("\"{g}\", ")).collect();
+    credential(pg, config, pg.port).replace("grants = [", &format!("tls_ca = \"ca.pem\"\ngrants = [{grants}"))
+}
+
+#[test]
+fn over_tls_a_role_rotates_with_the_server_verified_against_the_operators_ca() {
+    let ca = Ca::new("operators-ca");
+    let pg = tls_server(&ca);
+    let project = Project::new(
+        &over_tls(&pg, r#"role = "app_blue", sslmode = "verify-full""#, &[]),
+        &[("TEST_PG_ADMIN", ADMIN_PASSWORD)],
+    );
+    std::fs::write(project.dir.path().join("ca.pem"), ca.pem()).unwrap();
+    import_blue(&project, &pg);
+
+    let out = project.run(&["rotate", "app-db"], "");
+    assert!(out.status.success(), "{:?}", text(&out));
+    // Quoted in the env file, for its `?`.
+    let uri = project.env_value("app.env", "DATABASE_URL");
+    assert!(uri.ends_with("/postgres?sslmode=verify-full\""), "applications are told to verify too: {uri}");
+    let (role, password) = parts(uri.trim_matches('"'));
+    assert!(pg.login(&role, &password));
+    assert!(!pg.login("app_blue", BLUE_PASSWORD), "the old password is refused");
+    // The server takes TCP clients over TLS only; the audit log says which name was verified.
+    let log = text(&project.run(&["audit", "log", "--plugin", "postgres-role"], "")).0;
+    let verified = format!("tcp 127.0.0.1:{}  TLS, verified as `127.0.0.1`", pg.port);
+    assert!(log.contains(&verified), "{log}");
+    assert!(!log.contains("in clear"), "{log}");
+}
+
+#[test]
+fn over_tls_a_wrong_ca_a_wrong_name_and_an_ungranted_name_each_fail_clearly_and_change_nothing() {
+    let ca = Ca::new("operators-ca");
+    let pg = tls_server(&ca);
+    let single = r#"role = "app_blue", sslmode = "verify-full""#;
+    let project = Project::new(&over_tls(&pg, single, &[]), &[("TEST_PG_ADMIN", ADMIN_PASSWORD)]);
+    import_blue(&project, &pg);
+    let rotate_with = |toml: String, ca_pem: String| {
+        std::fs::write(project.dir.path().join("rekey.toml"), toml).unwrap();
+        std::fs::write(project.dir.path().join("ca.pem"), ca_pem).unwrap();
+        project.run(&["rotate", "app-db"], "")
+    };
+    let fails_with = |out: std::process::Output, expected: &str| {
+        assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+        let (stdout, stderr) = text(&out);
+        assert!(stdout.contains(expected), "expected {expected:?} in {stdout}{stderr}");
+        assert!(pg.login("app_blue", BLUE_PASSWORD), "nothing changed");
+    };
+
+    let another_ca = Ca::new("someone-elses-ca");
+    fails_with(rotate_with(over_tls(&pg, single, &[]), another_ca.pem()), "not issued by a trusted CA");
+    let other_name = r#"role = "app_blue", sslmode = "verify-full", tls-server-name = "other.test""#;
+    let grant = format!("other.test:{}", pg.port);
+    fails_with(rotate_with(over_tls(&pg, other_name, &[&grant]), ca.pem()), "not valid for that name");
+    let db_test = r#"role = "app_blue", sslmode = "require", tls-server-name = "db.test""#;
+    fails_with(
+        rotate_with(over_tls(&pg, db_test, &[]), ca.pem()),
+        &format!("TLS to 127.0.0.1:{} as `db.test` is refused", pg.port),
+    );
+
+    // Granted, the name the certificate carries is verified.
+    let grant = format!("db.test:{}", pg.port);
+    let out = rotate_with(over_tls(&pg, db_test, &[&grant]), ca.pem());
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(!pg.login("app_blue", BLUE_PASSWORD));
+    assert!(
+        text(&project.run(&["audit", "log", "--plugin", "postgres-role"], "")).0.contains("TLS, verified as `db.test`")
+    );
+}
+
+#[test]
+fn a_server_without_tls_is_sent_no_password_when_tls_is_asked_for() {
+    let pg = server();
+    let project = project(&pg, r#"role = "app_blue", sslmode = "verify-full""#, pg.port);
+    import_blue(&project, &pg);
+    let out = project.run(&["rotate", "app-db"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("the server does not accept TLS connections"), "{stdout}");
+    assert!(pg.login("app_blue", BLUE_PASSWORD));
+    assert!(!pg.log().contains("ALTER ROLE"), "no statement ran: {}", pg.log());
 }

@@ -17,12 +17,17 @@ use support::{Project, env_value, text};
 /// rekey.toml for the credential `app-redis` on `port`, granted `grant`,
 /// deployed to `dev.env` then `prod.env`; the first password imported.
 fn project(port: u16, grant: &str) -> Project {
+    project_with(&format!("port = {port}"), grant)
+}
+
+/// The same with the config fields `config` (the port among them).
+fn project_with(config: &str, grant: &str) -> Project {
     let toml = format!(
         r#"
 [[credential]]
 name = "app-redis"
 plugin = "{plugin}"
-config = {{ host = "127.0.0.1", port = {port}, user = "app" }}
+config = {{ host = "127.0.0.1", user = "app", {config} }}
 admin_secrets = {{ admin-password = "env:TEST_REDIS_ADMIN" }}
 grants = ["{grant}"]
 policy = {{ grace_period = "0s" }}
@@ -37,6 +42,11 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "REDIS_PASSWORD" 
 "#,
         plugin = plugins::REDIS_ACL,
     );
+    let toml = if config.contains("tls = true") {
+        toml.replace("grants = [", "tls_ca = \"ca.pem\"\ngrants = [")
+    } else {
+        toml
+    };
     let project = Project::new(&toml, &[("TEST_REDIS_ADMIN", ADMIN_PASSWORD)]);
     for file in ["dev.env", "prod.env"] {
         std::fs::write(project.dir.path().join(file), format!("REDIS_PASSWORD={FIRST_PASSWORD}\n")).unwrap();
@@ -218,4 +228,40 @@ fn the_plugin_passes_the_conformance_kit_against_a_real_server() {
     );
     assert_eq!(redis.app_passwords(), 1, "the kit revoked the passwords it made, and only those");
     assert!(redis.auth("app", FIRST_PASSWORD).is_ok());
+}
+
+#[test]
+fn over_tls_a_password_rotates_with_the_server_verified_against_the_operators_ca() {
+    let ca = support::pki::Ca::new("operators-ca");
+    let redis = Redis::start_tls(&ca);
+    let tls_port = redis.tls_port.unwrap();
+    let project = project_with(&format!("port = {tls_port}, tls = true"), &format!("127.0.0.1:{tls_port}"));
+    std::fs::write(project.dir.path().join("ca.pem"), ca.pem()).unwrap();
+    let out = project.run(&["rotate", "app-redis"], "");
+    assert!(out.status.success(), "{:?}", text(&out));
+    let password = project.env_value("prod.env", "REDIS_PASSWORD");
+    assert_eq!(redis.auth("app", &password), Ok(()));
+    assert!(redis.auth("app", FIRST_PASSWORD).is_err(), "the old password is refused");
+    let log = text(&project.run(&["audit", "log", "--plugin", "redis-acl"], "")).0;
+    assert!(log.contains(&format!("tcp 127.0.0.1:{tls_port}  TLS, verified as `127.0.0.1`")), "{log}");
+
+    // A CA the operator did not name is not trusted: nothing changes.
+    std::fs::write(project.dir.path().join("ca.pem"), support::pki::Ca::new("someone-elses-ca").pem()).unwrap();
+    let out = project.run(&["rotate", "app-redis"], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).0.contains("not issued by a trusted CA"), "{:?}", text(&out));
+    assert_eq!(redis.auth("app", &password), Ok(()));
+}
+
+#[test]
+fn a_server_without_tls_is_sent_no_password_when_tls_is_asked_for() {
+    let redis = Redis::start();
+    let project = project_with(&format!("port = {}, tls = true", redis.port), &format!("127.0.0.1:{}", redis.port));
+    std::fs::write(project.dir.path().join("ca.pem"), support::pki::Ca::new("operators-ca").pem()).unwrap();
+    let out = project.run(&["rotate", "app-redis"], "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out).0;
+    assert!(stdout.contains("no verified TLS connection to Redis"), "{stdout}");
+    assert_eq!(redis.auth("app", FIRST_PASSWORD), Ok(()));
+    assert_eq!(redis.app_passwords(), 1);
 }

@@ -80,11 +80,12 @@ fn a_store_moved_to_postgresql_and_back_reads_the_same_and_its_audit_chain_verif
 
 #[test]
 fn a_store_over_tls_verifies_the_server_against_store_ca() {
-    let (server, certificate) = support::postgres::Postgres::start_tls();
+    let ca = support::pki::Ca::new("db-ca");
+    let server = support::postgres::Postgres::start_tls(&ca);
     server.sql("CREATE ROLE rekey LOGIN PASSWORD 'tls-store-pw-3c1d';");
     server.sql("CREATE DATABASE tls OWNER rekey;");
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("db-ca.pem"), certificate).unwrap();
+    std::fs::write(dir.path().join("db-ca.pem"), ca.pem()).unwrap();
     std::fs::write(dir.path().join("db-password"), "tls-store-pw-3c1d\n").unwrap();
     let store = format!(
         "store = \"postgres://rekey@localhost:{}/tls?sslmode=require\"\nstore_password = \"file:db-password\"\n",

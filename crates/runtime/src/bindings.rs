@@ -11,6 +11,7 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize],
     with: {
         "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+        "wasi:tls": wasmtime_wasi_tls::p2::bindings,
         "wasi": wasmtime_wasi::p2::bindings,
     },
 });

@@ -8,10 +8,9 @@
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_rustls::rustls::{ClientConfig, RootCertStore, pki_types::ServerName};
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, WasiBody};
 
@@ -20,10 +19,12 @@ use wasmtime_wasi_http::{Error, WasiBody};
 pub type Driver = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 /// Connects to the first address that answers, speaks TLS when `tls_name` is
-/// given, and sends `request` (whose URI may be absolute).
+/// given (trusting the public roots and `ca`), and sends `request` (whose
+/// URI may be absolute).
 pub async fn send(
     addrs: &[SocketAddr],
     tls_name: Option<&str>,
+    ca: &[CertificateDer<'static>],
     mut request: Request<WasiBody>,
 ) -> Result<(Response<Incoming>, Driver), Error> {
     let tcp = connect_any(addrs).await?;
@@ -33,7 +34,8 @@ pub async fn send(
     match tls_name {
         Some(name) => {
             let name = ServerName::try_from(name.to_string()).map_err(|_| Error::TlsCertificateError)?;
-            let tls = TlsConnector::from(tls_config()).connect(name, tcp).await.map_err(Error::Tls)?;
+            let config = crate::tls::client_config(ca).map_err(|_| Error::TlsCertificateError)?;
+            let tls = TlsConnector::from(config).connect(name, tcp).await.map_err(Error::Tls)?;
             exchange(TokioIo::new(tls), request).await
         }
         None => exchange(TokioIo::new(tcp), request).await,
@@ -83,21 +85,4 @@ where
         Ok(())
     });
     Ok((response, driver))
-}
-
-/// Mozilla's root certificates, built once.
-fn tls_config() -> Arc<ClientConfig> {
-    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
-            let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-            let config = ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default TLS versions")
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Arc::new(config)
-        })
-        .clone()
 }

@@ -17,6 +17,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("deps/io.wit", include_str!("../../../wit/deps/io.wit")),
     ("deps/random.wit", include_str!("../../../wit/deps/random.wit")),
     ("deps/sockets.wit", include_str!("../../../wit/deps/sockets.wit")),
+    ("deps/tls.wit", include_str!("../../../wit/deps/tls.wit")),
 ];
 
 /// Writes the contract into `dir` (created if needed), one file each as

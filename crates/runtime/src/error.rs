@@ -286,6 +286,23 @@ pub enum Denial {
         /// The cap.
         limit: usize,
     },
+    /// TLS asked for a name that neither is the connection's address nor
+    /// was granted.
+    #[error(
+        "TLS to {address} as `{name}` is refused: a plugin may verify a server only as its address or as a name the operator granted; if that server's certificate names `{name}`, grant it with `--grant {name}:{port}` (`grants` in rekey.toml)"
+    )]
+    TlsName {
+        /// The server name the plugin asked for.
+        name: String,
+        /// The connection's address.
+        address: SocketAddr,
+        /// Its port, for the advice.
+        port: u16,
+    },
+    /// TLS asked for over streams that are not those of one TCP connection
+    /// the plugin opened (already handed to TLS, or from elsewhere).
+    #[error("TLS was asked for over streams that are not a TCP connection's own, as opened")]
+    TlsStreams,
 }
 
 impl Denial {
@@ -300,6 +317,7 @@ impl Denial {
             }
             Self::Unresolved { target, reason } => Self::Unresolved { target: clean(&target), reason: clean(&reason) },
             Self::PlaintextSecret { target } => Self::PlaintextSecret { target: clean(&target) },
+            Self::TlsName { name, address, port } => Self::TlsName { name: clean(&name), address, port },
             other => other,
         }
     }

@@ -100,6 +100,9 @@ pub struct Grants {
     /// Fixed addresses for names, like curl's `--resolve`: the name is not
     /// looked up, but the address is still checked.
     pub resolve: BTreeMap<String, IpAddr>,
+    /// Certificates of the CAs that issued the servers' certificates,
+    /// trusted besides the public roots (for TLS over TCP and HTTPS alike).
+    pub ca: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// The network policy of one call.
@@ -152,6 +155,24 @@ impl Policy {
             check_address(grant, &target, addr.ip())?;
         }
         Ok(addrs)
+    }
+
+    /// The CAs trusted besides the public roots.
+    pub(crate) fn ca(&self) -> &[rustls::pki_types::CertificateDer<'static>] {
+        &self.grants.ca
+    }
+
+    /// Whether the plugin may verify the server at `address` as `name`: its
+    /// own address, or a name the operator granted for that port. Any other
+    /// name would let a plugin claim whatever identity a server it reaches
+    /// happens to hold a certificate for.
+    pub(crate) fn tls_name(&self, name: &str, address: SocketAddr) -> Result<(), Denial> {
+        let own_address = name.parse::<IpAddr>().is_ok_and(|ip| ip == address.ip());
+        let granted = self.grants.endpoints.iter().any(|g| g.matches(&name.to_ascii_lowercase(), address.port()));
+        if own_address || granted {
+            return Ok(());
+        }
+        Err(Denial::TlsName { name: name.to_string(), address, port: address.port() })
     }
 
     /// Every TCP address the plugin may connect to: each declared `host:port`

@@ -135,7 +135,7 @@ impl WasiHttpHooks for Egress {
                 }
             }
             let tls_name = https.then_some(host.as_str()).filter(|_| !matches!(tape, Some(Tape::Replay(_))));
-            match connect::send(&addrs, tls_name, request).await {
+            match connect::send(&addrs, tls_name, policy.ca(), request).await {
                 Ok((response, driver)) => {
                     entry.responded(response.status().as_u16());
                     let metered = denials.clone();

@@ -31,6 +31,7 @@ mod structure;
 pub mod tape;
 mod tcp;
 mod ticker;
+mod tls;
 mod transcript;
 pub mod validate;
 
@@ -47,4 +48,5 @@ pub use inspect::{Interface, Surface};
 pub use limits::Limits;
 pub use plugin::{CallOptions, Outcome, Plugin};
 pub use sandbox::{Treatment, treatment};
-pub use transcript::Exchange;
+pub use tls::read_ca;
+pub use transcript::{Connection, Exchange};

@@ -19,7 +19,7 @@ use super::redact::Redactor;
 use super::sandbox::Sandbox;
 use super::tape::Tape;
 use super::ticker::EPOCH_TICK;
-use super::transcript::{Exchange, Transcript};
+use super::transcript::{Connection, Exchange, Transcript};
 use super::validate;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -73,6 +73,8 @@ pub struct Outcome<T> {
     pub result: Result<T, PluginError>,
     /// Every request the plugin made or tried.
     pub transcript: Vec<Exchange>,
+    /// Every TCP connection the plugin opened, and the TLS it asked for.
+    pub connections: Vec<Connection>,
     /// Wall-clock time of the call, instantiation included.
     pub elapsed: Duration,
 }
@@ -252,6 +254,15 @@ impl Plugin {
         }
         let result = result.map_err(|error| self.explain(error, &denials, &output, &redactor));
         output.emit(&self.info.name, &redactor);
+        let connections = transcript
+            .connections()
+            .into_iter()
+            .map(|mut connection| {
+                connection.tls = connection.tls.map(|name| redactor.clean(&name));
+                connection.error = connection.error.map(|e| redactor.clean(&e));
+                connection
+            })
+            .collect();
         let transcript = transcript
             .snapshot()
             .into_iter()
@@ -263,7 +274,7 @@ impl Plugin {
                 exchange
             })
             .collect();
-        Outcome { result, transcript, elapsed: started.elapsed() }
+        Outcome { result, transcript, connections, elapsed: started.elapsed() }
     }
 
     async fn sandboxed(
@@ -290,6 +301,9 @@ impl Plugin {
             .tcp_addresses()
             .await
             .map_err(|denial| Failure::Plugin(PluginError::Denied { plugin: plugin.clone(), denial }))?;
+        let tls_config = super::tls::client_config(policy.ca())
+            .map_err(|e| config_error(format!("a CA certificate in `tls_ca` is not usable: {e}")))?;
+        let (tls, tls_pending) = super::tls::Verifier::context(tls_config, transcript.clone());
         let limits = &self.shared.limits;
         let (admin_secrets, placeholders) = Placeholders::seal(&self.info.config, &options.admin_secrets);
         let budget = Budget::new(limits.memory_bytes);
@@ -313,6 +327,9 @@ impl Plugin {
             },
             limiter: MemoryLimiter::new(budget.clone()),
             tcp_meter: super::tcp::Meter::new(limits.max_tcp_bytes, denials.clone()),
+            tcp_streams: Default::default(),
+            tls,
+            tls_pending,
             output: output.clone(),
         };
         let mut store = Store::new(&self.shared.engine, sandbox);
@@ -414,7 +431,12 @@ enum Failure {
 
 impl<T> Outcome<T> {
     fn map<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
-        Outcome { result: self.result.map(f), transcript: self.transcript, elapsed: self.elapsed }
+        Outcome {
+            result: self.result.map(f),
+            transcript: self.transcript,
+            connections: self.connections,
+            elapsed: self.elapsed,
+        }
     }
 }
 

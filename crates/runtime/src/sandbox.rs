@@ -35,6 +35,10 @@ pub(crate) struct Sandbox {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) output: Output,
     pub(crate) tcp_meter: super::tcp::Meter,
+    /// The streams of each TCP connection, until handed to TLS.
+    pub(crate) tcp_streams: super::tls::Streams,
+    pub(crate) tls: wasmtime_wasi_tls::WasiTlsCtx,
+    pub(crate) tls_pending: super::tls::Pending,
 }
 
 impl WasiView for Sandbox {
@@ -119,6 +123,13 @@ const PROVIDED: &[(&str, Treatment, &str)] = &[
     ("wasi:sockets/ip-name-lookup", Filtered, "inert: resolves nothing (the host resolves granted names itself)"),
     ("wasi:filesystem/types", Filtered, NO_FILES),
     ("wasi:filesystem/preopens", Filtered, "inert: the list of open directories is empty"),
+    (
+        "wasi:tls/types",
+        Filtered,
+        "TLS over the plugin's own TCP connection, done by the host: the server's certificate verified against the \
+         public roots and the CAs the operator names, as the connection's address or a granted name; no option \
+         to skip verification, no plaintext on the streams handed over, the verified name in the transcript",
+    ),
     ("wasi:http/types", Granted, "requests and responses as values; sending is outgoing-handler's"),
     (
         "wasi:http/outgoing-handler",
@@ -178,6 +189,7 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     filesystem::types::add_to_linker::<_, wasmtime_wasi::filesystem::WasiFilesystem>(linker, Sandbox::filesystem)?;
     filesystem::preopens::add_to_linker::<_, wasmtime_wasi::filesystem::WasiFilesystem>(linker, Sandbox::filesystem)?;
     super::tcp::link(linker)?;
+    super::tls::link(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     Ok(())
 }

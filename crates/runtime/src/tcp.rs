@@ -1,12 +1,14 @@
-//! TCP bytes counted against the call's cap, as HTTP bodies are: the
-//! streams of every connection a plugin opens are wrapped when the
-//! connection is made (`tcp-socket.finish-connect`, shadowed in the
-//! linker), so a plugin cannot move unbounded data to or from the address
-//! it was granted within its deadline.
+//! Every TCP connection a plugin opens, seen as it is made
+//! (`tcp-socket.finish-connect`, shadowed in the linker): recorded in the
+//! transcript, its streams remembered so TLS can be asked for over them
+//! (`tls`), and wrapped so their bytes count against the call's cap, as
+//! HTTP bodies do: a plugin cannot move unbounded data to or from the
+//! address it was granted within its deadline.
 
 use super::error::Denial;
 use super::http::Denials;
 use super::sandbox::Sandbox;
+use super::tls::Opened;
 use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,11 +51,17 @@ pub(crate) fn link(linker: &mut Linker<Sandbox>) -> wasmtime::Result<()> {
     let mut tcp = linker.instance("wasi:sockets/tcp@0.2.12")?;
     tcp.func_wrap("[method]tcp-socket.finish-connect", |mut store, (this,): (Resource<TcpSocket>,)| {
         let sandbox: &mut Sandbox = store.data_mut();
+        let socket = this.rep();
         let connected = HostTcpSocket::finish_connect(&mut sandbox.sockets(), this);
         let (input, output) = match connected {
             Ok(streams) => streams,
             Err(error) => return Ok((Err(error.downcast()?),)),
         };
+        if let Ok(address) = HostTcpSocket::remote_address(&mut sandbox.sockets(), Resource::new_borrow(socket)) {
+            let address = std::net::SocketAddr::from(address);
+            let index = sandbox.egress.transcript.connected(address);
+            sandbox.tcp_streams.insert(input.rep(), Opened { output: output.rep(), address, index });
+        }
         let meter = sandbox.tcp_meter.clone();
         let table = &mut sandbox.table;
         let stream: &mut DynInputStream = table.get_mut(&input)?;

@@ -1,6 +1,8 @@
-//! The record of every HTTP request a plugin made in one call: method,
-//! scheme, host, path, status, sizes and time, never headers, bodies or
-//! query strings (which may carry secrets).
+//! The record of what a plugin did on the network in one call: every HTTP
+//! request (method, scheme, host, path, status, sizes and time, never
+//! headers, bodies or query strings, which may carry secrets) and every TCP
+//! connection (its address, and the name the host verified when the plugin
+//! asked for TLS).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -30,11 +32,24 @@ pub struct Exchange {
     pub error: Option<String>,
 }
 
+/// One TCP connection a plugin opened.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Connection {
+    /// The address connected to, `ip:port`.
+    pub address: String,
+    /// The name the host verified the server's certificate for, once the
+    /// plugin asked for TLS and the handshake succeeded; `None` in clear.
+    pub tls: Option<String>,
+    /// Why TLS was refused or its handshake failed.
+    pub error: Option<String>,
+}
+
 /// The exchanges of one call, shared by the request hook and the bodies
-/// that count bytes while the plugin streams them.
+/// that count bytes while the plugin streams them, and its TCP connections.
 #[derive(Clone, Default)]
 pub(crate) struct Transcript {
     entries: Arc<Mutex<Vec<Exchange>>>,
+    connections: Arc<Mutex<Vec<Connection>>>,
 }
 
 /// A handle on one entry, to fill in as the exchange progresses.
@@ -56,6 +71,25 @@ impl Transcript {
     /// A copy of every exchange so far.
     pub(crate) fn snapshot(&self) -> Vec<Exchange> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records a new TCP connection; its index, to record TLS on it.
+    pub(crate) fn connected(&self, address: std::net::SocketAddr) -> usize {
+        let mut connections = self.connections.lock().unwrap_or_else(|e| e.into_inner());
+        connections.push(Connection { address: address.to_string(), tls: None, error: None });
+        connections.len() - 1
+    }
+
+    /// Changes the record of connection `index`.
+    pub(crate) fn update_connection(&self, index: usize, change: impl FnOnce(&mut Connection)) {
+        if let Some(connection) = self.connections.lock().unwrap_or_else(|e| e.into_inner()).get_mut(index) {
+            change(connection);
+        }
+    }
+
+    /// A copy of every connection so far.
+    pub(crate) fn connections(&self) -> Vec<Connection> {
+        self.connections.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 

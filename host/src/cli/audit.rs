@@ -2,9 +2,9 @@
 //! API (`--server`), printed the same way.
 
 use super::context::{Context, time};
-use super::show::exchange;
+use super::show::{connection, exchange};
 use crate::rotation::PLUGIN_CALL;
-use crate::runtime::Exchange;
+use crate::runtime::{Connection, Exchange};
 use crate::store::audit::Entry;
 
 /// `rekey audit …`.
@@ -15,7 +15,7 @@ pub enum Command {
         /// Only entries about this credential.
         #[arg(long, value_name = "NAME")]
         credential: Option<String>,
-        /// Only the calls of this plugin, each with every request it made.
+        /// Only the calls of this plugin, each with every request and TCP connection it made.
         #[arg(long, value_name = "NAME")]
         plugin: Option<String>,
         /// Print JSON.
@@ -68,7 +68,8 @@ pub fn print_verified(verified: Result<usize, String>) -> anyhow::Result<()> {
     }
 }
 
-/// A plugin call: what was called, how it ended, and each request it made.
+/// A plugin call: what was called, how it ended, and each request and
+/// connection it made.
 fn print_call(e: &Entry, subject: &str) {
     let d = &e.detail;
     let result = d["error"].as_str().unwrap_or("ok");
@@ -83,5 +84,9 @@ fn print_call(e: &Entry, subject: &str) {
     let requests: Vec<Exchange> = serde_json::from_value(d["requests"].clone()).unwrap_or_default();
     for request in &requests {
         println!("         {}", exchange(request));
+    }
+    let connections: Vec<Connection> = serde_json::from_value(d["connections"].clone()).unwrap_or_default();
+    for c in &connections {
+        println!("         {}", connection(c));
     }
 }

@@ -3,8 +3,10 @@
 
 use super::exit::{InvalidKey, UsageError};
 use super::secrets::{self, CREDENTIAL_SECRET_VAR, Secrets};
-use super::show::{field, pairs, transcript};
-use crate::runtime::{CallOptions, Endpoint, Exchange, Grants, Limits, Outcome, Plugin, PluginError, Runtime};
+use super::show::{connections, field, pairs, transcript};
+use crate::runtime::{
+    CallOptions, Connection, Endpoint, Exchange, Grants, Limits, Outcome, Plugin, PluginError, Runtime,
+};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -49,6 +51,9 @@ pub struct PluginArgs {
     /// Use ADDRESS for HOST instead of looking it up, like curl's --resolve (the address is still checked).
     #[arg(long, value_name = "HOST=ADDRESS", value_parser = parse_resolve)]
     resolve: Vec<(String, IpAddr)>,
+    /// Trust the CAs in this PEM file, besides the public roots, for the TLS the plugin asks the host for.
+    #[arg(long, value_name = "FILE", value_parser = parse_ca)]
+    tls_ca: Option<Ca>,
     /// Read secret inputs from stdin as JSON: {"admin_secrets": {..}, "credential": {..}}.
     #[arg(long)]
     stdin: bool,
@@ -92,12 +97,24 @@ impl PluginArgs {
         CallOptions {
             config: self.config.iter().cloned().collect(),
             admin_secrets: admin_secrets.clone(),
-            grants: Grants { endpoints: self.grants.clone(), resolve: self.resolve.iter().cloned().collect() },
+            grants: Grants {
+                endpoints: self.grants.clone(),
+                resolve: self.resolve.iter().cloned().collect(),
+                ca: self.tls_ca.clone().map(|ca| ca.0).unwrap_or_default(),
+            },
             rotation_id,
             known_secrets: vec![],
             tape: None,
         }
     }
+}
+
+/// The certificates of `--tls-ca`.
+#[derive(Clone, Debug)]
+struct Ca(Vec<rustls::pki_types::CertificateDer<'static>>);
+
+fn parse_ca(path: &str) -> Result<Ca, String> {
+    crate::runtime::read_ca(std::path::Path::new(path)).map(Ca)
 }
 
 /// Loads the plugin, runs the call and prints what happened.
@@ -155,6 +172,7 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
 struct Report {
     json: serde_json::Value,
     transcript: Vec<Exchange>,
+    connections: Vec<Connection>,
     error: Option<PluginError>,
 }
 
@@ -165,6 +183,7 @@ impl Report {
             "call": call,
             "elapsed_ms": outcome.elapsed.as_secs_f64() * 1000.0,
             "transcript": outcome.transcript,
+            "connections": outcome.connections,
         });
         let error = match outcome.result {
             Ok(value) => {
@@ -180,7 +199,7 @@ impl Report {
                 Some(error)
             }
         };
-        Self { json, transcript: outcome.transcript, error }
+        Self { json, transcript: outcome.transcript, connections: outcome.connections, error }
     }
 
     fn print(&self, reveal: bool) {
@@ -229,6 +248,7 @@ impl Report {
             }
         }
         transcript(&self.transcript);
+        connections(&self.connections);
     }
 }
 

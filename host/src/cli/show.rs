@@ -1,7 +1,7 @@
 //! Human-readable output shared by the commands: aligned fields and the
 //! request transcript.
 
-use crate::runtime::Exchange;
+use crate::runtime::{Connection, Exchange};
 
 /// Prints `name` padded to a column, then `value`; a name as wide as the
 /// column still gets a space.
@@ -43,4 +43,25 @@ pub fn exchange(e: &Exchange) -> String {
         "{} {}://{}:{}{} -> {}  ({} B sent, {} B received, {} ms)",
         e.method, e.scheme, e.host, e.port, e.path, result, e.request_bytes, e.response_bytes, e.duration_ms
     )
+}
+
+/// One line per TCP connection, if there were any: its address, and
+/// whether it was in clear or TLS the host verified (and as which name).
+pub fn connections(connections: &[Connection]) {
+    if connections.is_empty() {
+        return;
+    }
+    field("connections", connections.len());
+    for c in connections {
+        println!("  {}", connection(c));
+    }
+}
+
+/// One TCP connection on one line.
+pub fn connection(c: &Connection) -> String {
+    match (&c.tls, &c.error) {
+        (_, Some(error)) => format!("tcp {}  {error}", c.address),
+        (Some(name), None) => format!("tcp {}  TLS, verified as `{name}`", c.address),
+        (None, None) => format!("tcp {}  in clear", c.address),
+    }
 }

@@ -39,6 +39,9 @@ pub struct PostgresRole;
 /// One call's settings.
 struct Server<'a> {
     address: String,
+    /// The name to verify the server's certificate as, when in TLS.
+    tls: Option<&'a str>,
+    sslmode: &'a str,
     host: &'a str,
     port: u64,
     database: &'a str,
@@ -51,18 +54,32 @@ impl<'a> Server<'a> {
         let host = config.required("host")?;
         let port = config.integer("port", 5432)?;
         let address = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        Ok(Self { address, host, port, database: config.get("database").unwrap_or("postgres"), config })
+        // The host always verifies the certificate and the name: `require`
+        // is accepted for libpq's spelling and means `verify-full` here.
+        let sslmode = config.get("sslmode").unwrap_or("disable");
+        let tls = match sslmode {
+            "disable" => None,
+            "require" | "verify-full" => Some(config.get("tls-server-name").unwrap_or(host)),
+            other => {
+                return Err(ProviderError::InvalidConfig(format!(
+                    "`sslmode` must be `disable`, `require` or `verify-full`, got `{other}`"
+                )));
+            }
+        };
+        Ok(Self { address, tls, sslmode, host, port, database: config.get("database").unwrap_or("postgres"), config })
     }
 
     fn admin(&self) -> Result<Session, ProviderError> {
         let user = self.config.required("admin-user")?;
-        Session::open(&self.address, user, self.config.secret("admin-password")?, self.database).map_err(|e| {
-            if e.is_auth() {
-                ProviderError::Unauthorized(format!("PostgreSQL refused the admin role `{user}`: {e}"))
-            } else {
-                network(e)
-            }
-        })
+        Session::open(&self.address, self.tls, user, self.config.secret("admin-password")?, self.database).map_err(
+            |e| {
+                if e.is_auth() {
+                    ProviderError::Unauthorized(format!("PostgreSQL refused the admin role `{user}`: {e}"))
+                } else {
+                    network(e)
+                }
+            },
+        )
     }
 
     fn alternating(&self) -> Result<bool, ProviderError> {
@@ -80,7 +97,10 @@ impl<'a> Server<'a> {
     fn secret(&self, role: &str, password: &str) -> Result<String, ProviderError> {
         match self.config.get("secret-format").unwrap_or("password") {
             "password" => Ok(password.to_string()),
-            "uri" => Ok(format!("postgresql://{role}:{password}@{}:{}/{}", self.host, self.port, self.database)),
+            "uri" => {
+                let uri = format!("postgresql://{role}:{password}@{}:{}/{}", self.host, self.port, self.database);
+                Ok(if self.tls.is_some() { format!("{uri}?sslmode={}", self.sslmode) } else { uri })
+            }
             other => {
                 Err(ProviderError::InvalidConfig(format!("`secret-format` must be `password` or `uri`, got `{other}`")))
             }
@@ -94,6 +114,7 @@ fn network(error: PgError) -> ProviderError {
             ProviderError::Rejected(format!("the sandbox refused the connection: {m}"))
         }
         PgError::Network(m) => ProviderError::Unavailable(format!("cannot talk to PostgreSQL: {m}")),
+        PgError::Tls(m) => ProviderError::InvalidConfig(format!("no verified TLS connection to PostgreSQL: {m}")),
         PgError::Server { code, message } if code.starts_with("42") => {
             ProviderError::Unauthorized(format!("the admin role may not do this: {message} (SQLSTATE {code})"))
         }
@@ -147,6 +168,8 @@ impl Provider for PostgresRole {
                 text("revoke", "How a retired alternating role is shut: `password` (random, expired) or `nologin`").default_value("password"),
                 text("secret-format", "What applications receive: `password` or `uri` (postgresql://role:password@host:port/db)").default_value("password"),
                 ConfigField::new("length", FieldType::Integer, "Characters of a new password (alphanumeric)").default_value("40"),
+                text("sslmode", "`disable`, or `verify-full` for TLS (`require` means the same: the host always verifies the certificate and the name)").default_value("disable"),
+                text("tls-server-name", "The name the server's certificate carries, when it is not `host` (grant it to the credential)"),
             ],
             capabilities: Capabilities {
                 concurrent_keys: true,
@@ -193,7 +216,7 @@ impl Provider for PostgresRole {
     fn verify(ctx: CallContext, credential: Credential) -> Result<Verification, ProviderError> {
         let server = Server::from(&ctx)?;
         let role = role_of(&credential);
-        Ok(match Session::open(&server.address, role, password_of(&credential.secret), server.database) {
+        Ok(match Session::open(&server.address, server.tls, role, password_of(&credential.secret), server.database) {
             Ok(_) => Verification { valid: true, detail: Some(format!("logged in as `{role}`")), last_used: None },
             Err(e) if e.is_auth() => Verification {
                 valid: false,

@@ -26,6 +26,8 @@ pub enum PgError {
         /// The server's message.
         message: String,
     },
+    /// The server would not speak TLS, or its certificate failed.
+    Tls(String),
 }
 
 impl PgError {
@@ -38,7 +40,7 @@ impl PgError {
 impl std::fmt::Display for PgError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Network(m) => f.write_str(m),
+            Self::Network(m) | Self::Tls(m) => f.write_str(m),
             Self::Server { code, message } => write!(f, "{message} (SQLSTATE {code})"),
         }
     }
@@ -55,10 +57,33 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects to `address` and logs in.
-    pub fn open(address: &str, user: &str, password: &str, database: &str) -> Result<Self, PgError> {
+    /// Asks for TLS (`SSLRequest`), and has the host verify the server as
+    /// `name`. A server that declines gets nothing else: no password, no
+    /// startup message, in clear.
+    fn start_tls(&mut self, name: &str) -> Result<(), PgError> {
+        let mut out = BytesMut::new();
+        frontend::ssl_request(&mut out);
+        self.send(&out)?;
+        let mut answer = [0u8; 1];
+        self.stream.read_exact(&mut answer).map_err(io)?;
+        match &answer {
+            b"S" => self.stream.start_tls(name).map_err(|e| PgError::Tls(e.to_string())),
+            b"N" => Err(PgError::Tls(
+                "the server does not accept TLS connections (its `ssl` is off); turn it on, or set sslmode = \"disable\" to send passwords in clear"
+                    .into(),
+            )),
+            _ => Err(PgError::Tls("the server answered the TLS request with neither yes nor no; is it PostgreSQL?".into())),
+        }
+    }
+
+    /// Connects to `address`, in TLS verified as `tls` when given (asked
+    /// for with `SSLRequest` before anything else is sent), and logs in.
+    pub fn open(address: &str, tls: Option<&str>, user: &str, password: &str, database: &str) -> Result<Self, PgError> {
         let stream = TcpStream::connect(address).map_err(|e| PgError::Network(e.to_string()))?;
         let mut session = Self { stream, buffer: BytesMut::new() };
+        if let Some(name) = tls {
+            session.start_tls(name)?;
+        }
         let mut out = BytesMut::new();
         frontend::startup_message([("user", user), ("database", database), ("client_encoding", "UTF8")], &mut out)
             .map_err(io)?;

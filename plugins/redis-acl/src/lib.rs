@@ -8,7 +8,8 @@
 //! Nothing else about the user (its rules, keys, channels) is touched.
 //!
 //! It speaks RESP over TCP from inside the sandbox, to `host:port` from its
-//! config and nowhere else.
+//! config and nowhere else; with `tls = "true"` (`rediss`), over TLS that
+//! the host runs and verifies from the first byte.
 
 mod resp;
 
@@ -26,6 +27,8 @@ pub struct RedisAcl;
 /// One call's settings.
 struct Target<'a> {
     address: String,
+    /// The name to verify the server's certificate as, in TLS.
+    tls: Option<&'a str>,
     user: &'a str,
     admin_user: &'a str,
     admin_password: &'a str,
@@ -36,8 +39,10 @@ impl<'a> Target<'a> {
         let port = config.integer("port", 6379)?;
         let host = config.required("host")?;
         let address = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let tls = config.boolean("tls", false)?.then(|| config.get("tls-server-name").unwrap_or(host));
         Ok(Self {
             address,
+            tls,
             user: config.required("user")?,
             admin_user: config.get("admin-user").unwrap_or("default"),
             admin_password: config.secret("admin-password")?,
@@ -46,7 +51,7 @@ impl<'a> Target<'a> {
 
     /// A connection authenticated as the admin user.
     fn admin(&self) -> Result<Connection, ProviderError> {
-        let mut connection = Connection::open(&self.address)?;
+        let mut connection = Connection::open(&self.address, self.tls)?;
         match connection.command(&["AUTH", self.admin_user, self.admin_password])? {
             Reply::Simple(_) => Ok(connection),
             Reply::Error(e) => {
@@ -99,6 +104,13 @@ impl Provider for RedisAcl {
                 ConfigField::new("admin-password", FieldType::Text, "Password of the admin user").secret(),
                 ConfigField::new("length", FieldType::Integer, "Characters of a new password (alphanumeric)")
                     .default_value("40"),
+                ConfigField::new("tls", FieldType::Boolean, "TLS from the first byte, as `rediss://` (a `--tls-port`)")
+                    .default_value("false"),
+                ConfigField::new(
+                    "tls-server-name",
+                    FieldType::Text,
+                    "The name the server's certificate carries, when it is not `host` (grant it to the credential)",
+                ),
             ],
             // Every password the user holds can be listed (by its SHA-256),
             // but Redis keeps no label with a password: listed keys carry
@@ -147,7 +159,7 @@ impl Provider for RedisAcl {
     fn verify(ctx: CallContext, credential: Credential) -> Result<Verification, ProviderError> {
         let config = Config::new(&ctx);
         let target = Target::from(&config)?;
-        let mut connection = Connection::open(&target.address)?;
+        let mut connection = Connection::open(&target.address, target.tls)?;
         Ok(match connection.command(&["AUTH", target.user, &credential.secret])? {
             Reply::Simple(_) => Verification {
                 valid: true,

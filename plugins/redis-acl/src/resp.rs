@@ -29,15 +29,21 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects to `address` (`ip:port`).
-    pub fn open(address: &str) -> Result<Self, ProviderError> {
-        let stream = TcpStream::connect(address).map_err(|e| match e.kind() {
+    /// Connects to `address` (`ip:port`), in TLS from the first byte
+    /// (`rediss`), verified by the host as `tls`, when given.
+    pub fn open(address: &str, tls: Option<&str>) -> Result<Self, ProviderError> {
+        let mut stream = TcpStream::connect(address).map_err(|e| match e.kind() {
             std::io::ErrorKind::PermissionDenied => {
                 ProviderError::Rejected(format!("the sandbox refused the connection: {e}"))
             }
             std::io::ErrorKind::InvalidInput => ProviderError::InvalidConfig(e.to_string()),
             _ => ProviderError::Unavailable(format!("cannot reach Redis at {address}: {e}")),
         })?;
+        if let Some(name) = tls {
+            stream
+                .start_tls(name)
+                .map_err(|e| ProviderError::InvalidConfig(format!("no verified TLS connection to Redis: {e}")))?;
+        }
         Ok(Self { reader: BufReader::new(stream) })
     }
 

@@ -1,5 +1,7 @@
-//! The transport: `wasi:sockets/tcp`, through the host's sandbox.
+//! The transport: `wasi:sockets/tcp` through the host's sandbox, and TLS
+//! done by the host (`wasi:tls`).
 
+use crate::bindings::wasi::tls::types::{ClientConnection, ClientHandshake};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use wasip2::io::streams::{InputStream, OutputStream};
@@ -8,13 +10,15 @@ use wasip2::sockets::network::{ErrorCode, IpAddressFamily, IpSocketAddress, Ipv4
 use wasip2::sockets::tcp::{ShutdownType, TcpSocket};
 use wasip2::sockets::tcp_create_socket::create_tcp_socket;
 
-/// An open TCP connection; read and write it with [`std::io::Read`] and
-/// [`std::io::Write`].
+/// An open TCP connection, in clear or TLS; read and write it with
+/// [`std::io::Read`] and [`std::io::Write`].
 pub struct TcpStream {
-    // Streams are children of the socket: they are dropped before it.
-    input: InputStream,
-    output: OutputStream,
+    // Streams are children of the TLS connection, which (like the raw
+    // streams it took over) is a child of the socket: dropped in this order.
+    streams: Option<(InputStream, OutputStream)>,
+    tls: Option<ClientConnection>,
     socket: TcpSocket,
+    address: String,
 }
 
 impl TcpStream {
@@ -40,35 +44,68 @@ impl TcpStream {
         let socket = create_tcp_socket(family).map_err(|e| error(address, e))?;
         socket.start_connect(&instance_network(), remote).map_err(|e| error(address, e))?;
         let pollable = socket.subscribe();
-        let (input, output) = loop {
+        let streams = loop {
             match socket.finish_connect() {
                 Err(ErrorCode::WouldBlock) => pollable.block(),
                 other => break other.map_err(|e| error(address, e))?,
             }
         };
         drop(pollable);
-        Ok(Self { input, output, socket })
+        Ok(Self { streams: Some(streams), tls: None, socket, address: address.to_string() })
+    }
+
+    /// Turns this connection into TLS, verified by the host as
+    /// `server_name` (see [`super`]).
+    pub fn start_tls(&mut self, server_name: &str) -> io::Result<()> {
+        let (input, output) = self.streams.take().ok_or_else(|| io::Error::other("the connection is closed"))?;
+        let future = ClientHandshake::finish(ClientHandshake::new(server_name, input, output));
+        let pollable = future.subscribe();
+        let outcome = loop {
+            match future.get() {
+                Some(outcome) => break outcome,
+                None => pollable.block(),
+            }
+        };
+        drop(pollable);
+        match outcome {
+            Ok(Ok((connection, input, output))) => {
+                self.tls = Some(connection);
+                self.streams = Some((input, output));
+                Ok(())
+            }
+            Ok(Err(e)) => Err(super::tls_error(&self.address, e.to_debug_string())),
+            Err(()) => Err(super::tls_error(&self.address, "the handshake's outcome was already taken".into())),
+        }
+    }
+
+    fn streams(&mut self) -> io::Result<&mut (InputStream, OutputStream)> {
+        self.streams.as_mut().ok_or_else(|| io::Error::other("the connection is closed"))
     }
 }
 
 impl Read for TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Read::read(&mut self.input, buf)
+        Read::read(&mut self.streams()?.0, buf)
     }
 }
 
 impl Write for TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Write::write(&mut self.output, buf)
+        Write::write(&mut self.streams()?.1, buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Write::flush(&mut self.output)
+        Write::flush(&mut self.streams()?.1)
     }
 }
 
 impl Drop for TcpStream {
     fn drop(&mut self) {
+        if let Some(tls) = &self.tls {
+            tls.close_output();
+        }
+        self.streams = None;
+        self.tls = None;
         let _ = self.socket.shutdown(ShutdownType::Both);
     }
 }

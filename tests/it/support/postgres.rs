@@ -47,19 +47,21 @@ impl Postgres {
         server
     }
 
-    /// A server that also serves TLS, with a self-signed certificate for
-    /// `localhost` and 127.0.0.1; and that certificate (PEM).
-    pub fn start_tls() -> (Self, String) {
+    /// A server that takes TCP clients over TLS only (`hostssl`), with a
+    /// certificate `ca` issued for `localhost`, 127.0.0.1 and `db.test`.
+    pub fn start_tls(ca: &super::pki::Ca) -> Self {
         let server = Self::initialised(true);
-        let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+        let issued = ca.issue(&["localhost", "127.0.0.1", "db.test"]);
         let (cert, key) = (server.dir.path().join("server.crt"), server.dir.path().join("server.key"));
-        std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        std::fs::write(&cert, issued.cert).unwrap();
+        std::fs::write(&key, issued.key).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-        Command::new("chown").arg("postgres").arg(&cert).arg(&key).status().unwrap();
+        let hba = server.dir.path().join("data/pg_hba.conf");
+        std::fs::write(&hba, "local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\n").unwrap();
+        Command::new("chown").arg("postgres").arg(&cert).arg(&key).arg(&hba).status().unwrap();
         server.run();
-        (server, made.cert.pem())
+        server
     }
 
     fn initialised(tls: bool) -> Self {

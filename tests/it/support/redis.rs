@@ -17,32 +17,59 @@ pub const FIRST_PASSWORD: &str = "firstAppPassword0123456789";
 /// `ACL SETUSER` since are lost, as in production without `ACL SAVE`).
 pub struct Redis {
     pub port: u16,
+    /// The port that speaks TLS only, if the server has one.
+    pub tls_port: Option<u16>,
     child: Child,
     dir: tempfile::TempDir,
 }
 
 impl Redis {
     pub fn start() -> Self {
+        Self::started(None)
+    }
+
+    /// A server that also takes TLS clients on [`Self::tls_port`], its
+    /// certificate (for 127.0.0.1 and `localhost`) issued by `ca`.
+    pub fn start_tls(ca: &super::pki::Ca) -> Self {
+        Self::started(Some(ca))
+    }
+
+    fn started(ca: Option<&super::pki::Ca>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let acl = format!("user default on >{ADMIN_PASSWORD} ~* &* +@all\nuser app on >{FIRST_PASSWORD} ~* &* +@all\n");
         std::fs::write(dir.path().join("users.acl"), acl).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Self::spawn(dir.path(), port);
-        let redis = Self { port, child, dir };
+        let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let tls_port = ca.map(|ca| {
+            let issued = ca.issue(&["127.0.0.1", "localhost"]);
+            std::fs::write(dir.path().join("server.crt"), issued.cert).unwrap();
+            std::fs::write(dir.path().join("server.key"), issued.key).unwrap();
+            std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
+            free_port()
+        });
+        let port = free_port();
+        let child = Self::spawn(dir.path(), port, tls_port);
+        let redis = Self { port, tls_port, child, dir };
         redis.wait();
         redis
     }
 
-    fn spawn(dir: &std::path::Path, port: u16) -> Child {
-        Command::new("redis-server")
+    fn spawn(dir: &std::path::Path, port: u16, tls_port: Option<u16>) -> Child {
+        let mut command = Command::new("redis-server");
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--aclfile")
             .arg(dir.join("users.acl"))
             .arg("--dir")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test installs it)")
+            .arg(dir);
+        if let Some(tls_port) = tls_port {
+            command.args(["--tls-port", &tls_port.to_string(), "--tls-auth-clients", "no"]);
+            for (option, file) in
+                [("--tls-cert-file", "server.crt"), ("--tls-key-file", "server.key"), ("--tls-ca-cert-file", "ca.crt")]
+            {
+                command.arg(option).arg(dir.join(file));
+            }
+        }
+        command.stdout(Stdio::null()).spawn().expect("redis-server is installed (scripts/test installs it)")
     }
 
     fn wait(&self) {
@@ -63,7 +90,7 @@ impl Redis {
     /// Starts the server again after it was killed, on the same port.
     pub fn restart(&mut self) {
         let _ = self.child.wait();
-        self.child = Self::spawn(self.dir.path(), self.port);
+        self.child = Self::spawn(self.dir.path(), self.port, self.tls_port);
         self.wait();
     }
 

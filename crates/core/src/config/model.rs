@@ -123,6 +123,10 @@ pub struct CredentialSpec {
     /// Network endpoints the plugin may reach (`host[:port]`).
     #[serde(default)]
     pub grants: Vec<Spanned<String>>,
+    /// A PEM file (relative to rekey.toml) of the CAs that issued the
+    /// provider's server certificates, trusted besides the public roots
+    /// when the plugin asks the host for TLS.
+    pub tls_ca: Option<Spanned<PathBuf>>,
     /// When to rotate and who to tell.
     #[serde(default)]
     pub policy: Policy,

@@ -43,8 +43,9 @@ async fn send(method: &str, url: &str, headers: &[(String, String)], body: Vec<u
     }
     let body = Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed_unsync();
     let request = request.body(body).map_err(|e| fail(format!("invalid request: {e}")))?;
-    let (response, driver) =
-        connect::send(&addrs, https.then_some(host.as_str()), request).await.map_err(|e| fail(format!("{e:?}")))?;
+    let (response, driver) = connect::send(&addrs, https.then_some(host.as_str()), &[], request)
+        .await
+        .map_err(|e| fail(format!("{e:?}")))?;
     let status = response.status().as_u16();
     let (_, read) = tokio::join!(Box::into_pin(driver), response.into_body().collect());
     read.map_err(|e| fail(format!("reading the response failed: {e}")))?;

@@ -25,7 +25,7 @@ impl Rotator<'_> {
         if let Some(observer) = self.observer {
             observer.plugin_call(&plugin, call, outcome.elapsed, outcome.result.as_ref().err());
         }
-        let detail = serde_json::json!({
+        let mut detail = serde_json::json!({
             "plugin": plugin,
             "sha256": self.provider.digest(),
             "call": call,
@@ -33,6 +33,9 @@ impl Rotator<'_> {
             "ms": outcome.elapsed.as_millis() as u64,
             "requests": outcome.transcript,
         });
+        if !outcome.connections.is_empty() {
+            detail["connections"] = serde_json::json!(outcome.connections);
+        }
         if let Err(e) = self.store.audit(PLUGIN_CALL, Some(self.name()), rotation, detail) {
             self.unaudited.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
         }

@@ -94,7 +94,7 @@ impl Provider<'_> {
 
 /// The outcome of a call made without a sandbox.
 fn by_hand<T>(result: Result<T, PluginError>) -> Outcome<T> {
-    Outcome { result, transcript: vec![], elapsed: Duration::ZERO }
+    Outcome { result, transcript: vec![], connections: vec![], elapsed: Duration::ZERO }
 }
 
 fn refused(why: &str) -> PluginError {

@@ -55,6 +55,7 @@ mod tests {
         Outcome {
             result: result.map_err(|error| PluginError::Provider { plugin: "p".into(), error }),
             transcript: vec![],
+            connections: vec![],
             elapsed: Duration::ZERO,
         }
     }
