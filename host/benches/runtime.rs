@@ -69,6 +69,7 @@ mod bare {
         exports: { default: async },
         with: {
             "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:tls": wasmtime_wasi_tls::p2::bindings,
             "wasi": wasmtime_wasi::p2::bindings,
         },
     });
