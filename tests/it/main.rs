@@ -16,6 +16,7 @@ mod dashboard;
 mod disk;
 mod fleet;
 mod hostile;
+mod ldap;
 mod orphans;
 mod plugins;
 mod postgres;

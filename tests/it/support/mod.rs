@@ -4,6 +4,7 @@
 pub mod agreement;
 pub mod components;
 pub mod daemon;
+pub mod ldap;
 pub mod pki;
 pub mod postgres;
 pub mod redis;
