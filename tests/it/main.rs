@@ -20,6 +20,7 @@ mod ldap;
 mod orphans;
 mod plugins;
 mod postgres;
+mod rabbitmq;
 mod redis;
 mod rotation;
 mod store;

@@ -7,6 +7,7 @@ pub mod daemon;
 pub mod ldap;
 pub mod pki;
 pub mod postgres;
+pub mod rabbitmq;
 pub mod redis;
 
 use rekey::runtime::{Limits, Runtime};
