@@ -31,8 +31,7 @@ targets = [{{ type = "env-file", path = "app.env", variable = "LDAP_PASSWORD" }}
 "#,
         plugin = plugins::LDAP_PASSWORD,
     );
-    let project = Project::new(&toml, &[("TEST_LDAP_ADMIN", ROTATOR_PASSWORD)]);
-    std::fs::write(project.dir.path().join("ca.pem"), ca.pem()).unwrap();
+    let project = Project::with_ca(&toml, &[("TEST_LDAP_ADMIN", ROTATOR_PASSWORD)], ca);
     std::fs::write(project.dir.path().join("app.env"), format!("LDAP_PASSWORD={FIRST_PASSWORD}\n")).unwrap();
     let imported = project.run(&["credential", "import", "svc-ldap", "--key-id", "app#first"], FIRST_PASSWORD);
     assert!(imported.status.success(), "{:?}", text(&imported));

@@ -322,11 +322,11 @@ fn over_tls(pg: &Postgres, config: &str, grants: &[&str]) -> String {
 fn over_tls_a_role_rotates_with_the_server_verified_against_the_operators_ca() {
     let ca = Ca::new("operators-ca");
     let pg = tls_server(&ca);
-    let project = Project::new(
+    let project = Project::with_ca(
         &over_tls(&pg, r#"role = "app_blue", sslmode = "verify-full""#, &[]),
         &[("TEST_PG_ADMIN", ADMIN_PASSWORD)],
+        &ca,
     );
-    std::fs::write(project.dir.path().join("ca.pem"), ca.pem()).unwrap();
     import_blue(&project, &pg);
 
     let out = project.run(&["rotate", "app-db"], "");
@@ -349,7 +349,7 @@ fn over_tls_a_wrong_ca_a_wrong_name_and_an_ungranted_name_each_fail_clearly_and_
     let ca = Ca::new("operators-ca");
     let pg = tls_server(&ca);
     let single = r#"role = "app_blue", sslmode = "verify-full""#;
-    let project = Project::new(&over_tls(&pg, single, &[]), &[("TEST_PG_ADMIN", ADMIN_PASSWORD)]);
+    let project = Project::with_ca(&over_tls(&pg, single, &[]), &[("TEST_PG_ADMIN", ADMIN_PASSWORD)], &ca);
     import_blue(&project, &pg);
     let rotate_with = |toml: String, ca_pem: String| {
         std::fs::write(project.dir.path().join("rekey.toml"), toml).unwrap();

@@ -17,11 +17,12 @@ use support::{Project, env_value, text};
 /// rekey.toml for the credential `app-redis` on `port`, granted `grant`,
 /// deployed to `dev.env` then `prod.env`; the first password imported.
 fn project(port: u16, grant: &str) -> Project {
-    project_with(&format!("port = {port}"), grant)
+    project_with(&format!("port = {port}"), grant, None)
 }
 
-/// The same with the config fields `config` (the port among them).
-fn project_with(config: &str, grant: &str) -> Project {
+/// The same with the config fields `config` (the port among them), and
+/// `ca` as its `tls_ca` when given.
+fn project_with(config: &str, grant: &str, ca: Option<&support::pki::Ca>) -> Project {
     let toml = format!(
         r#"
 [[credential]]
@@ -42,12 +43,11 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "REDIS_PASSWORD" 
 "#,
         plugin = plugins::REDIS_ACL,
     );
-    let toml = if config.contains("tls = true") {
-        toml.replace("grants = [", "tls_ca = \"ca.pem\"\ngrants = [")
-    } else {
-        toml
+    let env = [("TEST_REDIS_ADMIN", ADMIN_PASSWORD)];
+    let project = match ca {
+        Some(ca) => Project::with_ca(&toml.replace("grants = [", "tls_ca = \"ca.pem\"\ngrants = ["), &env, ca),
+        None => Project::new(&toml, &env),
     };
-    let project = Project::new(&toml, &[("TEST_REDIS_ADMIN", ADMIN_PASSWORD)]);
     for file in ["dev.env", "prod.env"] {
         std::fs::write(project.dir.path().join(file), format!("REDIS_PASSWORD={FIRST_PASSWORD}\n")).unwrap();
     }
@@ -235,8 +235,7 @@ fn over_tls_a_password_rotates_with_the_server_verified_against_the_operators_ca
     let ca = support::pki::Ca::new("operators-ca");
     let redis = Redis::start_tls(&ca);
     let tls_port = redis.tls_port.unwrap();
-    let project = project_with(&format!("port = {tls_port}, tls = true"), &format!("127.0.0.1:{tls_port}"));
-    std::fs::write(project.dir.path().join("ca.pem"), ca.pem()).unwrap();
+    let project = project_with(&format!("port = {tls_port}, tls = true"), &format!("127.0.0.1:{tls_port}"), Some(&ca));
     let out = project.run(&["rotate", "app-redis"], "");
     assert!(out.status.success(), "{:?}", text(&out));
     let password = project.env_value("prod.env", "REDIS_PASSWORD");
@@ -256,8 +255,9 @@ fn over_tls_a_password_rotates_with_the_server_verified_against_the_operators_ca
 #[test]
 fn a_server_without_tls_is_sent_no_password_when_tls_is_asked_for() {
     let redis = Redis::start();
-    let project = project_with(&format!("port = {}, tls = true", redis.port), &format!("127.0.0.1:{}", redis.port));
-    std::fs::write(project.dir.path().join("ca.pem"), support::pki::Ca::new("operators-ca").pem()).unwrap();
+    let ca = support::pki::Ca::new("operators-ca");
+    let project =
+        project_with(&format!("port = {}, tls = true", redis.port), &format!("127.0.0.1:{}", redis.port), Some(&ca));
     let out = project.run(&["rotate", "app-redis"], "");
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out).0;

@@ -189,6 +189,8 @@ fn the_audit_view_shows_a_reviewer_everything() {
     let refused = ok(project.run(&["plugin", "audit", &unprovided(&project)], ""));
     assert!(refused.contains("verdict      REFUSED:"), "{refused}");
     assert!(refused.lines().any(|l| l.trim_start().starts_with("REFUSED   wasi:keyvalue/")), "{refused}");
+    let tls = ok(project.run(&["plugin", "audit", plugins::REDIS_ACL], ""));
+    assert!(tls.lines().any(|l| l.trim_start().starts_with("filtered  wasi:tls/types@0.2.0-draft")), "{tls}");
     let inert = ok(project.run(&["plugin", "audit", guests::INERT_IMPORTS], ""));
     for import in
         ["wasi:filesystem/types", "wasi:filesystem/preopens", "wasi:sockets/udp", "wasi:sockets/ip-name-lookup"]

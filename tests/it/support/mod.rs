@@ -455,6 +455,14 @@ impl Project {
         Self::in_dir(tempfile::tempdir().unwrap(), toml, env)
     }
 
+    /// The same with `ca.pem` beside `rekey.toml` from the start, holding
+    /// `ca` (a credential's `tls_ca`, read when the file is).
+    pub fn with_ca(toml: &str, env: &[(&str, &str)], ca: &pki::Ca) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        Self::in_dir(dir, toml, env)
+    }
+
     /// The same in `dir`, prepared by the caller (a file system mounted in it).
     /// With `REKEY_TEST_STORE=postgres`, its store is a new database in a
     /// PostgreSQL server this test process shares, unless `toml` names one.

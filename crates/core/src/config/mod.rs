@@ -92,20 +92,26 @@ impl Config {
             bases.extend(table.credential.iter().map(|_| range.start));
             manifest.credentials.extend(table.credential);
         }
+        let dir = file
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
         let mut index = HashMap::with_capacity(manifest.credentials.len());
         for (i, (spec, base)) in manifest.credentials.iter().zip(bases).enumerate() {
             validate_credential(spec).map_err(|e| invalid(base, e))?;
+            if let Some(ca) = &spec.tls_ca {
+                crate::runtime::read_ca(&resolved(&dir, ca.get_ref())).map_err(|e| {
+                    let name = spec.name.get_ref();
+                    invalid(base, (ca.span(), format!("credential `{name}`: tls_ca: {e}")))
+                })?;
+            }
             let name = spec.name.get_ref();
             if index.insert(name.clone(), i).is_some() {
                 return Err(invalid(base, (spec.name.span(), format!("credential `{name}` is declared twice"))));
             }
         }
         validate(&manifest).map_err(|e| invalid(0, e))?;
-        let dir = file
-            .parent()
-            .map(Path::to_path_buf)
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from("."));
         let m = &manifest;
         Location::parse(&m.store, m.store_password.as_deref(), m.store_ca.as_deref(), m.store_lease, &dir)
             .map_err(|message| error(text.find("store"), message))?;
@@ -141,7 +147,7 @@ impl Config {
 
     /// A path from the file, made absolute against its folder.
     pub fn resolve(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() { path.into() } else { self.dir.join(path) }
+        resolved(&self.dir, path)
     }
 
     /// Where the store is (checked when the file was read).
@@ -236,6 +242,11 @@ impl Config {
             )
         })
     }
+}
+
+/// `path` made absolute against `dir`.
+fn resolved(dir: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() { path.into() } else { dir.join(path) }
 }
 
 /// The name a plugin file goes by: its stem, with Cargo's `_` back to `-`
@@ -448,6 +459,18 @@ checks = [{ type = "exec", command = ["true"] }]
         assert_eq!(error.line, Some(6));
         assert!(error.to_string().starts_with("rekey.toml:6: credential `api`: admin_secrets.token:"), "{error}");
         assert!(!error.to_string().contains("hunter2"), "the error does not echo the secret");
+    }
+
+    #[test]
+    fn a_tls_ca_that_holds_no_certificate_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("not-a-ca.pem"), "hello\n").unwrap();
+        let text = GOOD.replace("admin_secrets =", "tls_ca = \"not-a-ca.pem\"\nadmin_secrets =");
+        let error = Config::parse(&dir.path().join("rekey.toml"), &text).unwrap_err();
+        assert_eq!(error.line, Some(6), "{error}");
+        assert!(error.message.contains("credential `api`: tls_ca: ") && error.message.contains("holds no certificate"));
+        let error = parse(&text.replace("not-a-ca.pem", "missing.pem")).unwrap_err();
+        assert!(error.message.contains("cannot read the CA certificates in ./missing.pem"), "{error}");
     }
 
     #[test]
