@@ -17,6 +17,7 @@ mod disk;
 mod fleet;
 mod hostile;
 mod ldap;
+mod mysql;
 mod orphans;
 mod plugins;
 mod postgres;

@@ -5,6 +5,7 @@ pub mod agreement;
 pub mod components;
 pub mod daemon;
 pub mod ldap;
+pub mod mariadb;
 pub mod pki;
 pub mod postgres;
 pub mod rabbitmq;
