@@ -37,6 +37,27 @@ impl<'a> Config<'a> {
         }
     }
 
+    /// The `length` field of a provider that makes random passwords: 40 by
+    /// default, between 20 (weaker is no rotation worth making) and 256.
+    pub fn password_length(&self) -> Result<usize, ProviderError> {
+        match self.integer("length", 40)? {
+            length @ 20..=256 => Ok(length as usize),
+            length => Err(ProviderError::InvalidConfig(format!("`length` must be between 20 and 256, got {length}"))),
+        }
+    }
+
+    /// A field that names two different things, comma-separated (the two
+    /// accounts of an alternating strategy: `app_blue,app_green`).
+    pub fn pair(&self, name: &str) -> Result<(&'a str, &'a str), ProviderError> {
+        let text = self.required(name)?;
+        match text.split(',').map(str::trim).collect::<Vec<_>>()[..] {
+            [a, b] if !a.is_empty() && !b.is_empty() && a != b => Ok((a, b)),
+            _ => Err(ProviderError::InvalidConfig(format!(
+                "`{name}` must name two different things, comma-separated, got `{text}`"
+            ))),
+        }
+    }
+
     /// A config field parsed as `true`/`false`, or `default` when absent.
     pub fn boolean(&self, name: &str, default: bool) -> Result<bool, ProviderError> {
         match self.get(name) {

@@ -90,6 +90,7 @@ mod config;
 mod error;
 pub mod http;
 pub mod log;
+pub mod login;
 mod schema;
 pub mod secret;
 pub mod tcp;

@@ -79,29 +79,13 @@ fn a_kill_at_every_step_boundary_leaves_the_directory_and_the_store_agreeing() {
     let ca = Ca::new("directory-ca");
     let slapd = Slapd::start(&ca);
     let project = project(&ca, slapd.ldaps_port, "ldaps");
-    let plan: serde_json::Value =
-        serde_json::from_slice(&project.run(&["rotate", "svc-ldap", "--dry-run", "--json"], "").stdout).unwrap();
-    let mut boundaries = Vec::new();
-    for step in plan[0]["steps"].as_array().unwrap() {
-        let step = step["name"].as_str().unwrap();
-        boundaries.push(format!("{step}:begun"));
-        if step == "generate" {
-            boundaries.push("generate:returned".into());
-        }
-        boundaries.push(format!("{step}:done"));
-    }
+    let boundaries = support::step_boundaries(&project.plan("svc-ldap"));
     assert!(boundaries.len() >= 8, "{boundaries:?}");
     for boundary in &boundaries {
-        let killed = project.run_with(rekey::rotation::CRASH_VAR, boundary, &["rotate", "svc-ldap"]);
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(killed.status.signal(), Some(9), "killed by SIGKILL at {boundary}: {:?}", text(&killed));
-        let resumed = project.run(&["resume"], "");
-        assert!(resumed.status.success(), "resume after {boundary}: {:?}", text(&resumed));
+        project.killed_and_resumed("svc-ldap", boundary);
         // The store's current key is what the target holds, and the directory takes it.
         let held = project.env_value("app.env", "LDAP_PASSWORD");
-        let show = project.run(&["credential", "show", "svc-ldap", "--reveal", "--json"], "");
-        let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-        assert_eq!(show["secret"].as_str(), Some(held.as_str()), "store and target after {boundary}");
+        assert_eq!(project.current_secret("svc-ldap"), held, "store and target after {boundary}");
         assert!(slapd.bind(ACCOUNT_DN, &held), "the directory takes the current key after a kill at {boundary}");
     }
 }

@@ -7,10 +7,9 @@
 use crate::support;
 
 use rekey_test_artifacts::plugins;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use support::client::Client;
 use support::mariadb::{ADMIN, ADMIN_PASSWORD, Mariadb, ca, shared};
-use support::{Project, env_value, text};
+use support::{Project, text};
 
 /// Accounts `{prefix}_blue` (with `password`, SELECT on `mysql.db`) and
 /// `{prefix}_green` (the same grant, locked: the standby).
@@ -65,36 +64,22 @@ fn over_tls_alternating_accounts_rotate_with_no_downtime() {
     let first = format!("mysql://{blue}:bluePasswordFirst0123456789@127.0.0.1:{}/", server.port);
     let config = format!(r#"ssl-mode = "verify-identity", strategy = "alternating", users = "{blue},{green}""#);
     let project = project(server, &config, &first);
-    let env = project.dir.path().join("app.env");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (successes, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let client = {
-        let (stop, successes, failures, env) = (stop.clone(), successes.clone(), failures.clone(), env.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let uri = env_value(&env, "DATABASE_URL");
-                let (user, password) = parts(&uri);
-                if shared().login(&user, &password) {
-                    successes.fetch_add(1, Ordering::Relaxed);
-                } else if env_value(&env, "DATABASE_URL") == uri {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
-    };
+    let client = Client::start(project.dir.path().join("app.env"), "DATABASE_URL", |uri| {
+        let (user, password) = parts(uri);
+        shared().login(&user, &password)
+    });
     let mut rotated_to = Vec::new();
     for _ in 0..2 {
         let out = project.run(&["rotate", "db"], "");
         assert!(out.status.success(), "{:?}", text(&out));
         rotated_to.push(parts(&project.env_value("app.env", "DATABASE_URL")).0);
     }
-    stop.store(true, Ordering::Relaxed);
-    client.join().unwrap();
+    let (successes, failures) = client.stop();
 
     assert_eq!(rotated_to, [green.clone(), blue.clone()], "the accounts take turns");
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "the client never failed to log in");
-    assert!(successes.load(Ordering::Relaxed) > 0, "the client kept working throughout");
+    assert_eq!(failures, 0, "the client never failed to log in");
+    assert!(successes > 0, "the client kept working throughout");
     assert!(server.locked(&green), "the retired account is the standby again");
     assert!(!server.login(&blue, "bluePasswordFirst0123456789"), "the first password is retired");
     let log = text(&project.run(&["audit", "log", "--plugin", "mysql-user"], "")).0;
@@ -124,34 +109,19 @@ fn a_kill_at_every_step_boundary_leaves_the_server_and_the_store_agreeing() {
     let (blue, green) = accounts(server, "kill", "killFirstPassword0123456789");
     let first = format!("mysql://{blue}:killFirstPassword0123456789@127.0.0.1:{}/", server.port);
     let project = project(server, &format!(r#"strategy = "alternating", users = "{blue},{green}""#), &first);
-    let plan: serde_json::Value =
-        serde_json::from_slice(&project.run(&["rotate", "db", "--dry-run", "--json"], "").stdout).unwrap();
-    let mut boundaries = Vec::new();
-    for step in plan[0]["steps"].as_array().unwrap() {
-        let step = step["name"].as_str().unwrap();
-        boundaries.push(format!("{step}:begun"));
-        if step == "generate" {
-            boundaries.push("generate:returned".into());
-        }
-        boundaries.push(format!("{step}:done"));
-    }
+    let boundaries = support::step_boundaries(&project.plan("db"));
     for boundary in &boundaries {
-        let killed = project.run_with(rekey::rotation::CRASH_VAR, boundary, &["rotate", "db"]);
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(killed.status.signal(), Some(9), "killed by SIGKILL at {boundary}: {:?}", text(&killed));
+        project.killed_at("db", boundary);
+        // A key whose answer was lost (killed at generate:returned) is
+        // listed, not guessed at: resume records it and rolls back, and
+        // reconcile locks it.
         let resumed = project.run(&["resume"], "");
-        // A key whose answer was lost is listed, not guessed at: reconcile revokes it.
+        let lost = boundary == "generate:returned";
+        assert_eq!(resumed.status.success(), !lost, "resume after {boundary}: {:?}", text(&resumed));
         let reconciled = project.run(&["reconcile", "db", "--yes"], "");
-        assert!(
-            reconciled.status.success(),
-            "reconcile after {boundary}: {:?} {:?}",
-            text(&resumed),
-            text(&reconciled)
-        );
+        assert!(reconciled.status.success(), "reconcile after {boundary}: {:?}", text(&reconciled));
         let held = project.env_value("app.env", "DATABASE_URL");
-        let show = project.run(&["credential", "show", "db", "--reveal", "--json"], "");
-        let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-        assert_eq!(show["secret"].as_str(), Some(held.as_str()), "store and target after {boundary}");
+        assert_eq!(project.current_secret("db"), held, "store and target after {boundary}");
         let (user, password) = parts(&held);
         assert!(server.login(&user, &password), "the server takes the current key after a kill at {boundary}");
         let other = if user == blue { &green } else { &blue };

@@ -6,7 +6,7 @@ use crate::support;
 
 use rekey_test_artifacts::plugins;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use support::client::Client;
 use support::pki::Ca;
 use support::postgres::{Postgres, wait_until};
 use support::{Project, env_value, text};
@@ -84,22 +84,11 @@ fn alternating_roles_rotate_with_no_downtime_and_never_log_a_password() {
     import_blue(&project, &pg);
     let env = project.dir.path().join("app.env");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (successes, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let client = {
-        let (pg, stop, successes, failures, env) =
-            (pg.clone(), stop.clone(), successes.clone(), failures.clone(), env.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let uri = env_value(&env, "DATABASE_URL");
-                let (role, password) = parts(&uri);
-                if pg.login(&role, &password) {
-                    successes.fetch_add(1, Ordering::Relaxed);
-                } else if env_value(&env, "DATABASE_URL") == uri {
-                    eprintln!("downtime for {role}");
-                    failures.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+        let pg = pg.clone();
+        Client::start(env.clone(), "DATABASE_URL", move |uri| {
+            let (role, password) = parts(uri);
+            pg.login(&role, &password)
         })
     };
     let mut roles = Vec::new();
@@ -108,12 +97,11 @@ fn alternating_roles_rotate_with_no_downtime_and_never_log_a_password() {
         assert!(out.status.success(), "{:?}", text(&out));
         roles.push(parts(&env_value(&env, "DATABASE_URL")).0);
     }
-    stop.store(true, Ordering::Relaxed);
-    client.join().unwrap();
+    let (successes, failures) = client.stop();
 
     assert_eq!(roles, ["app_green", "app_blue"], "the roles take turns");
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "the client never failed to log in");
-    assert!(successes.load(Ordering::Relaxed) > 3, "the client kept working throughout");
+    assert_eq!(failures, 0, "the client never failed to log in");
+    assert!(successes > 3, "the client kept working throughout");
     let (role, password) = parts(&env_value(&env, "DATABASE_URL"));
     assert!(pg.login(&role, &password));
     assert!(!pg.login("app_blue", BLUE_PASSWORD), "the first password is retired");

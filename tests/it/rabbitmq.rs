@@ -7,10 +7,9 @@
 use crate::support;
 
 use rekey_test_artifacts::plugins;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use support::client::Client;
 use support::rabbitmq::{ADMIN, ADMIN_PASSWORD, Rabbitmq, shared};
-use support::{Project, env_value, text};
+use support::{Project, text};
 
 /// Users `{prefix}_blue` (with `password`, the tag `monitoring` and
 /// permissions in `/`) and `{prefix}_green` (none yet).
@@ -68,36 +67,22 @@ fn alternating_users_rotate_with_no_downtime_and_the_new_one_gets_the_permission
     let (blue, green) = users(node, "alt", "bluePasswordFirst0123456789");
     let first = format!("amqp://{blue}:bluePasswordFirst0123456789@127.0.0.1:5672/%2F");
     let project = project(node, &format!(r#"strategy = "alternating", users = "{blue},{green}""#), &first);
-    let env = project.dir.path().join("app.env");
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (successes, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let client = {
-        let (stop, successes, failures, env) = (stop.clone(), successes.clone(), failures.clone(), env.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let uri = env_value(&env, "AMQP_URL");
-                let (user, password) = parts(&uri);
-                if shared().logs_in(&user, &password) {
-                    successes.fetch_add(1, Ordering::Relaxed);
-                } else if env_value(&env, "AMQP_URL") == uri {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        })
-    };
+    let client = Client::start(project.dir.path().join("app.env"), "AMQP_URL", |uri| {
+        let (user, password) = parts(uri);
+        shared().logs_in(&user, &password)
+    });
     let mut rotated_to = Vec::new();
     for _ in 0..2 {
         let out = project.run(&["rotate", "mq"], "");
         assert!(out.status.success(), "{:?}", text(&out));
         rotated_to.push(parts(&project.env_value("app.env", "AMQP_URL")).0);
     }
-    stop.store(true, Ordering::Relaxed);
-    client.join().unwrap();
+    let (successes, failures) = client.stop();
 
     assert_eq!(rotated_to, [green.clone(), blue.clone()], "the users take turns");
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "the client never failed to log in");
-    assert!(successes.load(Ordering::Relaxed) > 3, "the client kept working throughout");
+    assert_eq!(failures, 0, "the client never failed to log in");
+    assert!(successes > 3, "the client kept working throughout");
     assert!(!node.logs_in(&blue, "bluePasswordFirst0123456789"), "the first password is removed");
     let permissions = node.admin("GET", &format!("users/{green}/permissions"), None).1;
     assert!(permissions.contains(r#""configure":"^alt\\.""#), "green got blue's permissions: {permissions}");
@@ -127,29 +112,13 @@ fn a_kill_at_every_step_boundary_leaves_the_broker_and_the_store_agreeing() {
     let (blue, green) = users(node, "kill", "killFirstPassword0123456789");
     let first = format!("amqp://{blue}:killFirstPassword0123456789@127.0.0.1:5672/%2F");
     let project = project(node, &format!(r#"strategy = "alternating", users = "{blue},{green}""#), &first);
-    let plan: serde_json::Value =
-        serde_json::from_slice(&project.run(&["rotate", "mq", "--dry-run", "--json"], "").stdout).unwrap();
-    let mut boundaries = Vec::new();
-    for step in plan[0]["steps"].as_array().unwrap() {
-        let step = step["name"].as_str().unwrap();
-        boundaries.push(format!("{step}:begun"));
-        if step == "generate" {
-            boundaries.push("generate:returned".into());
-        }
-        boundaries.push(format!("{step}:done"));
-    }
+    let boundaries = support::step_boundaries(&project.plan("mq"));
     for boundary in &boundaries {
-        let killed = project.run_with(rekey::rotation::CRASH_VAR, boundary, &["rotate", "mq"]);
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(killed.status.signal(), Some(9), "killed by SIGKILL at {boundary}: {:?}", text(&killed));
-        let resumed = project.run(&["resume"], "");
-        assert!(resumed.status.success(), "resume after {boundary}: {:?}", text(&resumed));
+        project.killed_and_resumed("mq", boundary);
         // The store's current key is what the target holds, it logs in, and
         // the other user is the standby again (no password rekey does not hold).
         let held = project.env_value("app.env", "AMQP_URL");
-        let show = project.run(&["credential", "show", "mq", "--reveal", "--json"], "");
-        let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
-        assert_eq!(show["secret"].as_str(), Some(held.trim_matches('"')), "store and target after {boundary}");
+        assert_eq!(project.current_secret("mq"), held.trim_matches('"'), "store and target after {boundary}");
         let (user, password) = parts(&held);
         assert!(node.logs_in(&user, &password), "the broker takes the current key after a kill at {boundary}");
         let other = if user == blue { &green } else { &blue };

@@ -9,10 +9,10 @@ use crate::support;
 use rekey_test_artifacts::plugins;
 use sha2::Digest;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
+use support::client::Client;
 use support::redis::{ADMIN_PASSWORD, FIRST_PASSWORD, Redis};
-use support::{Project, env_value, text};
+use support::{Project, text};
 
 /// rekey.toml for the credential `app-redis` on `port`, granted `grant`,
 /// deployed to `dev.env` then `prod.env`; the first password imported.
@@ -63,26 +63,9 @@ fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
     let prod = project.dir.path().join("prod.env");
 
     // A client that authenticates, again and again, with whatever prod.env holds.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (successes, failures) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let client = {
-        let (redis, stop, successes, failures, prod) =
-            (redis.clone(), stop.clone(), successes.clone(), failures.clone(), prod.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                let password = env_value(&prod, "REDIS_PASSWORD");
-                match redis.auth("app", &password) {
-                    Ok(()) => successes.fetch_add(1, Ordering::Relaxed),
-                    // A file read just before a deploy is not downtime:
-                    // only a failure with the key the target still holds is.
-                    Err(_) if env_value(&prod, "REDIS_PASSWORD") != password => 0,
-                    Err(e) => {
-                        eprintln!("downtime: {e}");
-                        failures.fetch_add(1, Ordering::Relaxed)
-                    }
-                };
-            }
-        })
+        let redis = redis.clone();
+        Client::start(prod, "REDIS_PASSWORD", move |password| redis.auth("app", password).is_ok())
     };
     std::thread::sleep(Duration::from_millis(100));
     for _ in 0..3 {
@@ -90,11 +73,10 @@ fn a_rotation_keeps_every_client_authenticated_and_retires_the_old_password() {
         assert!(out.status.success(), "{:?}", text(&out));
         std::thread::sleep(Duration::from_millis(50));
     }
-    stop.store(true, Ordering::Relaxed);
-    client.join().unwrap();
+    let (successes, failures) = client.stop();
 
-    assert_eq!(failures.load(Ordering::Relaxed), 0, "the client never failed to authenticate");
-    assert!(successes.load(Ordering::Relaxed) > 20, "the client kept working throughout");
+    assert_eq!(failures, 0, "the client never failed to authenticate");
+    assert!(successes > 20, "the client kept working throughout");
     let current = project.env_value("prod.env", "REDIS_PASSWORD");
     assert_eq!(project.env_value("dev.env", "REDIS_PASSWORD"), current);
     assert_eq!(redis.auth("app", &current), Ok(()));

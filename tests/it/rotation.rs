@@ -245,16 +245,7 @@ fn verify_records_the_last_use_the_provider_reports_and_status_flags_unused_keys
 fn a_kill_at_any_step_boundary_resumes_without_losing_or_leaking_a_key() {
     let ws = Workspace::new("");
     ws.ok(&["rotate", "api"]);
-    let plan = ws.json(&["rotate", "api", "--dry-run", "--json"]);
-    let mut boundaries = Vec::new();
-    for step in plan[0]["steps"].as_array().unwrap() {
-        let step = step["name"].as_str().unwrap();
-        boundaries.push(format!("{step}:begun"));
-        if step == "generate" {
-            boundaries.push("generate:returned".into());
-        }
-        boundaries.push(format!("{step}:done"));
-    }
+    let boundaries = support::step_boundaries(&ws.json(&["rotate", "api", "--dry-run", "--json"]));
     let revoked_from = boundaries.iter().position(|b| b == "revoke-old:done").unwrap();
     for (i, boundary) in boundaries.iter().enumerate() {
         let (old_id, old_secret) = ws.current();

@@ -154,11 +154,8 @@ impl Provider for LdapPassword {
 
     fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
         let directory = Directory::from(&ctx)?;
-        let length = directory.config.integer("length", 40)?;
-        if !(20..=256).contains(&length) {
-            return Err(ProviderError::InvalidConfig(format!("`length` must be between 20 and 256, got {length}")));
-        }
-        let password = directory.set_password(length as usize)?;
+        let length = directory.config.password_length()?;
+        let password = directory.set_password(length)?;
         Ok(Credential {
             key_id: key_id(directory.account, &password),
             attributes: vec![Pair { key: "account".into(), value: directory.account.into() }],

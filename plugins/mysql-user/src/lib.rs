@@ -22,6 +22,7 @@
 
 mod wire;
 
+use rekey_sdk::login;
 use rekey_sdk::secret::{Encoding, random_secret};
 use rekey_sdk::{
     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
@@ -99,13 +100,8 @@ impl<'a> Server<'a> {
         if self.strategy != Strategy::Alternating {
             return Ok(vec![self.config.required("user")?]);
         }
-        let users = self.config.required("users")?;
-        match users.split(',').map(str::trim).collect::<Vec<_>>()[..] {
-            [a, b] if !a.is_empty() && !b.is_empty() && a != b => Ok(vec![a, b]),
-            _ => Err(ProviderError::InvalidConfig(format!(
-                "`users` must name two different users, comma-separated, got `{users}`"
-            ))),
-        }
+        let (a, b) = self.config.pair("users")?;
+        Ok(vec![a, b])
     }
 
     /// `'user'@'host'`.
@@ -186,32 +182,6 @@ fn native_hash(password: &str) -> String {
     format!("*{}", hex::encode_upper(Sha1::digest(Sha1::digest(password.as_bytes()))))
 }
 
-/// The password inside a secret (a URI carries it between `:` and `@`).
-fn password_of(secret: &str) -> &str {
-    match secret.strip_prefix("mysql://").and_then(|rest| rest.split_once('@')) {
-        Some((user_and_password, _)) => user_and_password.split_once(':').map_or("", |(_, p)| p),
-        None => secret,
-    }
-}
-
-/// The user a credential belongs to.
-fn user_of<'c>(credential: &'c Credential, config: &Config<'c>) -> &'c str {
-    let in_uri = credential
-        .secret
-        .strip_prefix("mysql://")
-        .and_then(|rest| rest.split_once('@'))
-        .and_then(|(user_and_password, _)| user_and_password.split_once(':'))
-        .map(|(user, _)| user);
-    credential
-        .attributes
-        .iter()
-        .find(|p| p.key == "user")
-        .map(|p| p.value.as_str())
-        .or(in_uri)
-        .or_else(|| config.get("user"))
-        .unwrap_or_else(|| credential.key_id.split('#').next().unwrap_or_default())
-}
-
 impl Provider for MysqlUser {
     fn info() -> PluginInfo {
         let text = |name, help| ConfigField::new(name, FieldType::Text, help);
@@ -260,10 +230,7 @@ impl Provider for MysqlUser {
 
     fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
         let server = Server::from(&ctx)?;
-        let length = server.config.integer("length", 40)?;
-        if !(20..=256).contains(&length) {
-            return Err(ProviderError::InvalidConfig(format!("`length` must be between 20 and 256, got {length}")));
-        }
+        let length = server.config.password_length()?;
         let mut admin = server.admin()?;
         let mariadb = admin.version.contains("MariaDB");
         let accounts = server.accounts()?;
@@ -287,7 +254,7 @@ impl Provider for MysqlUser {
             },
             _ => accounts[0].to_string(),
         };
-        let password = random_secret(length as usize, Encoding::Alphanumeric);
+        let password = random_secret(length, Encoding::Alphanumeric);
         let identified = if mariadb {
             format!("IDENTIFIED BY PASSWORD {}", literal(&native_hash(&password)))
         } else {
@@ -320,8 +287,8 @@ impl Provider for MysqlUser {
 
     fn verify(ctx: CallContext, credential: Credential) -> Result<Verification, ProviderError> {
         let server = Server::from(&ctx)?;
-        let user = user_of(&credential, &server.config);
-        Ok(match server.logs_in(user, password_of(&credential.secret))? {
+        let user = login::account(&credential, "user", server.config.get("user"));
+        Ok(match server.logs_in(user, login::password(&credential.secret))? {
             Ok(()) => Verification { valid: true, detail: Some(format!("logged in as `{user}`")), last_used: None },
             Err(detail) => Verification { valid: false, detail: Some(detail), last_used: None },
         })
@@ -329,14 +296,14 @@ impl Provider for MysqlUser {
 
     fn revoke(ctx: CallContext, credential: Credential) -> Result<(), ProviderError> {
         let server = Server::from(&ctx)?;
-        let user = user_of(&credential, &server.config);
+        let user = login::account(&credential, "user", server.config.get("user"));
         let mut admin = server.admin()?;
         // A key found by `list-keys` comes without its secret: it is the
         // account as listed, if its stored credential has not changed since.
         let still_live = if credential.secret.is_empty() {
             show(&mut admin, &server, user)?.is_some_and(|a| !a.locked && key_id(&a) == credential.key_id)
         } else {
-            server.logs_in(user, password_of(&credential.secret))?.is_ok()
+            server.logs_in(user, login::password(&credential.secret))?.is_ok()
         };
         if !still_live {
             return Ok(());
@@ -386,11 +353,5 @@ mod tests {
     fn the_native_hash_is_mariadbs() {
         // SELECT PASSWORD('secret') on MariaDB 10.11.
         assert_eq!(native_hash("secret"), "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7");
-    }
-
-    #[test]
-    fn a_uri_carries_the_password() {
-        assert_eq!(password_of("mysql://app_blue:s3cret@127.0.0.1:3306/"), "s3cret");
-        assert_eq!(password_of("plain"), "plain");
     }
 }

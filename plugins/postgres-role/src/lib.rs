@@ -25,6 +25,7 @@
 mod wire;
 
 use postgres_protocol::password::scram_sha_256;
+use rekey_sdk::login;
 use rekey_sdk::secret::{Encoding, random_secret};
 use rekey_sdk::{
     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
@@ -132,23 +133,6 @@ fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// The password inside a secret (a URI carries it between `:` and `@`).
-fn password_of(secret: &str) -> &str {
-    match secret.strip_prefix("postgresql://").and_then(|rest| rest.split_once('@')) {
-        Some((user_and_password, _)) => user_and_password.split_once(':').map_or("", |(_, p)| p),
-        None => secret,
-    }
-}
-
-/// The role a credential belongs to.
-fn role_of(credential: &Credential) -> &str {
-    credential
-        .attributes
-        .iter()
-        .find(|p| p.key == "role")
-        .map_or_else(|| credential.key_id.split('#').next().unwrap_or_default(), |p| p.value.as_str())
-}
-
 impl Provider for PostgresRole {
     fn info() -> PluginInfo {
         let text = |name, help| ConfigField::new(name, FieldType::Text, help);
@@ -183,10 +167,7 @@ impl Provider for PostgresRole {
 
     fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
         let server = Server::from(&ctx)?;
-        let length = server.config.integer("length", 40)?;
-        if !(20..=256).contains(&length) {
-            return Err(ProviderError::InvalidConfig(format!("`length` must be between 20 and 256, got {length}")));
-        }
+        let length = server.config.password_length()?;
         let mut admin = server.admin()?;
         let label = format!("rekey {}", ctx.rotation_id);
         let alternating = server.alternating()?;
@@ -195,7 +176,7 @@ impl Provider for PostgresRole {
         } else {
             server.config.required("role")?.to_string()
         };
-        let password = random_secret(length as usize, Encoding::Alphanumeric);
+        let password = random_secret(length, Encoding::Alphanumeric);
         let verifier = scram_sha_256(password.as_bytes());
         let mut sql =
             format!("ALTER ROLE {} WITH LOGIN PASSWORD {} VALID UNTIL 'infinity'", ident(&role), literal(&verifier));
@@ -215,16 +196,19 @@ impl Provider for PostgresRole {
 
     fn verify(ctx: CallContext, credential: Credential) -> Result<Verification, ProviderError> {
         let server = Server::from(&ctx)?;
-        let role = role_of(&credential);
-        Ok(match Session::open(&server.address, server.tls, role, password_of(&credential.secret), server.database) {
-            Ok(_) => Verification { valid: true, detail: Some(format!("logged in as `{role}`")), last_used: None },
-            Err(e) if e.is_auth() => Verification {
-                valid: false,
-                detail: Some(format!("PostgreSQL refused the password: {e}")),
-                last_used: None,
+        let role = login::account(&credential, "role", None);
+        Ok(
+            match Session::open(&server.address, server.tls, role, login::password(&credential.secret), server.database)
+            {
+                Ok(_) => Verification { valid: true, detail: Some(format!("logged in as `{role}`")), last_used: None },
+                Err(e) if e.is_auth() => Verification {
+                    valid: false,
+                    detail: Some(format!("PostgreSQL refused the password: {e}")),
+                    last_used: None,
+                },
+                Err(e) => return Err(network(e)),
             },
-            Err(e) => return Err(network(e)),
-        })
+        )
     }
 
     fn revoke(ctx: CallContext, credential: Credential) -> Result<(), ProviderError> {
@@ -233,7 +217,7 @@ impl Provider for PostgresRole {
             // The old password was replaced when the new one was set.
             return Ok(());
         }
-        let role = role_of(&credential);
+        let role = login::account(&credential, "role", None);
         let unknown = scram_sha_256(random_secret(40, Encoding::Alphanumeric).as_bytes());
         let shut = match server.config.get("revoke").unwrap_or("password") {
             "nologin" => "NOLOGIN ",
@@ -298,12 +282,6 @@ mod tests {
     fn identifiers_and_literals_are_quoted_against_injection() {
         assert_eq!(ident(r#"app"; DROP TABLE x; --"#), r#""app""; DROP TABLE x; --""#);
         assert_eq!(literal("it's"), "'it''s'");
-    }
-
-    #[test]
-    fn the_password_is_found_in_either_secret_format() {
-        assert_eq!(password_of("postgresql://app_blue:s3cret@127.0.0.1:5432/postgres"), "s3cret");
-        assert_eq!(password_of("plain-password"), "plain-password");
     }
 
     #[test]

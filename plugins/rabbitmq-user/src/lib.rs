@@ -19,6 +19,7 @@
 mod api;
 
 use api::{Api, User};
+use rekey_sdk::login;
 use rekey_sdk::secret::{Encoding, random_secret};
 use rekey_sdk::{
     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
@@ -49,15 +50,7 @@ impl<'a> Broker<'a> {
     fn pair(&self) -> Result<Option<(&'a str, &'a str)>, ProviderError> {
         match self.config.get("strategy").unwrap_or("single") {
             "single" => Ok(None),
-            "alternating" => {
-                let users = self.config.required("users")?;
-                match users.split(',').map(str::trim).collect::<Vec<_>>()[..] {
-                    [a, b] if !a.is_empty() && !b.is_empty() && a != b => Ok(Some((a, b))),
-                    _ => Err(ProviderError::InvalidConfig(format!(
-                        "`users` must name two different users, comma-separated, got `{users}`"
-                    ))),
-                }
-            }
+            "alternating" => self.config.pair("users").map(Some),
             other => Err(ProviderError::InvalidConfig(format!(
                 "`strategy` must be `single` or `alternating`, got `{other}`"
             ))),
@@ -83,34 +76,6 @@ impl<'a> Broker<'a> {
             }
         }
     }
-}
-
-/// The password inside a secret (an AMQP URI carries it between `:` and `@`).
-fn password_of(secret: &str) -> &str {
-    match secret.split_once("://").and_then(|(_, rest)| rest.split_once('@')) {
-        Some((user_and_password, _)) => user_and_password.split_once(':').map_or("", |(_, p)| p),
-        None => secret,
-    }
-}
-
-/// The user a credential belongs to: as generated (its `user` attribute),
-/// or, for a key imported by hand, the user its URI names, else the one
-/// user of `single`.
-fn user_of<'c>(credential: &'c Credential, config: &Config<'c>) -> &'c str {
-    let in_uri = credential
-        .secret
-        .split_once("://")
-        .and_then(|(_, rest)| rest.split_once('@'))
-        .and_then(|(user_and_password, _)| user_and_password.split_once(':'))
-        .map(|(user, _)| user);
-    credential
-        .attributes
-        .iter()
-        .find(|p| p.key == "user")
-        .map(|p| p.value.as_str())
-        .or(in_uri)
-        .or_else(|| config.get("user"))
-        .unwrap_or_else(|| credential.key_id.split('#').next().unwrap_or_default())
 }
 
 /// A user's tags without rekey's rotation labels.
@@ -153,11 +118,8 @@ impl Provider for RabbitmqUser {
 
     fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
         let broker = Broker::from(&ctx)?;
-        let length = broker.config.integer("length", 40)?;
-        if !(20..=256).contains(&length) {
-            return Err(ProviderError::InvalidConfig(format!("`length` must be between 20 and 256, got {length}")));
-        }
-        let password = random_secret(length as usize, Encoding::Alphanumeric);
+        let length = broker.config.password_length()?;
+        let password = random_secret(length, Encoding::Alphanumeric);
         let label = format!("{LABEL}{}", ctx.rotation_id);
         let user = match broker.pair()? {
             None => {
@@ -207,8 +169,8 @@ impl Provider for RabbitmqUser {
 
     fn verify(ctx: CallContext, credential: Credential) -> Result<Verification, ProviderError> {
         let broker = Broker::from(&ctx)?;
-        let user = user_of(&credential, &broker.config);
-        Ok(match broker.api.logs_in(user, password_of(&credential.secret))? {
+        let user = login::account(&credential, "user", broker.config.get("user"));
+        Ok(match broker.api.logs_in(user, login::password(&credential.secret))? {
             Ok(()) => Verification { valid: true, detail: Some(format!("logged in as `{user}`")), last_used: None },
             Err(detail) => Verification { valid: false, detail: Some(detail), last_used: None },
         })
@@ -216,10 +178,10 @@ impl Provider for RabbitmqUser {
 
     fn revoke(ctx: CallContext, credential: Credential) -> Result<(), ProviderError> {
         let broker = Broker::from(&ctx)?;
-        let user = user_of(&credential, &broker.config);
+        let user = login::account(&credential, "user", broker.config.get("user"));
         // A password that no longer logs in was replaced already: the user
         // may hold a newer key now, which must keep working.
-        if credential.secret.is_empty() || broker.api.logs_in(user, password_of(&credential.secret))?.is_err() {
+        if credential.secret.is_empty() || broker.api.logs_in(user, login::password(&credential.secret))?.is_err() {
             return Ok(());
         }
         let existing = broker.api.user(user)?;

@@ -129,10 +129,7 @@ impl Provider for RedisAcl {
     fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
         let config = Config::new(&ctx);
         let target = Target::from(&config)?;
-        let length = config.integer("length", 40)?;
-        if !(20..=256).contains(&length) {
-            return Err(ProviderError::InvalidConfig(format!("`length` must be between 20 and 256, got {length}")));
-        }
+        let length = config.password_length()?;
         let mut admin = target.admin()?;
         if admin.command(&["ACL", "GETUSER", target.user])? == Reply::Array(None) {
             return Err(ProviderError::NotFound(format!(
@@ -140,7 +137,7 @@ impl Provider for RedisAcl {
                 target.user
             )));
         }
-        let password = random_secret(length as usize, Encoding::Alphanumeric);
+        let password = random_secret(length, Encoding::Alphanumeric);
         match target.set_user(&mut admin, &format!(">{password}"))? {
             Reply::Simple(_) => Ok(Credential {
                 key_id: key_id(target.user, &hash(&password)),

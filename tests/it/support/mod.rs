@@ -2,6 +2,7 @@
 //! servers on loopback (a key-issuing HTTP API, raw TCP listeners).
 
 pub mod agreement;
+pub mod client;
 pub mod components;
 pub mod daemon;
 pub mod ldap;
@@ -49,6 +50,22 @@ pub fn passes_the_conformance_kit(plugin: &str, args: &[&str], field: &str, secr
     assert!(stdout.contains("PASS  a wrong admin secret is unauthorized"), "{stdout}");
     assert!(!stdout.contains(secret) && !stderr.contains(secret), "the admin secret is in the report");
     stdout
+}
+
+/// Every step boundary of a rotation, as `REKEY_CRASH_AT` names them, from
+/// its plan (`rekey rotate NAME --dry-run --json`): each step begun and
+/// done, and `generate:returned` between.
+pub fn step_boundaries(plan: &serde_json::Value) -> Vec<String> {
+    let mut boundaries = Vec::new();
+    for step in plan[0]["steps"].as_array().expect("a plan with steps") {
+        let step = step["name"].as_str().unwrap();
+        boundaries.push(format!("{step}:begun"));
+        if step == "generate" {
+            boundaries.push("generate:returned".into());
+        }
+        boundaries.push(format!("{step}:done"));
+    }
+    boundaries
 }
 
 /// Runs a command with `stdin` as its input.
@@ -496,6 +513,32 @@ impl Project {
     /// The same, with the environment variable `name` set to `value`.
     pub fn run_with(&self, name: &str, value: &str, args: &[&str]) -> Output {
         run(self.command(args).env(name, value), "")
+    }
+
+    /// `rekey rotate NAME`, which must be killed by SIGKILL at `boundary`.
+    pub fn killed_at(&self, name: &str, boundary: &str) {
+        let killed = self.run_with(rekey::rotation::CRASH_VAR, boundary, &["rotate", name]);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(killed.status.signal(), Some(9), "killed by SIGKILL at {boundary}: {:?}", text(&killed));
+    }
+
+    /// The same, then `rekey resume`, which must succeed.
+    pub fn killed_and_resumed(&self, name: &str, boundary: &str) {
+        self.killed_at(name, boundary);
+        let resumed = self.run(&["resume"], "");
+        assert!(resumed.status.success(), "resume after {boundary}: {:?}", text(&resumed));
+    }
+
+    /// The plan of `name`'s next rotation (`rotate --dry-run --json`).
+    pub fn plan(&self, name: &str) -> serde_json::Value {
+        serde_json::from_slice(&self.run(&["rotate", name, "--dry-run", "--json"], "").stdout).unwrap()
+    }
+
+    /// The store's current secret of `name` (`credential show --reveal`).
+    pub fn current_secret(&self, name: &str) -> String {
+        let show = self.run(&["credential", "show", name, "--reveal", "--json"], "");
+        let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        show["secret"].as_str().unwrap_or_default().to_string()
     }
 
     /// The value of `variable` in the env file `file` of the folder.
