@@ -79,7 +79,7 @@ fn over_tls_alternating_accounts_rotate_with_no_downtime() {
 
     assert_eq!(rotated_to, [green.clone(), blue.clone()], "the accounts take turns");
     assert_eq!(failures, 0, "the client never failed to log in");
-    assert!(successes > 0, "the client kept working throughout");
+    assert!(successes >= 2, "the client kept working throughout");
     assert!(server.locked(&green), "the retired account is the standby again");
     assert!(!server.login(&blue, "bluePasswordFirst0123456789"), "the first password is retired");
     let log = text(&project.run(&["audit", "log", "--plugin", "mysql-user"], "")).0;

