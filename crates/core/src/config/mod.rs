@@ -22,6 +22,7 @@ pub const TOKEN: &str = "rekey-token";
 use crate::runtime::Endpoint;
 use crate::store::Location;
 use reference::Reference;
+use rustls::pki_types::CertificateDer;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,8 @@ pub struct Config {
     pub manifest: Manifest,
     /// Each credential's place in `manifest.credentials`, by name.
     index: HashMap<String, usize>,
+    /// The certificates of each credential's `tls_ca`, read once with the file.
+    tls_cas: HashMap<String, Vec<CertificateDer<'static>>>,
 }
 
 impl Config {
@@ -98,13 +101,14 @@ impl Config {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
         let mut index = HashMap::with_capacity(manifest.credentials.len());
+        let mut tls_cas = HashMap::new();
         for (i, (spec, base)) in manifest.credentials.iter().zip(bases).enumerate() {
             validate_credential(spec).map_err(|e| invalid(base, e))?;
             if let Some(ca) = &spec.tls_ca {
-                crate::runtime::read_ca(&resolved(&dir, ca.get_ref())).map_err(|e| {
-                    let name = spec.name.get_ref();
-                    invalid(base, (ca.span(), format!("credential `{name}`: tls_ca: {e}")))
-                })?;
+                let name = spec.name.get_ref();
+                let certificates = crate::runtime::read_ca(&resolved(&dir, ca.get_ref()))
+                    .map_err(|e| invalid(base, (ca.span(), format!("credential `{name}`: tls_ca: {e}"))))?;
+                tls_cas.insert(name.clone(), certificates);
             }
             let name = spec.name.get_ref();
             if index.insert(name.clone(), i).is_some() {
@@ -118,7 +122,7 @@ impl Config {
         if let Some(key) = &m.key {
             crate::store::kms::Kms::parse(key).map_err(|message| error(text.find("key"), message))?;
         }
-        let config = Self { file: file.into(), dir, manifest, index };
+        let config = Self { file: file.into(), dir, manifest, index, tls_cas };
         config.check_tls_files().map_err(|message| error(text.find("tls"), message))?;
         Ok(config)
     }
@@ -143,6 +147,12 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The CAs `name`'s servers are verified against besides the public
+    /// roots (its `tls_ca`), none if it names none.
+    pub fn tls_ca(&self, name: &str) -> &[CertificateDer<'static>] {
+        self.tls_cas.get(name).map_or(&[], Vec::as_slice)
     }
 
     /// A path from the file, made absolute against its folder.

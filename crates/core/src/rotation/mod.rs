@@ -126,13 +126,7 @@ impl<'a> Rotator<'a> {
             admin_secrets.insert(field.clone(), value.to_string());
         }
         let endpoints = spec.grants.iter().map(|g| Endpoint::parse(g.get_ref())).collect::<Result<_, _>>()?;
-        let ca = match &spec.tls_ca {
-            Some(file) => {
-                crate::runtime::read_ca(&config.resolve(file.get_ref())).map_err(|e| format!("tls_ca: {e}"))?
-            }
-            None => vec![],
-        };
-        let grants = Grants { endpoints, ca, ..Grants::default() };
+        let grants = Grants { endpoints, ca: config.tls_ca(spec.name.get_ref()).to_vec(), ..Grants::default() };
         Ok((provider, CallOptions { config: plugin_config(spec), admin_secrets, grants, ..CallOptions::default() }))
     }
 
