@@ -177,6 +177,17 @@ fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
 }
 
+/// How `ALTER USER` sets `password`: on MariaDB as its hash, so the
+/// plaintext never reaches the server or its logs; on MySQL, which
+/// rewrites the statement in its own logs, as the password.
+fn identified_by(mariadb: bool, password: &str) -> String {
+    if mariadb {
+        format!("IDENTIFIED BY PASSWORD {}", literal(&native_hash(password)))
+    } else {
+        format!("IDENTIFIED BY {}", literal(password))
+    }
+}
+
 /// The `mysql_native_password` hash MariaDB stores: `*` and SHA1(SHA1(password)).
 fn native_hash(password: &str) -> String {
     format!("*{}", hex::encode_upper(Sha1::digest(Sha1::digest(password.as_bytes()))))
@@ -255,11 +266,7 @@ impl Provider for MysqlUser {
             _ => accounts[0].to_string(),
         };
         let password = random_secret(length, Encoding::Alphanumeric);
-        let identified = if mariadb {
-            format!("IDENTIFIED BY PASSWORD {}", literal(&native_hash(&password)))
-        } else {
-            format!("IDENTIFIED BY {}", literal(&password))
-        };
+        let identified = identified_by(mariadb, &password);
         let tail = match server.strategy {
             Strategy::Single => String::new(),
             Strategy::Alternating => " ACCOUNT UNLOCK".into(),
@@ -313,11 +320,7 @@ impl Provider for MysqlUser {
             Strategy::Dual => format!("ALTER USER {} DISCARD OLD PASSWORD", server.account(user)),
             Strategy::Single => {
                 let nobody = random_secret(64, Encoding::Alphanumeric);
-                let identified = if admin.version.contains("MariaDB") {
-                    format!("IDENTIFIED BY PASSWORD {}", literal(&native_hash(&nobody)))
-                } else {
-                    format!("IDENTIFIED BY {}", literal(&nobody))
-                };
+                let identified = identified_by(admin.version.contains("MariaDB"), &nobody);
                 format!("ALTER USER {} {identified}", server.account(user))
             }
         };
