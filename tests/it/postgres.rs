@@ -319,10 +319,9 @@ fn over_tls_a_role_rotates_with_the_server_verified_against_the_operators_ca() {
 
     let out = project.run(&["rotate", "app-db"], "");
     assert!(out.status.success(), "{:?}", text(&out));
-    // Quoted in the env file, for its `?`.
     let uri = project.env_value("app.env", "DATABASE_URL");
-    assert!(uri.ends_with("/postgres?sslmode=verify-full\""), "applications are told to verify too: {uri}");
-    let (role, password) = parts(uri.trim_matches('"'));
+    assert!(uri.ends_with("/postgres?sslmode=verify-full"), "applications are told to verify too: {uri}");
+    let (role, password) = parts(&uri);
     assert!(pg.login(&role, &password));
     assert!(!pg.login("app_blue", BLUE_PASSWORD), "the old password is refused");
     // The server takes TCP clients over TLS only; the audit log says which name was verified.

@@ -605,15 +605,24 @@ pub fn approve_plugins(toml: &str, rekey: impl Fn(&[&str]) -> Output) {
     }
 }
 
-/// The value of `variable` in the env file at `path` (empty if absent).
+/// The value of `variable` in the env file at `path`, unquoted (empty if absent).
 pub fn env_value(path: &std::path::Path, variable: &str) -> String {
     let prefix = format!("{variable}=");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_default()
-        .to_string()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let raw = text.lines().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_default();
+    // As a dotenv reader takes it: the env-file target quotes a value with
+    // characters outside a safe set (`?`, `%`…), escaping `\ " $` and backquote.
+    match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(quoted) => {
+            let mut value = String::new();
+            let mut chars = quoted.chars();
+            while let Some(c) = chars.next() {
+                value.push(if c == '\\' { chars.next().unwrap_or(c) } else { c });
+            }
+            value
+        }
+        None => raw.to_string(),
+    }
 }
 
 /// A TCP listener on loopback that reads and drops whatever it is sent.
