@@ -50,8 +50,8 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "SECRET" }}]
         approved_at: "the benchmark".into(),
     };
     Lock::read(&config.lock_file()).unwrap().approve("random", approval).unwrap();
-    Store::init(&config.store(), &config.key_file()).unwrap();
-    let store = config.open_store().unwrap();
+    Store::init(config.store(), &config.key_file()).unwrap();
+    let store = rekey::state::open(&config).unwrap();
     let rotate = || {
         rt.block_on(async {
             let session = Session::new(&config, &store, &runtime).unwrap();

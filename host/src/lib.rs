@@ -13,7 +13,9 @@
 //! the command line and the daemon. Their modules are re-exported here
 //! under the names the rest of rekey reads them by.
 
-pub use rekey_core::{VERSION, access, backoff, clock, config, deploy, human, rotation, runtime, status, store, trust};
+pub use rekey_core::{
+    VERSION, access, backoff, clock, config, deploy, human, rotation, runtime, state, status, store, trust,
+};
 pub use rekey_server as server;
 
 pub mod cli;

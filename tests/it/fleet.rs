@@ -75,7 +75,8 @@ impl Fleet {
     }
 
     fn store(&self) -> Store {
-        rekey::config::Config::load(&self.members[0].dir.path().join("rekey.toml")).unwrap().open_store().unwrap()
+        rekey::state::open(&rekey::config::Config::load(&self.members[0].dir.path().join("rekey.toml")).unwrap())
+            .unwrap()
     }
 
     /// Starts member `i`'s daemon, its log appended to `daemon.log`.

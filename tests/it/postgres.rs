@@ -220,7 +220,7 @@ fn a_process_that_lost_its_lease_leaves_the_role_it_enabled_to_the_one_that_took
     support::postgres::stop_at_its_next_write(&database, first.id(), || roles.send("COMMIT;"));
     wait_until("the server to end its transaction", || support::postgres::idle_in_a_transaction(&database) == 0);
     let config = rekey::config::Config::load(&project.dir.path().join("rekey.toml")).unwrap();
-    let opened = config.open_store().unwrap();
+    let opened = rekey::state::open(&config).unwrap();
     wait_until("its lease to expire", || !opened.is_held("app-db").unwrap());
 
     // Another process takes the rotation over: the same role, a new password.

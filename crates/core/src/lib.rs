@@ -15,6 +15,7 @@ pub mod config;
 pub mod deploy;
 pub mod human;
 pub mod rotation;
+pub mod state;
 pub mod status;
 pub mod trust;
 

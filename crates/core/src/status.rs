@@ -5,7 +5,7 @@
 //! from one place.
 
 use crate::config::Config;
-use crate::config::CredentialSpec;
+use crate::config::Credential;
 use crate::store::overview::Overview;
 use crate::store::rotations::{JournalEntry, Rotation, State};
 use crate::store::suspects::Suspect;
@@ -88,7 +88,7 @@ pub fn standings(
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<Standing>, StoreError> {
     let overview = store.overview()?;
-    let specs = config.manifest.credentials.iter().filter(|spec| wanted(spec.name.get_ref()));
+    let specs = config.credentials().iter().filter(|spec| wanted(&spec.name));
     specs.map(|spec| standing_in(&overview, spec, store, now)).collect()
 }
 
@@ -102,8 +102,8 @@ pub fn standing(config: &Config, store: &Store, now: i64, name: &str) -> Result<
 }
 
 /// The standing of `spec` in `overview`.
-fn standing_in(overview: &Overview, spec: &CredentialSpec, store: &Store, now: i64) -> Result<Standing, StoreError> {
-    let name = spec.name.get_ref();
+fn standing_in(overview: &Overview, spec: &Credential, store: &Store, now: i64) -> Result<Standing, StoreError> {
+    let name = &spec.name;
     let current = overview.current(name);
     let due_at = crate::rotation::due::due_at(spec, current);
     let in_progress = match overview.open_rotation(name) {
@@ -149,7 +149,7 @@ pub fn history(store: &Store, credential: &str) -> Result<Vec<RotationRecord>, S
 /// credential past its grace period waits for a person.
 fn progress(
     rotation: &Rotation,
-    spec: &CredentialSpec,
+    spec: &Credential,
     now: i64,
     store: &Store,
 ) -> Result<(String, Option<String>), StoreError> {
@@ -158,7 +158,7 @@ fn progress(
         State::Running if crate::rotation::allowed::interrupted(store, rotation)? => {
             ("interrupted".into(), Some(format!("rekey resume {name}")))
         }
-        State::Grace if Config::is_manual(spec) && rotation.revoke_after.is_none_or(|t| t <= now) => (
+        State::Grace if spec.is_manual() && rotation.revoke_after.is_none_or(|t| t <= now) => (
             "awaiting-revocation".into(),
             Some(format!("revoke the old key at the vendor, then rekey confirm-revoked {name}")),
         ),

@@ -8,7 +8,6 @@ use super::api::{Api, ApiError, Bearer, ErrorBody};
 use super::reads::Named;
 use super::requests::{Asked, Requested};
 use crate::access::{Action, Caller};
-use crate::config::Config;
 use crate::rotation::allowed;
 use crate::store::Store;
 use crate::store::rotations::{Rotation, State as RotationState};
@@ -108,7 +107,7 @@ pub async fn ask(caller: Caller, api: Arc<Api>, name: String, asked: Asked) -> R
                 return Ok(Some((StatusCode::NOT_FOUND, format!("no credential `{credential}` is declared"))));
             };
             let open = store.open_rotation(&credential)?;
-            if let Some(why) = refusal(store, asked, &credential, Config::is_manual(spec), open.as_ref())? {
+            if let Some(why) = refusal(store, asked, &credential, spec.is_manual(), open.as_ref())? {
                 return Ok(Some((StatusCode::CONFLICT, why)));
             }
             let emergency = matches!(asked, Asked::Rotate { emergency: true });

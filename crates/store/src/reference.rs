@@ -8,26 +8,26 @@ use std::path::Path;
 use zeroize::Zeroizing;
 
 /// A parsed reference.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reference<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reference {
     /// An environment variable.
-    Env(&'a str),
+    Env(String),
     /// A file's content, trailing newline removed.
-    File(&'a str),
+    File(String),
     /// The current key of a managed credential.
-    Store(&'a str),
+    Store(String),
 }
 
-impl<'a> Reference<'a> {
+impl Reference {
     /// Parses `env:VAR`, `file:PATH` or `store:NAME`. The error never
     /// repeats the text, which may be a secret pasted by mistake.
-    pub fn parse(text: &'a str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, String> {
         let (kind, rest) = text.split_once(':').unwrap_or(("", ""));
         match (kind, rest) {
             (_, "") => Err("must be a reference (env:VAR, file:PATH or store:NAME), never a literal secret".into()),
-            ("env", var) => Ok(Self::Env(var)),
-            ("file", path) => Ok(Self::File(path)),
-            ("store", name) => Ok(Self::Store(name)),
+            ("env", var) => Ok(Self::Env(var.into())),
+            ("file", path) => Ok(Self::File(path.into())),
+            ("store", name) => Ok(Self::Store(name.into())),
             _ => Err("must start with env:, file: or store: (a literal secret is not allowed here)".into()),
         }
     }

@@ -2,7 +2,7 @@
 //! names, and a plugin runtime.
 
 use super::exit::UsageError;
-use crate::config::{Config, CredentialSpec};
+use crate::config::{Config, Credential};
 pub use crate::human::{age, time};
 use crate::runtime::{Limits, Runtime};
 use crate::store::Store;
@@ -28,7 +28,7 @@ impl Context {
 
     /// The declaration of a credential, or the usage error that says where
     /// to declare it.
-    pub fn declared(&self, name: &str) -> Result<&CredentialSpec, UsageError> {
+    pub fn declared(&self, name: &str) -> Result<&Credential, UsageError> {
         self.config.credential(name).ok_or_else(|| {
             UsageError(format!(
                 "credential `{name}` is not declared in {}; declare it there first",
@@ -42,8 +42,8 @@ impl Context {
     /// manual credential has none: `verify` and `reconcile` pass it over).
     pub fn named_or_checkable(&self, names: &[String]) -> Result<Vec<String>, UsageError> {
         if names.is_empty() {
-            let specs = self.config.manifest.credentials.iter().filter(|c| !Config::is_manual(c));
-            return Ok(specs.map(|c| c.name.get_ref().clone()).collect());
+            let specs = self.config.credentials().iter().filter(|c| !c.is_manual());
+            return Ok(specs.map(|c| c.name.clone()).collect());
         }
         for name in names {
             self.declared(name)?;
@@ -53,7 +53,7 @@ impl Context {
 
     /// Opens the store with the master key.
     pub fn store(&self) -> anyhow::Result<Store> {
-        Ok(self.config.open_store()?)
+        Ok(crate::state::open(&self.config)?)
     }
 
     /// A plugin runtime with default limits.

@@ -43,12 +43,12 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
     match command {
         Command::List { json } => {
             let mut rows = Vec::new();
-            for spec in &context.config.manifest.credentials {
-                let name = spec.name.get_ref();
+            for spec in context.config.credentials() {
+                let name = &spec.name;
                 let current = store.labeled(name, Label::Current)?;
                 rows.push(serde_json::json!({
                     "name": name,
-                    "plugin": spec.plugin.get_ref(),
+                    "plugin": spec.plugin,
                     "version": current.as_ref().map(|v| v.version),
                     "key_id": current.as_ref().map(|v| v.key_id.clone()),
                     "created_at": current.as_ref().map(|v| v.created_at),
@@ -81,8 +81,7 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
                 _ => None,
             };
             if json {
-                let mut report =
-                    serde_json::json!({ "name": name, "plugin": spec.plugin.get_ref(), "versions": versions });
+                let mut report = serde_json::json!({ "name": name, "plugin": spec.plugin, "versions": versions });
                 if let Some(secret) = secret {
                     report["secret"] = secret.into();
                 }
@@ -90,8 +89,8 @@ pub fn run(command: Command, context: &Context) -> anyhow::Result<()> {
                 return Ok(());
             }
             field("name", &name);
-            field("plugin", spec.plugin.get_ref());
-            field("stages", spec.stages.iter().map(|s| s.name.get_ref().as_str()).collect::<Vec<_>>().join(" -> "));
+            field("plugin", &spec.plugin);
+            field("stages", spec.stages.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(" -> "));
             if let Some(secret) = secret {
                 field("secret", secret);
             }

@@ -10,7 +10,7 @@ use std::path::Path;
 pub fn run(file: &Path) -> anyhow::Result<()> {
     let config = file.exists().then(|| Config::load(file)).transpose()?;
     let (store, key_file) = match &config {
-        Some(config) => (config.store(), config.key_file()),
+        Some(config) => (config.store().clone(), config.key_file()),
         None => (Location::File("rekey.db".into()), Path::new("rekey.key").to_path_buf()),
     };
     let source = match &config {

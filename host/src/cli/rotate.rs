@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::exit::{Reported, UsageError};
 use super::progress::{Progress, describe};
-use crate::config::{Config, duration};
+use crate::config::{Config, Credential, duration};
 use crate::deploy::{self, check};
 use crate::rotation::{Ended, Session, is_due, plan};
 use crate::store::Store;
@@ -78,7 +78,7 @@ pub async fn run(args: Args, context: &Context) -> anyhow::Result<()> {
         confirm(args.yes, &format!("revoke the current key of {} as soon as the new one verifies", names.join(", ")))?;
     }
     let manual: Vec<&str> =
-        names.iter().map(String::as_str).filter(|n| config.credential(n).is_some_and(Config::is_manual)).collect();
+        names.iter().map(String::as_str).filter(|n| config.credential(n).is_some_and(Credential::is_manual)).collect();
     let typed = std::sync::Mutex::new(super::manual::read_keys(&manual)?.into_iter().collect::<HashMap<_, _>>());
     let runtime = context.runtime()?;
     let session = Session::new(config, &store, &runtime)?;
@@ -179,9 +179,9 @@ fn add_due(names: &mut Vec<String>, store: &Store, config: &Config) -> anyhow::R
     let overview = store.overview()?;
     let now = crate::store::now();
     let mut named: std::collections::HashSet<String> = names.iter().cloned().collect();
-    for spec in &config.manifest.credentials {
-        let name = spec.name.get_ref();
-        if !Config::is_manual(spec) && is_due(overview.current(name), spec, now) && named.insert(name.clone()) {
+    for spec in config.credentials() {
+        let name = &spec.name;
+        if !spec.is_manual() && is_due(overview.current(name), spec, now) && named.insert(name.clone()) {
             names.push(name.clone());
         }
     }
@@ -232,17 +232,17 @@ fn print_plans(names: &[String], all_due: bool, emergency: bool, json: bool, con
 
 /// What would fail a rotation of `spec` before it starts: targets that
 /// cannot be written, commands that do not exist.
-fn preflight(spec: &crate::config::CredentialSpec, dir: &std::path::Path) -> Vec<String> {
+fn preflight(spec: &crate::config::Credential, dir: &std::path::Path) -> Vec<String> {
     let mut problems = Vec::new();
     for stage in &spec.stages {
         for target in &stage.targets {
             if let Err(e) = deploy::preflight(target, dir) {
-                problems.push(format!("stage {}: {}: {e}", stage.name.get_ref(), deploy::describe(target)));
+                problems.push(format!("stage {}: {}: {e}", stage.name, deploy::describe(target)));
             }
         }
         for c in &stage.checks {
             if let Err(e) = check::preflight(c, dir) {
-                problems.push(format!("stage {}: {}: {e}", stage.name.get_ref(), check::describe(c)));
+                problems.push(format!("stage {}: {}: {e}", stage.name, check::describe(c)));
             }
         }
     }

@@ -60,7 +60,7 @@ pub fn run(command: Command, config: impl FnOnce() -> anyhow::Result<Config>) ->
                             "no key to check against: give the author's public key with --key KEY (base64, or a .pub file), or run this where rekey.toml lists trusted keys ({e})"
                         ))
                     })?;
-                    let keys = config.manifest.trust.public_keys().map_err(UsageError)?;
+                    let keys = config.trusted_keys().to_vec();
                     if keys.is_empty() {
                         return Err(UsageError(format!(
                             "{} lists no trusted keys (`trust.keys`); give one with --key",

@@ -57,9 +57,9 @@ pub async fn run(names: Vec<String>, json: bool, context: &Context) -> anyhow::R
         }));
     }
     // Said, not skipped in silence: no provider can check a key a person made.
-    let manual = config.manifest.credentials.iter().filter(|c| asked_all && crate::config::Config::is_manual(c));
+    let manual = config.credentials().iter().filter(|c| asked_all && c.is_manual());
     for spec in manual {
-        let name = spec.name.get_ref();
+        let name = &spec.name;
         let line = format!("{name}: not checked: a manual credential's key is checked by a person at the vendor");
         if !json {
             println!("{line}");

@@ -3,7 +3,7 @@
 //! rotation once due (or resumed, or its grace period ended), and, for a
 //! manual credential, reminders to a person instead of a rotation.
 
-use crate::config::{Config, CredentialSpec, duration};
+use crate::config::{Config, Credential, duration};
 use crate::rotation::due::{Slot, due_at};
 use crate::server::requests::{Asked, Requested};
 use crate::store::rotations::{Rotation, State};
@@ -114,15 +114,15 @@ const DAY: i64 = 86_400;
 
 /// The agenda of `spec` at `now`; `frozen_until` is the end of the freeze
 /// that holds now, if one does.
-pub fn agenda(spec: &CredentialSpec, store: &Store, now: i64, frozen_until: Option<i64>) -> Result<Agenda, StoreError> {
-    let name = spec.name.get_ref();
+pub fn agenda(spec: &Credential, store: &Store, now: i64, frozen_until: Option<i64>) -> Result<Agenda, StoreError> {
+    let name = &spec.name;
     let current = store.labeled(name, Label::Current)?;
     let open = store.open_rotation(name)?;
     let seen =
         Standing { current: current.as_ref().map(|v| v.version), open: open.as_ref().map(|r| (r.id.clone(), r.state)) };
     let mut agenda = Agenda { seen, ..Agenda::default() };
     remind_before(spec, store, current.as_ref(), now, &mut agenda)?;
-    let manual = Config::is_manual(spec);
+    let manual = spec.is_manual();
     if let (Some(every), Some(current)) = (spec.policy.verify_every, &current)
         && open.as_ref().is_none_or(|o| o.state != State::Running)
     {
@@ -163,14 +163,14 @@ pub fn agenda(spec: &CredentialSpec, store: &Store, now: i64, frozen_until: Opti
 
 /// `key.due_soon` once at each of `policy.remind_before`, before the key is due.
 fn remind_before(
-    spec: &CredentialSpec,
+    spec: &Credential,
     store: &Store,
     current: Option<&Version>,
     now: i64,
     agenda: &mut Agenda,
 ) -> Result<(), StoreError> {
     let (Some(current), Some(due)) = (current, due_at(spec, current)) else { return Ok(()) };
-    let name = spec.name.get_ref();
+    let name = &spec.name;
     for before in &spec.policy.remind_before {
         let at = due.saturating_sub(before.as_secs() as i64);
         if now >= due {
@@ -194,7 +194,7 @@ fn remind_before(
 
 /// A manual key that is due: `key.due`, once per key.
 fn due_by_hand(
-    spec: &CredentialSpec,
+    spec: &Credential,
     store: &Store,
     current: Option<&Version>,
     now: i64,
@@ -204,13 +204,13 @@ fn due_by_hand(
     let subject = current.map_or_else(|| "no-key".into(), |c| format!("v{}", c.version));
     match due {
         Some(at) if at > now => agenda.later(at),
-        _ if store.noticed(spec.name.get_ref(), "key.due", &subject)? => {}
+        _ if store.noticed(&spec.name, "key.due", &subject)? => {}
         _ => agenda.now.push(Task::Remind {
             event: "key.due",
             subject,
             detail: serde_json::json!({
                 "version": current.map(|c| c.version), "due_at": due,
-                "action": format!("create a new key at the vendor, then run `rekey rotate {}`", spec.name.get_ref()),
+                "action": format!("create a new key at the vendor, then run `rekey rotate {}`", &spec.name),
             }),
         }),
     }
@@ -220,7 +220,7 @@ fn due_by_hand(
 /// A manual rotation whose old key waits to be revoked by a person:
 /// `key.revoke_pending` once a day until `rekey confirm-revoked`.
 fn revoke_pending(
-    spec: &CredentialSpec,
+    spec: &Credential,
     store: &Store,
     open: &Rotation,
     now: i64,
@@ -229,13 +229,13 @@ fn revoke_pending(
     let since = open.revoke_after.unwrap_or(open.started_at);
     let day = (now - since).max(0) / DAY;
     let subject = format!("{}:day{day}", open.id);
-    if !store.noticed(spec.name.get_ref(), "key.revoke_pending", &subject)? {
+    if !store.noticed(&spec.name, "key.revoke_pending", &subject)? {
         agenda.now.push(Task::Remind {
             event: "key.revoke_pending",
             subject,
             detail: serde_json::json!({
                 "rotation": open.id, "version": open.from_version, "days": day,
-                "action": format!("revoke the old key at the vendor, then run `rekey confirm-revoked {}`", spec.name.get_ref()),
+                "action": format!("revoke the old key at the vendor, then run `rekey confirm-revoked {}`", &spec.name),
             }),
         });
     }

@@ -20,7 +20,7 @@ mod server;
 mod signals;
 mod tend;
 
-use crate::config::{Config, CredentialSpec};
+use crate::config::{Config, Credential};
 use crate::rotation::{RotationError, Session};
 use crate::runtime::Runtime;
 use crate::server::requests::{Requested, Requests};
@@ -115,7 +115,8 @@ pub async fn run(
                 "--insecure-http: tokens travel in clear text to http://{bound}; anyone on the path can take them"
             );
         }
-        let api = Arc::new(crate::server::api::Api::new(config.clone(), config.open_store()?, requests.clone()));
+        let api =
+            Arc::new(crate::server::api::Api::new(config.clone(), crate::state::open(&config)?, requests.clone()));
         let shared = server::Shared {
             metrics: metrics.clone(),
             health: health.clone(),
@@ -148,11 +149,7 @@ pub async fn run(
                 if let Some(api) = &api {
                     api.set_config(config.clone());
                 }
-                tracing::info!(
-                    "reloaded {}: {} credential(s)",
-                    config.file.display(),
-                    config.manifest.credentials.len()
-                );
+                tracing::info!("reloaded {}: {} credential(s)", config.file.display(), config.credentials().len());
             }
             Ok(Next::Stop) => break Ok(()),
             Err(e) => break Err(e),
@@ -250,8 +247,8 @@ impl Daemon<'_> {
         let concurrency = *settings.concurrency.get_ref();
         let started = now();
         let mut queue = Queue::default();
-        for spec in &config.manifest.credentials {
-            queue.set(spec.name.get_ref(), i64::MIN);
+        for spec in config.credentials() {
+            queue.set(&spec.name, i64::MIN);
         }
         let mut running = HashSet::new();
         // Credentials whose work ended here since the last look at the
@@ -264,7 +261,7 @@ impl Daemon<'_> {
         let mut asked: HashMap<String, Requested> = HashMap::new();
         let mut stop_by: Option<tokio::time::Instant> = None;
         self.metrics.forget_credentials();
-        for spec in &config.manifest.credentials {
+        for spec in config.credentials() {
             self.refresh_one(spec, started);
         }
         let mut refresh = tokio::time::interval_at(tokio::time::Instant::now() + REFRESH, REFRESH);
@@ -396,8 +393,8 @@ impl Daemon<'_> {
                 },
                 _ = refresh.tick() => {
                     let now = crate::store::now();
-                    for spec in &config.manifest.credentials {
-                        let name = spec.name.get_ref();
+                    for spec in config.credentials() {
+                        let name = &spec.name;
                         if !running.contains(name) && failures.get(name).is_none_or(|n| *n == 0) {
                             queue.set(name, i64::MIN);
                         }
@@ -415,7 +412,7 @@ impl Daemon<'_> {
     fn next_time(
         &self,
         config: &Config,
-        spec: &CredentialSpec,
+        spec: &Credential,
         tended: &Tended,
         failures: &mut u32,
         now: i64,
@@ -464,7 +461,7 @@ impl Daemon<'_> {
             Ok(dropped) => dropped,
             Err(e) => return refused(format!("cannot read which credentials hold live keys: {e}")),
         };
-        if !dropped.is_empty() && new.manifest.credentials.is_empty() {
+        if !dropped.is_empty() && new.credentials().is_empty() {
             return refused(format!(
                 "it declares no credentials, and {} with live keys would no longer be managed ({}); an emptied file? Remove them one by one if that is meant",
                 dropped.len(),
@@ -481,7 +478,7 @@ impl Daemon<'_> {
                 dropped.join(", ")
             );
         }
-        let credentials = new.manifest.credentials.len();
+        let credentials = new.credentials().len();
         let detail = serde_json::json!({ "credentials": credentials, "dropped_with_live_keys": dropped });
         if let Err(e) = self.store.audit("daemon.reloaded", None, None, detail) {
             return refused(format!("the reload could not be audited: {e}"));
@@ -494,8 +491,8 @@ impl Daemon<'_> {
     /// keys are live (a version not revoked).
     fn dropped_with_live_keys(&self, old: &Config, new: &Config) -> Result<Vec<String>, StoreError> {
         let mut dropped = Vec::new();
-        for spec in &old.manifest.credentials {
-            let name = spec.name.get_ref();
+        for spec in old.credentials() {
+            let name = &spec.name;
             if new.credential(name).is_none() && self.store.versions(name)?.iter().any(|v| v.revoked_at.is_none()) {
                 dropped.push(name.clone());
             }
@@ -504,8 +501,8 @@ impl Daemon<'_> {
     }
 
     /// Sets one credential's metrics from the store.
-    fn refresh_one(&self, spec: &crate::config::CredentialSpec, now: i64) {
-        let name = spec.name.get_ref();
+    fn refresh_one(&self, spec: &crate::config::Credential, now: i64) {
+        let name = &spec.name;
         let current = self.store.labeled(name, crate::store::versions::Label::Current);
         let last = self.store.last_rotation(name);
         match (current, last) {

@@ -4,7 +4,7 @@
 
 use super::agenda::{Agenda, Standing, Task};
 use super::metrics::Metrics;
-use crate::config::{Config, CredentialSpec};
+use crate::config::{Config, Credential};
 use crate::deploy::notify;
 use crate::rotation::due::is_unused;
 use crate::rotation::{Ended, RotationError, Rotator, Session, result_name};
@@ -27,9 +27,9 @@ pub struct Tended {
 /// may have rotated the credential between the agenda's reading and the
 /// lease, and its work is then not done twice (the daemon reads a new
 /// agenda, as for a credential another process holds).
-pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpec, agenda: Agenda) -> Tended {
+pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &Credential, agenda: Agenda) -> Tended {
     let (config, store) = (session.config(), session.store());
-    let name = spec.name.get_ref();
+    let name = &spec.name;
     let mut rotator: Option<Rotator<'_>> = None;
     let mut failed = false;
     for task in agenda.now {
@@ -42,7 +42,7 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                 Err(RotationError::Store(StoreError::Busy { .. })) => return Tended { busy: true, failed: false },
                 Err(e) => {
                     tracing::error!("{e}");
-                    metrics.rotation(&Config::plugin_name(spec), "failed", Default::default());
+                    metrics.rotation(spec.plugin_name(), "failed", Default::default());
                     return Tended { failed: true, ..Tended::default() };
                 }
             }
@@ -73,7 +73,7 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
                     Err(e) => tracing::error!("{e}"),
                 }
                 if !matches!(outcome, Err(RotationError::Stopped { .. })) {
-                    metrics.rotation(&Config::plugin_name(spec), result, started.elapsed());
+                    metrics.rotation(spec.plugin_name(), result, started.elapsed());
                 }
                 // A rollback someone asked for is a success when it rolls back.
                 failed |= outcome.is_err() || (matches!(outcome, Ok(Ended::RolledBack)) && !asked_rollback);
@@ -88,12 +88,12 @@ pub async fn tend(session: &Session<'_>, metrics: &Metrics, spec: &CredentialSpe
 async fn remind(
     config: &Config,
     store: &Store,
-    spec: &CredentialSpec,
+    spec: &Credential,
     event: &str,
     subject: &str,
     detail: serde_json::Value,
 ) -> Result<(), String> {
-    let name = spec.name.get_ref();
+    let name = &spec.name;
     tracing::info!("`{name}`: {event}");
     send(config, store, spec, event, detail.clone()).await?;
     store.record_notice(name, event, subject, detail).map_err(|e| e.to_string())
@@ -102,8 +102,8 @@ async fn remind(
 /// Checks the current key with the provider, and sends `key.invalid` or
 /// `key.unused` when that check changed the answer (not on every pass).
 /// False when the check could not be made.
-async fn verify(config: &Config, store: &Store, spec: &CredentialSpec, rotator: &Rotator<'_>) -> bool {
-    let name = spec.name.get_ref();
+async fn verify(config: &Config, store: &Store, spec: &Credential, rotator: &Rotator<'_>) -> bool {
+    let name = &spec.name;
     let before = store.labeled(name, Label::Current).ok().flatten();
     if let Err(e) = rotator.check_current().await {
         tracing::error!("{e}");
@@ -137,18 +137,12 @@ async fn verify(config: &Config, store: &Store, spec: &CredentialSpec, rotator: 
 async fn send(
     config: &Config,
     store: &Store,
-    spec: &CredentialSpec,
+    spec: &Credential,
     event: &str,
     detail: serde_json::Value,
 ) -> Result<(), String> {
-    let message = notify::Event {
-        event,
-        credential: spec.name.get_ref(),
-        rotation: None,
-        at: now(),
-        owners: &spec.policy.owners,
-        detail,
-    };
+    let message =
+        notify::Event { event, credential: &spec.name, rotation: None, at: now(), owners: &spec.policy.owners, detail };
     notify::broadcast(config, store, &message).await
 }
 

@@ -27,7 +27,7 @@ pub struct Disagreement {
 /// Compares the provider, the store (opened in this process) and the targets.
 pub fn disagreement(project: &Project, server: &KeyServer, names: &[String]) -> Disagreement {
     let dir = project.dir.path();
-    let store = rekey::config::Config::load(&dir.join("rekey.toml")).unwrap().open_store().unwrap();
+    let store = rekey::state::open(&rekey::config::Config::load(&dir.join("rekey.toml")).unwrap()).unwrap();
     let live: BTreeSet<String> = server.keys.lock().unwrap().keys().cloned().collect();
     let mut stored = BTreeSet::new();
     let mut found = Disagreement::default();

@@ -3,14 +3,14 @@
 //! field, so a typo never surfaces halfway through a rotation.
 
 mod chunks;
+mod credential;
 pub mod duration;
 mod model;
 pub use crate::store::reference;
 pub mod schedule;
 
-pub use model::{
-    Check, CredentialSpec, Daemon, Freeze, Manifest, Notifier, Policy, SecretVia, Stage, Target, Tls, Trust,
-};
+pub use credential::{Credential, Provider, Stage, TokenGrant};
+pub use model::{Check, Daemon, Freeze, Manifest, Notifier, Policy, SecretVia, Target, Tls, Trust};
 
 /// The built-in plugin of a key a person makes by hand at a vendor's
 /// console: no sandbox, no provider calls.
@@ -19,11 +19,12 @@ pub const MANUAL: &str = "manual";
 /// The built-in plugin of rekey's own API tokens, rotated like keys.
 pub const TOKEN: &str = "rekey-token";
 
-use crate::runtime::Endpoint;
 use crate::store::Location;
+use crate::store::crypto::KeySource;
+use credential::Invalid;
+use model::CredentialSpec;
 use reference::Reference;
-use rustls::pki_types::CertificateDer;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// A mistake in `rekey.toml`.
@@ -45,12 +46,16 @@ pub struct Config {
     pub file: PathBuf,
     /// Its folder.
     pub dir: PathBuf,
-    /// Its content.
+    /// Its settings besides the credentials.
     pub manifest: Manifest,
-    /// Each credential's place in `manifest.credentials`, by name.
+    /// The managed credentials, in the file's order.
+    credentials: Vec<Credential>,
+    /// Each credential's place in `credentials`, by name.
     index: HashMap<String, usize>,
-    /// The certificates of each credential's `tls_ca`, read once with the file.
-    tls_cas: HashMap<String, Vec<CertificateDer<'static>>>,
+    /// Where the store is.
+    store: Location,
+    /// The plugin authors' public keys (`trust.keys`).
+    trusted_keys: Vec<minisign::PublicKey>,
 }
 
 impl Config {
@@ -100,29 +105,26 @@ impl Config {
             .map(Path::to_path_buf)
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        let mut index = HashMap::with_capacity(manifest.credentials.len());
-        let mut tls_cas = HashMap::new();
-        for (i, (spec, base)) in manifest.credentials.iter().zip(bases).enumerate() {
-            validate_credential(spec).map_err(|e| invalid(base, e))?;
-            if let Some(ca) = &spec.tls_ca {
-                let name = spec.name.get_ref();
-                let certificates = crate::runtime::read_ca(&resolved(&dir, ca.get_ref()))
-                    .map_err(|e| invalid(base, (ca.span(), format!("credential `{name}`: tls_ca: {e}"))))?;
-                tls_cas.insert(name.clone(), certificates);
+        let specs = std::mem::take(&mut manifest.credentials);
+        let mut credentials = Vec::with_capacity(specs.len());
+        let mut index = HashMap::with_capacity(specs.len());
+        for (spec, base) in specs.into_iter().zip(bases) {
+            let span = spec.name.span();
+            let credential = Credential::parse(spec, &dir).map_err(|e| invalid(base, e))?;
+            if index.insert(credential.name.clone(), credentials.len()).is_some() {
+                let message = format!("credential `{}` is declared twice", credential.name);
+                return Err(invalid(base, (span, message)));
             }
-            let name = spec.name.get_ref();
-            if index.insert(name.clone(), i).is_some() {
-                return Err(invalid(base, (spec.name.span(), format!("credential `{name}` is declared twice"))));
-            }
+            credentials.push(credential);
         }
-        validate(&manifest).map_err(|e| invalid(0, e))?;
+        let trusted_keys = validate(&manifest).map_err(|e| invalid(0, e))?;
         let m = &manifest;
-        Location::parse(&m.store, m.store_password.as_deref(), m.store_ca.as_deref(), m.store_lease, &dir)
+        let store = Location::parse(&m.store, m.store_password.as_deref(), m.store_ca.as_deref(), m.store_lease, &dir)
             .map_err(|message| error(text.find("store"), message))?;
         if let Some(key) = &m.key {
             crate::store::kms::Kms::parse(key).map_err(|message| error(text.find("key"), message))?;
         }
-        let config = Self { file: file.into(), dir, manifest, index, tls_cas };
+        let config = Self { file: file.into(), dir, manifest, credentials, index, store, trusted_keys };
         config.check_tls_files().map_err(|message| error(text.find("tls"), message))?;
         Ok(config)
     }
@@ -149,40 +151,31 @@ impl Config {
         Ok(())
     }
 
-    /// The CAs `name`'s servers are verified against besides the public
-    /// roots (its `tls_ca`), none if it names none.
-    pub fn tls_ca(&self, name: &str) -> &[CertificateDer<'static>] {
-        self.tls_cas.get(name).map_or(&[], Vec::as_slice)
-    }
-
     /// A path from the file, made absolute against its folder.
     pub fn resolve(&self, path: &Path) -> PathBuf {
         resolved(&self.dir, path)
     }
 
-    /// Where the store is (checked when the file was read).
-    pub fn store(&self) -> Location {
-        let m = &self.manifest;
-        Location::parse(&m.store, m.store_password.as_deref(), m.store_ca.as_deref(), m.store_lease, &self.dir)
-            .expect("validated when the file was read")
+    /// Where the store is.
+    pub fn store(&self) -> &Location {
+        &self.store
+    }
+
+    /// The public keys of the plugin authors whose signatures count.
+    pub fn trusted_keys(&self) -> &[minisign::PublicKey] {
+        &self.trusted_keys
     }
 
     /// Where the master key comes from: `key` (a KMS key), the
     /// environment, or the key file.
-    pub fn key_source<'a>(&self, key_file: &'a Path) -> crate::store::crypto::KeySource<'a> {
-        crate::store::crypto::KeySource::configured(self.manifest.key.as_deref(), key_file)
-            .expect("validated when the file was read")
-    }
-
-    /// Opens the store with the master key.
-    pub fn open_store(&self) -> Result<crate::store::Store, crate::store::StoreError> {
-        crate::store::Store::open_with(&self.store(), &self.key_source(&self.key_file()))
+    pub fn key_source<'a>(&self, key_file: &'a Path) -> KeySource<'a> {
+        KeySource::configured(self.manifest.key.as_deref(), key_file).expect("validated when the file was read")
     }
 
     /// The master key file's path [default: beside an SQLite store, with
     /// `.key`; `rekey.key` beside this file for PostgreSQL].
     pub fn key_file(&self) -> PathBuf {
-        match (&self.manifest.key_file, self.store()) {
+        match (&self.manifest.key_file, &self.store) {
             (Some(path), _) => self.resolve(path),
             (None, Location::File(path)) => path.with_extension("key"),
             (None, Location::Postgres(_)) => self.dir.join("rekey.key"),
@@ -190,8 +183,13 @@ impl Config {
     }
 
     /// A credential by name.
-    pub fn credential(&self, name: &str) -> Option<&CredentialSpec> {
-        self.index.get(name).map(|&i| &self.manifest.credentials[i])
+    pub fn credential(&self, name: &str) -> Option<&Credential> {
+        self.index.get(name).map(|&i| &self.credentials[i])
+    }
+
+    /// Every credential, in the file's order.
+    pub fn credentials(&self) -> &[Credential] {
+        &self.credentials
     }
 
     /// Where `rekey plugin install` puts plugins.
@@ -204,38 +202,15 @@ impl Config {
         self.dir.join("rekey.lock")
     }
 
-    /// Whether a credential's key is made by hand (`plugin = "manual"`).
-    pub fn is_manual(spec: &CredentialSpec) -> bool {
-        spec.plugin.get_ref() == MANUAL
-    }
-
-    /// Whether `spec`'s keys are rekey's own API tokens.
-    pub fn is_token(spec: &CredentialSpec) -> bool {
-        spec.plugin.get_ref() == TOKEN
-    }
-
-    /// The name a credential's plugin is approved under: the name as
-    /// written, or the file stem of a path (`./x/my_plugin.wasm` is
-    /// `my-plugin`).
-    pub fn plugin_name(spec: &CredentialSpec) -> String {
-        let plugin = spec.plugin.get_ref();
-        if is_path(plugin) { plugin_name_of(Path::new(plugin)) } else { plugin.clone() }
-    }
-
-    /// The plugin file of a credential: a path as written (relative to this
-    /// file), or a plugin's name looked up in `plugin_dir`, then in
+    /// The plugin file of a credential's plugin provider: a path as written,
+    /// or a plugin's name looked up in `plugin_dir`, then in
     /// `$REKEY_PLUGIN_DIR` (where the bundled plugins are).
-    pub fn plugin_path(&self, spec: &CredentialSpec) -> Result<PathBuf, String> {
-        let plugin = spec.plugin.get_ref();
-        if is_path(plugin) {
-            let path = self.resolve(Path::new(plugin));
-            return if path.exists() {
-                Ok(path)
-            } else {
-                Err(format!("plugin file {} does not exist", path.display()))
-            };
+    pub fn plugin_file(&self, name: &str, file: Option<&Path>) -> Result<PathBuf, String> {
+        match file {
+            Some(path) if path.exists() => Ok(path.into()),
+            Some(path) => Err(format!("plugin file {} does not exist", path.display())),
+            None => self.find_plugin(name),
         }
-        self.find_plugin(plugin)
     }
 
     /// A plugin's file by name, in `plugin_dir` then `$REKEY_PLUGIN_DIR`.
@@ -265,134 +240,15 @@ pub fn plugin_name_of(file: &Path) -> String {
     file.file_stem().map(|s| s.to_string_lossy().replace('_', "-")).unwrap_or_default()
 }
 
-fn is_path(plugin: &str) -> bool {
-    plugin.ends_with(".wasm") || plugin.contains('/')
-}
-
-/// The plugin config of a credential, as strings.
-pub fn plugin_config(spec: &CredentialSpec) -> BTreeMap<String, String> {
-    spec.config
-        .iter()
-        .map(|(k, v)| {
-            let text = match v.get_ref() {
-                toml::Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            (k.clone(), text)
-        })
-        .collect()
-}
-
-type Invalid = (std::ops::Range<usize>, String);
-
 /// One `[[credential]]` table, parsed on its own.
 #[derive(serde::Deserialize)]
 struct Tables {
     credential: Vec<CredentialSpec>,
 }
 
-fn validate_credential(c: &CredentialSpec) -> Result<(), Invalid> {
-    let name = c.name.get_ref();
-    let valid = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.'))
-        && !name.starts_with('.');
-    if !valid {
-        return Err((c.name.span(), format!("credential name `{name}`: use 1-64 of a-z, 0-9, `-`, `_`, `.`")));
-    }
-    for (field, value) in &c.config {
-        if matches!(value.get_ref(), toml::Value::Table(_) | toml::Value::Array(_)) {
-            return Err((
-                value.span(),
-                format!("credential `{name}`: config.{field} must be a string, number or boolean"),
-            ));
-        }
-    }
-    for (field, reference) in &c.admin_secrets {
-        Reference::parse(reference.get_ref())
-            .map_err(|e| (reference.span(), format!("credential `{name}`: admin_secrets.{field}: {e}")))?;
-    }
-    for grant in &c.grants {
-        Endpoint::parse(grant.get_ref()).map_err(|e| (grant.span(), format!("credential `{name}`: grants: {e}")))?;
-    }
-    if Config::is_manual(c) {
-        let provider_fields = [
-            ("config", !c.config.is_empty()),
-            ("admin_secrets", !c.admin_secrets.is_empty()),
-            ("grants", !c.grants.is_empty()),
-            ("policy.verify_every", c.policy.verify_every.is_some()),
-        ];
-        if let Some((field, _)) = provider_fields.iter().find(|(_, set)| *set) {
-            return Err((
-                c.plugin.span(),
-                format!(
-                    "credential `{name}`: a manual credential has no provider to configure or ask, so `{field}` does not apply; remove it"
-                ),
-            ));
-        }
-    }
-    if Config::is_token(c) {
-        if let Some(field) = [("admin_secrets", !c.admin_secrets.is_empty()), ("grants", !c.grants.is_empty())]
-            .iter()
-            .find_map(|(field, set)| set.then_some(field))
-        {
-            return Err((c.plugin.span(), format!("credential `{name}`: {TOKEN} needs no `{field}`; remove it")));
-        }
-        crate::rotation::issuer::grant(&plugin_config(c))
-            .map_err(|e| (c.plugin.span(), format!("credential `{name}` ({TOKEN}): {e}")))?;
-    }
-    if c.policy.remind_before.iter().any(std::time::Duration::is_zero) {
-        return Err((
-            c.name.span(),
-            format!("credential `{name}`: policy.remind_before: a reminder 0s before is no reminder; use e.g. \"1d\""),
-        ));
-    }
-    let mut stages = HashSet::new();
-    for stage in &c.stages {
-        if !stages.insert(stage.name.get_ref().as_str()) {
-            return Err((
-                stage.name.span(),
-                format!("credential `{name}`: stage `{}` is declared twice", stage.name.get_ref()),
-            ));
-        }
-        for target in &stage.targets {
-            if let Target::EnvFile { variable, variables, .. } = target
-                && variable.is_some() != variables.is_empty()
-            {
-                return Err((
-                    stage.name.span(),
-                    format!(
-                        "credential `{name}`: stage `{}`: an env-file target takes `variable` or `variables`, exactly one of them",
-                        stage.name.get_ref()
-                    ),
-                ));
-            }
-        }
-        let commands = stage
-            .targets
-            .iter()
-            .filter_map(|t| match t {
-                Target::Exec { command, .. } => Some(command),
-                _ => None,
-            })
-            .chain(stage.checks.iter().filter_map(|c| match c {
-                Check::Exec { command, .. } => Some(command),
-                Check::Http { .. } => None,
-            }));
-        for command in commands {
-            if command.is_empty() {
-                return Err((
-                    stage.name.span(),
-                    format!("credential `{name}`: stage `{}`: an exec command is empty", stage.name.get_ref()),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// What lies outside the credentials: trust, notifications and the daemon.
-fn validate(manifest: &Manifest) -> Result<(), Invalid> {
+/// Returns the trusted keys, parsed.
+fn validate(manifest: &Manifest) -> Result<Vec<minisign::PublicKey>, Invalid> {
     let concurrency = &manifest.daemon.concurrency;
     if !(1..=256).contains(concurrency.get_ref()) {
         return Err((concurrency.span(), "daemon.concurrency must be between 1 and 256".into()));
@@ -414,15 +270,20 @@ fn validate(manifest: &Manifest) -> Result<(), Invalid> {
             "trust.require_signature is set but trust.keys is empty, so no plugin could run; add the authors' public keys".into(),
         ));
     }
-    for key in &manifest.trust.keys {
-        crate::trust::signature::public_key(key.get_ref()).map_err(|e| (key.span(), format!("trust.keys: {e}")))?;
-    }
+    let keys = manifest
+        .trust
+        .keys
+        .iter()
+        .map(|key| {
+            crate::trust::signature::public_key(key.get_ref()).map_err(|e| (key.span(), format!("trust.keys: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
     for notifier in &manifest.notify {
         if let Notifier::Webhook { signing_secret: Some(reference), .. } = notifier.get_ref() {
             Reference::parse(reference).map_err(|e| (notifier.span(), format!("notify.signing_secret: {e}")))?;
         }
     }
-    Ok(())
+    Ok(keys)
 }
 
 /// The 1-based line of a byte offset.
@@ -457,7 +318,7 @@ checks = [{ type = "exec", command = ["true"] }]
         let config = parse(GOOD).unwrap();
         let api = config.credential("api").unwrap();
         assert_eq!(api.policy.max_age.as_secs(), 60 * 86_400);
-        assert_eq!(plugin_config(api).get("length").map(String::as_str), Some("40"));
+        assert_eq!(api.config.get("length").map(String::as_str), Some("40"));
         assert!(matches!(config.store(), Location::File(path) if path == Path::new("./rekey.db")));
         assert_eq!(config.key_file(), Path::new("./rekey.key"));
     }
@@ -542,10 +403,7 @@ checks = [{ type = "exec", command = ["true"] }]
         assert!(with_policy(r#"timezone = "Mars/Olympus""#).unwrap_err().message.contains("IANA name"));
         assert!(with_policy(r#"remind_before = ["0s"]"#).unwrap_err().message.contains("no reminder"));
         let config = with_policy(r#"schedule = "0 3 * * MON", timezone = "Europe/Berlin", jitter = "10m""#).unwrap();
-        assert_eq!(
-            config.credential("api").unwrap().policy.schedule.as_ref().unwrap().get_ref().as_str(),
-            "0 3 * * MON"
-        );
+        assert_eq!(config.credential("api").unwrap().policy.schedule.as_ref().unwrap().as_str(), "0 3 * * MON");
 
         let daemon = |table: &str| parse(&format!("[daemon]\n{table}\n{GOOD}"));
         let error = daemon("concurrency = 0").unwrap_err();
@@ -570,7 +428,7 @@ checks = [{ type = "exec", command = ["true"] }]
     #[test]
     fn a_manual_credential_takes_no_provider_settings() {
         let manual = "[[credential]]\nname = \"console\"\nplugin = \"manual\"\n";
-        assert!(Config::is_manual(parse(manual).unwrap().credential("console").unwrap()));
+        assert!(parse(manual).unwrap().credential("console").unwrap().is_manual());
         let error = parse(&format!("{manual}grants = [\"api.example.com\"]\n")).unwrap_err();
         assert_eq!(error.line, Some(3), "{error}");
         assert!(

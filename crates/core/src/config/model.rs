@@ -57,9 +57,10 @@ pub struct Manifest {
     /// How `rekey daemon` runs.
     #[serde(default)]
     pub daemon: Daemon,
-    /// The managed credentials.
+    /// The managed credentials, as written: [`super::Config`] takes them
+    /// out and parses each into a [`super::Credential`].
     #[serde(default, rename = "credential")]
-    pub credentials: Vec<CredentialSpec>,
+    pub(super) credentials: Vec<CredentialSpec>,
 }
 
 impl Manifest {
@@ -95,18 +96,13 @@ pub struct Trust {
 }
 
 impl Trust {
-    /// The keys, parsed.
-    pub fn public_keys(&self) -> Result<Vec<minisign::PublicKey>, String> {
-        self.keys.iter().map(|k| crate::trust::signature::public_key(k.get_ref())).collect()
-    }
-
     /// Whether every plugin must be signed by a trusted key.
     pub fn signatures_required(&self) -> bool {
         self.require_signature.as_ref().is_some_and(|r| *r.get_ref())
     }
 }
 
-/// One managed credential.
+/// One managed credential, as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialSpec {
@@ -132,7 +128,7 @@ pub struct CredentialSpec {
     pub policy: Policy,
     /// Where the key goes, stage by stage, in order.
     #[serde(default)]
-    pub stages: Vec<Stage>,
+    pub stages: Vec<StageSpec>,
 }
 
 /// Rotation policy.
@@ -144,7 +140,7 @@ pub struct Policy {
     pub max_age: Duration,
     /// Rotate at these times instead (a cron expression, e.g. `0 3 * * MON`),
     /// read in `timezone`; `max_age` is then not used.
-    pub schedule: Option<Spanned<Schedule>>,
+    pub schedule: Option<Schedule>,
     /// The time zone of `schedule` [default: UTC].
     #[serde(default)]
     pub timezone: Zone,
@@ -319,10 +315,10 @@ fn default_grace() -> Duration {
     Duration::from_secs(3_600)
 }
 
-/// One deployment stage.
+/// One deployment stage, as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Stage {
+pub struct StageSpec {
     /// `dev`, `staging`, `prod`…
     pub name: Spanned<String>,
     /// Where the key is written.

@@ -2,7 +2,6 @@
 //! network, and every event to the notifiers.
 
 use super::{PLUGIN_CALL, Rotator};
-use crate::config::Config;
 use crate::deploy::notify;
 use crate::runtime::Outcome;
 use crate::store::now;
@@ -21,7 +20,7 @@ impl Rotator<'_> {
         outcome: impl Future<Output = Outcome<T>>,
     ) -> Outcome<T> {
         let outcome = outcome.await;
-        let plugin = Config::plugin_name(self.spec);
+        let plugin = self.spec.plugin_name().to_string();
         if let Some(observer) = self.observer {
             observer.plugin_call(&plugin, call, outcome.elapsed, outcome.result.as_ref().err());
         }

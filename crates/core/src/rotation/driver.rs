@@ -3,7 +3,6 @@
 
 use super::plan::{self, GENERATE, Kind, ROLLBACK};
 use super::{Ended, RotationError, Rotator, crash, keys, retry};
-use crate::config::Config;
 use crate::deploy::{self, Context, check};
 use crate::runtime::{CallOptions, Credential};
 use crate::store::rotations::{Phase, Rotation, State};
@@ -60,7 +59,7 @@ impl Rotator<'_> {
                 Err(cause) => return Err(self.fail(&rotation, &step.name, cause).await),
             }
             if let Some(observer) = self.observer {
-                observer.step(&Config::plugin_name(self.spec), &step.name, started.elapsed());
+                observer.step(self.spec.plugin_name(), &step.name, started.elapsed());
             }
             crash::point(&step.name, Phase::Done.as_str());
         }
@@ -196,7 +195,7 @@ impl Rotator<'_> {
             Kind::Deploy(stage) | Kind::Check(stage) => {
                 let stage = &self.spec.stages[stage];
                 let new = self.new_key(rotation)?;
-                let context = Context { credential: self.name(), stage: stage.name.get_ref(), key_id: &new.key_id };
+                let context = Context { credential: self.name(), stage: &stage.name, key_id: &new.key_id };
                 if let Kind::Deploy(_) = step.kind {
                     for target in &stage.targets {
                         deploy::deploy(target, &new, &self.config.dir, &context)

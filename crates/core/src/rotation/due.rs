@@ -3,31 +3,31 @@
 //! the daemon — the window in which its rotation may start, shifted by the
 //! credential's jitter.
 
-use crate::config::CredentialSpec;
+use crate::config::Credential;
 use crate::store::versions::Version;
 use sha2::{Digest, Sha256};
 
 /// When the current key falls due, without jitter: its age reaching
 /// `max_age`, or the first scheduled time after it was made. `None`: there
 /// is no key yet, so one is due now.
-pub fn due_at(spec: &CredentialSpec, current: Option<&Version>) -> Option<i64> {
+pub fn due_at(spec: &Credential, current: Option<&Version>) -> Option<i64> {
     let current = current?;
     let policy = &spec.policy;
     Some(match &policy.schedule {
-        Some(schedule) => schedule.get_ref().next_after(current.created_at, policy.timezone).unwrap_or(i64::MAX),
+        Some(schedule) => schedule.next_after(current.created_at, policy.timezone).unwrap_or(i64::MAX),
         None => current.created_at.saturating_add(policy.max_age.as_secs() as i64),
     })
 }
 
 /// Whether a credential is due: no current key, or its due time has passed.
-pub fn is_due(current: Option<&Version>, spec: &CredentialSpec, now: i64) -> bool {
+pub fn is_due(current: Option<&Version>, spec: &Credential, now: i64) -> bool {
     due_at(spec, current).is_none_or(|at| at <= now)
 }
 
 /// Whether the provider's last report says the key is unused: its last
 /// use (or, never used, its creation) is older than `policy.unused_after`.
 /// Unknown until the key was checked once.
-pub fn is_unused(spec: &CredentialSpec, key: &Version, now: i64) -> bool {
+pub fn is_unused(spec: &Credential, key: &Version, now: i64) -> bool {
     match spec.policy.unused_after {
         Some(limit) if key.checked_at.is_some() => {
             now - key.last_used_at.unwrap_or(key.created_at) > limit.as_secs() as i64
@@ -55,7 +55,7 @@ impl Slot {
     /// The rotation of `current` by `spec`, as seen at `now`: the window
     /// open now, or the next one. A scheduled time whose window was missed
     /// is skipped for the next.
-    pub fn of(spec: &CredentialSpec, current: Option<&Version>, now: i64) -> Self {
+    pub fn of(spec: &Credential, current: Option<&Version>, now: i64) -> Self {
         let Some(current) = current else { return Self::NoKey };
         let policy = &spec.policy;
         let offset = jitter(spec, current);
@@ -63,7 +63,7 @@ impl Slot {
             let from = due_at(spec, Some(current)).unwrap_or(i64::MAX).saturating_add(offset);
             return Self::Window { from, until: None };
         };
-        let (schedule, zone) = (schedule.get_ref(), policy.timezone);
+        let zone = policy.timezone;
         let window = policy.window.as_secs() as i64;
         let open = |at: i64| Self::Window { from: at + offset, until: Some(at + offset + window) };
         let never = Self::Window { from: i64::MAX, until: None };
@@ -98,12 +98,12 @@ impl Slot {
 /// The credential's jitter for this key: a fixed fraction of
 /// `policy.jitter`, from its name and version, so that a restart keeps it
 /// and each new key gets another.
-fn jitter(spec: &CredentialSpec, current: &Version) -> i64 {
+fn jitter(spec: &Credential, current: &Version) -> i64 {
     let range = spec.policy.jitter.as_secs();
     if range == 0 {
         return 0;
     }
-    let digest = Sha256::new().chain_update(spec.name.get_ref()).chain_update(current.version.to_le_bytes()).finalize();
+    let digest = Sha256::new().chain_update(&spec.name).chain_update(current.version.to_le_bytes()).finalize();
     let draw = u64::from_le_bytes(digest[..8].try_into().expect("a digest has 8 bytes"));
     (draw % range) as i64
 }

@@ -4,7 +4,6 @@
 
 use super::plan::GENERATE_REFUSED;
 use super::{Rotator, keys, retry};
-use crate::config::Config;
 use crate::runtime::{Credential, Exchange, PluginError, ProviderError};
 use crate::store::rotations::{Phase, Rotation};
 
@@ -46,7 +45,7 @@ impl Rotator<'_> {
         if self.provider.idempotent_generate() {
             return Ok(Lost::Nothing);
         }
-        let plugin = Config::plugin_name(self.spec);
+        let plugin = self.spec.plugin_name().to_string();
         let around = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
         let (name, id) = (self.name(), &rotation.id);
         let reason = if self.provider.lists_keys() {

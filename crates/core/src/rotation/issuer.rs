@@ -15,40 +15,22 @@
 //! ```
 
 use crate::access::token;
-use crate::access::{Role, Scope};
-use crate::config::TOKEN;
+use crate::config::{TOKEN, TokenGrant};
 use crate::runtime::{CallOptions, Credential, KeySummary, Pair, PluginError, ProviderError, Verification};
 use crate::store::tokens::TokenRecord;
 use crate::store::{Store, StoreError};
-
-/// The role and scope a credential's tokens get, from its `config`.
-pub fn grant(config: &std::collections::BTreeMap<String, String>) -> Result<(Role, Vec<String>), String> {
-    let role = config.get("role").ok_or("config.role is required: viewer, auditor, rotator or admin")?;
-    let role =
-        Role::parse(role).ok_or_else(|| format!("config.role `{role}`: use viewer, auditor, rotator or admin"))?;
-    let scope: Vec<String> = config
-        .get("credentials")
-        .map(|globs| globs.split(',').map(str::trim).filter(|g| !g.is_empty()).map(String::from).collect())
-        .unwrap_or_default();
-    Scope::new(scope.clone()).map_err(|e| format!("config.credentials: {e}"))?;
-    if let Some(field) = config.keys().find(|k| !matches!(k.as_str(), "role" | "credentials")) {
-        return Err(format!(
-            "config.{field} is not a setting of {TOKEN}: only role and credentials (comma-separated globs)"
-        ));
-    }
-    Ok((role, scope))
-}
 
 /// Issues, checks and revokes one credential's tokens in the store.
 pub struct Issuer<'a> {
     store: &'a Store,
     credential: String,
+    grant: TokenGrant,
 }
 
 impl<'a> Issuer<'a> {
-    /// The issuer of `credential`'s tokens in `store`.
-    pub fn new(store: &'a Store, credential: &str) -> Self {
-        Self { store, credential: credential.into() }
+    /// The issuer of `credential`'s tokens in `store`, each with `grant`.
+    pub fn new(store: &'a Store, credential: &str, grant: TokenGrant) -> Self {
+        Self { store, credential: credential.into(), grant }
     }
 
     fn failed(&self, e: impl ToString) -> PluginError {
@@ -58,8 +40,7 @@ impl<'a> Issuer<'a> {
     /// A new token for the rotation in `options`, replacing one the same
     /// rotation made before (its secret was never kept, so it is dead).
     pub fn generate(&self, options: &CallOptions) -> Result<Credential, PluginError> {
-        let (role, scope) = grant(&options.config)
-            .map_err(|e| PluginError::Provider { plugin: TOKEN.into(), error: ProviderError::InvalidConfig(e) })?;
+        let TokenGrant { role, scope } = self.grant.clone();
         let secret = token::generate();
         let record = TokenRecord {
             name: format!("{}.{}", self.credential, options.rotation_id),

@@ -45,9 +45,8 @@ mod retry;
 mod session;
 mod undo;
 
-use crate::config::reference::Reference;
-use crate::config::{Config, CredentialSpec, plugin_config};
-use crate::runtime::{CallOptions, Endpoint, Grants};
+use crate::config::{self, Config, Credential};
+use crate::runtime::{CallOptions, Grants};
 use crate::store::lease::Lease;
 use crate::store::{Store, StoreError};
 
@@ -66,7 +65,7 @@ pub use session::Session;
 pub struct Rotator<'a> {
     config: &'a Config,
     store: &'a Store,
-    spec: &'a CredentialSpec,
+    spec: &'a Credential,
     provider: Provider<'a>,
     options: CallOptions,
     /// Set when the process is shutting down: no new step starts.
@@ -107,32 +106,27 @@ impl<'a> Rotator<'a> {
     /// What the calls about `spec` need: its provider (its plugin checked
     /// and loaded once per session), and the options of every call, its
     /// admin secrets resolved. The error says what is wrong and how to fix it.
-    async fn prepare(
-        session: &'a Session<'_>,
-        spec: &'a CredentialSpec,
-    ) -> Result<(Provider<'a>, CallOptions), String> {
+    async fn prepare(session: &'a Session<'_>, spec: &'a Credential) -> Result<(Provider<'a>, CallOptions), String> {
         let (config, store) = (session.config, session.store);
-        let provider = if Config::is_manual(spec) {
-            Provider::Manual(Default::default())
-        } else if Config::is_token(spec) {
-            Provider::Token(issuer::Issuer::new(store, spec.name.get_ref()))
-        } else {
-            Provider::Plugin(session.plugin(&Config::plugin_name(spec), config.plugin_path(spec)?).await?)
+        let provider = match &spec.provider {
+            config::Provider::Manual => Provider::Manual(Default::default()),
+            config::Provider::Token(grant) => Provider::Token(issuer::Issuer::new(store, &spec.name, grant.clone())),
+            config::Provider::Plugin { name, file } => {
+                Provider::Plugin(session.plugin(name, config.plugin_file(name, file.as_deref())?).await?)
+            }
         };
         let mut admin_secrets = std::collections::BTreeMap::new();
         for (field, reference) in &spec.admin_secrets {
-            let reference = Reference::parse(reference.get_ref()).map_err(|e| format!("admin_secrets.{field}: {e}"))?;
             let value = reference.resolve(&config.dir, store).map_err(|e| format!("admin secret `{field}`: {e}"))?;
             admin_secrets.insert(field.clone(), value.to_string());
         }
-        let endpoints = spec.grants.iter().map(|g| Endpoint::parse(g.get_ref())).collect::<Result<_, _>>()?;
-        let grants = Grants { endpoints, ca: config.tls_ca(spec.name.get_ref()).to_vec(), ..Grants::default() };
-        Ok((provider, CallOptions { config: plugin_config(spec), admin_secrets, grants, ..CallOptions::default() }))
+        let grants = Grants { endpoints: spec.grants.clone(), ca: spec.tls_ca.clone(), ..Grants::default() };
+        Ok((provider, CallOptions { config: spec.config.clone(), admin_secrets, grants, ..CallOptions::default() }))
     }
 
     /// The credential's name.
     pub fn name(&self) -> &str {
-        self.spec.name.get_ref()
+        &self.spec.name
     }
 
     /// The credential's declaration or state does not allow the operation.

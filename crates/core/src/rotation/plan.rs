@@ -2,7 +2,7 @@
 //! declaration. The same list drives the rotation, the journal and
 //! `rekey rotate --dry-run`.
 
-use crate::config::CredentialSpec;
+use crate::config::Credential;
 use crate::deploy::{check, describe};
 
 /// Step names, as journaled.
@@ -67,9 +67,9 @@ pub fn deploy(stage: &str) -> String {
 }
 
 /// Every step of a rotation of `spec`, in order.
-pub fn steps(spec: &CredentialSpec, emergency: bool) -> Vec<Step> {
+pub fn steps(spec: &Credential, emergency: bool) -> Vec<Step> {
     let step = |kind: Kind, name: &str, description: String| Step { kind, name: name.into(), description };
-    let plugin = spec.plugin.get_ref();
+    let plugin = &spec.plugin;
     let mut steps = vec![
         step(
             Kind::NotifyStarted,
@@ -92,7 +92,7 @@ pub fn steps(spec: &CredentialSpec, emergency: bool) -> Vec<Step> {
         });
     }
     for (i, stage) in spec.stages.iter().enumerate() {
-        let name = stage.name.get_ref();
+        let name = &stage.name;
         let targets: Vec<String> = stage.targets.iter().map(describe).collect();
         let checks: Vec<String> = stage.checks.iter().map(check::describe).collect();
         steps.push(step(Kind::Deploy(i), &deploy(name), format!("write the new key to: {}", list(&targets))));

@@ -112,9 +112,9 @@ impl<'a> Session<'a> {
     /// grant that does not parse. One line per credential that has one.
     pub async fn check(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        for spec in &self.config.manifest.credentials {
+        for spec in self.config.credentials() {
             if let Err(e) = Rotator::prepare(self, spec).await {
-                problems.push(format!("credential `{}`: {e}", spec.name.get_ref()));
+                problems.push(format!("credential `{}`: {e}", spec.name));
             }
         }
         problems

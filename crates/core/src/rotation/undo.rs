@@ -71,12 +71,12 @@ impl Rotator<'_> {
         }
         if let Some((_, old)) = self.old_key(rotation)? {
             for stage in &self.spec.stages {
-                let step = format!("deploy:{}", stage.name.get_ref());
+                let step = format!("deploy:{}", stage.name);
                 if !self.store.step_begun(&rotation.id, &step).map_err(|e| e.to_string())? {
                     continue;
                 }
                 let completed = self.store.step_done(&rotation.id, &step).map_err(|e| e.to_string())?;
-                let context = Context { credential: self.name(), stage: stage.name.get_ref(), key_id: &old.key_id };
+                let context = Context { credential: self.name(), stage: &stage.name, key_id: &old.key_id };
                 for target in &stage.targets {
                     match deploy::deploy(target, &old, &self.config.dir, &context).await {
                         Ok(()) => {}

@@ -134,14 +134,9 @@ pub struct Gate {
 impl Gate {
     /// Reads the trusted keys from `config` and the approvals from its lock file.
     pub fn new(config: &Config) -> Result<Self, TrustError> {
-        let keys = config
-            .manifest
-            .trust
-            .public_keys()
-            .map_err(|reason| TrustError::Lock { path: config.file.clone(), reason })?;
         Ok(Self {
             lock: Lock::read(&config.lock_file())?,
-            keys,
+            keys: config.trusted_keys().to_vec(),
             require_signature: config.manifest.trust.signatures_required(),
         })
     }

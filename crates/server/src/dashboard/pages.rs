@@ -210,7 +210,7 @@ pub async fn credential(
             let Some(spec) = config.credential(&wanted) else { return Ok(None) };
             let standing = crate::status::standing(config, store, now, &wanted)?.expect("declared: its spec was found");
             let open = store.open_rotation(&wanted)?;
-            let manual = crate::config::Config::is_manual(spec);
+            let manual = spec.is_manual();
             let (mut buttons, mut withheld) = (vec![], vec![]);
             if caller.may(Action::Rotate, Some(&wanted)) {
                 for (asked, action, label, help, class) in BUTTONS {

@@ -209,16 +209,16 @@ pub struct Declared {
 
 impl Declared {
     /// The declaration of `spec`.
-    pub fn of(spec: &crate::config::CredentialSpec) -> Self {
+    pub fn of(spec: &crate::config::Credential) -> Self {
         let policy = &spec.policy;
         let format = crate::config::duration::format;
         let due = match &policy.schedule {
-            Some(schedule) => format!("at `{}` in {}", schedule.get_ref().as_str(), policy.timezone.0.name()),
+            Some(schedule) => format!("at `{}` in {}", schedule.as_str(), policy.timezone.0.name()),
             None => format!("every {}", format(policy.max_age)),
         };
-        let name = spec.name.get_ref();
+        let name = &spec.name;
         Self {
-            plugin: crate::config::Config::plugin_name(spec),
+            plugin: spec.plugin_name().to_string(),
             policy: format!("{due}; the old key stays valid {} after the new one", format(policy.grace_period)),
             owners: if policy.owners.is_empty() { "–".into() } else { policy.owners.join(", ") },
             stages: spec
@@ -227,10 +227,10 @@ impl Declared {
                 .map(|stage| {
                     let targets = stage.targets.iter().map(crate::deploy::describe);
                     let checks = stage.checks.iter().map(|c| format!("check: {}", crate::deploy::check::describe(c)));
-                    (stage.name.get_ref().clone(), targets.chain(checks).collect::<Vec<_>>().join("; "))
+                    (stage.name.clone(), targets.chain(checks).collect::<Vec<_>>().join("; "))
                 })
                 .collect(),
-            manual: crate::config::Config::is_manual(spec).then(|| {
+            manual: spec.is_manual().then(|| {
                 Spans::of(&format!(
                     "A person makes this key at the vendor's console: the daemon only reminds. On the daemon's host, \
                      `rekey rotate {name}` reads the new key, deploys and checks it; then revoke the old key at the \
