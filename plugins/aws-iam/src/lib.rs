@@ -9,14 +9,12 @@
 //! then `DeleteAccessKey`. Requests are signed with SigV4 inside the sandbox
 //! and go only to the IAM and STS endpoints in the config.
 
-mod sigv4;
-
+use rekey_sdk::aws::{self, Keys, Signed};
 use rekey_sdk::http::{Request, Response};
 use rekey_sdk::{
     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Permissions, PluginInfo,
-    Provider, ProviderError, RateLimit, Verification,
+    Provider, ProviderError, Verification,
 };
-use sigv4::Keys;
 
 /// The provider; see the crate documentation.
 pub struct AwsIam;
@@ -50,14 +48,20 @@ impl<'a> Aws<'a> {
         params: &[(&str, &str)],
     ) -> Result<Result<String, Fault>, ProviderError> {
         let url = self.config.required(endpoint)?.trim_end_matches('/');
-        let host = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default();
         let version = if service == "sts" { "2011-06-15" } else { "2010-05-08" };
         let body: Vec<String> =
             params.iter().chain(&[("Version", version)]).map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect();
         let body = body.join("&");
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let signed = Signed {
+            service,
+            region: self.region,
+            host: aws::host_of(url),
+            content_type: "application/x-www-form-urlencoded; charset=utf-8",
+            headers: &[],
+            body: &body,
+        };
         let mut request = Request::post(&format!("{url}/"));
-        for (name, value) in sigv4::sign(keys, service, self.region, host, &body, now) {
+        for (name, value) in aws::sign(keys, &signed, aws::now()) {
             request = request.header(&name, &value);
         }
         let response = request.body(body).send_any_status()?;
@@ -90,20 +94,7 @@ impl Fault {
     }
 
     fn into_error(self, action: &str) -> ProviderError {
-        let message = format!("{action}: {} {} ({})", self.code, self.message, self.status);
-        match self.code.as_str() {
-            "NoSuchEntity" => ProviderError::NotFound(message),
-            "InvalidClientTokenId"
-            | "SignatureDoesNotMatch"
-            | "AccessDenied"
-            | "AccessDeniedException"
-            | "UnrecognizedClientException" => ProviderError::Unauthorized(message),
-            "Throttling" | "ThrottlingException" | "RequestLimitExceeded" => {
-                ProviderError::RateLimited(RateLimit { retry_after_seconds: self.retry_after, message })
-            }
-            _ if self.status >= 500 => ProviderError::Unavailable(message),
-            _ => ProviderError::Rejected(message),
-        }
+        aws::fault(action, self.status, &self.code, &self.message, self.retry_after)
     }
 }
 
