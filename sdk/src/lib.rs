@@ -1,7 +1,9 @@
-//! `rekey-sdk`: everything a provider plugin author needs.
+//! `rekey-sdk`: everything a plugin author needs.
 //!
 //! A provider is a WebAssembly component built for `wasm32-wasip2` that
-//! implements [`Provider`] and exports it with [`export_provider!`]. The host
+//! implements [`Provider`] and exports it with [`export_provider!`]; a
+//! deploy target implements [`Target`] and exports it with
+//! [`export_target!`]. The host
 //! runs it in a sandbox: no filesystem, no environment, and network access
 //! only to the hosts its [`Permissions`] declare and the operator granted.
 //!
@@ -86,6 +88,8 @@
 //! rekey_sdk::export_provider!(Example);
 //! ```
 
+#[cfg(feature = "aws")]
+pub mod aws;
 mod config;
 mod error;
 pub mod http;
@@ -97,38 +101,61 @@ pub mod tcp;
 #[cfg(test_host)]
 pub mod testing;
 
-/// The bindings generated from the `rekey:provider` WIT package (the
-/// crate's `wit/` folder, which is the repository's `wit/`, packaged with
-/// the crate). The re-exports at the crate root are what
-/// most plugins need.
+/// Generates the bindings of one world of the `rekey:provider` WIT package
+/// (the crate's `wit/` folder, which is the repository's `wit/`, packaged
+/// with the crate), its WASI imports mapped to `wasip2`'s.
+macro_rules! world_bindings {
+    ($world:literal, $module:literal, { $($with:tt)* }) => {
+        wit_bindgen::generate!({
+            path: "wit",
+            world: $world,
+            features: ["tls"],
+            with: {
+                $($with)*
+                "wasi:http/types@0.2.12": wasip2::http::types,
+                "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+                "wasi:io/error@0.2.12": wasip2::io::error,
+                "wasi:io/poll@0.2.12": wasip2::io::poll,
+                "wasi:io/streams@0.2.12": wasip2::io::streams,
+                "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+                "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+                "wasi:random/random@0.2.12": wasip2::random::random,
+                "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
+                "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
+                "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
+                "wasi:sockets/network@0.2.12": wasip2::sockets::network,
+                "wasi:sockets/instance-network@0.2.12": wasip2::sockets::instance_network,
+                "wasi:sockets/tcp@0.2.12": wasip2::sockets::tcp,
+                "wasi:sockets/tcp-create-socket@0.2.12": wasip2::sockets::tcp_create_socket,
+            },
+            pub_export_macro: true,
+            default_bindings_module: $module,
+        });
+    };
+}
+
+/// The bindings of the `plugin` world (providers). The re-exports at the
+/// crate root are what most plugins need.
 #[allow(missing_docs)]
 pub mod bindings {
-    wit_bindgen::generate!({
-        path: "wit",
-        world: "plugin",
-        features: ["tls"],
-        with: {
-            "wasi:http/types@0.2.12": wasip2::http::types,
-            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
-            "wasi:io/error@0.2.12": wasip2::io::error,
-            "wasi:io/poll@0.2.12": wasip2::io::poll,
-            "wasi:io/streams@0.2.12": wasip2::io::streams,
-            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
-            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
-            "wasi:random/random@0.2.12": wasip2::random::random,
-            "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
-            "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
-            "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
-            "wasi:sockets/network@0.2.12": wasip2::sockets::network,
-            "wasi:sockets/instance-network@0.2.12": wasip2::sockets::instance_network,
-            "wasi:sockets/tcp@0.2.12": wasip2::sockets::tcp,
-            "wasi:sockets/tcp-create-socket@0.2.12": wasip2::sockets::tcp_create_socket,
-            "wasi:tls/types@0.2.0-draft": generate,
-        },
-        pub_export_macro: true,
-        default_bindings_module: "rekey_sdk::bindings",
+    world_bindings!("plugin", "rekey_sdk::bindings", { "wasi:tls/types@0.2.0-draft": generate, });
+}
+
+/// The bindings of the `target` world (deploy targets, since contract
+/// 0.4): its `destination` export, with the types, `log` and WASI of
+/// [`bindings`]. Each world's export macro embeds its own world, so a crate
+/// that exports a target is a target, and one that exports a provider a
+/// provider.
+#[allow(missing_docs)]
+pub mod target_bindings {
+    world_bindings!("target", "rekey_sdk::target_bindings", {
+        "rekey:provider/types@0.4.0": rekey_sdk::bindings::rekey::provider::types,
+        "rekey:provider/log@0.4.0": rekey_sdk::bindings::rekey::provider::log,
+        "wasi:tls/types@0.2.0-draft": rekey_sdk::bindings::wasi::tls::types,
     });
 }
+
+extern crate self as rekey_sdk;
 
 pub use bindings::exports::rekey::provider::provider::Guest as Provider;
 pub use bindings::rekey::provider::types::{
@@ -136,6 +163,7 @@ pub use bindings::rekey::provider::types::{
     ProviderError, RateLimit, Verification,
 };
 pub use config::Config;
+pub use target_bindings::exports::rekey::provider::destination::{Guest as Target, Placed, TargetInfo};
 
 /// What `list-keys` answers in a plugin whose provider cannot enumerate its keys
 /// (`capabilities.lists_keys` false); the host does not call it then.
@@ -149,5 +177,15 @@ pub fn cannot_list() -> ProviderError {
 macro_rules! export_provider {
     ($provider:ident) => {
         $crate::bindings::export!($provider with_types_in $crate::bindings);
+    };
+}
+
+/// Exports a type that implements [`Target`] as the plugin's `destination`
+/// interface, which makes the plugin a deploy target. Call it once, at the
+/// root of the plugin crate.
+#[macro_export]
+macro_rules! export_target {
+    ($target:ident) => {
+        $crate::target_bindings::export!($target with_types_in $crate::target_bindings);
     };
 }

@@ -16,11 +16,18 @@ fn plugin_wit_writes_the_contract_this_host_speaks() {
     let dir = out.path().join("wit");
     let output = run(rekey(&cache).args(["plugin", "wit", "--out"]).arg(&dir), "");
     assert!(output.status.success(), "{:?}", text(&output));
-    assert!(text(&output).0.contains("wrote 12 files of rekey:provider@0.3.0"), "{:?}", text(&output));
+    assert!(text(&output).0.contains("wrote 13 files of rekey:provider@0.4.0"), "{:?}", text(&output));
     let repository = root().join("wit");
-    for name in
-        ["world.wit", "types.wit", "provider.wit", "log.wit", "deps/http.wit", "deps/sockets.wit", "deps/tls.wit"]
-    {
+    for name in [
+        "world.wit",
+        "types.wit",
+        "provider.wit",
+        "destination.wit",
+        "log.wit",
+        "deps/http.wit",
+        "deps/sockets.wit",
+        "deps/tls.wit",
+    ] {
         assert_eq!(std::fs::read(dir.join(name)).unwrap(), std::fs::read(repository.join(name)).unwrap(), "{name}");
     }
 }

@@ -101,10 +101,10 @@ fn a_memory_larger_than_the_budget_is_refused_with_its_size() {
 
 #[test]
 fn a_plugin_for_another_contract_version_is_told_so() {
-    for version in ["0.4.0", "1.0.0", "0.1.0"] {
+    for version in ["0.5.0", "1.0.0", "0.1.0"] {
         refused_before_compiling(
             &component(&[], &[&format!("rekey:provider/log@{version}")], &[]),
-            &format!("was built for contract rekey:provider@{version}; this host speaks 0.3.x (and 0.2.x)"),
+            &format!("was built for contract rekey:provider@{version}; this host speaks 0.4.x (and 0.2.x, 0.3.x)"),
         );
     }
 }

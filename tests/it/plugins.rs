@@ -21,7 +21,7 @@ fn inspect_describes_identity_world_imports_and_schema() {
     let report = json(&output);
     let digest = hex::encode(Sha256::digest(std::fs::read(plugins::WEBHOOK).unwrap()));
     assert_eq!(report["sha256"], digest);
-    assert_eq!(report["world"], "rekey:provider/plugin@0.3.0");
+    assert_eq!(report["world"], "rekey:provider/plugin@0.4.0");
     assert_eq!(report["info"]["name"], "webhook");
     assert_eq!(report["info"]["permissions"]["http_hosts"], serde_json::json!(["{base-url}"]));
     let imports: Vec<&str> =
@@ -34,7 +34,7 @@ fn inspect_describes_identity_world_imports_and_schema() {
     let text_output = run(rekey(&cache).args(["plugin", "inspect", plugins::RANDOM]), "");
     let (stdout, _) = text(&text_output);
     for expected in
-        ["name         random", "world        rekey:provider/plugin@0.3.0", "length", "[integer, optional, default 32]"]
+        ["name         random", "world        rekey:provider/plugin@0.4.0", "length", "[integer, optional, default 32]"]
     {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }

@@ -182,7 +182,7 @@ fn the_audit_view_shows_a_reviewer_everything() {
     assert_eq!(report["limits"]["max_requests"], 32);
     let wit = report["wit"].as_str().unwrap();
     assert!(
-        wit.contains("export rekey:provider/provider@0.3.0;") && wit.contains("interface outgoing-handler"),
+        wit.contains("export rekey:provider/provider@0.4.0;") && wit.contains("interface outgoing-handler"),
         "{wit}"
     );
 

@@ -16,6 +16,7 @@
 
 use super::bindings::PluginInfo;
 use super::error::PluginError;
+use super::plugin::Kind;
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::hash::Hash;
@@ -24,6 +25,14 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// A plugin's `info` answer as kept: its fields, and its kind.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    #[serde(flatten)]
+    info: PluginInfo,
+    kind: Kind,
+}
 
 /// A folder of `.cwasm` files and the `info` answers of their plugins.
 pub(crate) struct CodeCache {
@@ -52,7 +61,7 @@ impl CodeCache {
 
     /// The compiled component and the kept `info` answer of the wasm whose
     /// sha256 is `digest`, if the cache holds usable code for it.
-    pub(crate) fn entry(&self, engine: &Engine, digest: &str) -> Option<(Component, Option<PluginInfo>)> {
+    pub(crate) fn entry(&self, engine: &Engine, digest: &str) -> Option<(Component, Option<(PluginInfo, Kind)>)> {
         if !trusted(&self.dir) {
             return None;
         }
@@ -85,18 +94,20 @@ impl CodeCache {
     }
 
     /// The validated `info` answer of the plugin whose sha256 is `digest`,
-    /// in a folder already found private.
-    fn kept_info(&self, digest: &str) -> Option<PluginInfo> {
+    /// with its kind, in a folder already found private (one kept by a host
+    /// before targets, without the kind, is asked again).
+    fn kept_info(&self, digest: &str) -> Option<(PluginInfo, Kind)> {
         let path = self.path(digest, "info.json");
         if !trusted(&path) {
             return None;
         }
-        serde_json::from_slice(&fs::read(path).ok()?).ok()
+        let kept: Kept = serde_json::from_slice(&fs::read(path).ok()?).ok()?;
+        Some((kept.info, kept.kind))
     }
 
     /// Keeps a plugin's validated `info` answer.
-    pub(crate) fn put_info(&self, digest: &str, info: &PluginInfo) {
-        let json = serde_json::to_vec(info).expect("plugin info serializes");
+    pub(crate) fn put_info(&self, digest: &str, info: &PluginInfo, kind: Kind) {
+        let json = serde_json::to_vec(&Kept { info: info.clone(), kind }).expect("plugin info serializes");
         self.keep(&self.path(digest, "info.json"), &json);
     }
 

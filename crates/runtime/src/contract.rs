@@ -10,6 +10,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("provider.wit", include_str!("../../../wit/provider.wit")),
     ("types.wit", include_str!("../../../wit/types.wit")),
     ("log.wit", include_str!("../../../wit/log.wit")),
+    ("destination.wit", include_str!("../../../wit/destination.wit")),
     ("deps/cli.wit", include_str!("../../../wit/deps/cli.wit")),
     ("deps/clocks.wit", include_str!("../../../wit/deps/clocks.wit")),
     ("deps/filesystem.wit", include_str!("../../../wit/deps/filesystem.wit")),

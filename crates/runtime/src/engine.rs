@@ -6,7 +6,7 @@ use super::cache::CodeCache;
 use super::compile::{CompileError, Compiler, DEFAULT_MAX_SIZE, MAX_SIZE_VAR};
 use super::error::PluginError;
 use super::limits::Limits;
-use super::plugin::Plugin;
+use super::plugin::{Kind, Plugin};
 use super::sandbox::{self, Sandbox};
 use super::ticker::Ticker;
 use std::path::{Path, PathBuf};
@@ -141,7 +141,7 @@ impl Shared {
 
     /// The compiled component of the wasm whose sha256 is `digest`, and
     /// its cached `info`, when the cache holds them.
-    pub(crate) fn cached(&self, digest: &str) -> Option<(Component, Option<PluginInfo>)> {
+    pub(crate) fn cached(&self, digest: &str) -> Option<(Component, Option<(PluginInfo, Kind)>)> {
         self.cache.as_ref()?.entry(&self.engine, digest)
     }
 
@@ -171,9 +171,9 @@ impl Shared {
     }
 
     /// Keeps a plugin's validated `info` beside its compiled code.
-    pub(crate) fn keep_info(&self, digest: &str, info: &PluginInfo) {
+    pub(crate) fn keep_info(&self, digest: &str, info: &PluginInfo, kind: Kind) {
         if let Some(cache) = &self.cache {
-            cache.put_info(digest, info);
+            cache.put_info(digest, info, kind);
         }
     }
 }

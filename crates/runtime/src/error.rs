@@ -50,9 +50,10 @@ pub enum PluginError {
         /// The versions this host speaks.
         speaks: String,
     },
-    /// The component does not export a compatible `provider` interface.
+    /// The component exports neither a compatible `provider` interface nor
+    /// a `destination` (deploy target) one.
     #[error(
-        "plugin `{plugin}` does not export {wanted}; it exports: {exports}. Build it against the `plugin` world of that contract (rekey-sdk does this)"
+        "plugin `{plugin}` does not export {wanted}; it exports: {exports}. Build it against the `plugin` or the `target` world of that contract (rekey-sdk does this)"
     )]
     WrongWorld {
         /// The plugin file.

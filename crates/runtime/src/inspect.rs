@@ -1,7 +1,7 @@
 //! What a component imports and exports, read from its type without running
 //! it: the basis of `rekey plugin inspect` and of the load-time checks.
 
-use super::bindings::{CONTRACT, CONTRACT_VERSION, OLDER_CONTRACTS};
+use super::bindings::{CONTRACT, CONTRACT_VERSION, OLDER_CONTRACTS, TARGET};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::{ComponentExtern, ComponentItem};
@@ -35,23 +35,29 @@ impl Surface {
         Self { imports: list(&mut ty.imports(engine)), exports: list(&mut ty.exports(engine)) }
     }
 
-    /// The exported provider interface, if it is a compatible version.
-    pub(crate) fn provider_export(&self) -> Option<&str> {
-        provider_export(self.exports.iter().map(|e| e.name.as_str()))
-    }
-
-    /// The world this component targets, as far as its exports tell.
+    /// The world this component targets, as far as its exports tell:
+    /// `plugin` (a provider) or `target`.
     pub fn world(&self) -> Option<String> {
-        self.provider_export().map(|export| {
-            let version = export.split_once('@').map_or("", |(_, v)| v);
-            format!("rekey:provider/plugin@{version}")
-        })
+        let export = contract_export(self.exports.iter().map(|e| e.name.as_str()))?;
+        let (base, version) = export.split_once('@')?;
+        let world = if base == TARGET { "target" } else { "plugin" };
+        Some(format!("rekey:provider/{world}@{version}"))
     }
 }
 
-/// The provider interface among export names, if it is a compatible version.
-pub(crate) fn provider_export<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    names.find(|name| name.split_once('@').is_some_and(|(base, version)| base == CONTRACT && compatible(version)))
+/// The provider or target interface among export names, if it is a version
+/// this host speaks (a target only in the current one: there are no older).
+pub(crate) fn contract_export<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    names.find(|name| is_contract_export(name))
+}
+
+/// Whether `name` is a provider or target export this host speaks.
+pub(crate) fn is_contract_export(name: &str) -> bool {
+    name.split_once('@').is_some_and(|(base, version)| match base {
+        CONTRACT => compatible(version),
+        TARGET => compatible(version) && !OLDER_CONTRACTS.iter().any(|older| version.starts_with(&format!("{older}."))),
+        _ => false,
+    })
 }
 
 /// Same major version, and same minor while the major is 0 (semver), or
@@ -81,16 +87,24 @@ fn functions(engine: &Engine, item: &ComponentItem) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::compatible;
+    use super::{compatible, is_contract_export};
 
     #[test]
-    fn contract_versions_follow_semver_for_0_x_and_0_2_still_loads() {
+    fn contract_versions_follow_semver_for_0_x_and_0_2_and_0_3_still_load() {
+        assert!(compatible("0.4.0"));
+        assert!(compatible("0.4.7"));
         assert!(compatible("0.3.0"));
-        assert!(compatible("0.3.7"));
-        assert!(compatible("0.2.0"));
         assert!(compatible("0.2.9"));
         assert!(!compatible("0.1.0"));
-        assert!(!compatible("0.4.0"));
+        assert!(!compatible("0.5.0"));
         assert!(!compatible("1.1.0"));
+    }
+
+    #[test]
+    fn a_target_export_is_known_from_0_4_on_and_a_provider_export_from_0_2() {
+        assert!(is_contract_export("rekey:provider/destination@0.4.0"));
+        assert!(!is_contract_export("rekey:provider/destination@0.3.0"));
+        assert!(is_contract_export("rekey:provider/provider@0.3.0"));
+        assert!(!is_contract_export("rekey:provider/log@0.4.0"));
     }
 }

@@ -1,5 +1,5 @@
-//! The plugin runtime: loading provider components and running their calls
-//! in a sandbox.
+//! The plugin runtime: loading provider and deploy target components and
+//! running their calls in a sandbox.
 //!
 //! Deny by default, grant by declaration, enforce in the host, record
 //! everything: a call gets no filesystem, environment, arguments or stdin;
@@ -35,6 +35,7 @@ mod tls;
 mod transcript;
 pub mod validate;
 
+pub use bindings::target::{Placed, TargetInfo};
 pub use bindings::{
     CallContext, Capabilities, ConfigField, Credential, FieldType, KeySummary, Pair, Permissions, PluginInfo,
     ProviderError, RateLimit, Verification,
@@ -46,7 +47,7 @@ pub use error::{Denial, PluginError};
 pub use grants::{Endpoint, Grants};
 pub use inspect::{Interface, Surface};
 pub use limits::Limits;
-pub use plugin::{CallOptions, Outcome, Plugin};
+pub use plugin::{CallOptions, Kind, Outcome, Plugin};
 pub use sandbox::{Treatment, treatment};
 pub use tls::read_ca;
 pub use transcript::{Connection, Exchange};

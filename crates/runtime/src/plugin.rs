@@ -2,6 +2,7 @@
 //! instance (no state leaks between credentials) made from one
 //! pre-instantiated component, under the runtime's limits.
 
+use super::bindings::target::{Placed, Target as TargetBindings, TargetInfo, TargetPre};
 use super::bindings::{
     CallContext, Credential, KeySummary, Pair, Plugin as Bindings, PluginInfo, PluginPre, ProviderError, Verification,
 };
@@ -36,7 +37,10 @@ use wasmtime_wasi_http::WasiHttpCtx;
 pub struct Plugin {
     shared: Arc<Shared>,
     pre: Pre,
+    /// What it says of itself; a target's `target-info` as a provider's,
+    /// with no capabilities (its own is in `kind`).
     info: PluginInfo,
+    kind: Kind,
     component: wasmtime::component::Component,
     /// Listed on first use (`plugin inspect`, `plugin audit`), not at load.
     surface: std::sync::OnceLock<Surface>,
@@ -79,29 +83,61 @@ pub struct Outcome<T> {
     pub elapsed: Duration,
 }
 
+/// What a plugin is, by the world it was built for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Kind {
+    /// A provider: it makes, checks and revokes keys.
+    Provider,
+    /// A deploy target: it puts keys where applications read them.
+    Target {
+        /// Its destination stages a key before `promote` makes it current.
+        stages_keys: bool,
+    },
+}
+
 /// The component, ready to instantiate, with the contract version it was
 /// built for.
 enum Pre {
     Current(PluginPre<Sandbox>),
-    V02(compat::PluginPre<Sandbox>),
+    Older(compat::Pre),
+    Target(TargetPre<Sandbox>),
 }
 
-/// A call on the `provider` interface.
+/// A call on the `provider` or the `target` interface.
 pub(super) enum Request<'a> {
     Info,
     Generate,
     Verify(&'a Credential),
     Revoke(&'a Credential),
     List,
+    Write(&'a Credential, bool),
+    Check(&'a Credential, bool),
+    Promote(&'a Credential),
+    Restore(Option<&'a Credential>),
+}
+
+impl Request<'_> {
+    /// The keys the call hands the plugin, which nothing it returns may carry.
+    fn keys(&self) -> Vec<&Credential> {
+        match self {
+            Self::Verify(key) | Self::Revoke(key) | Self::Write(key, _) | Self::Check(key, _) | Self::Promote(key) => {
+                vec![key]
+            }
+            Self::Restore(previous) => previous.iter().copied().collect(),
+            Self::Info | Self::Generate | Self::List => vec![],
+        }
+    }
 }
 
 /// What a call returned.
 pub(super) enum Response {
     Info(PluginInfo),
+    TargetInfo(TargetInfo),
     Generated(Credential),
     Verified(Verification),
-    Revoked,
+    Done,
     Listed(Vec<KeySummary>),
+    Placed(Placed),
 }
 
 impl Plugin {
@@ -131,34 +167,37 @@ impl Plugin {
             |e: wasmtime::Error| PluginError::Incompatible { plugin: plugin.clone(), reason: explain_link(&e) };
         let instance_pre = shared.linker.instantiate_pre(&component).map_err(incompatible)?;
         let exports = component.component_type();
-        let export = super::inspect::provider_export(exports.exports(&shared.engine).map(|(name, _)| name))
+        let export = super::inspect::contract_export(exports.exports(&shared.engine).map(|(name, _)| name))
             .unwrap_or_default()
             .to_string();
-        let pre = if export.split_once('@').is_some_and(|(_, version)| compat::is_v02(version)) {
-            Pre::V02(compat::PluginPre::new(instance_pre).map_err(incompatible)?)
-        } else {
-            Pre::Current(PluginPre::new(instance_pre).map_err(incompatible)?)
+        let (base, version) = export.split_once('@').unwrap_or_default();
+        let pre = match compat::Pre::new(version, instance_pre.clone()) {
+            _ if base == super::bindings::TARGET => Pre::Target(TargetPre::new(instance_pre).map_err(incompatible)?),
+            Some(older) => Pre::Older(older.map_err(incompatible)?),
+            None => Pre::Current(PluginPre::new(instance_pre).map_err(incompatible)?),
         };
         let mut loaded = Self {
             shared,
             pre,
             info: placeholder_info(&plugin),
+            kind: Kind::Provider,
             component,
             surface: Default::default(),
             path: path.into(),
             digest,
             size: bytes.len() as u64,
         };
-        loaded.info = match cached_info {
-            Some(info) => info,
+        let (info, kind) = match cached_info {
+            Some(cached) => cached,
             None => {
-                let info = loaded.ask_info().await?;
+                let (info, kind) = loaded.ask_info().await?;
                 validate::info(&info)
                     .map_err(|reason| PluginError::InvalidResult { plugin: plugin.clone(), reason })?;
-                loaded.shared.keep_info(&loaded.digest, &info);
-                info
+                loaded.shared.keep_info(&loaded.digest, &info, kind);
+                (info, kind)
             }
         };
+        (loaded.info, loaded.kind) = (info, kind);
         Ok(loaded)
     }
 
@@ -167,12 +206,31 @@ impl Plugin {
         &self.info
     }
 
+    /// Whether it is a provider or a deploy target.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
     /// Asks `info` again, of a fresh instance (as every call gets), with
     /// the clocks frozen and randomness fixed as at load: whether the
-    /// answer is deterministic, without compiling the plugin again.
-    pub async fn ask_info(&self) -> Result<PluginInfo, PluginError> {
+    /// answer is deterministic, without compiling the plugin again. A
+    /// target's `target-info` comes as a provider's `plugin-info` with no
+    /// capabilities, and its kind.
+    pub async fn ask_info(&self) -> Result<(PluginInfo, Kind), PluginError> {
         match self.run(&CallOptions::default(), Request::Info).await.result? {
-            Response::Info(info) => Ok(info),
+            Response::Info(info) => Ok((info, Kind::Provider)),
+            Response::TargetInfo(target) => {
+                let kind = Kind::Target { stages_keys: target.stages_keys };
+                let info = PluginInfo {
+                    name: target.name,
+                    version: target.version,
+                    description: target.description,
+                    config: target.config,
+                    permissions: target.permissions,
+                    ..placeholder_info("")
+                };
+                Ok((info, kind))
+            }
             _ => unreachable!("info answers with info"),
         }
     }
@@ -215,10 +273,34 @@ impl Plugin {
 
     /// Revokes a key.
     pub async fn revoke(&self, options: &CallOptions, credential: &Credential) -> Outcome<()> {
-        self.run(options, Request::Revoke(credential)).await.map(|response| match response {
-            Response::Revoked => (),
-            _ => unreachable!("revoke answers with nothing"),
+        self.run(options, Request::Revoke(credential)).await.map(done)
+    }
+
+    /// A target: writes `key` to the destination, `staged` as pending.
+    pub async fn write(&self, options: &CallOptions, key: &Credential, staged: bool) -> Outcome<Placed> {
+        self.run(options, Request::Write(key, staged)).await.map(|response| match response {
+            Response::Placed(placed) => placed,
+            _ => unreachable!("write answers with where the key went"),
         })
+    }
+
+    /// A target: whether the destination holds `key` as the rotation wrote
+    /// it (pending, when `staged`).
+    pub async fn check(&self, options: &CallOptions, key: &Credential, staged: bool) -> Outcome<Verification> {
+        self.run(options, Request::Check(key, staged)).await.map(|response| match response {
+            Response::Verified(verification) => verification,
+            _ => unreachable!("check answers with a verification"),
+        })
+    }
+
+    /// A target: makes the staged `key` current.
+    pub async fn promote(&self, options: &CallOptions, key: &Credential) -> Outcome<()> {
+        self.run(options, Request::Promote(key)).await.map(done)
+    }
+
+    /// A target: undoes the rotation's write, `previous` held again.
+    pub async fn restore(&self, options: &CallOptions, previous: Option<&Credential>) -> Outcome<()> {
+        self.run(options, Request::Restore(previous)).await.map(done)
     }
 
     /// Lists the keys the provider holds (when `capabilities.lists-keys`).
@@ -239,9 +321,7 @@ impl Plugin {
         let mut redactor = Redactor::default();
         options.admin_secrets.values().for_each(|s| redactor.add(s, "an admin secret"));
         options.known_secrets.iter().for_each(|s| redactor.add(s, "the credential's current key"));
-        if let Request::Verify(c) | Request::Revoke(c) = &request {
-            redactor.add(&c.secret, "the key it was given");
-        }
+        request.keys().iter().for_each(|key| redactor.add(&key.secret, "the key it was given"));
         let mut result = self.sandboxed(options, request, &transcript, &denials, &output).await;
         // Nothing a plugin returns for the host to store or show may carry a secret.
         let mut refused = result.as_ref().ok().and_then(|response| validate::secrets(response, &redactor).err());
@@ -347,7 +427,8 @@ impl Plugin {
         let call = async {
             let pre = match &self.pre {
                 Pre::Current(pre) => pre,
-                Pre::V02(pre) => return compat::call(pre, &mut store, &context, request).await,
+                Pre::Older(pre) => return pre.call(&mut store, &context, request).await,
+                Pre::Target(pre) => return call_target(pre, &mut store, &context, request).await,
             };
             let bindings: Bindings = pre.instantiate_async(&mut store).await?;
             let provider = bindings.rekey_provider_provider();
@@ -355,8 +436,11 @@ impl Plugin {
                 Request::Info => Ok(Response::Info(provider.call_info(&mut store).await?)),
                 Request::Generate => provider.call_generate(&mut store, &context).await?.map(Response::Generated),
                 Request::Verify(c) => provider.call_verify(&mut store, &context, c).await?.map(Response::Verified),
-                Request::Revoke(c) => provider.call_revoke(&mut store, &context, c).await?.map(|()| Response::Revoked),
+                Request::Revoke(c) => provider.call_revoke(&mut store, &context, c).await?.map(|()| Response::Done),
                 Request::List => provider.call_list_keys(&mut store, &context).await?.map(Response::Listed),
+                Request::Write(..) | Request::Check(..) | Request::Promote(_) | Request::Restore(_) => {
+                    Err(compat::not_a_target())
+                }
             })
         };
         let returned = match tokio::time::timeout(limits.deadline, call).await {
@@ -369,7 +453,8 @@ impl Plugin {
             Response::Generated(credential) => validate::credential(credential).err(),
             Response::Verified(verification) => validate::verification(verification).err(),
             Response::Listed(keys) => validate::keys(keys).err(),
-            Response::Info(_) | Response::Revoked => None,
+            Response::Placed(placed) => validate::placed(placed).err(),
+            Response::Info(_) | Response::TargetInfo(_) | Response::Done => None,
         };
         match invalid {
             Some(reason) => Err(Failure::Plugin(PluginError::InvalidResult { plugin: plugin.clone(), reason })),
@@ -418,6 +503,41 @@ impl Plugin {
                 None => PluginError::Provider { plugin, error: clean_provider_error(error, redactor) },
             },
         }
+    }
+}
+
+/// Runs one call on a deploy target.
+async fn call_target(
+    pre: &TargetPre<Sandbox>,
+    store: &mut Store<Sandbox>,
+    context: &CallContext,
+    request: Request<'_>,
+) -> wasmtime::Result<Result<Response, ProviderError>> {
+    let bindings: TargetBindings = pre.instantiate_async(&mut *store).await?;
+    let destination = bindings.rekey_provider_destination();
+    Ok(match request {
+        Request::Info => Ok(Response::TargetInfo(destination.call_info(&mut *store).await?)),
+        Request::Write(key, staged) => {
+            destination.call_write(&mut *store, context, key, staged).await?.map(Response::Placed)
+        }
+        Request::Check(key, staged) => {
+            destination.call_check(&mut *store, context, key, staged).await?.map(Response::Verified)
+        }
+        Request::Promote(key) => destination.call_promote(&mut *store, context, key).await?.map(|()| Response::Done),
+        Request::Restore(previous) => {
+            destination.call_restore(&mut *store, context, previous).await?.map(|()| Response::Done)
+        }
+        Request::Generate | Request::Verify(_) | Request::Revoke(_) | Request::List => Err(ProviderError::Rejected(
+            "this plugin is a deploy target, not a provider (it exports no `provider` interface)".into(),
+        )),
+    })
+}
+
+/// The answer of a call that returns nothing.
+fn done(response: Response) {
+    match response {
+        Response::Done => (),
+        _ => unreachable!("the call answers with nothing"),
     }
 }
 

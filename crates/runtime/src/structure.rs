@@ -4,7 +4,7 @@
 //! compiler minutes and gigabytes), and a plugin that would be refused for
 //! its imports, its exports or its memories should be refused before it.
 
-use super::bindings::{CONTRACT, CONTRACT_VERSION, OLDER_CONTRACTS};
+use super::bindings::{CONTRACT, CONTRACT_VERSION, OLDER_CONTRACTS, TARGET};
 use super::error::PluginError;
 use super::inspect::compatible;
 use super::limits::{MAX_CORE_INSTANCES, MAX_MEMORIES, MAX_TABLES};
@@ -81,19 +81,14 @@ pub(crate) fn check(path: &Path, bytes: &[u8], memory_budget: usize) -> Result<(
     if !refused.is_empty() {
         return Err(PluginError::ForbiddenImports { plugin, imports: refused.join(", ") });
     }
-    if !s.exports.iter().any(|name| is_provider(name)) {
+    if !s.exports.iter().any(|name| super::inspect::is_contract_export(name)) {
         return Err(PluginError::WrongWorld {
             plugin,
-            wanted: format!("{CONTRACT}@{CONTRACT_VERSION}"),
+            wanted: format!("{CONTRACT}@{CONTRACT_VERSION} (a provider) or {TARGET}@{CONTRACT_VERSION} (a target)"),
             exports: if s.exports.is_empty() { "nothing".into() } else { s.exports.join(", ") },
         });
     }
     Ok(())
-}
-
-/// Whether `name` is a provider export this host speaks.
-fn is_provider(name: &str) -> bool {
-    name.split_once('@').is_some_and(|(base, version)| base == CONTRACT && compatible(version))
 }
 
 /// The version of `rekey:provider` a component was built for, when this

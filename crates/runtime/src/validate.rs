@@ -2,6 +2,7 @@
 //! against the plugin's schema before a call, and everything a plugin
 //! returns against the bounds the host stores and shows.
 
+use super::bindings::target::Placed;
 use super::bindings::{ConfigField, Credential, FieldType, KeySummary, Pair, PluginInfo, Verification};
 use super::plugin::Response;
 use super::redact::Redactor;
@@ -185,6 +186,15 @@ pub fn verification(verification: &Verification) -> Result<(), String> {
     bounded("detail", verification.detail.as_deref().unwrap_or_default(), MAX_TEXT)
 }
 
+/// What a target's `write` returned can be stored and shown.
+pub(crate) fn placed(placed: &Placed) -> Result<(), String> {
+    if placed.location.is_empty() {
+        return Err("the location is empty".into());
+    }
+    bounded("location", &placed.location, MAX_FIELD)?;
+    bounded("revision", placed.revision.as_deref().unwrap_or_default(), MAX_FIELD)
+}
+
 /// What a call returned carries no secret the host knows, in any form: a
 /// key id, attribute, tag or detail is stored and shown in clear, where only
 /// the secret itself is sealed, and a new key is deployed to applications.
@@ -206,7 +216,10 @@ pub(super) fn secrets(response: &Response, redactor: &Redactor) -> Result<(), St
                 fields
             })
             .collect(),
-        Response::Info(_) | Response::Revoked => vec![],
+        Response::Placed(placed) => std::iter::once((Field::Location, placed.location.as_str()))
+            .chain(placed.revision.iter().map(|r| (Field::Revision, r.as_str())))
+            .collect(),
+        Response::Info(_) | Response::TargetInfo(_) | Response::Done => vec![],
     };
     refuse_secrets(fields, redactor)
 }
@@ -224,6 +237,8 @@ enum Field<'a> {
     NewKey,
     Detail,
     Tag(&'a str),
+    Location,
+    Revision,
 }
 
 impl std::fmt::Display for Field<'_> {
@@ -235,6 +250,8 @@ impl std::fmt::Display for Field<'_> {
             Self::NewKey => f.write_str("the new key"),
             Self::Detail => f.write_str("the detail"),
             Self::Tag(key) => write!(f, "the tag of key `{key}`"),
+            Self::Location => f.write_str("the location"),
+            Self::Revision => f.write_str("the revision"),
         }
     }
 }

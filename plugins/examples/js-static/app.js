@@ -1,6 +1,6 @@
 // A static-secret provider in JavaScript: generate draws random bytes from
 // the host. Built with componentize-js (see README.md).
-import { log } from "rekey:provider/log@0.3.0";
+import { log } from "rekey:provider/log@0.4.0";
 import { getRandomBytes } from "wasi:random/random@0.2.12";
 
 const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");

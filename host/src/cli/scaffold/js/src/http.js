@@ -12,7 +12,7 @@
 // `fetch` goes through the host, which lets it reach only the hosts this
 // plugin declares and the operator grants. Build with `npm run build`,
 // then check it against the real API with `rekey plugin test`.
-import { log } from "rekey:provider/log@0.3.0";
+import { log } from "rekey:provider/log@0.4.0";
 import { errorFor, parseCreated, parseListed, providerError, settings } from "./api.js";
 
 /** `fetch`, with the transport's failure (refused, timed out, denied) as a provider-error. */

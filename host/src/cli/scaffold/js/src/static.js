@@ -1,7 +1,7 @@
 // {{name}}: a rekey provider for a static secret that rekey makes itself
 // (the key is whatever the applications and the service are given).
 // Build with `npm run build`, then check it with `rekey plugin test`.
-import { log } from "rekey:provider/log@0.3.0";
+import { log } from "rekey:provider/log@0.4.0";
 import { getRandomBytes } from "wasi:random/random@0.2.12";
 import { hex, prefix } from "./secret.js";
 
