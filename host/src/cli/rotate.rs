@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::exit::{Reported, UsageError};
 use super::progress::{Progress, describe};
-use crate::config::{Config, Credential, duration};
+use crate::config::{Config, Credential, Destination, duration};
 use crate::deploy::{self, check};
 use crate::rotation::{Ended, Session, is_due, plan};
 use crate::store::Store;
@@ -201,7 +201,7 @@ fn print_plans(names: &[String], all_due: bool, emergency: bool, json: bool, con
     for name in &names {
         let spec = config.credential(name).expect("checked above");
         let steps = plan::steps(spec, emergency);
-        let found = preflight(spec, &config.dir);
+        let found = preflight(spec, config);
         problems += found.len();
         let current = match &store {
             Some(store) => store.labeled(name, Label::Current)?.map(|v| v.version),
@@ -231,17 +231,22 @@ fn print_plans(names: &[String], all_due: bool, emergency: bool, json: bool, con
 }
 
 /// What would fail a rotation of `spec` before it starts: targets that
-/// cannot be written, commands that do not exist.
-fn preflight(spec: &crate::config::Credential, dir: &std::path::Path) -> Vec<String> {
+/// cannot be written, target plugins that are not installed, commands that
+/// do not exist.
+fn preflight(spec: &Credential, config: &Config) -> Vec<String> {
     let mut problems = Vec::new();
     for stage in &spec.stages {
         for target in &stage.targets {
-            if let Err(e) = deploy::preflight(target, dir) {
+            let ready = match target {
+                Destination::Builtin(builtin) => deploy::preflight(builtin, &config.dir).map_err(|e| e.to_string()),
+                Destination::Plugin(plugin) => config.plugin_file(&plugin.plugin).map(drop),
+            };
+            if let Err(e) = ready {
                 problems.push(format!("stage {}: {}: {e}", stage.name, deploy::describe(target)));
             }
         }
         for c in &stage.checks {
-            if let Err(e) = check::preflight(c, dir) {
+            if let Err(e) = check::preflight(c, &config.dir) {
                 problems.push(format!("stage {}: {}: {e}", stage.name, check::describe(c)));
             }
         }

@@ -3,7 +3,7 @@
 //! provider kind, plugin config, secret references, grants and CAs are
 //! typed here, so no later layer re-reads TOML or repeats a check.
 
-use super::model::{CredentialSpec, Policy, StageSpec};
+use super::model::{CredentialSpec, PluginTargetSpec, Policy, StageSpec};
 use super::{Check, MANUAL, TOKEN, Target};
 use crate::access::{Role, Scope};
 use crate::runtime::Endpoint;
@@ -41,14 +41,7 @@ pub struct Credential {
 #[derive(Debug)]
 pub enum Provider {
     /// A WebAssembly plugin.
-    Plugin {
-        /// The name it is approved under: as written, or the file stem of a
-        /// path (`./x/my_plugin.wasm` is `my-plugin`).
-        name: String,
-        /// Its file when written as a path (absolute); otherwise it is
-        /// looked up by name ([`super::Config::find_plugin`]).
-        file: Option<PathBuf>,
-    },
+    Plugin(PluginRef),
     /// A person, at the vendor's console (`plugin = "manual"`).
     Manual,
     /// rekey itself: its own API tokens (`plugin = "rekey-token"`).
@@ -64,15 +57,50 @@ pub struct TokenGrant {
     pub scope: Vec<String>,
 }
 
+/// A plugin as a credential or a target names it.
+#[derive(Clone, Debug)]
+pub struct PluginRef {
+    /// The name it is approved under: as written, or the file stem of a
+    /// path (`./x/my_plugin.wasm` is `my-plugin`).
+    pub name: String,
+    /// Its file when written as a path (absolute); otherwise it is looked
+    /// up by name ([`super::Config::find_plugin`]).
+    pub file: Option<PathBuf>,
+}
+
 /// One deployment stage.
 #[derive(Debug)]
 pub struct Stage {
     /// `dev`, `staging`, `prod`…
     pub name: String,
     /// Where the key is written.
-    pub targets: Vec<Target>,
+    pub targets: Vec<Destination>,
     /// What must pass before the next stage.
     pub checks: Vec<Check>,
+}
+
+/// Where a stage writes the key.
+#[derive(Clone, Debug)]
+pub enum Destination {
+    /// A target built into the host (a file, a command).
+    Builtin(Target),
+    /// A deploy target plugin, run in the sandbox.
+    Plugin(PluginTarget),
+}
+
+/// A deploy target plugin and the settings of its calls.
+#[derive(Clone, Debug)]
+pub struct PluginTarget {
+    /// The plugin.
+    pub plugin: PluginRef,
+    /// Its config (not secret), each value as text.
+    pub config: BTreeMap<String, String>,
+    /// Where its admin secrets come from.
+    pub admin_secrets: BTreeMap<String, Reference>,
+    /// Network endpoints it may reach.
+    pub grants: Vec<Endpoint>,
+    /// The certificates of its `tls_ca`.
+    pub tls_ca: Vec<CertificateDer<'static>>,
 }
 
 /// A mistake at a place in the text: its byte range and what is wrong.
@@ -92,7 +120,7 @@ impl Credential {
     /// The name its plugin goes by in approvals, metrics and the audit log.
     pub fn plugin_name(&self) -> &str {
         match &self.provider {
-            Provider::Plugin { name, .. } => name,
+            Provider::Plugin(plugin) => &plugin.name,
             Provider::Manual => MANUAL,
             Provider::Token(_) => TOKEN,
         }
@@ -111,13 +139,7 @@ impl Credential {
         let wrong = |span: Range<usize>, what: String| (span, format!("credential `{name}`: {what}"));
         let mut config = BTreeMap::new();
         for (field, value) in spec.config {
-            let text = match value.get_ref() {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Table(_) | toml::Value::Array(_) => {
-                    return Err(wrong(value.span(), format!("config.{field} must be a string, number or boolean")));
-                }
-                other => other.to_string(),
-            };
+            let text = config_text(&field, value.get_ref()).map_err(|e| wrong(value.span(), e))?;
             config.insert(field, text);
         }
         let mut admin_secrets = BTreeMap::new();
@@ -132,8 +154,7 @@ impl Credential {
             .map(|grant| Endpoint::parse(grant.get_ref()).map_err(|e| wrong(grant.span(), format!("grants: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
         let tls_ca = match &spec.tls_ca {
-            Some(ca) => crate::runtime::read_ca(&super::resolved(dir, ca.get_ref()))
-                .map_err(|e| wrong(ca.span(), format!("tls_ca: {e}")))?,
+            Some(ca) => read_ca(dir, ca.get_ref()).map_err(|e| wrong(ca.span(), e))?,
             None => vec![],
         };
         let plugin = spec.plugin.get_ref().clone();
@@ -166,11 +187,7 @@ impl Credential {
                     .map_err(|e| (spec.plugin.span(), format!("credential `{name}` ({TOKEN}): {e}")))?;
                 Provider::Token(grant)
             }
-            written if is_path(written) => Provider::Plugin {
-                name: super::plugin_name_of(Path::new(written)),
-                file: Some(super::resolved(dir, Path::new(written))),
-            },
-            written => Provider::Plugin { name: written.into(), file: None },
+            written => Provider::Plugin(PluginRef::parse(written, dir)),
         };
         if spec.policy.remind_before.iter().any(std::time::Duration::is_zero) {
             return Err(wrong(
@@ -181,7 +198,7 @@ impl Credential {
         let mut seen = HashSet::new();
         let mut stages = Vec::with_capacity(spec.stages.len());
         for stage in spec.stages {
-            let stage = Stage::parse(stage, &mut seen).map_err(|(span, e)| wrong(span, e))?;
+            let stage = Stage::parse(stage, dir, &mut seen).map_err(|(span, e)| wrong(span, e))?;
             stages.push(stage);
         }
         Ok(Self { name, plugin, provider, config, admin_secrets, grants, tls_ca, policy: spec.policy, stages })
@@ -190,23 +207,24 @@ impl Credential {
 
 impl Stage {
     /// Checks one stage; `seen` holds the names of the stages before it.
-    fn parse(spec: StageSpec, seen: &mut HashSet<String>) -> Result<Self, Invalid> {
+    fn parse(spec: StageSpec, dir: &Path, seen: &mut HashSet<String>) -> Result<Self, Invalid> {
         let name = spec.name.get_ref().clone();
         let wrong = |what: &str| (spec.name.span(), format!("stage `{name}`{what}"));
         if !seen.insert(name.clone()) {
             return Err(wrong(" is declared twice"));
         }
-        let half_pair = spec.targets.iter().any(|target| {
-            matches!(target, Target::EnvFile { variable, variables, .. } if variable.is_some() != variables.is_empty())
-        });
-        if half_pair {
-            return Err(wrong(": an env-file target takes `variable` or `variables`, exactly one of them"));
-        }
-        let commands = spec
+        let targets = spec
             .targets
+            .into_iter()
+            .map(|target| {
+                let span = target.span();
+                Destination::parse(target.into_inner(), dir).map_err(|e| (span, format!("stage `{name}`: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let commands = targets
             .iter()
             .filter_map(|t| match t {
-                Target::Exec { command, .. } => Some(command),
+                Destination::Builtin(Target::Exec { command, .. }) => Some(command),
                 _ => None,
             })
             .chain(spec.checks.iter().filter_map(|c| match c {
@@ -216,8 +234,79 @@ impl Stage {
         if commands.into_iter().any(Vec::is_empty) {
             return Err(wrong(": an exec command is empty"));
         }
-        Ok(Self { name, targets: spec.targets, checks: spec.checks })
+        Ok(Self { name, targets, checks: spec.checks })
     }
+}
+
+impl Destination {
+    /// A target as written: a plugin's (it names a `plugin`) or a built-in
+    /// one (it names a `type`).
+    fn parse(value: toml::Value, dir: &Path) -> Result<Self, String> {
+        let is_plugin = value.as_table().is_some_and(|table| table.contains_key("plugin"));
+        if !is_plugin {
+            let target: Target = value.try_into().map_err(|e: toml::de::Error| e.message().trim().to_string())?;
+            if let Target::EnvFile { variable, variables, .. } = &target
+                && variable.is_some() != variables.is_empty()
+            {
+                return Err("an env-file target takes `variable` or `variables`, exactly one of them".into());
+            }
+            return Ok(Self::Builtin(target));
+        }
+        let spec: PluginTargetSpec =
+            value.try_into().map_err(|e: toml::de::Error| format!("target plugin: {}", e.message().trim()))?;
+        let plugin = &spec.plugin;
+        let wrong = |e: String| format!("target `{plugin}`: {e}");
+        let mut config = BTreeMap::new();
+        for (field, value) in &spec.config {
+            config.insert(field.clone(), config_text(field, value).map_err(wrong)?);
+        }
+        let mut admin_secrets = BTreeMap::new();
+        for (field, reference) in &spec.admin_secrets {
+            let parsed = Reference::parse(reference).map_err(|e| wrong(format!("admin_secrets.{field}: {e}")))?;
+            admin_secrets.insert(field.clone(), parsed);
+        }
+        let grants = spec
+            .grants
+            .iter()
+            .map(|grant| Endpoint::parse(grant).map_err(|e| wrong(format!("grants: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tls_ca = match &spec.tls_ca {
+            Some(ca) => read_ca(dir, ca).map_err(wrong)?,
+            None => vec![],
+        };
+        if [MANUAL, TOKEN].contains(&plugin.as_str()) {
+            return Err(format!("`{plugin}` is not a deploy target plugin; name one, such as aws-secrets-manager"));
+        }
+        Ok(Self::Plugin(PluginTarget { plugin: PluginRef::parse(plugin, dir), config, admin_secrets, grants, tls_ca }))
+    }
+}
+
+impl PluginRef {
+    /// A plugin as written: a name, or a path to its `.wasm` (relative to `dir`).
+    fn parse(written: &str, dir: &Path) -> Self {
+        if written.ends_with(".wasm") || written.contains('/') {
+            let path = Path::new(written);
+            Self { name: super::plugin_name_of(path), file: Some(super::resolved(dir, path)) }
+        } else {
+            Self { name: written.into(), file: None }
+        }
+    }
+}
+
+/// A plugin config value as the plugin receives it: text.
+fn config_text(field: &str, value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Table(_) | toml::Value::Array(_) => {
+            Err(format!("config.{field} must be a string, number or boolean"))
+        }
+        other => Ok(other.to_string()),
+    }
+}
+
+/// The certificates of a `tls_ca` file, relative to `dir`.
+fn read_ca(dir: &Path, ca: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    crate::runtime::read_ca(&super::resolved(dir, ca)).map_err(|e| format!("tls_ca: {e}"))
 }
 
 impl TokenGrant {
@@ -239,9 +328,4 @@ impl TokenGrant {
         }
         Ok(Self { role, scope })
     }
-}
-
-/// Whether a plugin is written as a file rather than a name.
-fn is_path(plugin: &str) -> bool {
-    plugin.ends_with(".wasm") || plugin.contains('/')
 }

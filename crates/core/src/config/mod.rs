@@ -9,7 +9,7 @@ mod model;
 pub use crate::store::reference;
 pub mod schedule;
 
-pub use credential::{Credential, Provider, Stage, TokenGrant};
+pub use credential::{Credential, Destination, PluginRef, PluginTarget, Provider, Stage, TokenGrant};
 pub use model::{Check, Daemon, Freeze, Manifest, Notifier, Policy, SecretVia, Target, Tls, Trust};
 
 /// The built-in plugin of a key a person makes by hand at a vendor's
@@ -205,11 +205,11 @@ impl Config {
     /// The plugin file of a credential's plugin provider: a path as written,
     /// or a plugin's name looked up in `plugin_dir`, then in
     /// `$REKEY_PLUGIN_DIR` (where the bundled plugins are).
-    pub fn plugin_file(&self, name: &str, file: Option<&Path>) -> Result<PathBuf, String> {
-        match file {
-            Some(path) if path.exists() => Ok(path.into()),
+    pub fn plugin_file(&self, plugin: &PluginRef) -> Result<PathBuf, String> {
+        match &plugin.file {
+            Some(path) if path.exists() => Ok(path.clone()),
             Some(path) => Err(format!("plugin file {} does not exist", path.display())),
-            None => self.find_plugin(name),
+            None => self.find_plugin(&plugin.name),
         }
     }
 

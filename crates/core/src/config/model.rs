@@ -321,12 +321,35 @@ fn default_grace() -> Duration {
 pub struct StageSpec {
     /// `dev`, `staging`, `prod`…
     pub name: Spanned<String>,
-    /// Where the key is written.
+    /// Where the key is written: each a built-in [`Target`] (with `type`)
+    /// or a [`PluginTargetSpec`] (with `plugin`), told apart when the
+    /// credential is parsed.
     #[serde(default)]
-    pub targets: Vec<Target>,
+    pub targets: Vec<Spanned<toml::Value>>,
     /// What must pass before the next stage.
     #[serde(default)]
     pub checks: Vec<Check>,
+}
+
+/// A deploy target plugin in a stage's `targets`, as written: `{ plugin =
+/// "aws-secrets-manager", config = { … }, admin_secrets = { … }, grants =
+/// [ … ] }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginTargetSpec {
+    /// A bundled or installed target plugin's name, or a path to its `.wasm`.
+    pub plugin: String,
+    /// Its config (not secret).
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Value>,
+    /// Its admin secrets, as references: `env:VAR`, `file:PATH` or `store:NAME`.
+    #[serde(default)]
+    pub admin_secrets: BTreeMap<String, String>,
+    /// Network endpoints it may reach (`host[:port]`).
+    #[serde(default)]
+    pub grants: Vec<String>,
+    /// A PEM file of CAs its servers' certificates may chain to.
+    pub tls_ca: Option<PathBuf>,
 }
 
 /// How a command receives the secret.

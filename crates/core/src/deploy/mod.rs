@@ -11,7 +11,7 @@ mod http;
 mod json_file;
 pub mod notify;
 
-use crate::config::Target;
+use crate::config::{Destination, Target};
 use crate::runtime::Credential;
 use std::path::Path;
 
@@ -77,7 +77,14 @@ pub fn preflight(target: &Target, dir: &Path) -> Result<(), DeployError> {
 }
 
 /// Describes a target for plans and messages (no secret).
-pub fn describe(target: &Target) -> String {
+pub fn describe(destination: &Destination) -> String {
+    let target = match destination {
+        Destination::Builtin(target) => target,
+        Destination::Plugin(target) => {
+            let config: Vec<String> = target.config.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            return format!("plugin {} ({})", target.plugin.name, config.join(", "));
+        }
+    };
     match target {
         Target::EnvFile { path, variable, variables } => {
             let names: Vec<&str> =

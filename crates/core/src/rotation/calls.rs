@@ -19,14 +19,26 @@ impl Rotator<'_> {
         rotation: Option<&str>,
         outcome: impl Future<Output = Outcome<T>>,
     ) -> Outcome<T> {
+        self.recorded_by(self.spec.plugin_name(), self.provider.digest(), call, rotation, outcome).await
+    }
+
+    /// [`Self::recorded`], of a call on another plugin than the provider
+    /// (a deploy target), named `plugin`, whose sha256 is `digest`.
+    pub(super) async fn recorded_by<T>(
+        &self,
+        plugin: &str,
+        digest: Option<&str>,
+        call: &str,
+        rotation: Option<&str>,
+        outcome: impl Future<Output = Outcome<T>>,
+    ) -> Outcome<T> {
         let outcome = outcome.await;
-        let plugin = self.spec.plugin_name().to_string();
         if let Some(observer) = self.observer {
-            observer.plugin_call(&plugin, call, outcome.elapsed, outcome.result.as_ref().err());
+            observer.plugin_call(plugin, call, outcome.elapsed, outcome.result.as_ref().err());
         }
         let mut detail = serde_json::json!({
             "plugin": plugin,
-            "sha256": self.provider.digest(),
+            "sha256": digest,
             "call": call,
             "error": outcome.result.as_ref().err().map(ToString::to_string),
             "ms": outcome.elapsed.as_millis() as u64,

@@ -3,6 +3,7 @@
 
 use super::plan::{self, GENERATE, Kind, ROLLBACK};
 use super::{Ended, RotationError, Rotator, crash, keys, retry};
+use crate::config::Destination;
 use crate::deploy::{self, Context, check};
 use crate::runtime::{CallOptions, Credential};
 use crate::store::rotations::{Phase, Rotation, State};
@@ -85,13 +86,15 @@ impl Rotator<'_> {
 
     /// Whether a step acts outside the store (a plugin call, a target
     /// written, a check run), so that its journal record must be on disk
-    /// before it does. `backup` and `promote` only read and write the store;
+    /// before it does. `backup` only reads and writes the store, and so does
+    /// `promote` unless a target plugin stages keys;
     /// a stage without targets or checks does nothing; the notification
     /// steps wait for the disk in [`notify::broadcast`], when there is
     /// anyone to tell.
     fn acts_outside(&self, step: &plan::Step) -> bool {
         match step.kind {
-            Kind::Backup | Kind::Promote | Kind::NotifyStarted | Kind::NotifyDone => false,
+            Kind::Promote => self.targets.any_staged(),
+            Kind::Backup | Kind::NotifyStarted | Kind::NotifyDone => false,
             Kind::Deploy(stage) => !self.spec.stages[stage].targets.is_empty(),
             Kind::Check(stage) => !self.spec.stages[stage].checks.is_empty(),
             Kind::Generate | Kind::Verify | Kind::RevokeOld => true,
@@ -180,6 +183,11 @@ impl Rotator<'_> {
                 None => Ok(Done::ToRecord),
             },
             Kind::Promote => {
+                // Destinations that staged the key make it current first: a
+                // failure here still rolls back everything.
+                if self.targets.any_staged() {
+                    self.promote_targets(rotation, &self.new_key(rotation)?).await?;
+                }
                 let grace = self.spec.policy.grace_period.as_secs() as i64;
                 self.store.promote(rotation, now() + grace).map_err(|e| e.to_string())?;
                 Ok(Done::Recorded)
@@ -192,15 +200,19 @@ impl Rotator<'_> {
                 self.store.record(rotation, &step.name, Phase::Done).map_err(|e| e.to_string())?;
                 Ok(Done::Recorded)
             }
-            Kind::Deploy(stage) | Kind::Check(stage) => {
-                let stage = &self.spec.stages[stage];
+            Kind::Deploy(index) | Kind::Check(index) => {
+                let stage = &self.spec.stages[index];
                 let new = self.new_key(rotation)?;
                 let context = Context { credential: self.name(), stage: &stage.name, key_id: &new.key_id };
                 if let Kind::Deploy(_) = step.kind {
-                    for target in &stage.targets {
-                        deploy::deploy(target, &new, &self.config.dir, &context)
-                            .await
-                            .map_err(|e| format!("{}: {e}", deploy::describe(target)))?;
+                    for (place, target) in stage.targets.iter().enumerate() {
+                        let written = match target {
+                            Destination::Builtin(target) => deploy::deploy(target, &new, &self.config.dir, &context)
+                                .await
+                                .map_err(|e| e.to_string()),
+                            Destination::Plugin(_) => self.write_target(rotation, index, place, &new).await,
+                        };
+                        written.map_err(|e| format!("{}: {e}", deploy::describe(target)))?;
                     }
                 } else {
                     for c in &stage.checks {

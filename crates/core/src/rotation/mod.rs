@@ -43,6 +43,7 @@ mod provider;
 pub mod reconcile;
 mod retry;
 mod session;
+mod targets;
 mod undo;
 
 use crate::config::{self, Config, Credential};
@@ -68,6 +69,8 @@ pub struct Rotator<'a> {
     spec: &'a Credential,
     provider: Provider<'a>,
     options: CallOptions,
+    /// Its stages' deploy target plugins.
+    targets: targets::Targets,
     /// Set when the process is shutting down: no new step starts.
     stopping: &'a std::sync::atomic::AtomicBool,
     observer: Option<&'a dyn Observer>,
@@ -90,12 +93,14 @@ impl<'a> Rotator<'a> {
             StoreError::Busy { credential: name.into(), rotation }
         })?;
         let (provider, options) = Self::prepare(session, spec).await.map_err(setup)?;
+        let targets = targets::Targets::load(session, spec).await.map_err(setup)?;
         Ok(Self {
             config,
             store,
             spec,
             provider,
             options,
+            targets,
             stopping: &session.stopping,
             observer: session.observer,
             unaudited: Default::default(),
@@ -111,8 +116,8 @@ impl<'a> Rotator<'a> {
         let provider = match &spec.provider {
             config::Provider::Manual => Provider::Manual(Default::default()),
             config::Provider::Token(grant) => Provider::Token(issuer::Issuer::new(store, &spec.name, grant.clone())),
-            config::Provider::Plugin { name, file } => {
-                Provider::Plugin(session.plugin(name, config.plugin_file(name, file.as_deref())?).await?)
+            config::Provider::Plugin(plugin) => {
+                Provider::Plugin(session.plugin(&plugin.name, config.plugin_file(plugin)?).await?)
             }
         };
         let mut admin_secrets = std::collections::BTreeMap::new();

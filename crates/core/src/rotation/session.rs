@@ -113,7 +113,11 @@ impl<'a> Session<'a> {
     pub async fn check(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for spec in self.config.credentials() {
-            if let Err(e) = Rotator::prepare(self, spec).await {
+            let prepared = match Rotator::prepare(self, spec).await {
+                Ok(_) => super::targets::Targets::load(self, spec).await.map(drop),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = prepared {
                 problems.push(format!("credential `{}`: {e}", spec.name));
             }
         }

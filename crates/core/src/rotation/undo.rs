@@ -3,6 +3,7 @@
 
 use super::plan::{GENERATE, GENERATE_REFUSED, PROMOTE, REVOKE_OLD, ROLLBACK};
 use super::{Lost, RotationError, Rotator, crash, retry};
+use crate::config::Destination;
 use crate::deploy::{self, Context};
 use crate::runtime::PluginError;
 use crate::store::rotations::{Phase, Rotation, State};
@@ -69,23 +70,32 @@ impl Rotator<'_> {
         if self.store.rotation(&rotation.id).map_err(|e| e.to_string())?.state == State::Grace {
             self.store.demote(rotation).map_err(|e| e.to_string())?;
         }
-        if let Some((_, old)) = self.old_key(rotation)? {
-            for stage in &self.spec.stages {
-                let step = format!("deploy:{}", stage.name);
-                if !self.store.step_begun(&rotation.id, &step).map_err(|e| e.to_string())? {
-                    continue;
-                }
-                let completed = self.store.step_done(&rotation.id, &step).map_err(|e| e.to_string())?;
-                let context = Context { credential: self.name(), stage: &stage.name, key_id: &old.key_id };
-                for target in &stage.targets {
-                    match deploy::deploy(target, &old, &self.config.dir, &context).await {
-                        Ok(()) => {}
-                        // In the stage that failed, the target that could not
-                        // take the new key cannot take the old one either: it
-                        // still holds what it had.
-                        Err(e) if !completed => tracing::warn!("not restored: {} ({e})", deploy::describe(target)),
-                        Err(e) => return Err(format!("restoring {}: {e}", deploy::describe(target))),
+        let old = self.old_key(rotation)?.map(|(_, old)| old);
+        for (index, stage) in self.spec.stages.iter().enumerate() {
+            let step = format!("deploy:{}", stage.name);
+            if !self.store.step_begun(&rotation.id, &step).map_err(|e| e.to_string())? {
+                continue;
+            }
+            let completed = self.store.step_done(&rotation.id, &step).map_err(|e| e.to_string())?;
+            for (place, target) in stage.targets.iter().enumerate() {
+                let restored = match (target, &old) {
+                    // A target plugin undoes this rotation's write itself
+                    // (a label moved back), with or without an old key.
+                    (Destination::Plugin(_), old) => self.restore_target(rotation, index, place, old.as_ref()).await,
+                    (Destination::Builtin(target), Some(old)) => {
+                        let context = Context { credential: self.name(), stage: &stage.name, key_id: &old.key_id };
+                        deploy::deploy(target, old, &self.config.dir, &context).await.map_err(|e| e.to_string())
                     }
+                    // A first key: there is nothing older to put back.
+                    (Destination::Builtin(_), None) => Ok(()),
+                };
+                match restored {
+                    Ok(()) => {}
+                    // In the stage that failed, the target that could not
+                    // take the new key cannot take the old one either: it
+                    // still holds what it had.
+                    Err(e) if !completed => tracing::warn!("not restored: {} ({e})", deploy::describe(target)),
+                    Err(e) => return Err(format!("restoring {}: {e}", deploy::describe(target))),
                 }
             }
         }
