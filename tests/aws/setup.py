@@ -1,6 +1,7 @@
-"""Creates, on a moto server, an admin user allowed to manage IAM and an
-application user `app` with one access key, and a user `kit` with none (for
-the conformance kit, which makes two keys); prints their keys as JSON.
+"""Creates, on a moto server, an admin user allowed to manage IAM and Secrets
+Manager, an application user `app` with one access key, and a user `kit` with
+none (for the conformance kit, which makes two keys); prints their keys as
+JSON.
 Exactly eight requests: moto authenticates every request after the first
 INITIAL_NO_AUTH_ACTION_COUNT=8, like AWS does."""
 import json
@@ -19,7 +20,7 @@ def allow(user, actions):
 
 
 iam.create_user(UserName="rekey-admin")
-allow("rekey-admin", ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "sts:GetCallerIdentity"])
+allow("rekey-admin", ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "sts:GetCallerIdentity", "secretsmanager:*"])
 admin = iam.create_access_key(UserName="rekey-admin")["AccessKey"]
 iam.create_user(UserName="app")
 allow("app", ["sts:GetCallerIdentity"])

@@ -7,68 +7,9 @@ use crate::support;
 
 use rekey_test_artifacts::plugins;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use support::moto::{Moto, script, venv};
 use support::{Project, env_value, text};
-
-fn venv(tool: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/venv/bin").join(tool);
-    assert!(path.exists(), "{} is missing: scripts/test installs moto into target/venv", path.display());
-    path
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/aws").join(name)
-}
-
-/// A moto server with an admin user, a user `app` with one key and a
-/// user `kit` with none.
-struct Moto {
-    endpoint: String,
-    port: u16,
-    child: Child,
-    admin: (String, String),
-    app: (String, String),
-}
-
-impl Moto {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Self::spawn(port, 8);
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let setup = Command::new(venv("python")).arg(script("setup.py")).arg(&endpoint).output().unwrap();
-        assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
-        let keys: Value = serde_json::from_slice(&setup.stdout).unwrap();
-        let pair = |who: &str| (keys[who][0].as_str().unwrap().to_string(), keys[who][1].as_str().unwrap().to_string());
-        Self { endpoint, port, child, admin: pair("admin"), app: pair("app") }
-    }
-
-    /// A moto server on `port` that authenticates every request after the
-    /// first `unauthenticated`, once it accepts connections.
-    fn spawn(port: u16, unauthenticated: u32) -> Child {
-        let child = Command::new(venv("moto_server"))
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", unauthenticated.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..200 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        child
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// rekey.toml for `app-aws`, deployed as a key pair to `app.env`, the
 /// first key imported.

@@ -25,4 +25,5 @@ mod rabbitmq;
 mod redis;
 mod rotation;
 mod store;
+mod targets;
 mod trust;

@@ -7,6 +7,7 @@ pub mod components;
 pub mod daemon;
 pub mod ldap;
 pub mod mariadb;
+pub mod moto;
 pub mod pki;
 pub mod postgres;
 pub mod rabbitmq;
@@ -588,14 +589,22 @@ pub fn store_database(dir: &std::path::Path) -> Option<String> {
     Some(url.trim_end_matches('"').rsplit('/').next().unwrap().to_string())
 }
 
-/// Approves every plugin file `toml` names by path with `rekey plugin
+/// Approves every plugin file `toml` names by path (providers and deploy
+/// targets) with `rekey plugin
 /// install --yes` (run by `rekey`), as an operator does before the first
 /// rotation. Plugins named without a path are left to the test.
 pub fn approve_plugins(toml: &str, rekey: impl Fn(&[&str]) -> Output) {
     let manifest: toml::Table = toml::from_str(toml).unwrap();
     let credentials = manifest.get("credential").and_then(|c| c.as_array()).cloned().unwrap_or_default();
+    let targets = credentials
+        .iter()
+        .filter_map(|c| c.get("stages").and_then(|s| s.as_array()))
+        .flatten()
+        .filter_map(|stage| stage.get("targets").and_then(|t| t.as_array()))
+        .flatten();
     let paths: std::collections::BTreeSet<&str> = credentials
         .iter()
+        .chain(targets)
         .filter_map(|c| c.get("plugin").and_then(|p| p.as_str()))
         .filter(|p| p.contains('/'))
         .collect();
