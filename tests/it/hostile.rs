@@ -488,8 +488,9 @@ async fn wrong_world() {
     assert_eq!(
         error.to_string(),
         format!(
-            "plugin `{}` does not export rekey:provider/provider@0.3.0; it exports: greet. \
-             Build it against the `plugin` world of that contract (rekey-sdk does this)",
+            "plugin `{}` does not export rekey:provider/provider@0.4.0 (a provider) or \
+             rekey:provider/destination@0.4.0 (a target); it exports: greet. \
+             Build it against the `plugin` or the `target` world of that contract (rekey-sdk does this)",
             guests::WRONG_WORLD
         )
     );
@@ -721,4 +722,58 @@ mod tls_impostor {
         let received = server.received.lock().unwrap().concat();
         assert!(!String::from_utf8_lossy(&received).contains("secret-in-clear"), "{received:?}");
     }
+}
+
+/// A deploy target aims the same attacks at the `target` world: the key it
+/// was given or an admin secret back in what it returns (refused, naming
+/// the field), the key in a request to a host it did not declare or that
+/// was not granted (denied), and in an error (masked).
+#[tokio::test]
+async fn target_smuggler() {
+    let (runtime, _cache) = support::runtime(Limits::default());
+    let listener = Listener::start();
+    let plugin = runtime.load(Path::new(guests::TARGET_SMUGGLER)).await.unwrap();
+    assert_eq!(plugin.kind(), rekey::runtime::Kind::Target { stages_keys: false });
+    let token = "sk-live-0123456789abcdef";
+    let key = rekey::runtime::Credential {
+        key_id: "k1".into(),
+        secret: "new-key-5f1e2d".into(),
+        attributes: vec![],
+        expires_at: None,
+    };
+    let options = |how: &str, grants: &[&str]| CallOptions {
+        config: config(&[("how", how.to_string()), ("url", format!("http://{}/", listener.addr))]),
+        admin_secrets: config(&[("token", token.to_string())]),
+        grants: granting(grants),
+        ..CallOptions::default()
+    };
+    let granted = listener.addr.to_string();
+    let refused = |error: PluginError, field: &str, what: &str| {
+        assert!(matches!(&error, PluginError::InvalidResult { .. }), "{error:?}");
+        assert!(error.to_string().contains(&format!("{field} holds {what}")), "{error}");
+        assert!(!error.to_string().contains(&key.secret) && !error.to_string().contains(token), "{error}");
+    };
+    for (how, field, what) in [
+        ("location", "the location", "the key it was given"),
+        ("revision", "the revision", "the key it was given"),
+        ("admin", "the location", "an admin secret"),
+    ] {
+        let error = plugin.write(&options(how, &[&granted]), &key, false).await.result.unwrap_err();
+        refused(error, field, what);
+    }
+    let error = plugin.check(&options("none", &[&granted]), &key, false).await.result.unwrap_err();
+    refused(error, "the detail", "the key it was given");
+
+    let error = plugin.write(&options("undeclared", &[&granted]), &key, false).await.result.unwrap_err();
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::Undeclared { .. }, .. }), "{error:?}");
+    let error = plugin.write(&options("ungranted", &[]), &key, false).await.result.unwrap_err();
+    assert!(matches!(&error, PluginError::Denied { denial: Denial::NotGranted { .. }, .. }), "{error:?}");
+    assert!(listener.received.lock().unwrap().is_empty(), "no request reached the listener");
+
+    let error = plugin.restore(&options("none", &[&granted]), Some(&key)).await.result.unwrap_err().to_string();
+    assert!(error.ends_with("rejected (permanent): cannot restore ***"), "{error}");
+    // A provider call on a target is refused, and the runtime still serves.
+    let error = plugin.generate(&options("none", &[&granted])).await.result.unwrap_err().to_string();
+    assert!(error.contains("is a deploy target, not a provider"), "{error}");
+    still_serves(&runtime).await;
 }

@@ -28,6 +28,9 @@ pub struct Args {
     /// The rotation id passed to the plugin [default: a fresh one].
     #[arg(long, value_name = "ID")]
     rotation_id: Option<String>,
+    /// For a target's write and check: the key as pending, not yet current.
+    #[arg(long)]
+    staged: bool,
     /// Print the result as JSON, the new secret included.
     #[arg(long)]
     json: bool,
@@ -65,7 +68,7 @@ pub struct PluginArgs {
     memory: usize,
 }
 
-/// The provider functions that can be called.
+/// The functions that can be called: a provider's, then a deploy target's.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 enum Call {
     /// Create a new key.
@@ -76,6 +79,14 @@ enum Call {
     Revoke,
     /// List the keys the provider holds (with the rotation id each is tagged with).
     ListKeys,
+    /// A target: write the credential to the destination (--staged: as pending).
+    Write,
+    /// A target: whether the destination holds the credential as written.
+    Check,
+    /// A target: make the staged credential current.
+    Promote,
+    /// A target: undo the rotation's write; the credential, if given, is the previous key.
+    Restore,
 }
 
 impl PluginArgs {
@@ -155,6 +166,33 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
             plugin.list_keys(&options).await,
             |keys| serde_json::json!({ "keys": keys }),
         ),
+        Call::Write => {
+            let credential = credential()?;
+            Report::from(
+                &plugin,
+                "write",
+                plugin.write(&options, &credential, args.staged).await,
+                |placed| serde_json::json!({ "placed": placed }),
+            )
+        }
+        Call::Check => {
+            let credential = credential()?;
+            Report::from(
+                &plugin,
+                "check",
+                plugin.check(&options, &credential, args.staged).await,
+                |v| serde_json::json!({ "verification": v }),
+            )
+        }
+        Call::Promote => {
+            let credential = credential()?;
+            Report::from(&plugin, "promote", plugin.promote(&options, &credential).await, |()| serde_json::json!({}))
+        }
+        Call::Restore => {
+            Report::from(&plugin, "restore", plugin.restore(&options, secrets.credential.as_ref()).await, |()| {
+                serde_json::json!({})
+            })
+        }
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.json)?);
@@ -239,6 +277,10 @@ impl Report {
             if let Some(last_used) = v.last_used {
                 field("last used", format!("{last_used} (unix seconds)"));
             }
+        }
+        if let Ok(placed) = serde_json::from_value::<crate::runtime::Placed>(j["placed"].clone()) {
+            field("location", &placed.location);
+            field("revision", placed.revision.as_deref().unwrap_or("none"));
         }
         if let Some(keys) = j["keys"].as_array() {
             field("keys", format!("{} listed", keys.len()));

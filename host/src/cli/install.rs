@@ -6,7 +6,7 @@
 use super::exit::UsageError;
 use super::show::{field, list};
 use crate::config::Config;
-use crate::runtime::{Plugin, Runtime};
+use crate::runtime::{Kind, Plugin, Runtime};
 use crate::trust::lock::Approval;
 use crate::trust::{Gate, Signer, digest, permissions, signature};
 use std::path::{Path, PathBuf};
@@ -83,6 +83,14 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
     field("name", name);
     field("version", &info.version);
     field("description", &info.description);
+    field(
+        "kind",
+        match plugin.kind() {
+            Kind::Provider => "provider (makes, checks and revokes keys)",
+            Kind::Target { stages_keys: true } => "deploy target (writes keys; stages them until promote)",
+            Kind::Target { stages_keys: false } => "deploy target (writes keys)",
+        },
+    );
     field("sha256", plugin.digest());
     field("signed", signer);
     field("permissions", list(declared));

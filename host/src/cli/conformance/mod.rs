@@ -21,10 +21,12 @@
 //! answers from the tape, so an author's CI runs the rules with no account
 //! (and a plugin that now asks something else fails "on the tape").
 
+mod target;
+
 use super::call::{PluginArgs, fresh_rotation_id};
 use super::exit::UsageError;
 use crate::runtime::tape::{self, Recording, Replayer, Tape};
-use crate::runtime::{CallOptions, Credential, Outcome, Plugin, PluginError, ProviderError, Runtime};
+use crate::runtime::{CallOptions, Credential, Kind, Outcome, Plugin, PluginError, ProviderError, Runtime};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -181,7 +183,12 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
     };
     let info = plugin.info();
     kit.record("loads", "pass", format!("{} {}, sha256 {}", info.name, info.version, &plugin.digest()[..16]));
-    if !info.capabilities.lists_keys && !info.capabilities.idempotent_generate && !reaches_no_provider(&plugin) {
+    let provider = plugin.kind() == Kind::Provider;
+    if provider
+        && !info.capabilities.lists_keys
+        && !info.capabilities.idempotent_generate
+        && !reaches_no_provider(&plugin)
+    {
         let risk = "it neither lists keys nor generates idempotently: a generate whose answer is lost (a crash, a \
                     dropped connection) leaves a live key rekey cannot find, only suspect; implement list-keys";
         kit.record("a lost generate can be found again", "warn", risk.into());
@@ -194,87 +201,11 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
         }
     }
     let mut denied = Vec::new();
-    let mut made: Vec<(CallOptions, Credential)> = Vec::new();
-
-    let first_options = kit.options(&args.plugin, &secrets.admin_secrets);
-    let first = kit.generate(&plugin, &first_options, &mut denied).await;
-    let first_ok =
-        kit.check("generate makes a key", first.as_ref().map(|k| format!("key id {}", k.key_id)).map_err(describe));
-    if let Ok(key) = first {
-        made.push((first_options.clone(), key));
-    }
-    if first_ok {
-        let (opts, mut key) = made[0].clone();
-        let verified = kit.timed("verify", plugin.verify(&opts, &key).await, &mut denied);
-        kit.check(
-            "verify accepts the new key",
-            verified.map_err(|e| describe(&e)).and_then(|v| valid(v.valid, v.detail)),
-        );
-        const SAME: &str = "the same rotation id makes no second key";
-        if !info.capabilities.idempotent_generate {
-            kit.record(SAME, "skip", "the plugin does not declare idempotent-generate".into());
-        } else if reaches_no_provider(&plugin) {
-            kit.record(SAME, "skip", "the plugin reaches no provider, so no key is held anywhere".into());
-        } else {
-            let again = kit.generate(&plugin, &opts, &mut denied).await;
-            let outcome = match again {
-                Err(e) => Err(describe(&e)),
-                Ok(k) if k.key_id == key.key_id => Ok("the same key came back".to_string()),
-                // A provider that cannot hand a lost secret back replaces it
-                // (a new password on the same role): the first must be dead.
-                Ok(k) => match kit.timed("verify", plugin.verify(&opts, &key).await, &mut denied) {
-                    Ok(v) if !v.valid => {
-                        made[0].1 = k.clone();
-                        key = k;
-                        Ok(format!("the key was replaced ({}), and the first no longer verifies", key.key_id))
-                    }
-                    first => {
-                        made.push((opts.clone(), k.clone()));
-                        Err(match first {
-                            Ok(_) => format!(
-                                "another key ({}) for the same rotation id, and the first still works",
-                                k.key_id
-                            ),
-                            Err(e) => format!(
-                                "another key ({}) for the same rotation id, and the first cannot be checked: {}",
-                                k.key_id,
-                                describe(&e)
-                            ),
-                        })
-                    }
-                },
-            };
-            kit.check(SAME, outcome);
+    match plugin.kind() {
+        Kind::Target { stages_keys } => {
+            target::rules(&mut kit, &plugin, &args.plugin, &secrets.admin_secrets, stages_keys, &mut denied).await
         }
-        let second_options = kit.options(&args.plugin, &secrets.admin_secrets);
-        let second = kit.generate(&plugin, &second_options, &mut denied).await;
-        let different = match &second {
-            Ok(k) if k.key_id != key.key_id && k.secret != key.secret => Ok(format!("key id {}", k.key_id)),
-            Ok(_) => Err("the same key id or secret came back for another rotation".into()),
-            Err(e) => Err(describe(e)),
-        };
-        kit.check("another rotation gets a different key", different);
-        if let Ok(second) = second {
-            made.push((second_options, second));
-        }
-        if info.capabilities.lists_keys {
-            listed(&mut kit, &plugin, &opts, &key, &mut denied).await;
-        } else {
-            kit.record("list-keys shows the new key", "skip", "the plugin does not declare lists-keys".into());
-        }
-        revocation(&mut kit, &plugin, &opts, &key, &mut denied).await;
-        wrong_secret(&mut kit, &plugin, &args, &mut denied).await;
-    }
-    // Nothing is left behind at the provider.
-    for (opts, key) in made.iter().skip(1) {
-        let revoked = kit.timed("revoke", plugin.revoke(opts, key).await, &mut denied);
-        if let Err(e) = revoked {
-            kit.record(
-                "cleanup",
-                "fail",
-                format!("revoking {} failed: {e}; revoke it at the provider by hand", key.key_id),
-            );
-        }
+        Kind::Provider => provider_rules(&mut kit, &plugin, &args, &secrets.admin_secrets, &mut denied).await,
     }
     let hosts = if denied.is_empty() {
         Ok(format!("the sandbox refused no request in {} call(s)", kit.timings.len()))
@@ -307,12 +238,106 @@ pub async fn run(args: Args, runtime: &Runtime) -> anyhow::Result<()> {
     finish(kit)
 }
 
+/// The rules of a provider: keys made, verified, listed and revoked, and
+/// none left behind.
+async fn provider_rules(
+    kit: &mut Kit,
+    plugin: &Plugin,
+    args: &Args,
+    admin_secrets: &BTreeMap<String, String>,
+    denied: &mut Vec<String>,
+) {
+    let info = plugin.info();
+    let mut made: Vec<(CallOptions, Credential)> = Vec::new();
+
+    let first_options = kit.options(&args.plugin, admin_secrets);
+    let first = kit.generate(plugin, &first_options, denied).await;
+    let first_ok =
+        kit.check("generate makes a key", first.as_ref().map(|k| format!("key id {}", k.key_id)).map_err(describe));
+    if let Ok(key) = first {
+        made.push((first_options.clone(), key));
+    }
+    if first_ok {
+        let (opts, mut key) = made[0].clone();
+        let verified = kit.timed("verify", plugin.verify(&opts, &key).await, denied);
+        kit.check(
+            "verify accepts the new key",
+            verified.map_err(|e| describe(&e)).and_then(|v| valid(v.valid, v.detail)),
+        );
+        const SAME: &str = "the same rotation id makes no second key";
+        if !info.capabilities.idempotent_generate {
+            kit.record(SAME, "skip", "the plugin does not declare idempotent-generate".into());
+        } else if reaches_no_provider(plugin) {
+            kit.record(SAME, "skip", "the plugin reaches no provider, so no key is held anywhere".into());
+        } else {
+            let again = kit.generate(plugin, &opts, denied).await;
+            let outcome = match again {
+                Err(e) => Err(describe(&e)),
+                Ok(k) if k.key_id == key.key_id => Ok("the same key came back".to_string()),
+                // A provider that cannot hand a lost secret back replaces it
+                // (a new password on the same role): the first must be dead.
+                Ok(k) => match kit.timed("verify", plugin.verify(&opts, &key).await, denied) {
+                    Ok(v) if !v.valid => {
+                        made[0].1 = k.clone();
+                        key = k;
+                        Ok(format!("the key was replaced ({}), and the first no longer verifies", key.key_id))
+                    }
+                    first => {
+                        made.push((opts.clone(), k.clone()));
+                        Err(match first {
+                            Ok(_) => format!(
+                                "another key ({}) for the same rotation id, and the first still works",
+                                k.key_id
+                            ),
+                            Err(e) => format!(
+                                "another key ({}) for the same rotation id, and the first cannot be checked: {}",
+                                k.key_id,
+                                describe(&e)
+                            ),
+                        })
+                    }
+                },
+            };
+            kit.check(SAME, outcome);
+        }
+        let second_options = kit.options(&args.plugin, admin_secrets);
+        let second = kit.generate(plugin, &second_options, denied).await;
+        let different = match &second {
+            Ok(k) if k.key_id != key.key_id && k.secret != key.secret => Ok(format!("key id {}", k.key_id)),
+            Ok(_) => Err("the same key id or secret came back for another rotation".into()),
+            Err(e) => Err(describe(e)),
+        };
+        kit.check("another rotation gets a different key", different);
+        if let Ok(second) = second {
+            made.push((second_options, second));
+        }
+        if info.capabilities.lists_keys {
+            listed(kit, plugin, &opts, &key, denied).await;
+        } else {
+            kit.record("list-keys shows the new key", "skip", "the plugin does not declare lists-keys".into());
+        }
+        revocation(kit, plugin, &opts, &key, denied).await;
+        wrong_secret(kit, plugin, args, denied).await;
+    }
+    // Nothing is left behind at the provider.
+    for (opts, key) in made.iter().skip(1) {
+        let revoked = kit.timed("revoke", plugin.revoke(opts, key).await, denied);
+        if let Err(e) = revoked {
+            kit.record(
+                "cleanup",
+                "fail",
+                format!("revoking {} failed: {e}; revoke it at the provider by hand", key.key_id),
+            );
+        }
+    }
+}
+
 /// `info` asked again, of a fresh instance, says the same (the compiled
 /// code is reused: a JavaScript or Python component takes half a minute
 /// to compile).
 async fn deterministic(kit: &mut Kit, plugin: &Plugin) {
     let outcome = plugin.ask_info().await.map_err(|e| e.to_string()).and_then(|again| {
-        let (a, b) = (serde_json::to_value(plugin.info()), serde_json::to_value(&again));
+        let (a, b) = (serde_json::to_value((plugin.info(), plugin.kind())), serde_json::to_value(&again));
         if a.is_ok() && a.ok() == b.ok() {
             Ok("the same answer from two loads; it ran with no network and frozen clocks".into())
         } else {
