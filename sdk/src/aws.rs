@@ -84,6 +84,53 @@ pub fn sign(keys: &Keys<'_>, request: &Signed<'_>, now: u64) -> Vec<(String, Str
     out
 }
 
+/// A service with a JSON API (Secrets Manager, SSM): where it is and who
+/// signs the calls.
+pub struct JsonApi<'a> {
+    /// The endpoint URL (`https://ssm.eu-west-1.amazonaws.com`).
+    pub endpoint: &'a str,
+    /// The signing name (`secretsmanager`, `ssm`).
+    pub service: &'a str,
+    /// The prefix of `X-Amz-Target` (`secretsmanager`, `AmazonSSM`).
+    pub target: &'a str,
+    /// The region.
+    pub region: &'a str,
+    /// The signer.
+    pub keys: Keys<'a>,
+}
+
+impl JsonApi<'_> {
+    /// Calls `action` with `body`; the JSON answer, or the AWS error as a
+    /// provider error.
+    pub fn call(&self, action: &str, body: &serde_json::Value) -> Result<serde_json::Value, ProviderError> {
+        let url = self.endpoint.trim_end_matches('/');
+        let body = body.to_string();
+        let target = format!("{}.{action}", self.target);
+        let signed = Signed {
+            service: self.service,
+            region: self.region,
+            host: host_of(url),
+            content_type: "application/x-amz-json-1.1",
+            headers: &[("x-amz-target", &target)],
+            body: &body,
+        };
+        let mut request = crate::http::Request::post(&format!("{url}/"));
+        for (name, value) in sign(&self.keys, &signed, now()) {
+            request = request.header(&name, &value);
+        }
+        let response = request.body(body).send_any_status()?;
+        let answer: serde_json::Value = serde_json::from_slice(response.bytes()).unwrap_or_default();
+        if (200..300).contains(&response.status()) {
+            return Ok(answer);
+        }
+        let code = answer["__type"].as_str().unwrap_or_default();
+        let code = code.rsplit('#').next().unwrap_or(code);
+        let message = answer["message"].as_str().or(answer["Message"].as_str()).unwrap_or_default();
+        let retry_after = response.header("retry-after").and_then(|v| v.parse().ok());
+        Err(fault(action, response.status(), code, message, retry_after))
+    }
+}
+
 /// The host (and port) of an endpoint URL, as it is signed.
 pub fn host_of(url: &str) -> &str {
     url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap_or_default()

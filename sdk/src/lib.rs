@@ -98,6 +98,7 @@ pub mod login;
 mod schema;
 pub mod secret;
 pub mod tcp;
+pub mod template;
 #[cfg(test_host)]
 pub mod testing;
 

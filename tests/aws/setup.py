@@ -1,5 +1,5 @@
-"""Creates, on a moto server, an admin user allowed to manage IAM and Secrets
-Manager, an application user `app` with one access key, and a user `kit` with
+"""Creates, on a moto server, an admin user allowed to manage IAM, Secrets
+Manager and SSM parameters, an application user `app` with one access key, and a user `kit` with
 none (for the conformance kit, which makes two keys); prints their keys as
 JSON.
 Exactly eight requests: moto authenticates every request after the first
@@ -20,7 +20,7 @@ def allow(user, actions):
 
 
 iam.create_user(UserName="rekey-admin")
-allow("rekey-admin", ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "sts:GetCallerIdentity", "secretsmanager:*"])
+allow("rekey-admin", ["iam:ListAccessKeys", "iam:CreateAccessKey", "iam:UpdateAccessKey", "iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "sts:GetCallerIdentity", "secretsmanager:*", "ssm:*"])
 admin = iam.create_access_key(UserName="rekey-admin")["AccessKey"]
 iam.create_user(UserName="app")
 allow("app", ["sts:GetCallerIdentity"])

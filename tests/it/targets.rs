@@ -1,8 +1,10 @@
-//! Deploy target plugins: the `aws-secrets-manager` target against
-//! `moto_server`'s Secrets Manager (requests SigV4-authenticated as AWS
-//! does), through the real `rekey` binary. The key is staged as
-//! `AWSPENDING`, made `AWSCURRENT` exactly when rekey promotes, and a
-//! rollback moves the label back.
+//! Deploy target plugins, through the real `rekey` binary: the
+//! `aws-secrets-manager` and `aws-ssm-parameter` targets against
+//! `moto_server` (requests SigV4-authenticated as AWS does). In Secrets
+//! Manager the key is staged as `AWSPENDING`, made `AWSCURRENT` exactly when
+//! rekey promotes, and a rollback moves the label back; in Parameter Store
+//! it is written at the deploy step and a rollback writes the version before
+//! again.
 
 use crate::support;
 
@@ -11,9 +13,10 @@ use support::moto::Moto;
 use support::{Project, text};
 
 const SECRET_ID: &str = "prod/app";
+const PARAMETER: &str = "/prod/app/key";
 
-/// rekey.toml for `app`: random keys, deployed to Secrets Manager and to
-/// an env file in one stage.
+/// rekey.toml for `app`: random keys, deployed to Secrets Manager, Parameter
+/// Store and an env file in one stage.
 fn project(moto: &Moto, grace: &str) -> Project {
     let toml = format!(
         r#"
@@ -26,11 +29,13 @@ policy = {{ grace_period = "{grace}" }}
 name = "prod"
 targets = [
   {{ plugin = "{target}", config = {{ secret-id = "{SECRET_ID}", endpoint = "{endpoint}", admin-access-key-id = "{admin}" }}, admin_secrets = {{ admin-secret-access-key = "env:TEST_AWS_ADMIN_SECRET" }}, grants = ["127.0.0.1:{port}"] }},
+  {{ plugin = "{parameter}", config = {{ name = "{PARAMETER}", endpoint = "{endpoint}", admin-access-key-id = "{admin}" }}, admin_secrets = {{ admin-secret-access-key = "env:TEST_AWS_ADMIN_SECRET" }}, grants = ["127.0.0.1:{port}"] }},
   {{ type = "env-file", path = "app.env", variable = "APP_KEY" }},
 ]
 "#,
         random = plugins::RANDOM,
         target = plugins::AWS_SECRETS_MANAGER,
+        parameter = plugins::AWS_SSM_PARAMETER,
         endpoint = moto.endpoint,
         admin = moto.admin.0,
         port = moto.port,
@@ -49,13 +54,14 @@ fn edit_config(project: &Project, edit: impl Fn(String) -> String) {
     std::fs::write(&path, edit(std::fs::read_to_string(&path).unwrap())).unwrap();
 }
 
-/// Secrets Manager holds the store's current key as `AWSCURRENT`, and no
-/// version is left pending.
+/// Secrets Manager holds the store's current key as `AWSCURRENT`, with no
+/// version left pending, and so does Parameter Store as its latest version.
 fn holds_the_current_key(moto: &Moto, project: &Project) {
     let current = project.current_secret("app");
     assert_eq!(moto.secret_labelled(SECRET_ID, "AWSCURRENT").as_deref(), Some(current.as_str()));
     let versions = moto.secret_versions(SECRET_ID);
     assert!(versions.iter().all(|v| !v.labels.iter().any(|l| l == "AWSPENDING")), "{versions:?}");
+    assert_eq!(moto.parameter_values(PARAMETER).last(), Some(&current));
 }
 
 #[test]
@@ -97,6 +103,11 @@ fn a_key_is_staged_made_current_at_promote_and_a_rollback_moves_the_label_back()
     holds_the_current_key(&moto, &project);
 
     // Every target call is in the audit log, with its requests, and no key.
+    let parameter = project.run(&["audit", "log", "--plugin", "aws-ssm-parameter", "--json"], "");
+    let parameter: Vec<serde_json::Value> = serde_json::from_slice(&parameter.stdout).unwrap();
+    let calls: std::collections::BTreeSet<&str> =
+        parameter.iter().filter_map(|e| e["detail"]["call"].as_str()).collect();
+    assert_eq!(calls, ["check", "restore", "write"].into(), "a target that does not stage is never promoted");
     let audit = project.run(&["audit", "log", "--plugin", "aws-secrets-manager", "--json"], "");
     let entries: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
     let calls: std::collections::BTreeSet<&str> = entries.iter().filter_map(|e| e["detail"]["call"].as_str()).collect();
@@ -114,11 +125,20 @@ fn a_kill_at_any_step_boundary_leaves_secrets_manager_with_the_journals_current_
     let project = project(&moto, "0s");
     rotated(&project, &["rotate", "app"]);
     for boundary in support::step_boundaries(&project.plan("app")) {
+        let old = project.current_secret("app");
         project.killed_at("app", &boundary);
         // Killed: Secrets Manager's current key is the store's current key,
-        // old or new, never a third.
-        let current = moto.secret_labelled(SECRET_ID, "AWSCURRENT");
-        assert_eq!(current.as_deref(), Some(project.current_secret("app").as_str()), "killed at {boundary}");
+        // old or new, never a third; Parameter Store, which has no staging,
+        // holds the old key or (once the deploy began) the new one.
+        let current = project.current_secret("app");
+        let labelled = moto.secret_labelled(SECRET_ID, "AWSCURRENT");
+        assert_eq!(labelled.as_deref(), Some(current.as_str()), "killed at {boundary}");
+        let pending = moto.secret_versions(SECRET_ID).into_iter().find(|v| v.labels.iter().any(|l| l == "AWSPENDING"));
+        let latest = moto.parameter_values(PARAMETER).pop().unwrap();
+        assert!(
+            latest == old || pending.is_some_and(|p| p.value == latest) || latest == current,
+            "killed at {boundary}: the parameter holds a third key"
+        );
         let resumed = project.run(&["resume"], "");
         assert!(resumed.status.success(), "resume after {boundary}: {:?}", text(&resumed));
         holds_the_current_key(&moto, &project);
@@ -126,36 +146,40 @@ fn a_kill_at_any_step_boundary_leaves_secrets_manager_with_the_journals_current_
 }
 
 #[test]
-fn the_target_passes_the_conformance_kit_against_moto() {
+fn both_targets_pass_the_conformance_kit_against_moto() {
     let moto = Moto::start();
     let cache = tempfile::tempdir().unwrap();
-    let config = [
-        format!("secret-id=kit/{}", support::rand_u128()),
-        format!("endpoint={}", moto.endpoint),
-        format!("admin-access-key-id={}", moto.admin.0),
-    ];
-    let mut command = support::rekey(&cache);
-    command.args(["plugin", "test", plugins::AWS_SECRETS_MANAGER, "--grant", &format!("127.0.0.1:{}", moto.port)]);
-    for value in &config {
-        command.args(["-c", value]);
-    }
-    let out = support::run(command.env("REKEY_ADMIN_ADMIN_SECRET_ACCESS_KEY", &moto.admin.1), "");
-    let (stdout, stderr) = text(&out);
-    assert!(out.status.success(), "{stdout}{stderr}");
-    for rule in [
-        "PASS  write puts the key in",
-        "PASS  check finds the key written",
-        "PASS  a repeated write changes nothing",
-        "PASS  promote makes the staged key current",
-        "PASS  another rotation's write replaces it",
-        "PASS  restore puts the previous key back",
-        "PASS  restoring twice succeeds",
-        "PASS  no result carries a secret",
-        "PASS  requests go only to declared hosts",
+    let n = support::rand_u128();
+    for (plugin, place, staged) in [
+        (plugins::AWS_SECRETS_MANAGER, format!("secret-id=kit/{n}"), "PASS  promote makes the staged key current"),
+        (plugins::AWS_SSM_PARAMETER, format!("name=/kit/{n}"), "SKIP  promote makes the staged key current"),
     ] {
-        assert!(stdout.contains(rule), "{rule}: {stdout}");
+        let mut command = support::rekey(&cache);
+        command.args(["plugin", "test", plugin, "--grant", &format!("127.0.0.1:{}", moto.port)]);
+        for value in [place, format!("endpoint={}", moto.endpoint), format!("admin-access-key-id={}", moto.admin.0)] {
+            command.args(["-c", &value]);
+        }
+        let out = support::run(command.env("REKEY_ADMIN_ADMIN_SECRET_ACCESS_KEY", &moto.admin.1), "");
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        for rule in [
+            "PASS  write puts the key in",
+            "PASS  check finds the key written",
+            "PASS  a repeated write changes nothing",
+            staged,
+            "PASS  another rotation's write replaces it",
+            "PASS  restore puts the previous key back",
+            "PASS  restoring twice succeeds",
+            "PASS  no result carries a secret",
+            "PASS  requests go only to declared hosts",
+        ] {
+            assert!(stdout.contains(rule), "{rule}: {stdout}");
+        }
+        assert!(
+            !stdout.contains(&moto.admin.1) && !stderr.contains(&moto.admin.1),
+            "the admin secret is in the report"
+        );
     }
-    assert!(!stdout.contains(&moto.admin.1) && !stderr.contains(&moto.admin.1), "the admin secret is in the report");
 }
 
 #[test]

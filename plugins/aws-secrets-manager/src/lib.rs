@@ -17,8 +17,7 @@
 //!
 //! Requests are JSON, signed with SigV4 inside the sandbox.
 
-use rekey_sdk::aws::{self, Keys, Signed};
-use rekey_sdk::http::Request;
+use rekey_sdk::aws::{JsonApi, Keys};
 use rekey_sdk::{
     CallContext, Config, ConfigField, Credential, FieldType, Permissions, Placed, ProviderError, Target, TargetInfo,
     Verification,
@@ -62,35 +61,17 @@ impl<'a> Aws<'a> {
 
     /// One Secrets Manager action; AWS errors become provider errors.
     fn call(&self, action: &str, body: Value) -> Result<Value, ProviderError> {
-        let url = self.config.required("endpoint")?.trim_end_matches('/');
-        let keys = Keys {
-            id: self.config.required("admin-access-key-id")?,
-            secret: self.config.secret("admin-secret-access-key")?,
-        };
-        let body = body.to_string();
-        let target = format!("secretsmanager.{action}");
-        let signed = Signed {
+        let api = JsonApi {
+            endpoint: self.config.required("endpoint")?,
             service: "secretsmanager",
+            target: "secretsmanager",
             region: self.region,
-            host: aws::host_of(url),
-            content_type: "application/x-amz-json-1.1",
-            headers: &[("x-amz-target", &target)],
-            body: &body,
+            keys: Keys {
+                id: self.config.required("admin-access-key-id")?,
+                secret: self.config.secret("admin-secret-access-key")?,
+            },
         };
-        let mut request = Request::post(&format!("{url}/"));
-        for (name, value) in aws::sign(&keys, &signed, aws::now()) {
-            request = request.header(&name, &value);
-        }
-        let response = request.body(body).send_any_status()?;
-        let answer: Value = serde_json::from_slice(response.bytes()).unwrap_or(Value::Null);
-        if (200..300).contains(&response.status()) {
-            return Ok(answer);
-        }
-        let code = answer["__type"].as_str().unwrap_or_default();
-        let code = code.rsplit('#').next().unwrap_or(code);
-        let message = answer["message"].as_str().or(answer["Message"].as_str()).unwrap_or_default();
-        let retry_after = response.header("retry-after").and_then(|v| v.parse().ok());
-        Err(aws::fault(action, response.status(), code, message, retry_after))
+        api.call(action, &body)
     }
 
     /// The secret's versions and their labels, or `None` if there is no
@@ -148,19 +129,9 @@ impl<'a> Aws<'a> {
         }
     }
 
-    /// What the secret holds for `key`: the `value` template with the key's
-    /// secret and id put in (JSON-escaped when the template is JSON).
+    /// What the secret holds for `key`: the `value` template filled in.
     fn value(&self, key: &Credential) -> String {
-        let template = self.config.get("value").unwrap_or("{secret}");
-        let json = template.trim_start().starts_with('{') && template.trim_start() != "{secret}";
-        let escape = |text: &str| {
-            if json {
-                serde_json::to_string(text).map(|s| s[1..s.len() - 1].to_string()).unwrap_or_default()
-            } else {
-                text.into()
-            }
-        };
-        template.replace("{key_id}", &escape(&key.key_id)).replace("{secret}", &escape(&key.secret))
+        rekey_sdk::template::render(self.config.get("value").unwrap_or("{secret}"), key)
     }
 
     fn location(&self) -> String {

@@ -95,6 +95,19 @@ impl Moto {
             .collect()
     }
 
+    /// The values of the SSM parameter `name`, oldest first, read with
+    /// boto3 as the admin; none if there is no such parameter.
+    pub fn parameter_values(&self, name: &str) -> Vec<String> {
+        let out = Command::new(venv("python"))
+            .arg(script("parameter.py"))
+            .args([&self.endpoint, &self.admin.0, &self.admin.1, name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let versions: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        versions.iter().map(|v| v["value"].as_str().unwrap_or_default().to_string()).collect()
+    }
+
     /// The value of the secret `id` that has `label`, if one has it.
     pub fn secret_labelled(&self, id: &str, label: &str) -> Option<String> {
         self.secret_versions(id).into_iter().find(|v| v.labels.iter().any(|l| l == label)).map(|v| v.value)
