@@ -15,6 +15,7 @@ mod daemon;
 mod dashboard;
 mod disk;
 mod fleet;
+mod github;
 mod hostile;
 mod ldap;
 mod mysql;
