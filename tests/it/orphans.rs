@@ -33,21 +33,6 @@ fn project(server: &KeyServer, names: &[String], extra: &str) -> Project {
     Project::new(&toml(server, names, extra), &[(ADMIN_VAR, KeyServer::ADMIN_TOKEN)])
 }
 
-/// A random duration below `max`.
-fn random_below(max: Duration) -> Duration {
-    Duration::from_micros((support::rand_u128() % max.as_micros().max(1)) as u64)
-}
-
-/// Starts `rekey ARGS`, kills it with SIGKILL after a random delay below
-/// `within`, and reaps it.
-fn killed(project: &Project, args: &[&str], within: Duration) {
-    let mut child =
-        project.command(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    std::thread::sleep(random_below(within));
-    let _ = child.kill();
-    child.wait().unwrap();
-}
-
 /// The kill campaign: `iterations` runs of `rekey rotate` over `credentials`
 /// credentials at once (`--jobs`), each killed at a random time (not only
 /// at step boundaries), every third resume killed too, then resumed to the
@@ -66,9 +51,9 @@ fn kill_campaign(server: KeyServer, iterations: usize, credentials: usize) {
     let (mut interrupted, mut in_limbo) = (0, 0);
     for i in 0..iterations {
         let within = if i % 2 == 0 { Duration::from_millis(50) } else { whole };
-        killed(&project, &rotate, within);
+        project.killed_within(&rotate, within);
         if i % 3 == 0 {
-            killed(&project, &["resume"], within);
+            project.killed_within(&["resume"], within);
         }
         let left = disagreement(&project, &server, &names);
         interrupted += usize::from(!left.open.is_empty());

@@ -198,3 +198,45 @@ fn the_conformance_kit_fails_a_target_that_is_not_idempotent_or_returns_a_secret
     assert!(leaky.contains("FAIL  no result carries a secret"), "{leaky}");
     assert!(leaky.contains("the revision holds the key it was given"), "{leaky}");
 }
+
+/// Kills of the campaign below: 20 in the test suite (about 50 s); `scripts/kill-campaign`
+/// runs more through `REKEY_TARGET_KILLS`.
+fn target_kills() -> usize {
+    std::env::var("REKEY_TARGET_KILLS").ok().and_then(|n| n.parse().ok()).unwrap_or(20)
+}
+
+#[test]
+fn random_time_kills_leave_every_destination_with_the_old_key_or_the_new_one() {
+    let moto = Moto::start();
+    let project = project(&moto, "0s");
+    rotated(&project, &["rotate", "app"]);
+    let started = std::time::Instant::now();
+    rotated(&project, &["rotate", "app"]);
+    let whole = started.elapsed();
+    let (kills, mut interrupted) = (target_kills(), 0);
+    for i in 0..kills {
+        let old = project.current_secret("app");
+        project.killed_within(&["rotate", "app"], whole);
+        if i % 3 == 0 {
+            project.killed_within(&["resume"], whole);
+        }
+        // Killed anywhere: each destination holds the old key or the one
+        // new key of the open rotation, never a third.
+        let held = [
+            moto.secret_labelled(SECRET_ID, "AWSCURRENT").unwrap_or_default(),
+            moto.parameter_values(PARAMETER).pop().unwrap_or_default(),
+            project.env_value("app.env", "APP_KEY"),
+        ];
+        let new: std::collections::BTreeSet<&String> = held.iter().filter(|v| **v != old).collect();
+        assert!(new.len() <= 1, "after kill {i}: {held:?}, old {old}");
+        interrupted += usize::from(!new.is_empty() || project.current_secret("app") != old);
+        let resumed = project.run(&["resume"], "");
+        assert!(resumed.status.success(), "resume after kill {i}: {:?}", text(&resumed));
+        holds_the_current_key(&moto, &project);
+        assert_eq!(project.env_value("app.env", "APP_KEY"), project.current_secret("app"));
+    }
+    eprintln!(
+        "target kill campaign: {kills} kills, {interrupted} with a destination changed; after resume every destination holds the current key"
+    );
+    assert!(interrupted > 0, "no kill landed inside a rotation: the campaign tested nothing");
+}

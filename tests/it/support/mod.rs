@@ -523,6 +523,16 @@ impl Project {
         assert_eq!(killed.status.signal(), Some(9), "killed by SIGKILL at {boundary}: {:?}", text(&killed));
     }
 
+    /// Starts `rekey ARGS`, kills it with SIGKILL after a random delay
+    /// below `within` (not only at a step boundary), and reaps it.
+    pub fn killed_within(&self, args: &[&str], within: std::time::Duration) {
+        let mut child =
+            self.command(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_micros((rand_u128() % within.as_micros().max(1)) as u64));
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+
     /// The same, then `rekey resume`, which must succeed.
     pub fn killed_and_resumed(&self, name: &str, boundary: &str) {
         self.killed_at(name, boundary);
