@@ -102,6 +102,17 @@ fn a_key_is_staged_made_current_at_promote_and_a_rollback_moves_the_label_back()
     assert_eq!(project.current_secret("app"), second);
     holds_the_current_key(&moto, &project);
 
+    // Where each key went is in the audit log.
+    let all = project.run(&["audit", "log", "--json"], "");
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&all.stdout).unwrap();
+    let deployed: Vec<&str> = all
+        .iter()
+        .filter(|e| e["event"] == rekey::rotation::DEPLOYED)
+        .filter_map(|e| e["detail"]["location"].as_str())
+        .collect();
+    assert!(deployed.contains(&"secret `prod/app` in us-east-1"), "{deployed:?}");
+    assert!(deployed.contains(&"parameter `/prod/app/key` in us-east-1"), "{deployed:?}");
+
     // Every target call is in the audit log, with its requests, and no key.
     let parameter = project.run(&["audit", "log", "--plugin", "aws-ssm-parameter", "--json"], "");
     let parameter: Vec<serde_json::Value> = serde_json::from_slice(&parameter.stdout).unwrap();

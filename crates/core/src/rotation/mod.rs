@@ -61,6 +61,7 @@ use generation::Lost;
 pub use observer::Observer;
 use provider::Provider;
 pub use session::Session;
+pub use targets::DEPLOYED;
 
 /// Everything a rotation of one credential needs.
 pub struct Rotator<'a> {

@@ -14,6 +14,9 @@ use crate::store::rotations::Rotation;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The audit event of each key a target plugin wrote, with where it went.
+pub const DEPLOYED: &str = "key.deployed";
+
 /// One target plugin of a stage, ready to call.
 pub(super) struct Loaded {
     plugin: Arc<Plugin>,
@@ -104,7 +107,18 @@ impl Rotator<'_> {
             let detail = checked.detail.unwrap_or_default();
             return Err(format!("{} does not hold the new key after the write: {detail}", placed.location));
         }
-        Ok(())
+        // Where the key went, for `rekey audit log` (never the secret).
+        let detail = serde_json::json!({
+            "stage": self.spec.stages[stage].name,
+            "plugin": target.plugin.info().name,
+            "location": placed.location,
+            "revision": placed.revision,
+            "version": rotation.to_version,
+            "checked": checked.detail,
+        });
+        self.store
+            .audit(DEPLOYED, Some(self.name()), Some(&rotation.id), detail)
+            .map_err(|e| format!("the deployment could not be recorded in the audit log: {e}"))
     }
 
     /// Makes the staged `key` current at every destination that stages.
