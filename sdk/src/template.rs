@@ -1,43 +1,131 @@
-//! What a deploy target writes for a key: an operator's template with
-//! `{secret}` and `{key_id}` put in. In a JSON template (one that starts
-//! with `{` and is more than a placeholder) the values are JSON-escaped, so
-//! `{"password":"{secret}"}` stays valid JSON whatever the secret holds.
+//! `{name}` templates, with the escaping each place needs: the request
+//! templates of the `webhook` provider and the `http-target`, and what a
+//! deploy target writes for a key ([`value`]).
 
 use crate::Credential;
 
-/// `template` with the key's secret and id put in.
-pub fn render(template: &str, key: &Credential) -> String {
-    let trimmed = template.trim_start();
-    let json = trimmed.starts_with('{') && trimmed != "{secret}" && trimmed != "{key_id}";
-    let escape = |text: &str| {
-        if json {
-            let quoted = serde_json::to_string(text).expect("a string serializes");
-            quoted[1..quoted.len() - 1].to_string()
-        } else {
-            text.to_string()
+/// How substituted values are escaped.
+#[derive(Clone, Copy)]
+pub enum Escape {
+    /// Inside a JSON string: quotes, backslashes and control characters.
+    Json,
+    /// A URL path segment: everything but unreserved characters.
+    Path,
+    /// As is (headers).
+    None,
+}
+
+/// Replaces each `{name}` with `var(name)`, escaped; `{{` and `}}` stand for
+/// literal braces, so JSON bodies can be written.
+pub fn render(template: &str, escape: Escape, var: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut chars = template.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' if chars.peek().map(|(_, c)| *c) == Some('{') => {
+                chars.next();
+                out.push('{');
+            }
+            '}' if chars.peek().map(|(_, c)| *c) == Some('}') => {
+                chars.next();
+                out.push('}');
+            }
+            '{' => {
+                let rest = &template[i + 1..];
+                let end = rest.find('}').ok_or_else(|| format!("unclosed `{{` in `{template}`"))?;
+                let name = &rest[..end];
+                let is_name =
+                    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                if !is_name {
+                    // Not a placeholder (e.g. a JSON object): keep the brace.
+                    out.push('{');
+                    continue;
+                }
+                let value = var(name).ok_or_else(|| format!("`{{{name}}}` has no value here"))?;
+                out.push_str(&escaped(&value, escape));
+                for _ in 0..=end {
+                    chars.next();
+                }
+            }
+            c => out.push(c),
         }
+    }
+    Ok(out)
+}
+
+fn escaped(value: &str, escape: Escape) -> String {
+    match escape {
+        Escape::None => value.to_string(),
+        Escape::Json => {
+            let quoted = serde_json::to_string(value).expect("a string serializes");
+            quoted[1..quoted.len() - 1].to_string()
+        }
+        Escape::Path => value
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect(),
+    }
+}
+
+/// What a deploy target writes for `key`: `template` with `{secret}` and
+/// `{key-id}` (or `{key_id}`) put in. In a JSON template (one that starts
+/// with `{` and is more than a placeholder) the values are JSON-escaped, so
+/// `{"password":"{secret}"}` stays valid JSON whatever the secret holds.
+pub fn value(template: &str, key: &Credential) -> Result<String, String> {
+    let trimmed = template.trim_start();
+    let json = trimmed.starts_with('{') && !matches!(trimmed, "{secret}" | "{key-id}" | "{key_id}");
+    let var = |name: &str| match name {
+        "secret" => Some(key.secret.clone()),
+        "key-id" | "key_id" => Some(key.key_id.clone()),
+        _ => None,
     };
-    template.replace("{key_id}", &escape(&key.key_id)).replace("{secret}", &escape(&key.secret))
+    render(template, if json { Escape::Json } else { Escape::None }, &var)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn vars(name: &str) -> Option<String> {
+        match name {
+            "id" => Some("a b/c".into()),
+            "quote" => Some("say \"hi\"".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn paths_percent_encode_values() {
+        assert_eq!(render("/keys/{id}", Escape::Path, &vars).unwrap(), "/keys/a%20b%2Fc");
+    }
+
+    #[test]
+    fn json_bodies_keep_their_braces_and_escape_values() {
+        assert_eq!(render(r#"{"name": "{quote}"}"#, Escape::Json, &vars).unwrap(), r#"{"name": "say \"hi\""}"#);
+    }
+
     fn key(secret: &str) -> Credential {
         Credential { key_id: "k1".into(), secret: secret.into(), attributes: vec![], expires_at: None }
     }
 
     #[test]
-    fn a_plain_template_takes_the_values_as_they_are() {
-        assert_eq!(render("{secret}", &key("a\"b")), "a\"b");
-        assert_eq!(render("id={key_id} key={secret}", &key("s")), "id=k1 key=s");
+    fn a_plain_value_takes_the_key_as_it_is() {
+        assert_eq!(value("{secret}", &key("a\"b")).unwrap(), "a\"b");
+        assert_eq!(value("id={key_id} key={secret}", &key("s")).unwrap(), "id=k1 key=s");
     }
 
     #[test]
-    fn a_json_template_stays_json_whatever_the_secret_holds() {
-        let rendered = render(r#"{"id":"{key_id}","password":"{secret}"}"#, &key("p\"w\\d\n"));
+    fn a_json_value_stays_json_whatever_the_secret_holds() {
+        let rendered = value(r#"{"id":"{key-id}","password":"{secret}"}"#, &key("p\"w\\d\n")).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&rendered).unwrap();
         assert_eq!(parsed["password"], "p\"w\\d\n");
+    }
+
+    #[test]
+    fn unknown_placeholders_are_errors() {
+        assert!(render("{nope}", Escape::None, &vars).unwrap_err().contains("{nope}"));
     }
 }

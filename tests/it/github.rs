@@ -32,16 +32,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn listening(port: u16) {
-    for _ in 0..400 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("nothing listens on {port}");
-}
-
 impl GitHub {
     fn start() -> Self {
         let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/github");
@@ -65,8 +55,8 @@ impl GitHub {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        listening(fake_port);
-        listening(port);
+        support::listening(fake_port);
+        support::listening(port);
         Self { fake, prism, fake_port, port, log, _dir: dir }
     }
 

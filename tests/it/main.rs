@@ -17,6 +17,7 @@ mod disk;
 mod fleet;
 mod github;
 mod hostile;
+mod http_target;
 mod ldap;
 mod mysql;
 mod orphans;

@@ -130,8 +130,9 @@ impl<'a> Aws<'a> {
     }
 
     /// What the secret holds for `key`: the `value` template filled in.
-    fn value(&self, key: &Credential) -> String {
-        rekey_sdk::template::render(self.config.get("value").unwrap_or("{secret}"), key)
+    fn value(&self, key: &Credential) -> Result<String, ProviderError> {
+        rekey_sdk::template::value(self.config.get("value").unwrap_or("{secret}"), key)
+            .map_err(|e| ProviderError::InvalidConfig(format!("config field `value`: {e}")))
     }
 
     fn location(&self) -> String {
@@ -161,7 +162,7 @@ impl Target for SecretsManager {
                 text("region", "Its region").default_value("us-east-1"),
                 ConfigField::new("endpoint", FieldType::Url, "Secrets Manager endpoint of that region")
                     .default_value("https://secretsmanager.us-east-1.amazonaws.com"),
-                text("value", "What the secret holds: {secret} and {key_id}, e.g. {\"password\":\"{secret}\"} (values JSON-escaped in a JSON template)")
+                text("value", "What the secret holds: {secret} and {key-id}, e.g. {\"password\":\"{secret}\"} (values JSON-escaped in a JSON template)")
                     .default_value("{secret}"),
                 text("kms-key-id", "KMS key to encrypt the secret with, when rekey creates it [default: the account's aws/secretsmanager key]"),
                 text("admin-access-key-id", "Access key id of the identity that writes the secret").required(),
@@ -175,7 +176,7 @@ impl Target for SecretsManager {
     fn write(ctx: CallContext, key: Credential, staged: bool) -> Result<Placed, ProviderError> {
         let aws = Aws::from(&ctx)?;
         let version = aws.version("version");
-        aws.put(&aws.value(&key), &version, if staged { PENDING } else { CURRENT })?;
+        aws.put(&aws.value(&key)?, &version, if staged { PENDING } else { CURRENT })?;
         Ok(Placed { location: aws.location(), revision: Some(version) })
     }
 
@@ -195,7 +196,7 @@ impl Target for SecretsManager {
         let labels: Vec<&str> =
             got["VersionStages"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
         let labelled = labels.contains(&label) || labels.contains(&CURRENT);
-        let holds = got["SecretString"].as_str() == Some(aws.value(&key).as_str());
+        let holds = got["SecretString"].as_str() == Some(aws.value(&key)?.as_str());
         let detail = match (holds, labelled) {
             (true, true) => format!("{} version {version} holds the key, labelled {label}", aws.location()),
             (false, _) => format!("{} version {version} holds another value", aws.location()),
@@ -240,7 +241,7 @@ impl Target for SecretsManager {
             return aws.move_label(&versions, CURRENT, before);
         }
         match previous {
-            Some(previous) => aws.put(&aws.value(&previous), &aws.version("restore"), CURRENT),
+            Some(previous) => aws.put(&aws.value(&previous)?, &aws.version("restore"), CURRENT),
             None if versions.len() == 1 => {
                 // This rotation created the secret: nothing was there before.
                 let body = json!({ "SecretId": aws.secret_id, "RecoveryWindowInDays": 7 });

@@ -127,8 +127,9 @@ impl<'a> Ssm<'a> {
         self.call("LabelParameterVersion", body).map(drop)
     }
 
-    fn value(&self, key: &Credential) -> String {
-        rekey_sdk::template::render(self.config.get("value").unwrap_or("{secret}"), key)
+    fn value(&self, key: &Credential) -> Result<String, ProviderError> {
+        rekey_sdk::template::value(self.config.get("value").unwrap_or("{secret}"), key)
+            .map_err(|e| ProviderError::InvalidConfig(format!("config field `value`: {e}")))
     }
 
     fn placed(&self, number: u64) -> Placed {
@@ -152,7 +153,7 @@ impl Target for SsmParameter {
                 text("region", "Its region").default_value("us-east-1"),
                 ConfigField::new("endpoint", FieldType::Url, "SSM endpoint of that region")
                     .default_value("https://ssm.us-east-1.amazonaws.com"),
-                text("value", "What the parameter holds: {secret} and {key_id} (JSON-escaped in a JSON template)")
+                text("value", "What the parameter holds: {secret} and {key-id} (JSON-escaped in a JSON template)")
                     .default_value("{secret}"),
                 text("kms-key-id", "KMS key that encrypts it [default: the account's aws/ssm key]"),
                 text("admin-access-key-id", "Access key id of the identity that writes the parameter").required(),
@@ -165,7 +166,7 @@ impl Target for SsmParameter {
 
     fn write(ctx: CallContext, key: Credential, _staged: bool) -> Result<Placed, ProviderError> {
         let ssm = Ssm::from(&ctx)?;
-        let (label, value) = (ssm.label(), ssm.value(&key));
+        let (label, value) = (ssm.label(), ssm.value(&key)?);
         let history = ssm.history()?;
         if let Some(ours) = history.iter().find(|v| v.labels.contains(&label)) {
             return Ok(ssm.placed(ours.number));
@@ -191,7 +192,7 @@ impl Target for SsmParameter {
         };
         let parameter = &got["Parameter"];
         let number = parameter["Version"].as_u64().unwrap_or_default();
-        let holds = parameter["Value"].as_str() == Some(ssm.value(&key).as_str());
+        let holds = parameter["Value"].as_str() == Some(ssm.value(&key)?.as_str());
         let detail = if holds {
             format!("parameter `{}` version {number} holds the key", ssm.name)
         } else {
@@ -220,7 +221,7 @@ impl Target for SsmParameter {
         }
         match (at.checked_sub(1).map(|before| &history[before]), previous) {
             (Some(before), _) => ssm.put(&before.value).map(drop),
-            (None, Some(previous)) => ssm.put(&ssm.value(&previous)).map(drop),
+            (None, Some(previous)) => ssm.put(&ssm.value(&previous)?).map(drop),
             (None, None) => ssm.call("DeleteParameter", json!({ "Name": ssm.name })).map(drop),
         }
     }

@@ -91,8 +91,9 @@ impl<'a> Scope<'a> {
         answer(response, "write the secret").map(drop)
     }
 
-    fn value(&self, key: &Credential) -> String {
-        rekey_sdk::template::render(self.config.get("value").unwrap_or("{secret}"), key)
+    fn value(&self, key: &Credential) -> Result<String, ProviderError> {
+        rekey_sdk::template::value(self.config.get("value").unwrap_or("{secret}"), key)
+            .map_err(|e| ProviderError::InvalidConfig(format!("config field `value`: {e}")))
     }
 }
 
@@ -136,7 +137,7 @@ impl Target for ActionsSecret {
                 text("organization", "The organisation, for an organisation secret (instead of owner and repository)"),
                 text("visibility", "An organisation secret's visibility: all, private or selected")
                     .default_value("private"),
-                text("value", "What the secret holds: {secret} and {key_id} (JSON-escaped in a JSON template)")
+                text("value", "What the secret holds: {secret} and {key-id} (JSON-escaped in a JSON template)")
                     .default_value("{secret}"),
                 ConfigField::new(
                     "api-url",
@@ -153,7 +154,7 @@ impl Target for ActionsSecret {
 
     fn write(ctx: CallContext, key: Credential, _staged: bool) -> Result<Placed, ProviderError> {
         let scope = Scope::from(&ctx)?;
-        scope.put(&scope.value(&key))?;
+        scope.put(&scope.value(&key)?)?;
         Ok(Placed { location: scope.location(), revision: None })
     }
 
@@ -183,7 +184,7 @@ impl Target for ActionsSecret {
     fn restore(ctx: CallContext, previous: Option<Credential>) -> Result<(), ProviderError> {
         let scope = Scope::from(&ctx)?;
         match previous {
-            Some(previous) => scope.put(&scope.value(&previous)),
+            Some(previous) => scope.put(&scope.value(&previous)?),
             None => {
                 let response = scope.request("DELETE", &format!("{}/{}", scope.base, scope.name)).send_any_status()?;
                 match answer(response, "delete the secret") {

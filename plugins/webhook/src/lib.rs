@@ -19,15 +19,13 @@
 //! and any config field as `{field}`. Values are JSON-escaped in bodies and
 //! percent-encoded in paths.
 
-mod template;
-
 use rekey_sdk::http::Request;
+use rekey_sdk::template::{Escape, render};
 use rekey_sdk::{
     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Permissions, PluginInfo,
     Provider, ProviderError, Verification,
 };
 use serde_json::Value;
-use template::{Escape, render};
 
 /// The provider; see the crate documentation.
 pub struct Webhook;

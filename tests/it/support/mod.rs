@@ -16,7 +16,7 @@ pub mod redis;
 use rekey::runtime::{Limits, Runtime};
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -428,6 +428,18 @@ pub fn random_credential(name: &str, target: &str, variable: &str) -> String {
         "[[credential]]\nname = \"{name}\"\nplugin = \"{}\"\npolicy = {{ max_age = \"0s\", grace_period = \"0s\" }}\n[[credential.stages]]\nname = \"prod\"\ntargets = [{{ type = \"env-file\", path = \"{target}\", variable = \"{variable}\" }}]\n\n",
         rekey_test_artifacts::plugins::RANDOM
     )
+}
+
+/// Waits until a server accepts connections on loopback `port` (up to
+/// 20 s), or fails the test.
+pub fn listening(port: u16) {
+    for _ in 0..400 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nothing listens on port {port}");
 }
 
 /// Random enough for test secrets, from the OS through std's hasher seed.
