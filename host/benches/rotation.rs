@@ -44,8 +44,8 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "SECRET" }}]
         sha256: rekey::trust::digest(&bytes),
         size: bytes.len() as u64,
         permissions: vec![],
-        info_sha256: rekey::trust::info_digest(plugin.info()),
-        info_parts: rekey::trust::info_parts(plugin.info()),
+        info_sha256: rekey::trust::info_digest(plugin.info(), plugin.kind()),
+        info_parts: rekey::trust::info_parts(plugin.info(), plugin.kind()),
         signer: None,
         approved_at: "the benchmark".into(),
     };

@@ -65,8 +65,8 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
         sha256,
         size: bytes.len() as u64,
         permissions: declared,
-        info_sha256: crate::trust::info_digest(plugin.info()),
-        info_parts: crate::trust::info_parts(plugin.info()),
+        info_sha256: crate::trust::info_digest(plugin.info(), plugin.kind()),
+        info_parts: crate::trust::info_parts(plugin.info(), plugin.kind()),
         signer: match signer {
             Signer::Trusted { key_id } => Some(key_id),
             Signer::Unchecked | Signer::Unsigned => None,
@@ -102,10 +102,10 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
         if previous.sha256 != plugin.digest() {
             changes.push(format!("sha256       {} → {}", previous.sha256, plugin.digest()));
         }
-        if previous.info_sha256 != crate::trust::info_digest(info) {
+        if previous.info_sha256 != crate::trust::info_digest(info, plugin.kind()) {
             // A new version is shown on its own line below.
             match previous
-                .redescribed(info)
+                .redescribed(info, plugin.kind())
                 .map(|parts| parts.into_iter().filter(|p| p != "version").collect::<Vec<_>>())
             {
                 Some(parts) if parts.is_empty() => {}

@@ -15,7 +15,7 @@ pub mod review;
 pub mod signature;
 
 use crate::config::Config;
-use crate::runtime::{Plugin, PluginError, PluginInfo, Runtime};
+use crate::runtime::{Kind, Plugin, PluginError, PluginInfo, Runtime};
 use lock::{Approval, Lock};
 
 use std::path::{Path, PathBuf};
@@ -206,10 +206,10 @@ impl Gate {
         if !added.is_empty() {
             return Err(TrustError::MorePermissions { name: name.into(), added, file: file.into() });
         }
-        let found = info_digest(plugin.info());
+        let found = info_digest(plugin.info(), plugin.kind());
         if found != approval.info_sha256 {
             let approved = if approval.info_sha256.is_empty() { "(none)".into() } else { approval.info_sha256.clone() };
-            let changed = match approval.redescribed(plugin.info()) {
+            let changed = match approval.redescribed(plugin.info(), plugin.kind()) {
                 Some(parts) if !parts.is_empty() => format!("changed: {}", parts.join(", ")),
                 Some(_) => {
                     "its pin in rekey.lock matches none of the parts recorded beside it: was the lock edited?".into()
@@ -225,29 +225,40 @@ impl Gate {
 pub use crate::runtime::digest;
 
 /// The sha256 of everything a plugin's `info` says, in a canonical form
-/// (its JSON, fields in declaration order), hex.
-pub fn info_digest(info: &PluginInfo) -> String {
-    digest(serde_json::to_string(info).expect("plugin info serializes").as_bytes())
+/// (its JSON, fields in declaration order), hex. A deploy target's answer
+/// (`target-info`) is pinned whole too: its `stages-keys` is added after
+/// the fields it shares with a provider's (whose pins are unchanged by it).
+pub fn info_digest(info: &PluginInfo, kind: Kind) -> String {
+    let mut text = serde_json::to_string(info).expect("plugin info serializes");
+    if let Kind::Target { stages_keys } = kind {
+        text.push_str(&format!("\nstages_keys={stages_keys}"));
+    }
+    digest(text.as_bytes())
 }
 
 /// The sha256 of each part of a plugin's `info` (its JSON's top-level
 /// fields: `name`, `version`, `description`, `config`, `capabilities`,
-/// `permissions`), hex.
-pub fn info_parts(info: &PluginInfo) -> std::collections::BTreeMap<String, String> {
+/// `permissions`; and a target's `stages_keys`), hex.
+pub fn info_parts(info: &PluginInfo, kind: Kind) -> std::collections::BTreeMap<String, String> {
     let serde_json::Value::Object(parts) = serde_json::to_value(info).expect("plugin info serializes") else {
         unreachable!("plugin info is a record")
     };
-    parts.into_iter().map(|(name, value)| (name, digest(value.to_string().as_bytes()))).collect()
+    let mut parts: std::collections::BTreeMap<String, String> =
+        parts.into_iter().map(|(name, value)| (name, digest(value.to_string().as_bytes()))).collect();
+    if let Kind::Target { stages_keys } = kind {
+        parts.insert("stages_keys".into(), digest(stages_keys.to_string().as_bytes()));
+    }
+    parts
 }
 
 impl Approval {
     /// The parts of `info` that differ from the approved ones; `None` when
     /// the approval predates the parts' digests.
-    pub fn redescribed(&self, info: &PluginInfo) -> Option<Vec<String>> {
+    pub fn redescribed(&self, info: &PluginInfo, kind: Kind) -> Option<Vec<String>> {
         if self.info_parts.is_empty() {
             return None;
         }
-        let now = info_parts(info);
+        let now = info_parts(info, kind);
         let parts = now.keys().chain(self.info_parts.keys()).collect::<std::collections::BTreeSet<_>>();
         Some(parts.into_iter().filter(|part| now.get(*part) != self.info_parts.get(*part)).cloned().collect())
     }
@@ -295,16 +306,45 @@ mod tests {
             sha256: String::new(),
             size: 0,
             permissions: permissions(&approved),
-            info_sha256: info_digest(&approved),
-            info_parts: info_parts(&approved),
+            info_sha256: info_digest(&approved, Kind::Provider),
+            info_parts: info_parts(&approved, Kind::Provider),
             signer: None,
             approved_at: String::new(),
         };
-        assert_eq!(approval.redescribed(&approved), Some(vec![]));
-        assert_eq!(approval.redescribed(&info("1.0.1", &["api.example.com"])), Some(vec!["version".into()]));
+        assert_eq!(approval.redescribed(&approved, Kind::Provider), Some(vec![]));
+        assert_eq!(
+            approval.redescribed(&info("1.0.1", &["api.example.com"]), Kind::Provider),
+            Some(vec!["version".into()])
+        );
         let more = info("1.1.0", &["api.example.com", "evil.example"]);
-        assert_eq!(approval.redescribed(&more), Some(vec!["permissions".into(), "version".into()]));
+        assert_eq!(approval.redescribed(&more, Kind::Provider), Some(vec!["permissions".into(), "version".into()]));
         let old = Approval { info_parts: Default::default(), ..approval };
-        assert_eq!(old.redescribed(&more), None, "an approval from before the parts were recorded");
+        assert_eq!(old.redescribed(&more, Kind::Provider), None, "an approval from before the parts were recorded");
+    }
+
+    #[test]
+    fn a_targets_staging_is_pinned_and_a_providers_pin_does_not_move() {
+        let described = info("1.0.0", &["api.example.com"]);
+        let staging = Kind::Target { stages_keys: true };
+        let provider = info_digest(&described, Kind::Provider);
+        assert_eq!(
+            provider,
+            digest(serde_json::to_string(&described).unwrap().as_bytes()),
+            "the pins of providers approved before targets existed still match"
+        );
+        assert_ne!(info_digest(&described, staging), provider);
+        let approval = Approval {
+            version: described.version.clone(),
+            sha256: String::new(),
+            size: 0,
+            permissions: permissions(&described),
+            info_sha256: info_digest(&described, staging),
+            info_parts: info_parts(&described, staging),
+            signer: None,
+            approved_at: String::new(),
+        };
+        let unstaged = Kind::Target { stages_keys: false };
+        assert_ne!(info_digest(&described, unstaged), approval.info_sha256);
+        assert_eq!(approval.redescribed(&described, unstaged), Some(vec!["stages_keys".into()]));
     }
 }
