@@ -148,6 +148,23 @@ impl Response {
     }
 }
 
+impl Response {
+    /// This response when it is a success (2xx), or the error that tells
+    /// the host what to do: as [`Response::error_for_status`], and a redirect
+    /// or any other status below 400 is rejected, since requests never
+    /// follow one (a write that was redirected did not happen).
+    pub fn expect_success(self, what: &str) -> Result<Self, ProviderError> {
+        self.error_for_status(what)?;
+        match self.status {
+            200..=299 => Ok(self),
+            status => Err(ProviderError::Rejected(format!(
+                "{what} answered {status}, which is not a success; requests follow no redirect{}",
+                self.header("location").map_or(String::new(), |to| format!(" (to {to})"))
+            ))),
+        }
+    }
+}
+
 /// The longest part of an error response's body an error carries.
 const REASON_CHARS: usize = 300;
 

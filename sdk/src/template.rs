@@ -1,8 +1,9 @@
 //! `{name}` templates, with the escaping each place needs: the request
-//! templates of the `webhook` provider and the `http-target`, and what a
-//! deploy target writes for a key ([`value`]).
+//! templates of the `webhook` provider and the `http-target` ([`Call`]), and
+//! what a deploy target writes for a key ([`value`]).
 
-use crate::Credential;
+use crate::http::Request;
+use crate::{CallContext, Config, Credential, ProviderError};
 
 /// How substituted values are escaped.
 #[derive(Clone, Copy)]
@@ -83,6 +84,67 @@ pub fn value(template: &str, key: &Credential) -> Result<String, String> {
         _ => None,
     };
     render(template, if json { Escape::Json } else { Escape::None }, &var)
+}
+
+/// One call of a plugin configured by request templates. Its templates
+/// take `{rotation-id}`, the key's `{key-id}` and `{secret}`,
+/// `{admin-token}`, and the plugin's config fields as `{field}`; requests go
+/// to `base-url` and carry the `admin-header`.
+pub struct Call<'a> {
+    /// The call's config.
+    pub config: Config<'a>,
+    ctx: &'a CallContext,
+    key: Option<&'a Credential>,
+}
+
+impl<'a> Call<'a> {
+    /// The call `ctx`, about `key` if it is about one.
+    pub fn new(ctx: &'a CallContext, key: Option<&'a Credential>) -> Self {
+        Self { config: Config::new(ctx), ctx, key }
+    }
+
+    /// The value of a template variable.
+    fn var(&self, name: &str) -> Option<String> {
+        match name {
+            "rotation-id" => Some(self.ctx.rotation_id.clone()),
+            "key-id" => self.key.map(|k| k.key_id.clone()),
+            "secret" => self.key.map(|k| k.secret.clone()),
+            "admin-token" => self.config.secret("admin-token").ok().map(str::to_string),
+            other => self.config.get(other).map(str::to_string),
+        }
+    }
+
+    /// The config field `field`, rendered as a template.
+    pub fn render(&self, field: &str, escape: Escape) -> Result<String, ProviderError> {
+        render(self.config.required(field)?, escape, &|name| self.var(name))
+            .map_err(|e| ProviderError::InvalidConfig(format!("config field `{field}`: {e}")))
+    }
+
+    /// The URL of the path template in the config field `path`.
+    pub fn url(&self, path: &str) -> Result<String, ProviderError> {
+        let base = self.config.required("base-url")?.trim_end_matches('/');
+        Ok(format!("{base}{}", self.render(path, Escape::Path)?))
+    }
+
+    /// A request with the method and path of two config fields.
+    pub fn request(&self, method: &str, path: &str) -> Result<Request, ProviderError> {
+        Ok(Request::new(self.config.required(method)?, &self.url(path)?))
+    }
+
+    /// A header template split into name and value.
+    pub fn header(&self, field: &str) -> Result<(String, String), ProviderError> {
+        let header = self.render(field, Escape::None)?;
+        let (name, value) = header.split_once(':').ok_or_else(|| {
+            ProviderError::InvalidConfig(format!("config field `{field}` must look like `Name: value`"))
+        })?;
+        Ok((name.trim().to_string(), value.trim().to_string()))
+    }
+
+    /// Adds the admin header.
+    pub fn admin(&self, request: Request) -> Result<Request, ProviderError> {
+        let (name, value) = self.header("admin-header")?;
+        Ok(request.header(&name, &value))
+    }
 }
 
 #[cfg(test)]

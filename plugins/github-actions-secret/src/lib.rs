@@ -97,28 +97,15 @@ impl<'a> Scope<'a> {
     }
 }
 
-/// A GitHub answer's JSON (none for 204), or the failure as a provider error.
+/// A GitHub answer's JSON (none for 204), or the failure as a provider
+/// error. GitHub answers an exhausted rate limit with 403, not 429.
 fn answer(response: Response, what: &str) -> Result<Value, ProviderError> {
-    let status = response.status();
-    let message = || {
-        let body: Value = serde_json::from_slice(response.bytes()).unwrap_or_default();
-        format!("{what}: GitHub answered {status}: {}", body["message"].as_str().unwrap_or_default())
-    };
-    match status {
-        200..=299 => Ok(serde_json::from_slice(response.bytes()).unwrap_or_default()),
-        401 => Err(ProviderError::Unauthorized(message())),
-        403 if response.header("x-ratelimit-remaining") == Some("0") => {
-            Err(ProviderError::RateLimited(rekey_sdk::RateLimit { retry_after_seconds: None, message: message() }))
-        }
-        403 => Err(ProviderError::Unauthorized(message())),
-        404 => Err(ProviderError::NotFound(message())),
-        429 => Err(ProviderError::RateLimited(rekey_sdk::RateLimit {
-            retry_after_seconds: response.header("retry-after").and_then(|v| v.parse().ok()),
-            message: message(),
-        })),
-        500.. => Err(ProviderError::Unavailable(message())),
-        _ => Err(ProviderError::Rejected(message())),
+    if response.status() == 403 && response.header("x-ratelimit-remaining") == Some("0") {
+        let message = format!("GitHub: {what} answered 403: the rate limit is spent");
+        return Err(ProviderError::RateLimited(rekey_sdk::RateLimit { retry_after_seconds: None, message }));
     }
+    let response = response.expect_success(&format!("GitHub: {what}"))?;
+    Ok(serde_json::from_slice(response.bytes()).unwrap_or_default())
 }
 
 impl Target for ActionsSecret {

@@ -17,9 +17,9 @@
 //! and percent-encoded in paths.
 
 use rekey_sdk::http::{Request, Response};
-use rekey_sdk::template::{Escape, render};
+use rekey_sdk::template::{Call, Escape};
 use rekey_sdk::{
-    CallContext, Config, ConfigField, Credential, FieldType, Permissions, Placed, ProviderError, Target, TargetInfo,
+    CallContext, ConfigField, Credential, FieldType, Permissions, Placed, ProviderError, Target, TargetInfo,
     Verification,
 };
 use serde_json::Value;
@@ -27,90 +27,24 @@ use serde_json::Value;
 /// The target; see the crate documentation.
 pub struct HttpTarget;
 
-/// One call's config, with the values its templates can use.
-struct Call<'a> {
-    config: Config<'a>,
-    ctx: &'a CallContext,
-    key: Option<&'a Credential>,
+/// The body `write` sends for the call's key, JSON-escaped when it is JSON.
+fn body(call: &Call<'_>) -> Result<String, ProviderError> {
+    let json = call.config.get("content-type").unwrap_or_default().contains("json");
+    call.render("write-body", if json { Escape::Json } else { Escape::None })
 }
 
-impl<'a> Call<'a> {
-    fn new(ctx: &'a CallContext, key: Option<&'a Credential>) -> Self {
-        Self { config: Config::new(ctx), ctx, key }
-    }
-
-    fn var(&self, name: &str) -> Option<String> {
-        match name {
-            "rotation-id" => Some(self.ctx.rotation_id.clone()),
-            "key-id" => self.key.map(|k| k.key_id.clone()),
-            "secret" => self.key.map(|k| k.secret.clone()),
-            "admin-token" => self.config.secret("admin-token").ok().map(str::to_string),
-            other => self.config.get(other).map(str::to_string),
-        }
-    }
-
-    /// The config field `field` (or `fallback`'s, when it is not set), rendered.
-    fn render(&self, field: &str, fallback: &str, escape: Escape) -> Result<String, ProviderError> {
-        let (used, template) = match self.config.get(field).filter(|t| !t.is_empty()) {
-            Some(template) => (field, template),
-            None => (fallback, self.config.required(fallback)?),
-        };
-        render(template, escape, &|name| self.var(name))
-            .map_err(|e| ProviderError::InvalidConfig(format!("config field `{used}`: {e}")))
-    }
-
-    /// The body `write` sends for the key, JSON-escaped when it is JSON.
-    fn body(&self) -> Result<String, ProviderError> {
-        let json = self.config.get("content-type").unwrap_or_default().contains("json");
-        self.render("write-body", "write-body", if json { Escape::Json } else { Escape::None })
-    }
-
-    /// A request: the method of `method` (or `fallback_method`), to the path
-    /// of `path` (or the write path), with the admin header.
-    fn request(&self, method: &str, fallback_method: &str, path: &str) -> Result<Request, ProviderError> {
-        let base = self.config.required("base-url")?.trim_end_matches('/');
-        let url = format!("{base}{}", self.render(path, "write-path", Escape::Path)?);
-        let method = self.config.get(method).or(self.config.get(fallback_method)).unwrap_or("PUT");
-        let mut request = Request::new(method, &url);
-        if self.config.secret("admin-token").is_ok() {
-            let header = self.render("admin-header", "admin-header", Escape::None)?;
-            let (name, value) = header.split_once(':').ok_or_else(|| {
-                ProviderError::InvalidConfig("config field `admin-header` must look like `Name: value`".into())
-            })?;
-            request = request.header(name.trim(), value.trim());
-        }
-        Ok(request)
-    }
-
-    /// Writes the key.
-    fn write(&self) -> Result<Response, ProviderError> {
-        let content_type = self.config.get("content-type").unwrap_or("text/plain");
-        let request = self.request("write-method", "write-method", "write-path")?;
-        let response = request.header("content-type", content_type).body(self.body()?).send_any_status()?;
-        answer(response, "write")
-    }
-
-    fn location(&self) -> Result<String, ProviderError> {
-        let base = self.config.required("base-url")?.trim_end_matches('/');
-        Ok(format!("{base}{}", self.render("write-path", "write-path", Escape::Path)?))
-    }
+/// A request with the method of the config field `method` to the path of
+/// `path`, with the admin header when there is an admin token.
+fn request(call: &Call<'_>, method: &str, path: &str) -> Result<Request, ProviderError> {
+    let request = call.request(method, path)?;
+    if call.config.secret("admin-token").is_ok() { call.admin(request) } else { Ok(request) }
 }
 
-/// A 2xx answer, or the failure as a provider error.
-fn answer(response: Response, what: &str) -> Result<Response, ProviderError> {
-    let status = response.status();
-    let message = format!("{what}: the API answered {status}");
-    match status {
-        200..=299 => Ok(response),
-        401 | 403 => Err(ProviderError::Unauthorized(message)),
-        404 => Err(ProviderError::NotFound(message)),
-        429 => Err(ProviderError::RateLimited(rekey_sdk::RateLimit {
-            retry_after_seconds: response.header("retry-after").and_then(|v| v.parse().ok()),
-            message,
-        })),
-        408 | 500.. => Err(ProviderError::Unavailable(message)),
-        _ => Err(ProviderError::Rejected(message)),
-    }
+/// Writes the call's key.
+fn write(call: &Call<'_>) -> Result<Response, ProviderError> {
+    let request = request(call, "write-method", "write-path")?;
+    let content_type = call.config.get("content-type").unwrap_or("text/plain");
+    request.header("content-type", content_type).body(body(call)?).send_any_status()?.expect_success("write: the API")
 }
 
 impl Target for HttpTarget {
@@ -145,25 +79,24 @@ impl Target for HttpTarget {
 
     fn write(ctx: CallContext, key: Credential, _staged: bool) -> Result<Placed, ProviderError> {
         let call = Call::new(&ctx, Some(&key));
-        let written = call.write()?;
-        Ok(Placed { location: call.location()?, revision: written.header("etag").map(str::to_string) })
+        let written = write(&call)?;
+        Ok(Placed { location: call.url("write-path")?, revision: written.header("etag").map(str::to_string) })
     }
 
     fn check(ctx: CallContext, key: Credential, _staged: bool) -> Result<Verification, ProviderError> {
         let call = Call::new(&ctx, Some(&key));
-        let request = call.request("check-method", "check-method", "check-path")?;
-        let response = match answer(request.send_any_status()?, "check") {
+        let set = |field: &str| call.config.get(field).is_some_and(|value| !value.is_empty());
+        let path = if set("check-path") { "check-path" } else { "write-path" };
+        let location = call.url("write-path")?;
+        let response = match request(&call, "check-method", path)?.send_any_status()?.expect_success("check: the API") {
             Ok(response) => response,
             Err(ProviderError::NotFound(_)) => {
-                let detail = format!("{} holds nothing", call.location()?);
+                let detail = format!("{location} holds nothing");
                 return Ok(Verification { valid: false, detail: Some(detail), last_used: None });
             }
             Err(e) => return Err(e),
         };
-        let expected = match call.config.get("check-value").filter(|v| !v.is_empty()) {
-            Some(_) => call.render("check-value", "check-value", Escape::None)?,
-            None => call.body()?,
-        };
+        let expected = if set("check-value") { call.render("check-value", Escape::None)? } else { body(&call)? };
         let got = match call.config.get("check-pointer").filter(|p| !p.is_empty()) {
             Some(pointer) => {
                 let json: Value = serde_json::from_slice(response.bytes()).unwrap_or_default();
@@ -176,7 +109,7 @@ impl Target for HttpTarget {
             None => response.text(),
         };
         let holds = got == expected;
-        let detail = format!("{} {} the key", call.location()?, if holds { "holds" } else { "does not hold" });
+        let detail = format!("{location} {} the key", if holds { "holds" } else { "does not hold" });
         Ok(Verification { valid: holds, detail: Some(detail), last_used: None })
     }
 
@@ -188,10 +121,9 @@ impl Target for HttpTarget {
     fn restore(ctx: CallContext, previous: Option<Credential>) -> Result<(), ProviderError> {
         let call = Call::new(&ctx, previous.as_ref());
         if previous.is_some() {
-            return call.write().map(drop);
+            return write(&call).map(drop);
         }
-        let request = call.request("delete-method", "delete-method", "write-path")?;
-        match answer(request.send_any_status()?, "delete") {
+        match request(&call, "delete-method", "write-path")?.send_any_status()?.expect_success("delete: the API") {
             Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }

@@ -19,11 +19,10 @@
 //! and any config field as `{field}`. Values are JSON-escaped in bodies and
 //! percent-encoded in paths.
 
-use rekey_sdk::http::Request;
-use rekey_sdk::template::{Escape, render};
+use rekey_sdk::template::{Call, Escape};
 use rekey_sdk::{
-    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Permissions, PluginInfo,
-    Provider, ProviderError, Verification,
+    CallContext, Capabilities, ConfigField, Credential, FieldType, KeySummary, Permissions, PluginInfo, Provider,
+    ProviderError, Verification,
 };
 use serde_json::Value;
 
@@ -165,58 +164,6 @@ impl Provider for Webhook {
                 })
             })
             .collect()
-    }
-}
-
-/// One call's config, with the values its templates can use.
-struct Call<'a> {
-    config: Config<'a>,
-    ctx: &'a CallContext,
-    credential: Option<&'a Credential>,
-}
-
-impl<'a> Call<'a> {
-    fn new(ctx: &'a CallContext, credential: Option<&'a Credential>) -> Self {
-        Self { config: Config::new(ctx), ctx, credential }
-    }
-
-    /// The value of a template variable.
-    fn var(&self, name: &str) -> Option<String> {
-        match name {
-            "rotation-id" => Some(self.ctx.rotation_id.clone()),
-            "key-id" => self.credential.map(|c| c.key_id.clone()),
-            "secret" => self.credential.map(|c| c.secret.clone()),
-            "admin-token" => self.config.secret("admin-token").ok().map(str::to_string),
-            other => self.config.get(other).map(str::to_string),
-        }
-    }
-
-    /// The config field `field`, rendered as a template.
-    fn render(&self, field: &str, escape: Escape) -> Result<String, ProviderError> {
-        render(self.config.required(field)?, escape, &|name| self.var(name))
-            .map_err(|e| ProviderError::InvalidConfig(format!("config field `{field}`: {e}")))
-    }
-
-    /// A request with the method and path of two config fields.
-    fn request(&self, method: &str, path: &str) -> Result<Request, ProviderError> {
-        let base = self.config.required("base-url")?.trim_end_matches('/');
-        let url = format!("{base}{}", self.render(path, Escape::Path)?);
-        Ok(Request::new(self.config.required(method)?, &url))
-    }
-
-    /// A header template split into name and value.
-    fn header(&self, field: &str) -> Result<(String, String), ProviderError> {
-        let header = self.render(field, Escape::None)?;
-        let (name, value) = header.split_once(':').ok_or_else(|| {
-            ProviderError::InvalidConfig(format!("config field `{field}` must look like `Name: value`"))
-        })?;
-        Ok((name.trim().to_string(), value.trim().to_string()))
-    }
-
-    /// Adds the admin header.
-    fn admin(&self, request: Request) -> Result<Request, ProviderError> {
-        let (name, value) = self.header("admin-header")?;
-        Ok(request.header(&name, &value))
     }
 }
 
