@@ -2,7 +2,7 @@
 //! feature): for the Query APIs (IAM, STS: form-encoded bodies) and the
 //! JSON APIs (Secrets Manager, SSM: `X-Amz-Target` and JSON bodies).
 
-use crate::{ProviderError, RateLimit};
+use crate::{Config, ProviderError, RateLimit};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -99,7 +99,23 @@ pub struct JsonApi<'a> {
     pub keys: Keys<'a>,
 }
 
-impl JsonApi<'_> {
+impl<'a> JsonApi<'a> {
+    /// The API of `service` (`X-Amz-Target` prefix `target`) as a plugin's
+    /// config names it: `endpoint`, `region` [default: us-east-1],
+    /// `admin-access-key-id` and the admin secret `admin-secret-access-key`.
+    pub fn configured(config: &Config<'a>, service: &'a str, target: &'a str) -> Result<Self, ProviderError> {
+        Ok(Self {
+            endpoint: config.required("endpoint")?,
+            service,
+            target,
+            region: config.get("region").unwrap_or("us-east-1"),
+            keys: Keys {
+                id: config.required("admin-access-key-id")?,
+                secret: config.secret("admin-secret-access-key")?,
+            },
+        })
+    }
+
     /// Calls `action` with `body`; the JSON answer, or the AWS error as a
     /// provider error.
     pub fn call(&self, action: &str, body: &serde_json::Value) -> Result<serde_json::Value, ProviderError> {

@@ -17,7 +17,7 @@
 //!
 //! Requests are JSON, signed with SigV4 inside the sandbox.
 
-use rekey_sdk::aws::{JsonApi, Keys};
+use rekey_sdk::aws::JsonApi;
 use rekey_sdk::{
     CallContext, Config, ConfigField, Credential, FieldType, Permissions, Placed, ProviderError, Target, TargetInfo,
     Verification,
@@ -61,17 +61,7 @@ impl<'a> Aws<'a> {
 
     /// One Secrets Manager action; AWS errors become provider errors.
     fn call(&self, action: &str, body: Value) -> Result<Value, ProviderError> {
-        let api = JsonApi {
-            endpoint: self.config.required("endpoint")?,
-            service: "secretsmanager",
-            target: "secretsmanager",
-            region: self.region,
-            keys: Keys {
-                id: self.config.required("admin-access-key-id")?,
-                secret: self.config.secret("admin-secret-access-key")?,
-            },
-        };
-        api.call(action, &body)
+        JsonApi::configured(&self.config, "secretsmanager", "secretsmanager")?.call(action, &body)
     }
 
     /// The secret's versions and their labels, or `None` if there is no

@@ -15,7 +15,7 @@
 //! Parameter Store has no staging: a write is what applications read at
 //! once, so this target writes at the deploy step of its stage.
 
-use rekey_sdk::aws::{JsonApi, Keys};
+use rekey_sdk::aws::JsonApi;
 use rekey_sdk::{
     CallContext, Config, ConfigField, Credential, FieldType, Permissions, Placed, ProviderError, Target, TargetInfo,
     Verification,
@@ -52,17 +52,7 @@ impl<'a> Ssm<'a> {
     }
 
     fn call(&self, action: &str, body: Value) -> Result<Value, ProviderError> {
-        let api = JsonApi {
-            endpoint: self.config.required("endpoint")?,
-            service: "ssm",
-            target: "AmazonSSM",
-            region: self.region,
-            keys: Keys {
-                id: self.config.required("admin-access-key-id")?,
-                secret: self.config.secret("admin-secret-access-key")?,
-            },
-        };
-        api.call(action, &body)
+        JsonApi::configured(&self.config, "ssm", "AmazonSSM")?.call(action, &body)
     }
 
     /// The label of the version this rotation wrote (letters, digits, `.`,
