@@ -89,7 +89,7 @@ impl Rotator<'_> {
         key: &Key,
     ) -> Result<(), String> {
         let target = self.targets.get(stage, place);
-        let options = self.target_options(rotation, target);
+        let options = target_options(&self.options_for(rotation), target);
         let staged = target.stages_keys;
         let placed = retry::retrying("write", || {
             self.target_call(target, "write", rotation, target.plugin.write(&options, key, staged))
@@ -123,8 +123,9 @@ impl Rotator<'_> {
 
     /// Makes the staged `key` current at every destination that stages.
     pub(super) async fn promote_targets(&self, rotation: &Rotation, key: &Key) -> Result<(), String> {
+        let rotation_options = self.options_for(rotation);
         for target in self.targets.0.values().filter(|target| target.stages_keys) {
-            let options = self.target_options(rotation, target);
+            let options = target_options(&rotation_options, target);
             retry::retrying("promote", || {
                 self.target_call(target, "promote", rotation, target.plugin.promote(&options, key))
             })
@@ -145,24 +146,13 @@ impl Rotator<'_> {
         previous: Option<&Key>,
     ) -> Result<(), String> {
         let target = self.targets.get(stage, place);
-        let options = self.target_options(rotation, target);
+        let options = target_options(&self.options_for(rotation), target);
         retry::retrying("restore", || {
             self.target_call(target, "restore", rotation, target.plugin.restore(&options, previous))
         })
         .await
         .map_err(|e| e.to_string())?;
         self.audited()
-    }
-
-    /// A target call's options: the rotation's id, and the keys no result
-    /// may carry.
-    fn target_options(&self, rotation: &Rotation, target: &Loaded) -> CallOptions {
-        let rotation = self.options_for(rotation);
-        CallOptions {
-            rotation_id: rotation.rotation_id,
-            known_secrets: rotation.known_secrets,
-            ..target.options.clone()
-        }
     }
 
     async fn target_call<T>(
@@ -174,5 +164,15 @@ impl Rotator<'_> {
     ) -> Outcome<T> {
         let plugin = target.plugin.info().name.clone();
         self.recorded_by(&plugin, Some(target.plugin.digest()), call, Some(&rotation.id), outcome).await
+    }
+}
+
+/// A target call's options: the target's own, with the rotation's id and the
+/// keys no result may carry from `rotation` (the rotation's call options).
+fn target_options(rotation: &CallOptions, target: &Loaded) -> CallOptions {
+    CallOptions {
+        rotation_id: rotation.rotation_id.clone(),
+        known_secrets: rotation.known_secrets.clone(),
+        ..target.options.clone()
     }
 }
