@@ -1,66 +1,29 @@
 //! The `http-target` against a real HTTP store: nginx's WebDAV module
 //! (PUT, GET, DELETE of files), behind a bearer-token check, started by
-//! each test on a free loopback port.
+//! each test.
 
 use crate::support;
 
 use rekey_test_artifacts::plugins;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use support::nginx::Nginx;
 use support::{Project, text};
 
 const TOKEN: &str = "webdav-admin-0123456789";
 
-/// nginx serving WebDAV under `/kv/`, files in its own folder; one process
-/// (`master_process off`), so that stopping it leaves no worker behind.
-struct Nginx {
-    child: Child,
-    port: u16,
-    root: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Nginx {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let root = dir.path().join("www");
-        std::fs::create_dir_all(root.join("kv")).unwrap();
-        let conf = dir.path().join("nginx.conf");
-        let d = dir.path().display();
-        std::fs::write(
-            &conf,
-            format!(
-                "daemon off;\nmaster_process off;\nuser root root;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  server {{\n    listen 127.0.0.1:{port};\n    root {};\n    location /kv/ {{\n      if ($http_authorization != \"Bearer {TOKEN}\") {{ return 401; }}\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n    }}\n  }}\n}}\n",
-                root.display()
-            ),
+/// nginx serving WebDAV under `/kv/`, files in its folder's `www`.
+fn webdav() -> Nginx {
+    Nginx::start(|dir, port| {
+        std::fs::create_dir_all(dir.join("www/kv")).unwrap();
+        format!(
+            "    listen 127.0.0.1:{port};\n    root {}/www;\n    location /kv/ {{\n      if ($http_authorization != \"Bearer {TOKEN}\") {{ return 401; }}\n      dav_methods PUT DELETE;\n      create_full_put_path on;\n    }}",
+            dir.display()
         )
-        .unwrap();
-        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists());
-        let child = Command::new(nginx.expect("nginx is missing: scripts/test installs it"))
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        support::listening(port);
-        Self { child, port, root, _dir: dir }
-    }
-
-    /// What the store holds at `path` under `/kv/`, if anything.
-    fn held(&self, path: &str) -> Option<String> {
-        std::fs::read_to_string(self.root.join("kv").join(path)).ok()
-    }
+    })
 }
 
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// What the store holds at `path` under `/kv/`, if anything.
+fn held(nginx: &Nginx, path: &str) -> Option<String> {
+    std::fs::read_to_string(nginx.dir.join("www/kv").join(path)).ok()
 }
 
 fn config(nginx: &Nginx) -> String {
@@ -69,7 +32,7 @@ fn config(nginx: &Nginx) -> String {
 
 #[test]
 fn keys_are_written_checked_rolled_back_and_survive_kills_at_every_step() {
-    let nginx = Nginx::start();
+    let nginx = webdav();
     let toml = format!(
         "[[credential]]\nname = \"api\"\nplugin = \"{random}\"\npolicy = {{ grace_period = \"0s\" }}\n\n[[credential.stages]]\nname = \"prod\"\ntargets = [{{ plugin = \"{target}\", config = {{ {config} }}, admin_secrets = {{ admin-token = \"env:TEST_DAV_TOKEN\" }}, grants = [\"127.0.0.1:{port}\"] }}]\n",
         random = plugins::RANDOM,
@@ -85,7 +48,7 @@ fn keys_are_written_checked_rolled_back_and_survive_kills_at_every_step() {
     run(&["rotate", "api"]);
     run(&["rotate", "api"]);
     let current = project.current_secret("api");
-    assert_eq!(nginx.held("shop/api-key"), Some(current.clone()));
+    assert_eq!(held(&nginx, "shop/api-key"), Some(current.clone()));
 
     let path = project.dir.path().join("rekey.toml");
     let original = std::fs::read_to_string(&path).unwrap();
@@ -93,18 +56,18 @@ fn keys_are_written_checked_rolled_back_and_survive_kills_at_every_step() {
         .unwrap();
     let failed = project.run(&["rotate", "api"], "");
     assert!(!failed.status.success() && text(&failed).0.contains("rolled back"), "{:?}", text(&failed));
-    assert_eq!(nginx.held("shop/api-key"), Some(current), "the previous key was written back");
+    assert_eq!(held(&nginx, "shop/api-key"), Some(current), "the previous key was written back");
     std::fs::write(&path, original).unwrap();
 
     for boundary in support::step_boundaries(&project.plan("api")) {
         project.killed_and_resumed("api", &boundary);
-        assert_eq!(nginx.held("shop/api-key"), Some(project.current_secret("api")), "after {boundary}");
+        assert_eq!(held(&nginx, "shop/api-key"), Some(project.current_secret("api")), "after {boundary}");
     }
 }
 
 #[test]
 fn the_target_passes_the_conformance_kit_and_a_wrong_token_is_unauthorized() {
-    let nginx = Nginx::start();
+    let nginx = webdav();
     let cache = tempfile::tempdir().unwrap();
     let kit = |token: &str| {
         let mut command = support::rekey(&cache);

@@ -18,6 +18,7 @@ mod fleet;
 mod github;
 mod hostile;
 mod http_target;
+mod kubernetes;
 mod ldap;
 mod mysql;
 mod orphans;

@@ -8,10 +8,12 @@ pub mod daemon;
 pub mod ldap;
 pub mod mariadb;
 pub mod moto;
+pub mod nginx;
 pub mod pki;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod redis;
+pub mod vendor;
 
 use rekey::runtime::{Limits, Runtime};
 use std::collections::BTreeMap;
@@ -428,6 +430,11 @@ pub fn random_credential(name: &str, target: &str, variable: &str) -> String {
         "[[credential]]\nname = \"{name}\"\nplugin = \"{}\"\npolicy = {{ max_age = \"0s\", grace_period = \"0s\" }}\n[[credential.stages]]\nname = \"prod\"\ntargets = [{{ type = \"env-file\", path = \"{target}\", variable = \"{variable}\" }}]\n\n",
         rekey_test_artifacts::plugins::RANDOM
     )
+}
+
+/// A loopback port nothing listens on now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Waits until a server accepts connections on loopback `port` (up to

@@ -1,0 +1,85 @@
+//! A vendor's API where no real server can run here: a stateful fake
+//! (`tests/VENDOR/fake.py`) behind Prism, which validates every request and
+//! response against the vendor's own published description
+//! (`tests/VENDOR/SPEC`, cut from it by `tests/prism/subset.py`). Prism is
+//! installed by `scripts/test` (`npm ci` in tests/prism); the fakes run in
+//! the test virtualenv.
+
+use super::moto::venv;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The fake and Prism in front of it.
+pub struct Vendor {
+    fake: Child,
+    prism: Child,
+    fake_port: u16,
+    /// Where clients send their requests: Prism.
+    pub port: u16,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Vendor {
+    /// `tests/VENDOR/fake.py PORT ARGS…` behind Prism validating against
+    /// `tests/VENDOR/SPEC`.
+    pub fn start(vendor: &str, spec: &str, args: &[&str]) -> Self {
+        let tests = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests");
+        let prism = tests.join("prism/node_modules/.bin/prism");
+        assert!(prism.exists(), "{} is missing: scripts/test runs npm ci in tests/prism", prism.display());
+        let (fake_port, port) = (super::free_port(), super::free_port());
+        let fake = Command::new(venv("python"))
+            .arg(tests.join(vendor).join("fake.py"))
+            .arg(fake_port.to_string())
+            .args(args)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("prism.log");
+        let prism = Command::new(prism)
+            .arg("proxy")
+            .arg(tests.join(vendor).join(spec))
+            .arg(format!("http://127.0.0.1:{fake_port}"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--errors"])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        super::listening(fake_port);
+        super::listening(port);
+        Self { fake, prism, fake_port, port, log, _dir: dir }
+    }
+
+    /// What the fake holds, from its own `GET /_fake/PATH` (not through
+    /// Prism: it is not part of the vendor's API).
+    pub fn state<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let url = format!("http://127.0.0.1:{}/_fake/{path}", self.fake_port);
+        let out = Command::new("curl").args(["-sf", &url]).output().unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Prism found no request or response that breaks the description,
+    /// but for the violations the vendor's description is known to cause
+    /// (`allowed`, matched in the line), and forwarded at least one that
+    /// answered `status`.
+    pub fn all_valid(&self, status: u16, allowed: &[&str]) {
+        let log = std::fs::read_to_string(&self.log).unwrap();
+        let broken: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains('✖') || l.contains("Violation"))
+            .filter(|l| !allowed.iter().any(|a| l.contains(a)))
+            .collect();
+        assert!(broken.is_empty(), "Prism: {broken:#?}");
+        assert!(log.contains(&format!("has returned {status}")), "no request answered {status} through Prism: {log}");
+    }
+}
+
+impl Drop for Vendor {
+    fn drop(&mut self) {
+        for child in [&mut self.fake, &mut self.prism] {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
