@@ -12,21 +12,21 @@ use std::collections::BTreeMap;
 use support::vendor::Vendor;
 use support::{Project, text};
 
-const TOKEN: &str = "ghp_rekeytest0123456789abcdef";
+pub const TOKEN: &str = "ghp_rekeytest0123456789abcdef";
 
 /// The fake GitHub behind Prism.
-fn github() -> Vendor {
+pub fn github() -> Vendor {
     Vendor::start("github", "api.github.com.json", &[TOKEN])
 }
 
 /// Every secret the fake holds, opened, by `SCOPE/NAME`.
-fn secrets(github: &Vendor) -> BTreeMap<String, String> {
+pub fn secrets(github: &Vendor) -> BTreeMap<String, String> {
     github.state("secrets")
 }
 
 /// Prism found nothing that breaks GitHub's description, and a secret was
 /// created through it.
-fn all_valid(github: &Vendor) {
+pub fn all_valid(github: &Vendor) {
     github.all_valid(201, &[]);
 }
 
@@ -34,14 +34,18 @@ fn all_valid(github: &Vendor) {
 const SCOPES: [&str; 3] =
     ["/repos/acme/app/actions/CI_KEY", "/repos/acme/app/environments/production/CI_KEY", "/orgs/acme/actions/CI_KEY"];
 
+/// The target for secret `CI_KEY` of `scope` (its config fields), as a
+/// stage's `targets` names it (the token in `TEST_GITHUB_TOKEN`).
+pub fn target(github: &Vendor, scope: &str) -> String {
+    format!(
+        r#"{{ plugin = "{plugin}", config = {{ api-url = "http://127.0.0.1:{port}", secret-name = "CI_KEY", {scope} }}, admin_secrets = {{ token = "env:TEST_GITHUB_TOKEN" }}, grants = ["127.0.0.1:{port}"] }},"#,
+        plugin = plugins::GITHUB_ACTIONS_SECRET,
+        port = github.port,
+    )
+}
+
 fn project(github: &Vendor) -> Project {
-    let target = |scope: &str| {
-        format!(
-            r#"{{ plugin = "{plugin}", config = {{ api-url = "http://127.0.0.1:{port}", secret-name = "CI_KEY", {scope} }}, admin_secrets = {{ token = "env:TEST_GITHUB_TOKEN" }}, grants = ["127.0.0.1:{port}"] }},"#,
-            plugin = plugins::GITHUB_ACTIONS_SECRET,
-            port = github.port,
-        )
-    };
+    let target = |scope: &str| target(github, scope);
     let toml = format!(
         "[[credential]]\nname = \"ci\"\nplugin = \"{random}\"\npolicy = {{ grace_period = \"0s\" }}\n\n[[credential.stages]]\nname = \"ci\"\ntargets = [\n{}\n{}\n{}\n]\n",
         target(r#"owner = "acme", repository = "app""#),

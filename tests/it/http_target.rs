@@ -8,10 +8,10 @@ use rekey_test_artifacts::plugins;
 use support::nginx::Nginx;
 use support::{Project, text};
 
-const TOKEN: &str = "webdav-admin-0123456789";
+pub const TOKEN: &str = "webdav-admin-0123456789";
 
 /// nginx serving WebDAV under `/kv/`, files in its folder's `www`.
-fn webdav() -> Nginx {
+pub fn webdav() -> Nginx {
     Nginx::start(|dir, port| {
         std::fs::create_dir_all(dir.join("www/kv")).unwrap();
         format!(
@@ -22,23 +22,27 @@ fn webdav() -> Nginx {
 }
 
 /// What the store holds at `path` under `/kv/`, if anything.
-fn held(nginx: &Nginx, path: &str) -> Option<String> {
+pub fn held(nginx: &Nginx, path: &str) -> Option<String> {
     std::fs::read_to_string(nginx.dir.join("www/kv").join(path)).ok()
 }
 
-fn config(nginx: &Nginx) -> String {
-    format!(r#"base-url = "http://127.0.0.1:{port}", write-path = "/kv/shop/api-key""#, port = nginx.port)
+/// The target writing `/kv/shop/api-key`, as a stage's `targets` names it
+/// (the token in `TEST_DAV_TOKEN`).
+pub fn target(nginx: &Nginx) -> String {
+    format!(
+        r#"{{ plugin = "{plugin}", config = {{ base-url = "http://127.0.0.1:{port}", write-path = "/kv/shop/api-key" }}, admin_secrets = {{ admin-token = "env:TEST_DAV_TOKEN" }}, grants = ["127.0.0.1:{port}"] }}"#,
+        plugin = plugins::HTTP_TARGET,
+        port = nginx.port,
+    )
 }
 
 #[test]
 fn keys_are_written_checked_rolled_back_and_survive_kills_at_every_step() {
     let nginx = webdav();
     let toml = format!(
-        "[[credential]]\nname = \"api\"\nplugin = \"{random}\"\npolicy = {{ grace_period = \"0s\" }}\n\n[[credential.stages]]\nname = \"prod\"\ntargets = [{{ plugin = \"{target}\", config = {{ {config} }}, admin_secrets = {{ admin-token = \"env:TEST_DAV_TOKEN\" }}, grants = [\"127.0.0.1:{port}\"] }}]\n",
+        "[[credential]]\nname = \"api\"\nplugin = \"{random}\"\npolicy = {{ grace_period = \"0s\" }}\n\n[[credential.stages]]\nname = \"prod\"\ntargets = [{}]\n",
+        target(&nginx),
         random = plugins::RANDOM,
-        target = plugins::HTTP_TARGET,
-        config = config(&nginx),
-        port = nginx.port,
     );
     let project = Project::new(&toml, &[("TEST_DAV_TOKEN", TOKEN)]);
     let run = |args: &[&str]| {

@@ -17,7 +17,7 @@ use support::pki::Ca;
 use support::vendor::Vendor;
 use support::{Project, text};
 
-const TOKEN: &str = "k8s-sa-token-0123456789abcdef";
+pub const TOKEN: &str = "k8s-sa-token-0123456789abcdef";
 
 /// Kubernetes' description declares no error status (only 200, 201, 202
 /// and 401), while the API server answers NotFound (404) and Conflict or
