@@ -116,7 +116,11 @@ fn a_key_is_staged_made_current_at_promote_and_a_rollback_moves_the_label_back()
     assert_eq!(project.current_secret("app"), second);
     holds_the_current_key(&moto, &project);
 
-    // Where each key went is in the audit log.
+    // Where each key went is in the history, built-in targets too, and in
+    // the audit log.
+    let history = text(&project.run(&["history", "app"], "")).0;
+    assert!(history.contains("deployed to env-file app.env (APP_KEY) (prod)"), "{history}");
+    assert!(history.contains("deployed to secret `prod/app` in us-east-1 by aws-secrets-manager (prod"), "{history}");
     let all = project.run(&["audit", "log", "--json"], "");
     let all: Vec<serde_json::Value> = serde_json::from_slice(&all.stdout).unwrap();
     let deployed: Vec<&str> = all

@@ -77,6 +77,52 @@ pub struct RotationRecord {
     pub rotation: Rotation,
     /// Its steps, in order.
     pub journal: Vec<JournalEntry>,
+    /// Where its key went, in order (a resumed deploy may repeat one).
+    #[serde(default)]
+    pub deployed: Vec<Deployed>,
+}
+
+/// One target that took a rotation's key, from its `key.deployed` audit
+/// entry (never the secret).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Deployed {
+    /// The stage.
+    pub stage: String,
+    /// The target plugin; none for a built-in target.
+    pub plugin: Option<String>,
+    /// Where the key went, as the target says (`secret \`prod/app\` in
+    /// eu-west-1`, `env-file app.env (API_KEY)`).
+    pub location: String,
+    /// The destination's revision, where it has one (a version id).
+    pub revision: Option<String>,
+    /// What the target's check found.
+    pub checked: Option<String>,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+impl Deployed {
+    /// Where the key went and through which plugin, for people.
+    pub fn describe(&self) -> String {
+        match &self.plugin {
+            Some(plugin) => format!("{} by {plugin}", self.location),
+            None => self.location.clone(),
+        }
+    }
+
+    /// The deployment an audit entry records, if it is one.
+    fn of(entry: &crate::store::audit::Entry) -> Option<Self> {
+        let detail = &entry.detail;
+        let text = |field: &str| detail[field].as_str().map(String::from);
+        Some(Self {
+            stage: text("stage")?,
+            plugin: text("plugin"),
+            location: text("location")?,
+            revision: text("revision"),
+            checked: text("checked"),
+            at: entry.at,
+        })
+    }
 }
 
 /// The standing of each credential `config` declares for which `wanted`
@@ -135,12 +181,22 @@ fn standing_in(overview: &Overview, spec: &Credential, store: &Store, now: i64) 
     })
 }
 
-/// Every rotation of `credential`, newest first, with its journal.
+/// Every rotation of `credential`, newest first, with its journal and
+/// where its key went.
 pub fn history(store: &Store, credential: &str) -> Result<Vec<RotationRecord>, StoreError> {
+    let mut deployed: std::collections::HashMap<String, Vec<Deployed>> = Default::default();
+    for entry in store.audit_events(credential, crate::rotation::DEPLOYED)? {
+        if let (Some(rotation), Some(deployment)) = (&entry.rotation, Deployed::of(&entry)) {
+            deployed.entry(rotation.clone()).or_default().push(deployment);
+        }
+    }
     store
         .rotations(credential)?
         .into_iter()
-        .map(|rotation| Ok(RotationRecord { journal: store.journal(&rotation.id)?, rotation }))
+        .map(|rotation| {
+            let journal = store.journal(&rotation.id)?;
+            Ok(RotationRecord { deployed: deployed.remove(&rotation.id).unwrap_or_default(), journal, rotation })
+        })
         .collect()
 }
 

@@ -171,6 +171,13 @@ impl Store {
         Ok(self.audit_rows(credential)?.into_iter().map(|(entry, _)| entry).collect())
     }
 
+    /// The entries of one `event` about `credential`, oldest first.
+    pub fn audit_events(&self, credential: &str, event: &str) -> Result<Vec<Entry>, StoreError> {
+        let sql = "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
+                   WHERE credential = ?1 AND event = ?2 ORDER BY seq";
+        Ok(self.all(sql, args![credential, event], entry)?.into_iter().map(|(entry, _)| entry).collect())
+    }
+
     fn audit_rows(&self, credential: Option<&str>) -> Result<Vec<(Entry, String)>, StoreError> {
         let sql = "SELECT seq, at, event, credential, rotation, detail, mac FROM audit
                    WHERE CAST(?1 AS TEXT) IS NULL OR credential = ?1 ORDER BY seq";

@@ -85,7 +85,7 @@ pub fn print_history(name: &str, records: &[RotationRecord], json: bool) -> anyh
     if records.is_empty() {
         println!("`{name}` has never been rotated");
     }
-    for RotationRecord { rotation: r, journal } in records {
+    for RotationRecord { rotation: r, journal, deployed } in records {
         println!(
             "{}  {}  {}{}  {}",
             time(r.started_at),
@@ -103,6 +103,10 @@ pub fn print_history(name: &str, records: &[RotationRecord], json: bool) -> anyh
             .map(|j| j.step.as_str())
             .collect();
         println!("    done: {}", steps.join(", "));
+        for d in deployed {
+            let revision = d.revision.as_ref().map_or(String::new(), |revision| format!(", revision {revision}"));
+            println!("    deployed to {} ({}{revision})", d.describe(), d.stage);
+        }
     }
     Ok(())
 }

@@ -207,9 +207,13 @@ impl Rotator<'_> {
                 if let Kind::Deploy(_) = step.kind {
                     for (place, target) in stage.targets.iter().enumerate() {
                         let written = match target {
-                            Destination::Builtin(target) => deploy::deploy(target, &new, &self.config.dir, &context)
+                            Destination::Builtin(builtin) => deploy::deploy(builtin, &new, &self.config.dir, &context)
                                 .await
-                                .map_err(|e| e.to_string()),
+                                .map_err(|e| e.to_string())
+                                .and_then(|()| {
+                                    let location = deploy::describe(target);
+                                    self.deployed(rotation, index, None, &location, None, None)
+                                }),
                             Destination::Plugin(_) => self.write_target(rotation, index, place, &new).await,
                         };
                         written.map_err(|e| format!("{}: {e}", deploy::describe(target)))?;

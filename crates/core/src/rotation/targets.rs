@@ -14,7 +14,7 @@ use crate::store::rotations::Rotation;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The audit event of each key a target plugin wrote, with where it went.
+/// The audit event of each key a target took, with where it went.
 pub const DEPLOYED: &str = "key.deployed";
 
 /// One target plugin of a stage, ready to call.
@@ -107,14 +107,29 @@ impl Rotator<'_> {
             let detail = checked.detail.unwrap_or_default();
             return Err(format!("{} does not hold the new key after the write: {detail}", placed.location));
         }
-        // Where the key went, for `rekey audit log` (never the secret).
+        let plugin = Some(target.plugin.info().name.as_str());
+        self.deployed(rotation, stage, plugin, &placed.location, placed.revision.as_deref(), checked.detail.as_deref())
+    }
+
+    /// Records where the rotation's key went in `stage` (never the secret),
+    /// for `rekey history` and the audit log: the target plugin's name (none
+    /// for a built-in target), its location, revision and check.
+    pub(super) fn deployed(
+        &self,
+        rotation: &Rotation,
+        stage: usize,
+        plugin: Option<&str>,
+        location: &str,
+        revision: Option<&str>,
+        checked: Option<&str>,
+    ) -> Result<(), String> {
         let detail = serde_json::json!({
             "stage": self.spec.stages[stage].name,
-            "plugin": target.plugin.info().name,
-            "location": placed.location,
-            "revision": placed.revision,
+            "plugin": plugin,
+            "location": location,
+            "revision": revision,
             "version": rotation.to_version,
-            "checked": checked.detail,
+            "checked": checked,
         });
         self.store
             .audit(DEPLOYED, Some(self.name()), Some(&rotation.id), detail)

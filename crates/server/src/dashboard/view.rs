@@ -166,6 +166,8 @@ pub struct RotationView {
     pub versions: String,
     pub error: Option<String>,
     pub journal: Vec<Step>,
+    /// Where its key went: one line per target.
+    pub deployed: Vec<String>,
 }
 
 /// One journal step: when it began, and whether (and how soon) it was done.
@@ -257,6 +259,7 @@ impl RotationView {
             versions: crate::status::versions(r.from_version, r.to_version),
             error: r.error.clone(),
             journal: steps(&record.journal),
+            deployed: record.deployed.iter().map(|d| format!("{}: {}", d.stage, d.describe())).collect(),
         }
     }
 }
