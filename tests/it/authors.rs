@@ -3,7 +3,7 @@
 //! test`) against the bundled plugins and a real key API, and errors that
 //! say what to fix when a build went wrong.
 
-use crate::support;
+use crate::{http_target, support};
 
 use rekey_test_artifacts::plugins;
 use std::path::{Path, PathBuf};
@@ -206,17 +206,17 @@ fn in_project(project: &Path, program: &str, args: &[&str]) -> std::process::Out
     run(&mut command, "")
 }
 
-/// Makes a project with `rekey plugin new --lang LANG --template TEMPLATE`,
-/// runs its unit tests natively and builds it with the commands its README
-/// gives, and runs the conformance kit on it with `kit_args`.
-fn new_plugin_passes_the_kit(lang: &str, template: &str, kit_args: &[String], env: &[(&str, &str)]) {
+/// Makes a project with `rekey plugin new --kind KIND --lang LANG --template
+/// TEMPLATE`, runs its unit tests natively and builds it with the commands
+/// its README gives, and runs the conformance kit on it with `kit_args`.
+fn new_plugin_passes_the_kit(kind: &str, lang: &str, template: &str, kit_args: &[String], env: &[(&str, &str)]) {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let name = format!("my-{lang}-{template}-keys");
+    let name = format!("my-{lang}-{template}-{kind}");
     let project = dir.path().join(&name);
     // Outside the checkout and with no path to it: the SDK comes from the binary.
     let mut new = rekey(&cache);
-    new.args(["plugin", "new", &name, "--lang", lang, "--template", template, "--dir"]).arg(&project);
+    new.args(["plugin", "new", &name, "--kind", kind, "--lang", lang, "--template", template, "--dir"]).arg(&project);
     let made = run(&mut new, "");
     assert!(made.status.success(), "{:?}", text(&made));
     for file in ["README.md", ".github/workflows/ci.yml", ".gitignore"] {
@@ -261,8 +261,38 @@ fn new_plugin_passes_the_kit(lang: &str, template: &str, kit_args: &[String], en
 fn new_http_plugin_passes_the_kit(lang: &str) {
     let server = KeyServer::start();
     let args = ["-c".into(), format!("base-url={}", server.base_url()), "--grant".into(), server.addr.to_string()];
-    new_plugin_passes_the_kit(lang, "http", &args, &[("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN)]);
+    new_plugin_passes_the_kit("provider", lang, "http", &args, &[("REKEY_ADMIN_ADMIN_TOKEN", KeyServer::ADMIN_TOKEN)]);
     assert!(server.keys.lock().unwrap().is_empty(), "the kit revoked every key it made");
+}
+
+/// A new target in `lang` against a real HTTP store (nginx's WebDAV).
+fn new_target_passes_the_kit(lang: &str) {
+    let webdav = http_target::webdav();
+    let grant = format!("127.0.0.1:{}", webdav.port);
+    let args = [
+        "-c".into(),
+        format!("base-url=http://{grant}"),
+        "-c".into(),
+        "path=/kv/kit/key".into(),
+        "--grant".into(),
+        grant,
+    ];
+    new_plugin_passes_the_kit("target", lang, "http", &args, &[("REKEY_ADMIN_ADMIN_TOKEN", http_target::TOKEN)]);
+}
+
+#[test]
+fn a_new_rust_target_builds_and_passes_the_kit_against_a_real_http_store_as_made() {
+    new_target_passes_the_kit("rust");
+}
+
+#[test]
+fn a_new_javascript_target_builds_and_passes_the_kit_against_a_real_http_store_as_made() {
+    new_target_passes_the_kit("js");
+}
+
+#[test]
+fn a_new_python_target_builds_and_passes_the_kit_against_a_real_http_store_as_made() {
+    new_target_passes_the_kit("python");
 }
 
 #[test]
@@ -275,13 +305,19 @@ fn a_new_rust_tcp_plugin_builds_and_passes_the_kit_against_a_real_redis_as_made(
     let redis = support::redis::Redis::start();
     let args = ["-c", "host=127.0.0.1", "-c", &format!("port={}", redis.port), "-c", "user=app", "--grant"];
     let args: Vec<String> = args.iter().map(|a| a.to_string()).chain([format!("127.0.0.1:{}", redis.port)]).collect();
-    new_plugin_passes_the_kit("rust", "tcp", &args, &[("REKEY_ADMIN_ADMIN_PASSWORD", support::redis::ADMIN_PASSWORD)]);
+    new_plugin_passes_the_kit(
+        "provider",
+        "rust",
+        "tcp",
+        &args,
+        &[("REKEY_ADMIN_ADMIN_PASSWORD", support::redis::ADMIN_PASSWORD)],
+    );
     assert_eq!(redis.app_passwords(), 1, "the kit removed the passwords it made, and only those");
 }
 
 #[test]
 fn a_new_rust_static_plugin_builds_and_passes_the_kit_as_made() {
-    new_plugin_passes_the_kit("rust", "static", &[], &[]);
+    new_plugin_passes_the_kit("provider", "rust", "static", &[], &[]);
 }
 
 #[test]
@@ -291,7 +327,7 @@ fn a_new_javascript_http_plugin_builds_and_passes_the_kit_against_a_real_key_api
 
 #[test]
 fn a_new_javascript_static_plugin_builds_and_passes_the_kit_as_made() {
-    new_plugin_passes_the_kit("js", "static", &[], &[]);
+    new_plugin_passes_the_kit("provider", "js", "static", &[], &[]);
 }
 
 #[test]
@@ -301,7 +337,7 @@ fn a_new_python_http_plugin_builds_and_passes_the_kit_against_a_real_key_api_as_
 
 #[test]
 fn a_new_python_static_plugin_builds_and_passes_the_kit_as_made() {
-    new_plugin_passes_the_kit("python", "static", &[], &[]);
+    new_plugin_passes_the_kit("provider", "python", "static", &[], &[]);
 }
 
 #[test]
@@ -321,6 +357,9 @@ fn plugin_new_refuses_a_bad_name_and_a_folder_in_use() {
     let out = run(rekey(&cache).args(["plugin", "new", "js-keys", "--lang", "js", "--sdk-path", "."]), "");
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("--sdk-path is for --lang rust projects"), "{:?}", text(&out));
+    let out = run(rekey(&cache).args(["plugin", "new", "rs-target", "--kind", "target", "--template", "static"]), "");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("a deploy target is made from the http template"), "{:?}", text(&out));
     assert_eq!(std::fs::read_to_string(dir.path().join("keep.txt")).unwrap(), "mine", "nothing is overwritten");
 }
 

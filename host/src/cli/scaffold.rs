@@ -1,8 +1,9 @@
 //! `rekey plugin new NAME`: a ready plugin project outside this repository,
-//! in Rust, JavaScript or Python — a provider with its config schema and
-//! permissions, the build manifest, unit tests that run natively, a README
-//! and a CI workflow — that builds and passes `rekey plugin test` with no
-//! edit. JavaScript and Python projects get the contract (`wit/`) too.
+//! in Rust, JavaScript or Python — a provider or a deploy target with its
+//! config schema and permissions, the build manifest, unit tests that run
+//! natively, a README and a CI workflow — that builds and passes `rekey
+//! plugin test` with no edit. JavaScript and Python projects get the
+//! contract (`wit/`) too.
 
 use super::exit::UsageError;
 use std::path::{Path, PathBuf};
@@ -21,10 +22,13 @@ const COMPONENTIZE_PY: &str = "0.25.1";
 pub struct Args {
     /// The plugin's name: lower-case letters, digits and `-`, starting with a letter.
     name: String,
+    /// What the plugin is: a provider of keys, or a deploy target that puts them where applications read them.
+    #[arg(long, value_enum, default_value_t = Kind::Provider)]
+    kind: Kind,
     /// The language of the project.
     #[arg(long, value_enum, default_value_t = Lang::Rust)]
     lang: Lang,
-    /// What the provider talks to.
+    /// What the plugin talks to (a target: http).
     #[arg(long, value_enum, default_value_t = Template::Http)]
     template: Template,
     /// The folder to create [default: ./NAME].
@@ -34,6 +38,15 @@ pub struct Args {
     /// which is written into the project as `rekey-sdk/`.
     #[arg(long, value_name = "DIR")]
     sdk_path: Option<PathBuf>,
+}
+
+/// The worlds of the contract a plugin can implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Kind {
+    /// A provider (`plugin` world): generate, verify, revoke keys.
+    Provider,
+    /// A deploy target (`target` world): write, check, restore a key where applications read it.
+    Target,
 }
 
 /// The languages a project can be made in.
@@ -47,10 +60,10 @@ enum Lang {
     Python,
 }
 
-/// What the provider talks to.
+/// What the plugin talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Template {
-    /// A key API over HTTP, with a placeholder admin token.
+    /// A key API over HTTP (a target: an HTTP API that stores a value), with a placeholder admin token.
     Http,
     /// A service over TCP with its own protocol (Redis's, to adapt); Rust only.
     Tcp,
@@ -96,6 +109,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )
         .into());
     }
+    if args.kind == Kind::Target && template != Template::Http {
+        return Err(UsageError(
+            "a deploy target is made from the http template (an HTTP API that stores a value): drop --template, \
+             or use --template http"
+                .into(),
+        )
+        .into());
+    }
     if args.sdk_path.is_some() && args.lang != Lang::Rust {
         return Err(UsageError("--sdk-path is for --lang rust projects".into()).into());
     }
@@ -115,8 +136,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let sdk = format!("rekey-sdk = {{ {sdk_source} }}");
     let sdk_test_host = format!("rekey-sdk = {{ {sdk_source}, features = [\"test-host\"] }}");
     let snake = name.replace('-', "_");
-    let project = project(args.lang, template, &snake);
+    let project = project(args.lang, args.kind, template, &snake);
     let (test_args, secret_note) = match template {
+        Template::Http if args.kind == Kind::Target => (
+            "-c base-url=https://config.example.com -c path=/apps/shop/api-key --grant config.example.com",
+            "\n\nThe admin token comes from `REKEY_ADMIN_ADMIN_TOKEN` (or `--stdin`), never the\ncommand line; it is a placeholder, so the plugin itself never sees it.",
+        ),
         Template::Http => (
             "-c base-url=https://api.example.com --grant api.example.com",
             "\n\nThe admin token comes from `REKEY_ADMIN_ADMIN_TOKEN` (or `--stdin`), never the\ncommand line; it is a placeholder, so the plugin itself never sees it.",
@@ -132,6 +157,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Template::Tcp => "tcp",
         Template::Static => "static",
     };
+    let (kind_name, what, world, kit_note, use_note) = match args.kind {
+        Kind::Provider => (
+            "provider",
+            "provider plugin",
+            "plugin",
+            "`rekey plugin test` is the conformance kit: it runs the contract's rules\nagainst the real provider (generate, verify, a second key, list, revoke,\nrevoked keys no longer verify, a wrong admin secret is refused, requests go\nonly to declared hosts) and revokes every key it made.",
+            format!("name it in `rekey.toml` as `plugin = \"{name}\"`"),
+        ),
+        Kind::Target => (
+            "target",
+            "deploy target plugin",
+            "target",
+            "`rekey plugin test` is the conformance kit: it runs the target rules\nagainst the real destination (write, check finds the key, a repeated write\nchanges nothing, another rotation's write replaces it, restore puts the\nprevious key back and twice is harmless, no result carries a secret,\nrequests go only to declared hosts).",
+            format!(
+                "name it in a stage's `targets` in `rekey.toml`, e.g.\n`{{ plugin = \"{name}\", config = {{ base-url = \"https://config.example.com\", path = \"/apps/shop/api-key\" }}, admin_secrets = {{ admin-token = \"env:CONFIG_TOKEN\" }}, grants = [\"config.example.com\"] }}`"
+            ),
+        ),
+    };
     let lang_name = match args.lang {
         Lang::Rust => "rust",
         Lang::Js => "js",
@@ -146,6 +189,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .replace("{{sdk}}", &sdk)
             .replace("{{sdk_test_host}}", &sdk_test_host)
             .replace("{{template}}", template_name)
+            .replace("{{kind}}", kind_name)
+            .replace("{{what}}", what)
+            .replace("{{world}}", world)
+            .replace("{{kit_note}}", kit_note)
+            .replace("{{use_note}}", &use_note)
             .replace("{{lang}}", lang_name)
             .replace("{{language}}", project.language)
             .replace("{{commands}}", project.commands)
@@ -169,7 +217,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         crate::runtime::contract::write(&dir.join("wit"))
             .map_err(|e| anyhow::anyhow!("cannot write the contract into {}: {e}", dir.join("wit").display()))?;
     }
-    println!("created the {template_name} plugin `{name}` in {lang_name} in {}", dir.display());
+    println!("created the {template_name} {what} `{name}` in {lang_name} in {}", dir.display());
     println!("next: cd {}", dir.display());
     for command in project.commands.lines() {
         println!("      {command}");
@@ -179,18 +227,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The files and commands of a project in `lang`, whose component is
-/// `snake.wasm`.
-fn project(lang: Lang, template: Template, snake: &str) -> Project {
+/// `snake.wasm`. (A target is made from the http template: `run` refuses
+/// any other.)
+fn project(lang: Lang, kind: Kind, template: Template, snake: &str) -> Project {
     match lang {
         Lang::Rust => Project {
             files: vec![
                 ("Cargo.toml", include_str!("scaffold/rust/Cargo.toml.in")),
                 (
                     "src/lib.rs",
-                    match template {
-                        Template::Http => include_str!("scaffold/rust/http.rs"),
-                        Template::Tcp => include_str!("scaffold/rust/tcp.rs"),
-                        Template::Static => include_str!("scaffold/rust/static.rs"),
+                    match (kind, template) {
+                        (Kind::Target, _) => include_str!("scaffold/rust/target.rs"),
+                        (Kind::Provider, Template::Http) => include_str!("scaffold/rust/http.rs"),
+                        (Kind::Provider, Template::Tcp) => include_str!("scaffold/rust/tcp.rs"),
+                        (Kind::Provider, Template::Static) => include_str!("scaffold/rust/static.rs"),
                     },
                 ),
                 (".github/workflows/ci.yml", include_str!("scaffold/rust/ci.yml.in")),
@@ -199,18 +249,25 @@ fn project(lang: Lang, template: Template, snake: &str) -> Project {
             language: "Rust",
             wasm_path: format!("target/wasm32-wasip2/release/{snake}.wasm"),
             commands: "rustup target add wasm32-wasip2\ncargo test                                     # the unit tests, natively\ncargo build --target wasm32-wasip2 --release",
-            layout: "`src/lib.rs` is the provider, with its unit tests; `Cargo.toml` must keep\n`crate-type = [\"cdylib\"]`, or cargo makes a library archive and no `.wasm`.",
+            layout: "`src/lib.rs` is the plugin, with its unit tests; `Cargo.toml` must keep\n`crate-type = [\"cdylib\"]`, or cargo makes a library archive and no `.wasm`.",
             needs_wit: false,
         },
         Lang::Js => Project {
-            files: match template {
+            files: match (kind, template) {
+                (Kind::Target, _) => vec![
+                    ("src/app.js", include_str!("scaffold/js/src/target.js")),
+                    ("src/store.js", include_str!("scaffold/js/src/store.js")),
+                    ("src/transport.js", include_str!("scaffold/js/src/transport.js")),
+                    ("test/store.test.js", include_str!("scaffold/js/test/store.test.js")),
+                ],
                 // (The tcp template is refused for JavaScript in `run`.)
-                Template::Http | Template::Tcp => vec![
+                (Kind::Provider, Template::Http | Template::Tcp) => vec![
                     ("src/app.js", include_str!("scaffold/js/src/http.js")),
                     ("src/api.js", include_str!("scaffold/js/src/api.js")),
+                    ("src/transport.js", include_str!("scaffold/js/src/transport.js")),
                     ("test/api.test.js", include_str!("scaffold/js/test/api.test.js")),
                 ],
-                Template::Static => vec![
+                (Kind::Provider, Template::Static) => vec![
                     ("src/app.js", include_str!("scaffold/js/src/static.js")),
                     ("src/secret.js", include_str!("scaffold/js/src/secret.js")),
                     ("test/secret.test.js", include_str!("scaffold/js/test/secret.test.js")),
@@ -226,19 +283,27 @@ fn project(lang: Lang, template: Template, snake: &str) -> Project {
             language: "JavaScript",
             wasm_path: format!("{snake}.wasm"),
             commands: "npm install                                    # componentize-js\nnpm test                                       # the unit tests, natively\nnpm run build",
-            layout: "`src/app.js` is the provider; what it knows without the host is in plain\nmodules beside it, which `npm test` tests with Node. `wit/` is the contract\n(`rekey plugin wit --out wit` writes a newer rekey's). A provider-error is\nthrown as its variant, `{ tag: \"unavailable\", val: \"why\" }`; any other\nexception fails the call, and the operator sees it.",
+            layout: "`src/app.js` is the plugin; what it knows without the host is in plain\nmodules beside it, which `npm test` tests with Node. `wit/` is the contract\n(`rekey plugin wit --out wit` writes a newer rekey's). A provider-error is\nthrown as its variant, `{ tag: \"unavailable\", val: \"why\" }`; any other\nexception fails the call, and the operator sees it.",
             needs_wit: true,
         },
         Lang::Python => Project {
-            files: match template {
+            files: match (kind, template) {
+                (Kind::Target, _) => vec![
+                    ("app.py", include_str!("scaffold/python/app_target.py")),
+                    ("store.py", include_str!("scaffold/python/store.py")),
+                    ("contract.py", include_str!("scaffold/python/contract.py")),
+                    ("host.py", include_str!("scaffold/python/host.py")),
+                    ("test_store.py", include_str!("scaffold/python/test_store.py")),
+                ],
                 // (The tcp template is refused for Python in `run`.)
-                Template::Http | Template::Tcp => vec![
+                (Kind::Provider, Template::Http | Template::Tcp) => vec![
                     ("app.py", include_str!("scaffold/python/app_http.py")),
                     ("api.py", include_str!("scaffold/python/api.py")),
-                    ("http_client.py", include_str!("scaffold/python/http_client.py")),
+                    ("contract.py", include_str!("scaffold/python/contract.py")),
+                    ("host.py", include_str!("scaffold/python/host.py")),
                     ("test_api.py", include_str!("scaffold/python/test_api.py")),
                 ],
-                Template::Static => vec![
+                (Kind::Provider, Template::Static) => vec![
                     ("app.py", include_str!("scaffold/python/app_static.py")),
                     ("keymaker.py", include_str!("scaffold/python/keymaker.py")),
                     ("test_keymaker.py", include_str!("scaffold/python/test_keymaker.py")),
@@ -255,7 +320,7 @@ fn project(lang: Lang, template: Template, snake: &str) -> Project {
             language: "Python",
             wasm_path: format!("{snake}.wasm"),
             commands: "pip install -r requirements.txt                # componentize-py\nmake test                                      # the unit tests, natively\nmake build",
-            layout: "`app.py` is the provider; what it knows without the host is in plain\nmodules beside it, which `make test` tests with CPython. `wit/` is the\ncontract (`rekey plugin wit --out wit` writes a newer rekey's). A\nprovider-error is raised as `Err(ProviderError_Unavailable(\"why\"))`; any\nother exception fails the call, and the operator sees it.",
+            layout: "`app.py` is the plugin; what it knows without the host is in plain\nmodules beside it, which `make test` tests with CPython. `wit/` is the\ncontract (`rekey plugin wit --out wit` writes a newer rekey's). A\nprovider-error is raised as `Err(ProviderError_Unavailable(\"why\"))`; any\nother exception fails the call, and the operator sees it.",
             needs_wit: true,
         },
     }

@@ -13,37 +13,7 @@ exist. The API this template speaks (change it to yours):
 import json
 from dataclasses import dataclass
 
-
-class ProviderError(Exception):
-    """A failure in the contract's terms: `kind` is the provider-error's case."""
-
-    kind = "rejected"
-
-
-class InvalidConfig(ProviderError):
-    kind = "invalid-config"
-
-
-class Unauthorized(ProviderError):
-    kind = "unauthorized"
-
-
-class NotFound(ProviderError):
-    kind = "not-found"
-
-
-class Unavailable(ProviderError):
-    kind = "unavailable"
-
-
-class Rejected(ProviderError):
-    kind = "rejected"
-
-
-@dataclass
-class Answer:
-    status: int
-    body: bytes
+from contract import InvalidConfig, Rejected
 
 
 @dataclass
@@ -71,20 +41,6 @@ def settings(config, admin_secrets) -> Settings:
         verify_path=get(config, "verify-path") or "/me",
         admin=admin,
     )
-
-
-def check(method: str, url: str, answer: Answer) -> Answer:
-    """The answer, or the provider error its status means."""
-    if answer.status < 400:
-        return answer
-    what = f"{method} {url} answered {answer.status}"
-    if answer.status in (401, 403):
-        raise Unauthorized(what)
-    if answer.status == 404:
-        raise NotFound(what)
-    if answer.status == 408 or answer.status >= 500:
-        raise Unavailable(what)
-    raise Rejected(what)
 
 
 def parse_created(body: bytes) -> tuple:

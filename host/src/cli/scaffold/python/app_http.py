@@ -5,46 +5,13 @@ Build with `make build`, then check it against the real API with
 secret masked; an uncaught exception fails the call and its last line is
 the error the operator sees.
 """
-import json
-
-from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import log
 from wit_world.imports import rekey_provider_types as t
 
 import api
-import http_client
-
-ERRORS = {
-    "invalid-config": t.ProviderError_InvalidConfig,
-    "unauthorized": t.ProviderError_Unauthorized,
-    "not-found": t.ProviderError_NotFound,
-    "unavailable": t.ProviderError_Unavailable,
-    "rejected": t.ProviderError_Rejected,
-}
-
-
-def contract_errors(call):
-    """Runs a provider function, raising its `api.ProviderError` as the contract's."""
-
-    def wrapped(self, *args):
-        try:
-            return call(self, *args)
-        except api.ProviderError as error:
-            raise Err(ERRORS[error.kind](str(error)))
-
-    return wrapped
-
-
-def request(method: str, url: str, token: str, body=None) -> api.Answer:
-    headers = {"authorization": f"Bearer {token}"}
-    if body is not None:
-        headers["content-type"] = "application/json"
-    return http_client.send(method, url, headers, json.dumps(body).encode() if body is not None else b"")
-
-
-def field(name, field_type, help, required=False, secret=False, placeholder=False, default=None):
-    return t.ConfigField(name, field_type, required, secret, placeholder, default, help)
+import contract
+from host import contract_errors, field, request
 
 
 class Provider(exports.Provider):
@@ -70,7 +37,7 @@ class Provider(exports.Provider):
     def generate(self, ctx: t.CallContext) -> t.Credential:
         s = api.settings(ctx.config, ctx.admin_secrets)
         url = s.base + s.keys_path
-        answer = api.check("POST", url, request("POST", url, s.admin, {"name": f"rekey {ctx.rotation_id}"}))
+        answer = contract.check("POST", url, request("POST", url, s.admin, {"name": f"rekey {ctx.rotation_id}"}))
         key_id, secret = api.parse_created(answer.body)
         log.log(log.Level.INFO, f"created key {key_id}")
         return t.Credential(key_id=key_id, secret=secret, attributes=[], expires_at=None)
@@ -83,7 +50,7 @@ class Provider(exports.Provider):
             return t.Verification(valid=True, detail=None, last_used=None)
         if status in (401, 403):
             return t.Verification(valid=False, detail=f"the API answered {status}", last_used=None)
-        raise api.Unavailable(f"verify answered {status}")
+        raise contract.Unavailable(f"verify answered {status}")
 
     @contract_errors
     def revoke(self, ctx: t.CallContext, credential: t.Credential) -> None:
@@ -92,11 +59,11 @@ class Provider(exports.Provider):
         answer = request("DELETE", url, s.admin)
         # Already gone: revoking twice is not an error.
         if answer.status != 404:
-            api.check("DELETE", url, answer)
+            contract.check("DELETE", url, answer)
 
     @contract_errors
     def list_keys(self, ctx: t.CallContext) -> list[t.KeySummary]:
         s = api.settings(ctx.config, ctx.admin_secrets)
         url = s.base + s.keys_path
-        listed = api.parse_listed(api.check("GET", url, request("GET", url, s.admin)).body)
+        listed = api.parse_listed(contract.check("GET", url, request("GET", url, s.admin)).body)
         return [t.KeySummary(key_id=key_id, tag=name, created_at=None, last_used=None, attributes=[]) for key_id, name in listed]

@@ -1,8 +1,6 @@
 // What {{name}} knows of its key API, as plain functions: `node --test`
 // runs them natively (test/api.test.js), where the rekey imports do not exist.
-
-/** A provider-error of the contract, thrown as its variant. */
-export const providerError = (tag, val) => ({ tag, val });
+import { providerError } from "./transport.js";
 
 /** The operator's settings, with their defaults; a missing one is a config error. */
 export function settings(ctx) {
@@ -23,16 +21,6 @@ export function settings(ctx) {
     // the way out, so the plugin never holds the real token.
     admin,
   };
-}
-
-/** The provider-error for an HTTP status that is not a success. */
-export function errorFor(method, url, status) {
-  const what = `${method} ${url} answered ${status}`;
-  if (status === 401 || status === 403) return providerError("unauthorized", what);
-  if (status === 404) return providerError("not-found", what);
-  if (status === 429) return providerError("rate-limited", { retryAfterSeconds: undefined, message: what });
-  if (status >= 500) return providerError("unavailable", what);
-  return providerError("rejected", what);
 }
 
 /** The key in a create's answer: `{"id": "…", "secret": "…"}`. */

@@ -9,22 +9,11 @@
 // - `GET {base-url}{keys-path}` with the admin token lists the keys:
 //   `[{"id": "…", "name": "…"}]`.
 //
-// `fetch` goes through the host, which lets it reach only the hosts this
-// plugin declares and the operator grants. Build with `npm run build`,
-// then check it against the real API with `rekey plugin test`.
+// Build with `npm run build`, then check it against the real API with
+// `rekey plugin test`.
 import { log } from "rekey:provider/log@0.4.0";
-import { errorFor, parseCreated, parseListed, providerError, settings } from "./api.js";
-
-/** `fetch`, with the transport's failure (refused, timed out, denied) as a provider-error. */
-async function send(method, url, token, body) {
-  const headers = { authorization: `Bearer ${token}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  try {
-    return await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  } catch (error) {
-    throw providerError("unavailable", `${method} ${url}: ${error.message ?? error}`);
-  }
-}
+import { parseCreated, parseListed, settings } from "./api.js";
+import { errorFor, providerError, send } from "./transport.js";
 
 /** The answer's JSON, or the provider-error for its status. */
 async function json(method, url, response) {
@@ -67,7 +56,7 @@ export const provider = {
   async generate(ctx) {
     const api = settings(ctx);
     const url = api.base + api.keysPath;
-    const created = parseCreated(await json("POST", url, await send("POST", url, api.admin, { name: `rekey ${ctx.rotationId}` })));
+    const created = parseCreated(await json("POST", url, await send("POST", url, api.admin, JSON.stringify({ name: `rekey ${ctx.rotationId}` }))));
     log("info", `created key ${created.keyId}`);
     return created;
   },

@@ -1,7 +1,8 @@
 // Unit tests of what the provider knows of its API, run natively by `npm test`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { errorFor, parseCreated, parseListed, settings } from "../src/api.js";
+import { parseCreated, parseListed, settings } from "../src/api.js";
+import { errorFor } from "../src/transport.js";
 
 const ctx = (config, adminSecrets) => ({ rotationId: "r1", config, adminSecrets });
 
