@@ -257,14 +257,14 @@ fn project(lang: Lang, kind: Kind, template: Template, snake: &str) -> Project {
                 (Kind::Target, _) => vec![
                     ("src/app.js", include_str!("scaffold/js/src/target.js")),
                     ("src/store.js", include_str!("scaffold/js/src/store.js")),
-                    ("src/transport.js", include_str!("scaffold/js/src/transport.js")),
+                    ("src/host.js", include_str!("scaffold/js/src/host.js")),
                     ("test/store.test.js", include_str!("scaffold/js/test/store.test.js")),
                 ],
                 // (The tcp template is refused for JavaScript in `run`.)
                 (Kind::Provider, Template::Http | Template::Tcp) => vec![
                     ("src/app.js", include_str!("scaffold/js/src/http.js")),
                     ("src/api.js", include_str!("scaffold/js/src/api.js")),
-                    ("src/transport.js", include_str!("scaffold/js/src/transport.js")),
+                    ("src/host.js", include_str!("scaffold/js/src/host.js")),
                     ("test/api.test.js", include_str!("scaffold/js/test/api.test.js")),
                 ],
                 (Kind::Provider, Template::Static) => vec![

@@ -1,6 +1,6 @@
 // What {{name}} knows of its key API, as plain functions: `node --test`
 // runs them natively (test/api.test.js), where the rekey imports do not exist.
-import { providerError } from "./transport.js";
+import { providerError } from "./host.js";
 
 /** The operator's settings, with their defaults; a missing one is a config error. */
 export function settings(ctx) {

@@ -13,7 +13,7 @@
 // `rekey plugin test`.
 import { log } from "rekey:provider/log@0.4.0";
 import { parseCreated, parseListed, settings } from "./api.js";
-import { errorFor, providerError, send } from "./transport.js";
+import { errorFor, field, providerError, send } from "./host.js";
 
 /** The answer's JSON, or the provider-error for its status. */
 async function json(method, url, response) {
@@ -23,16 +23,6 @@ async function json(method, url, response) {
 
 export const provider = {
   info() {
-    const field = (name, fieldType, help, more) => ({
-      name,
-      fieldType,
-      required: false,
-      secret: false,
-      placeholder: false,
-      defaultValue: undefined,
-      help,
-      ...more,
-    });
     return {
       name: "{{name}}",
       version: "0.1.0",

@@ -1,7 +1,7 @@
 // What {{name}} knows of where it stores keys, as plain functions:
 // `node --test` runs them natively (test/store.test.js), where the rekey
 // imports do not exist.
-import { providerError } from "./transport.js";
+import { providerError } from "./host.js";
 
 /** The operator's settings; a missing one is a config error. */
 export function settings(ctx) {

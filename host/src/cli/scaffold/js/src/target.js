@@ -12,7 +12,7 @@
 // `npm run build`, then check it against the real API with `rekey plugin test`.
 import { log } from "rekey:provider/log@0.4.0";
 import { verdict, settings } from "./store.js";
-import { errorFor, send } from "./transport.js";
+import { errorFor, field, send } from "./host.js";
 
 /** Stores `value` at the configured place. */
 async function put(place, value) {
@@ -22,16 +22,6 @@ async function put(place, value) {
 
 export const destination = {
   info() {
-    const field = (name, fieldType, help, more) => ({
-      name,
-      fieldType,
-      required: false,
-      secret: false,
-      placeholder: false,
-      defaultValue: undefined,
-      help,
-      ...more,
-    });
     return {
       name: "{{name}}",
       version: "0.1.0",

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseCreated, parseListed, settings } from "../src/api.js";
-import { errorFor } from "../src/transport.js";
+import { errorFor } from "../src/host.js";
 
 const ctx = (config, adminSecrets) => ({ rotationId: "r1", config, adminSecrets });
 

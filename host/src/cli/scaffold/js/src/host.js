@@ -1,6 +1,6 @@
-// How {{name}} talks HTTP and reports failures in the contract's terms.
-// `fetch` goes through the host, which lets it reach only the hosts this
-// plugin declares and the operator grants.
+// What {{name}} gets from the rekey host: HTTP (`fetch` goes through the
+// host, which lets it reach only the hosts this plugin declares and the
+// operator grants), failures in the contract's terms, and config fields.
 
 /** A provider-error of the contract, thrown as its variant. */
 export const providerError = (tag, val) => ({ tag, val });
@@ -28,3 +28,15 @@ export async function send(method, url, token, body, type = "application/json") 
     throw providerError("unavailable", `${method} ${url}: ${error.message ?? error}`);
   }
 }
+
+/** A config field of `info()`: optional, not secret, unless `more` says otherwise. */
+export const field = (name, fieldType, help, more) => ({
+  name,
+  fieldType,
+  required: false,
+  secret: false,
+  placeholder: false,
+  defaultValue: undefined,
+  help,
+  ...more,
+});
