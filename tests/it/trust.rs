@@ -165,6 +165,7 @@ fn the_audit_view_shows_a_reviewer_everything() {
     let report: Value =
         serde_json::from_str(&ok(project.run(&["plugin", "audit", plugins::WEBHOOK, "--json"], ""))).unwrap();
     assert_eq!(report["name"], "webhook");
+    assert_eq!(report["kind"], "provider");
     assert_eq!(report["sha256"], sha256(std::path::Path::new(plugins::WEBHOOK)));
     assert_eq!(report["refused"], Value::Null);
     assert!(report["producers"].as_array().unwrap().iter().any(|p| p == "language: Rust"), "{}", report["producers"]);
@@ -189,6 +190,11 @@ fn the_audit_view_shows_a_reviewer_everything() {
     let refused = ok(project.run(&["plugin", "audit", &unprovided(&project)], ""));
     assert!(refused.contains("verdict      REFUSED:"), "{refused}");
     assert!(refused.lines().any(|l| l.trim_start().starts_with("REFUSED   wasi:keyvalue/")), "{refused}");
+    // A deploy target: what it is, and what it does with the key it is given.
+    let target = ok(project.run(&["plugin", "audit", plugins::AWS_SECRETS_MANAGER], ""));
+    assert!(target.contains("kind         deploy target that stages keys"), "{target}");
+    assert!(target.contains("the rotated key          in clear: the plugin writes it where"), "{target}");
+    assert!(target.contains("rekey:provider/destination@0.4.0"), "{target}");
     let tls = ok(project.run(&["plugin", "audit", plugins::REDIS_ACL], ""));
     assert!(tls.lines().any(|l| l.trim_start().starts_with("filtered  wasi:tls/types@0.2.0-draft")), "{tls}");
     let inert = ok(project.run(&["plugin", "audit", guests::INERT_IMPORTS], ""));

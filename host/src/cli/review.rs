@@ -7,7 +7,7 @@
 use super::exit::UsageError;
 use super::show::{field, list};
 use crate::config::{Config, plugin_name_of};
-use crate::runtime::{Limits, Runtime, Treatment, treatment};
+use crate::runtime::{Kind, Limits, Runtime, Treatment, treatment};
 use crate::trust::review::anatomy;
 use crate::trust::{Gate, digest, permissions};
 use serde::Serialize;
@@ -34,6 +34,10 @@ struct Report {
     producers: Vec<String>,
     /// `null` when this host runs it; otherwise why it refuses it.
     refused: Option<String>,
+    /// What it is: a provider, or a deploy target (none: it did not load).
+    kind: Option<String>,
+    /// What it does with the rotated key, in clear.
+    rotated_key: &'static str,
     imports: Vec<Import>,
     exports: Vec<String>,
     declared: Vec<String>,
@@ -74,6 +78,14 @@ pub async fn run(args: Args, config: Option<&Config>, runtime: &Runtime) -> anyh
     let anatomy = anatomy(&bytes).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
     let loaded = runtime.load_bytes(&file, &bytes).await;
     let info = loaded.as_ref().ok().map(|p| p.info().clone());
+    let kind = loaded.as_ref().ok().map(|p| p.kind());
+    let rotated_key = match kind {
+        Some(Kind::Target { .. }) => {
+            "in clear: the plugin writes it where applications read it (write), compares it there (check), and \
+             writes the previous key back in a rollback (restore); a result that carries it is refused"
+        }
+        _ => "in clear: the plugin creates it (generate) or checks it (verify, revoke)",
+    };
     let name = named.or_else(|| info.as_ref().map(|i| i.name.clone())).unwrap_or_else(|| plugin_name_of(&file));
     let declared = info.as_ref().map(permissions).unwrap_or_default();
     let gate = config.map(Gate::new).transpose()?;
@@ -117,6 +129,12 @@ pub async fn run(args: Args, config: Option<&Config>, runtime: &Runtime) -> anyh
         signature,
         producers: anatomy.producers,
         refused: loaded.err().map(|e| e.to_string()),
+        kind: kind.map(|kind| match kind {
+            Kind::Provider => "provider".into(),
+            Kind::Target { stages_keys: true } => "deploy target that stages keys (pending until promote)".into(),
+            Kind::Target { stages_keys: false } => "deploy target (the key is current once written)".into(),
+        }),
+        rotated_key,
         imports,
         exports: anatomy.exports,
         declared,
@@ -147,6 +165,7 @@ fn locate(plugin: &str, config: Option<&Config>) -> Result<(PathBuf, Option<Stri
 fn print(r: &Report) {
     field("name", &r.name);
     field("version", r.version.as_deref().unwrap_or("(unknown: the plugin did not load)"));
+    field("kind", r.kind.as_deref().unwrap_or("(unknown: the plugin did not load)"));
     field("file", format!("{} ({} bytes)", r.file.display(), r.size));
     field("sha256", &r.sha256);
     field("signed", &r.signature);
@@ -190,7 +209,7 @@ fn print(r: &Report) {
         l.max_output >> 10
     );
     println!("\nsecrets");
-    println!("  {:<24} in clear: the plugin creates it (generate) or checks it (verify, revoke)", "the rotated key");
+    println!("  {:<24} {}", "the rotated key", r.rotated_key);
     for s in &r.secrets {
         let seen = if s.seen_by_plugin {
             "in clear: the plugin computes with it"
