@@ -28,6 +28,7 @@ mod postgres;
 mod rabbitmq;
 mod redis;
 mod rotation;
+mod sendgrid;
 mod store;
 mod targets;
 mod trust;

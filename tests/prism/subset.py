@@ -3,7 +3,7 @@ with every component or definition they refer to, unchanged. The full
 descriptions are megabytes; Prism validates against the part kept as test
 data beside each fake.
 
-Usage: subset.py FULL.json OUT.json PATH...
+Usage: subset.py FULL.json OUT.json PATH... [+ FULL2.json PATH...]
   tests/github/api.github.com.json:
     npm install @octokit/openapi@23.0.2 && python3 subset.py \\
       node_modules/@octokit/openapi/generated/api.github.com.json ../github/api.github.com.json \\
@@ -18,28 +18,39 @@ Usage: subset.py FULL.json OUT.json PATH...
       /api/ /api/v1/ /apis/ /apis/apps/v1/ /version/ \\
       /api/v1/namespaces/{namespace}/secrets /api/v1/namespaces/{namespace}/secrets/{name} \\
       /apis/apps/v1/namespaces/{namespace}/deployments /apis/apps/v1/namespaces/{namespace}/deployments/{name}
+  tests/sendgrid/sendgrid.json (github.com/twilio/sendgrid-oai at dbe0e0d, 2026-01-22):
+    python3 subset.py spec/json/tsg_api_keys_v3.json ../sendgrid/sendgrid.json \\
+      /v3/api_keys /v3/api_keys/{api_key_id} + spec/json/tsg_scopes_v3.json /v3/scopes
 """
 import json
 import sys
 
-source, out, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
-full = json.load(open(source))
+out, args = sys.argv[2], [sys.argv[1]] + sys.argv[3:]
+# Several descriptions of one vendor (one per API) go into one document:
+# `subset.py FULL OUT PATH... + FULL2 PATH...`.
+groups = []
+for arg in args:
+    if arg == "+" or not groups:
+        groups.append([] if arg == "+" else [arg])
+    else:
+        groups[-1].append(arg)
+sources = [(group[0], json.load(open(group[0])), group[1:]) for group in groups]
 # The description's header (Swagger 2 keeps its security scheme there), then
 # the paths and what they refer to: OpenAPI 3's `components`, Swagger 2's
 # `definitions`.
 HEADER = ("openapi", "swagger", "info", "servers", "externalDocs", "securityDefinitions", "security")
-subset = {key: full[key] for key in HEADER if key in full}
-subset["info"]["x-rekey-subset"] = "the operations of " + ", ".join(paths) + f", from {source.split('node_modules/')[-1]}"
-subset["paths"] = {path: full["paths"][path] for path in paths}
-# Kubernetes names its discovery paths with a trailing slash (`/api/`) and
-# serves them without (`/api`), which is what kubectl asks for: both kept.
-for path in paths:
-    if path.endswith("/") and path != "/":
-        subset["paths"][path.rstrip("/")] = full["paths"][path]
+first = sources[0][1]
+subset = {key: first[key] for key in HEADER if key in first}
+subset["info"]["x-rekey-subset"] = "; ".join(
+    "the operations of " + ", ".join(paths) + f", from {source.split('node_modules/')[-1]}"
+    for source, _, paths in sources
+)
+subset["paths"] = {}
 referred = {}
+kept = []
 
 
-def refer(node):
+def refer(full, node):
     if isinstance(node, dict):
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/"):
@@ -48,16 +59,31 @@ def refer(node):
             for part in parts[:-1]:
                 target, at = target[part], at.setdefault(part, {})
             if parts[-1] not in at:
+                kept.append(ref)
                 at[parts[-1]] = target[parts[-1]]
-                refer(at[parts[-1]])
+                refer(full, at[parts[-1]])
+            elif at[parts[-1]] != target[parts[-1]]:
+                sys.exit(f"{ref} differs between the descriptions: they cannot share one document")
         for value in node.values():
-            refer(value)
+            refer(full, value)
     elif isinstance(node, list):
         for value in node:
-            refer(value)
+            refer(full, value)
 
 
-refer(subset["paths"])
+for source, full, paths in sources:
+    for path in paths:
+        subset["paths"][path] = full["paths"][path]
+        # Kubernetes names its discovery paths with a trailing slash
+        # (`/api/`) and serves them without (`/api`), which is what kubectl
+        # asks for: both kept.
+        if path.endswith("/") and path != "/":
+            subset["paths"][path.rstrip("/")] = full["paths"][path]
+        refer(full, full["paths"][path])
+# OpenAPI 3 names security schemes, not refers to them: all kept.
+schemes = {k: v for _, full, _ in sources for k, v in full.get("components", {}).get("securitySchemes", {}).items()}
+if schemes:
+    referred.setdefault("components", {})["securitySchemes"] = schemes
 subset.update(referred)
 json.dump(subset, open(out, "w"), indent=1, sort_keys=True)
-print(f"{len(paths)} paths, {sum(len(v) for v in referred.values())} referred")
+print(f"{len(subset['paths'])} paths, {len(kept)} components they refer to")
