@@ -32,3 +32,4 @@ mod sendgrid;
 mod store;
 mod targets;
 mod trust;
+mod twilio;

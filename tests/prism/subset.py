@@ -21,6 +21,10 @@ Usage: subset.py FULL.json OUT.json PATH... [+ FULL2.json PATH...]
   tests/sendgrid/sendgrid.json (github.com/twilio/sendgrid-oai at dbe0e0d, 2026-01-22):
     python3 subset.py spec/json/tsg_api_keys_v3.json ../sendgrid/sendgrid.json \\
       /v3/api_keys /v3/api_keys/{api_key_id} + spec/json/tsg_scopes_v3.json /v3/scopes
+  tests/twilio/twilio.json (github.com/twilio/twilio-oai at d50069b, 2026-04-14):
+    python3 subset.py spec/json/twilio_api_v2010.json ../twilio/twilio.json \\
+      /2010-04-01/Accounts/{AccountSid}/Keys.json /2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json \\
+      /2010-04-01/Accounts/{AccountSid}/Balance.json
 """
 import json
 import sys

@@ -571,6 +571,34 @@ impl Project {
         show["secret"].as_str().unwrap_or_default().to_string()
     }
 
+    /// The id of the store's current key of `name`.
+    pub fn current_key_id(&self, name: &str) -> String {
+        let show = self.run(&["credential", "show", name, "--json"], "");
+        let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+        let versions = show["versions"].as_array().unwrap();
+        let current = versions.iter().find(|v| v["label"] == "current").expect("a current key");
+        current["key_id"].as_str().unwrap().to_string()
+    }
+
+    /// Kills `rotate NAME` at every step boundary, each time resumes and
+    /// reconciles: the provider then holds exactly the store's current key
+    /// (`held` lists the key ids it holds). After `generate:returned` the
+    /// key's answer is lost, and must be found by the rotation id it is
+    /// tagged with and revoked.
+    pub fn kills_leave_only_the_current_key(&self, name: &str, held: impl Fn() -> Vec<String>) {
+        for boundary in step_boundaries(&self.plan(name)) {
+            self.killed_at(name, &boundary);
+            if boundary == "generate:returned" {
+                assert_eq!(held().len(), 2, "the key whose answer was lost exists");
+            }
+            let resumed = self.run(&["resume"], "");
+            assert!(resumed.status.success(), "resume after {boundary}: {:?}", text(&resumed));
+            let reconciled = self.run(&["reconcile", name, "--yes"], "");
+            assert!(reconciled.status.success(), "reconcile after {boundary}: {:?}", text(&reconciled));
+            assert_eq!(held(), [self.current_key_id(name)], "after {boundary}");
+        }
+    }
+
     /// The value of `variable` in the env file `file` of the folder.
     pub fn env_value(&self, file: &str, variable: &str) -> String {
         env_value(&self.dir.path().join(file), variable)
