@@ -224,3 +224,37 @@ fn the_target_passes_the_conformance_kit_and_a_wrong_token_is_unauthorized() {
     );
     cluster.all_valid();
 }
+
+#[test]
+fn a_write_that_meets_a_concurrent_change_reads_again_and_gives_up_after_five() {
+    let cluster = Cluster::start();
+    cluster.create(
+        r#"{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "payments"}, "stringData": {"OTHER": "kept"}}"#,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let ca = cache.path().join("ca.pem");
+    std::fs::write(&ca, cluster.ca.pem()).unwrap();
+    let write = |rotation: &str| {
+        let mut call = support::rekey(&cache);
+        call.args(["plugin", "call", plugins::KUBERNETES_SECRET, "write", "--rotation-id", rotation, "--key-id", "k1"])
+            .args(["--grant", &cluster.grant(), "--tls-ca"])
+            .arg(&ca)
+            .args(["-c", &format!("api-url={}", cluster.url()), "-c", "namespace=shop", "-c", "secret-name=payments"])
+            .args(["-c", "key=API_KEY"]);
+        let secret = format!("new-key-of-{rotation}");
+        support::run(call.env("REKEY_ADMIN_TOKEN", TOKEN).env("REKEY_CREDENTIAL_SECRET", secret), "")
+    };
+    // Two writers get in between: the third write lands, the other key kept.
+    cluster.api.control("interfere/2");
+    let out = write("r-conflict-1");
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert_eq!(cluster.secret("payments", "OTHER"), "kept");
+    assert_eq!(cluster.secret("payments", "API_KEY"), "new-key-of-r-conflict-1");
+    assert_eq!(text(&out).0.matches("-> 409").count(), 2, "{:?}", text(&out));
+    // One in between every time: it gives up, and says why.
+    cluster.api.control("interfere/5");
+    let out = write("r-conflict-2");
+    assert!(!out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).1.contains("changed under every one of 5 writes (409 Conflict)"), "{:?}", text(&out));
+    cluster.all_valid();
+}

@@ -12,7 +12,10 @@ merge patch of a map is a merge patch), and a Deployment whose pod template
 changed rolling out at once (a new generation, observed and updated).
 
 GET /_fake/state (not through Prism) returns every Secret's data decoded
-and every Deployment's rollout count, for the tests to read.
+and every Deployment's rollout count, for the tests to read; POST
+/_fake/interfere/N makes another writer change each of the next N Secrets
+read, right after the read (its resourceVersion moves on), so that a write
+made with what was read meets a 409 Conflict.
 
 Usage: fake.py PORT TOKEN"""
 import base64
@@ -33,6 +36,8 @@ version = [1000]
 objects = {}
 # (namespace, name) -> how many times the Deployment's pod template changed
 rollouts = {}
+# How many more Secret reads another writer follows with a change.
+interfering = [0]
 
 RESOURCES = {
     "v1": [("secrets", "secret", "Secret")],
@@ -137,6 +142,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def route(self):
         path = urlsplit(self.path).path.rstrip("/")
+        if path.startswith("/_fake/interfere/"):
+            interfering[0] = int(path.rsplit("/", 1)[1])
+            return self.reply(200, {"interfering": interfering[0]})
         if path == "/_fake/state":
             with lock:
                 return self.reply(200, {
@@ -182,6 +190,11 @@ class Handler(BaseHTTPRequestHandler):
                 return 201, objects[(kind, namespace, name)]
             return status(405, "MethodNotAllowed", f"{self.command} is not allowed on {kind}")
         if self.command == "GET":
+            if held and kind == "secrets" and interfering[0] > 0:
+                interfering[0] -= 1
+                answer = copy.deepcopy(held)
+                objects[key] = stored(kind, namespace, held, held)  # another writer's change
+                return 200, answer
             return (200, held) if held else missing
         if self.command == "PUT":
             body = self.body()

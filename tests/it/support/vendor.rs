@@ -59,6 +59,13 @@ impl Vendor {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// Tells the fake `POST /_fake/PATH` (not through Prism).
+    pub fn control(&self, path: &str) {
+        let url = format!("http://127.0.0.1:{}/_fake/{path}", self.fake_port);
+        let out = Command::new("curl").args(["-sf", "-X", "POST", &url]).output().unwrap();
+        assert!(out.status.success(), "POST {url}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Prism found no request or response that breaks the description,
     /// but for the violations the vendor's description is known to cause
     /// (`allowed`, matched in the line), and forwarded at least one that
