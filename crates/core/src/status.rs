@@ -90,8 +90,8 @@ pub struct Deployed {
     pub stage: String,
     /// The target plugin; none for a built-in target.
     pub plugin: Option<String>,
-    /// Where the key went, as the target says (`secret \`prod/app\` in
-    /// eu-west-1`, `env-file app.env (API_KEY)`).
+    /// Where the key went, as the target says: a secret and its region,
+    /// an env file and its variables.
     pub location: String,
     /// The destination's revision, where it has one (a version id).
     pub revision: Option<String>,
