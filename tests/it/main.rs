@@ -13,6 +13,7 @@ mod bulk;
 mod cache;
 mod daemon;
 mod dashboard;
+mod datadog;
 mod destinations;
 mod disk;
 mod fleet;

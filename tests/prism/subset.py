@@ -25,6 +25,10 @@ Usage: subset.py FULL.json OUT.json PATH... [+ FULL2.json PATH...]
     python3 subset.py spec/json/twilio_api_v2010.json ../twilio/twilio.json \\
       /2010-04-01/Accounts/{AccountSid}/Keys.json /2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json \\
       /2010-04-01/Accounts/{AccountSid}/Balance.json
+  tests/datadog/datadog.json (.generator/schemas/v2/openapi.yaml of the datadog-api-client 2.62.0
+  source package on PyPI, read to JSON with PyYAML's safe loader less its timestamp resolver):
+    python3 subset.py openapi.json ../datadog/datadog.json \\
+      /api/v2/api_keys /api/v2/api_keys/{api_key_id} /api/v2/validate
 """
 import json
 import sys

@@ -583,8 +583,8 @@ impl Project {
     /// Kills `rotate NAME` at every step boundary, each time resumes and
     /// reconciles: the provider then holds exactly the store's current key
     /// (`held` lists the key ids it holds). After `generate:returned` the
-    /// key's answer is lost, and must be found by the rotation id it is
-    /// tagged with and revoked.
+    /// key's answer is lost: it must be found by the rotation id it is
+    /// tagged with, and used (an idempotent generate) or revoked.
     pub fn kills_leave_only_the_current_key(&self, name: &str, held: impl Fn() -> Vec<String>) {
         for boundary in step_boundaries(&self.plan(name)) {
             self.killed_at(name, &boundary);

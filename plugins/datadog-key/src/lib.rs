@@ -1,0 +1,188 @@
+//! The `datadog-key` provider: Datadog API keys (Key Management, API v2).
+//!
+//! - `generate`: a key named `KEY-NAME rekey ROTATION-ID` is looked for
+//!   first (`GET /api/v2/api_keys?filter=…`), and when one exists its value
+//!   is read back (`GET /api/v2/api_keys/{id}`, which Datadog answers with
+//!   the key): a retried generate returns the key already made
+//!   (`idempotent-generate`). Otherwise `POST /api/v2/api_keys`.
+//! - `verify`: `GET /api/v2/validate` with the key itself, which must name
+//!   this key's id; its last use comes from the key's `date_last_used`.
+//! - `revoke`: `DELETE /api/v2/api_keys/{id}` (404: already gone).
+//! - `list-keys`: the keys named `KEY-NAME rekey …`, page by page.
+//!
+//! The admin's API and application keys are placeholders: the plugin only
+//! holds `{{secret:…}}`, which the host fills in on the way to Datadog.
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use rekey_sdk::http::{Request, Response};
+use rekey_sdk::{
+    CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Permissions, PluginInfo,
+    Provider, ProviderError, Verification,
+};
+use serde_json::{Value, json};
+
+/// The provider; see the crate documentation.
+pub struct Datadog;
+
+/// Keys read per page, and at most this many pages.
+const PAGE: usize = 100;
+const PAGES: usize = 20;
+
+/// One call's settings.
+struct Org<'a> {
+    api: &'a str,
+    /// Every key of this credential is named `{prefix}{rotation id}`.
+    prefix: String,
+}
+
+impl<'a> Org<'a> {
+    fn from(ctx: &'a CallContext) -> Result<Self, ProviderError> {
+        let config = Config::new(ctx);
+        Ok(Self {
+            api: config.get("api-url").unwrap_or("https://api.datadoghq.com").trim_end_matches('/'),
+            prefix: format!("{} rekey ", config.required("key-name")?),
+        })
+    }
+
+    /// A request as the admin (its API and application keys).
+    fn admin(&self, method: &str, path: &str) -> Request {
+        Request::new(method, &format!("{}{path}", self.api))
+            .header("dd-api-key", "{{secret:admin-api-key}}")
+            .header("dd-application-key", "{{secret:admin-application-key}}")
+            .header("accept", "application/json")
+    }
+
+    /// This credential's keys whose name contains `filter`, every page.
+    fn keys(&self, filter: &str) -> Result<Vec<Value>, ProviderError> {
+        let mut keys = Vec::new();
+        let filter = utf8_percent_encode(filter, NON_ALPHANUMERIC);
+        for page in 0..PAGES {
+            let path = format!("/api/v2/api_keys?filter={filter}&page[size]={PAGE}&page[number]={page}");
+            let listed = answer(self.admin("GET", &path).send_any_status()?, "list the API keys")?;
+            let data = listed["data"].as_array().cloned().unwrap_or_default();
+            let full = data.len() == PAGE;
+            keys.extend(data.into_iter().filter(|key| name(key).starts_with(&self.prefix)));
+            if !full {
+                return Ok(keys);
+            }
+        }
+        Err(ProviderError::Rejected(format!("more than {} keys match: listing stopped", PAGE * PAGES)))
+    }
+
+    /// The key `id`, with its value.
+    fn key(&self, id: &str) -> Result<Value, ProviderError> {
+        Ok(answer(self.admin("GET", &format!("/api/v2/api_keys/{id}")).send_any_status()?, "read a key")?["data"]
+            .take())
+    }
+}
+
+fn name(key: &Value) -> &str {
+    key["attributes"]["name"].as_str().unwrap_or_default()
+}
+
+/// An RFC 3339 time of Datadog's as Unix seconds.
+fn seconds(time: &Value) -> Option<u64> {
+    let time = humantime::parse_rfc3339_weak(time.as_str()?.trim_end_matches('Z')).ok()?;
+    time.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
+}
+
+/// The key a Datadog answer holds, or why not.
+fn credential(key: &Value) -> Result<Credential, ProviderError> {
+    match (key["id"].as_str(), key["attributes"]["key"].as_str()) {
+        (Some(id), Some(secret)) => {
+            Ok(Credential { key_id: id.into(), secret: secret.into(), attributes: vec![], expires_at: None })
+        }
+        _ => Err(ProviderError::Rejected("Datadog's answer has no key id or key".into())),
+    }
+}
+
+/// A Datadog answer's JSON (none for 204), or the failure as a provider
+/// error with Datadog's message.
+fn answer(response: Response, what: &str) -> Result<Value, ProviderError> {
+    let response = response.expect_success(&format!("Datadog: {what}"))?;
+    Ok(serde_json::from_slice(response.bytes()).unwrap_or_default())
+}
+
+impl Provider for Datadog {
+    fn info() -> PluginInfo {
+        let text = |name, help| ConfigField::new(name, FieldType::Text, help);
+        PluginInfo {
+            name: "datadog-key".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Datadog API keys, made idempotently per rotation".into(),
+            config: vec![
+                text("key-name", "What the keys are for; each is named `KEY-NAME rekey ROTATION-ID`").required(),
+                ConfigField::new("api-url", FieldType::Url, "The site's API, e.g. https://api.datadoghq.eu")
+                    .default_value("https://api.datadoghq.com"),
+                text("admin-api-key", "An API key of the organisation").placeholder(),
+                text("admin-application-key", "An application key with api_keys_read and api_keys_write").placeholder(),
+            ],
+            capabilities: Capabilities {
+                concurrent_keys: true,
+                reports_last_use: true,
+                idempotent_generate: true,
+                lists_keys: true,
+            },
+            permissions: Permissions { http_hosts: vec!["{api-url}".into()], tcp: vec![] },
+        }
+    }
+
+    fn generate(ctx: CallContext) -> Result<Credential, ProviderError> {
+        let org = Org::from(&ctx)?;
+        let wanted = format!("{}{}", org.prefix, ctx.rotation_id);
+        if let Some(made) = org.keys(&wanted)?.iter().find(|key| name(key) == wanted) {
+            return credential(&org.key(made["id"].as_str().unwrap_or_default())?);
+        }
+        let body = json!({ "data": { "type": "api_keys", "attributes": { "name": wanted } } });
+        let created = answer(org.admin("POST", "/api/v2/api_keys").json(&body).send_any_status()?, "create a key")?;
+        credential(&created["data"])
+    }
+
+    fn verify(ctx: CallContext, key: Credential) -> Result<Verification, ProviderError> {
+        let org = Org::from(&ctx)?;
+        let response = Request::new("GET", &format!("{}/api/v2/validate", org.api))
+            .header("dd-api-key", &key.secret)
+            .header("accept", "application/json")
+            .send_any_status()?;
+        if matches!(response.status(), 401 | 403) {
+            let detail = format!("Datadog refused the key ({})", response.status());
+            return Ok(Verification { valid: false, detail: Some(detail), last_used: None });
+        }
+        let validated = answer(response, "validate the key")?;
+        let attributes = &validated["data"]["attributes"];
+        if attributes["valid"] != true || attributes["api_key_id"].as_str() != Some(&key.key_id) {
+            let detail = "Datadog validated the key as another key, or not at all".to_string();
+            return Ok(Verification { valid: false, detail: Some(detail), last_used: None });
+        }
+        let last_used = seconds(&org.key(&key.key_id)?["attributes"]["date_last_used"]);
+        Ok(Verification { valid: true, detail: Some("Datadog validates it as this key".into()), last_used })
+    }
+
+    fn revoke(ctx: CallContext, key: Credential) -> Result<(), ProviderError> {
+        let org = Org::from(&ctx)?;
+        let response = org.admin("DELETE", &format!("/api/v2/api_keys/{}", key.key_id)).send_any_status()?;
+        match answer(response, "delete the key") {
+            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn list_keys(ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
+        let org = Org::from(&ctx)?;
+        Ok(org
+            .keys(&org.prefix)?
+            .iter()
+            .filter_map(|key| {
+                Some(KeySummary {
+                    key_id: key["id"].as_str()?.into(),
+                    tag: Some(name(key).into()),
+                    created_at: seconds(&key["attributes"]["created_at"]),
+                    last_used: seconds(&key["attributes"]["date_last_used"]),
+                    attributes: vec![],
+                })
+            })
+            .collect())
+    }
+}
+
+rekey_sdk::export_provider!(Datadog);
