@@ -12,15 +12,18 @@ and names it; a deleted key no longer validates. GET /_fake/keys (not
 through Prism) lists every key by id and name.
 
 Usage: fake.py PORT ADMIN_API_KEY ADMIN_APPLICATION_KEY"""
-import json
+import os
 import re
 import secrets
 import sys
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock
 from urllib.parse import parse_qs, urlsplit
+
+# tests/prism/fake_server.py: what every vendor fake shares.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "prism"))
+from fake_server import Handler, serve  # noqa: E402
 
 port, admin_api, admin_app = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ORG = str(uuid.uuid5(uuid.NAMESPACE_URL, "rekey-test-org"))
@@ -43,19 +46,7 @@ def partial(key_id):
     return {"type": "api_keys", "id": key_id, "attributes": attributes}
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body=None):
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class Fake(Handler):
     def route(self):
         url = urlsplit(self.path)
         if url.path == "/_fake/keys":
@@ -77,7 +68,7 @@ class Handler(BaseHTTPRequestHandler):
         if (api_key != admin_api and known is None) or self.headers.get("dd-application-key") != admin_app:
             return forbidden()
         if path == "/api/v2/api_keys" and self.command == "POST":
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+            body = self.json() or {}
             name = body["data"]["attributes"]["name"]
             key_id, value, stamp = str(uuid.uuid4()), secrets.token_hex(16), now()
             keys[key_id] = {"name": name, "key": value, "last4": value[-4:], "created_at": stamp,
@@ -100,7 +91,6 @@ class Handler(BaseHTTPRequestHandler):
                 return 204, None
         return 404, {"errors": ["Not found"]}
 
-    do_GET = do_POST = do_DELETE = route
 
 
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+serve(port, Fake)

@@ -7,13 +7,16 @@ test to read at GET /_fake/secrets (not through Prism).
 
 Usage: fake.py PORT TOKEN"""
 import base64
-import json
+import os
 import re
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from nacl.public import PrivateKey, SealedBox
+
+# tests/prism/fake_server.py: what every vendor fake shares.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "prism"))
+from fake_server import Handler, serve  # noqa: E402
 
 port, token = int(sys.argv[1]), sys.argv[2]
 keys = {}  # scope -> (key_id, PrivateKey)
@@ -31,19 +34,7 @@ def scope_key(scope):
     return keys[scope]
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body=None):
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("content-type", "application/json; charset=utf-8")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class Fake(Handler):
     def route(self):
         if self.path == "/_fake/secrets":
             return self.reply(200, {f"{s}/{n}": v["value"] for (s, n), v in secrets.items()})
@@ -65,7 +56,7 @@ class Handler(BaseHTTPRequestHandler):
                 body["visibility"] = held["visibility"]
             return self.reply(200, body)
         if self.command == "PUT":
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+            body = self.json()
             key_id, private = scope_key(scope)
             if body.get("key_id") != key_id:
                 return self.reply(422, {"message": "Bad key_id", "documentation_url": "https://docs.github.com/rest"})
@@ -86,7 +77,6 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(204)
         return self.reply(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
-    do_GET = do_PUT = do_DELETE = route
 
 
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+serve(port, Fake)

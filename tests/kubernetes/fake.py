@@ -20,14 +20,17 @@ made with what was read meets a 409 Conflict.
 Usage: fake.py PORT TOKEN"""
 import base64
 import copy
-import json
+import os
 import re
 import sys
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock
 from urllib.parse import urlsplit
+
+# tests/prism/fake_server.py: what every vendor fake shares.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "prism"))
+from fake_server import Handler, serve  # noqa: E402
 
 port, token = int(sys.argv[1]), sys.argv[2]
 lock = Lock()
@@ -118,21 +121,7 @@ def discovery(path):
     return None
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, code, body):
-        data = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def body(self):
-        return json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"null")
-
+class Fake(Handler):
     def json_body(self):
         """Whether the request's body is JSON: kubectl's typed commands send
         protobuf, which this fake does not speak (`kubectl create -f` sends
@@ -182,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, {"kind": KINDS[kind][0] + "List", "apiVersion": KINDS[kind][1],
                              "metadata": {"resourceVersion": str(version[0])}, "items": items}
             if self.command == "POST":
-                body = self.body()
+                body = self.json()
                 name = body.get("metadata", {}).get("name")
                 if (kind, namespace, name) in objects:
                     return status(409, "AlreadyExists", f'{kind} "{name}" already exists')
@@ -197,7 +186,7 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, answer
             return (200, held) if held else missing
         if self.command == "PUT":
-            body = self.body()
+            body = self.json()
             expected = body.get("metadata", {}).get("resourceVersion")
             if held is None:
                 return missing
@@ -211,7 +200,7 @@ class Handler(BaseHTTPRequestHandler):
             if self.headers.get("content-type", "").split(";")[0] not in (
                     "application/merge-patch+json", "application/strategic-merge-patch+json"):
                 return status(415, "UnsupportedMediaType", "this fake applies merge patches only")
-            objects[key] = stored(kind, namespace, merge(held, self.body()), held)
+            objects[key] = stored(kind, namespace, merge(held, self.json()), held)
             return 200, objects[key]
         if self.command == "DELETE":
             if held is None:
@@ -221,7 +210,6 @@ class Handler(BaseHTTPRequestHandler):
                          "details": {"name": name, "kind": kind}}
         return status(405, "MethodNotAllowed", f"{self.command} is not allowed on a {singular}")
 
-    do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = route
 
 
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+serve(port, Fake)

@@ -11,13 +11,16 @@ no longer authenticates. GET /_fake/keys (not through Prism) lists every key
 with its scopes, for the tests.
 
 Usage: fake.py PORT ADMIN_KEY"""
-import json
+import os
 import re
 import secrets
 import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock
 from urllib.parse import urlsplit
+
+# tests/prism/fake_server.py: what every vendor fake shares.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "prism"))
+from fake_server import Handler, serve  # noqa: E402
 
 port, admin = int(sys.argv[1]), sys.argv[2]
 ADMIN_SCOPES = ["api_keys.create", "api_keys.read", "api_keys.update", "api_keys.delete", "mail.send",
@@ -32,19 +35,7 @@ def error(status, message, field=None):
     return status, {"errors": [{"field": field, "message": message}]}
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body=None):
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
+class Fake(Handler):
     def caller_scopes(self):
         token = (self.headers.get("authorization") or "").removeprefix("Bearer ")
         if token == admin:
@@ -69,7 +60,7 @@ class Handler(BaseHTTPRequestHandler):
         if needed not in scopes:
             return error(403, "access forbidden")
         if path == "/v3/api_keys" and self.command == "POST":
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+            body = self.json() or {}
             if not isinstance(body.get("name"), str):
                 return error(400, "missing required argument", "name")
             wanted = body.get("scopes", scopes)
@@ -96,7 +87,6 @@ class Handler(BaseHTTPRequestHandler):
             return error(404, "unable to find API Key")
         return error(404, "not found")
 
-    do_GET = do_POST = do_DELETE = route
 
 
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+serve(port, Fake)

@@ -11,14 +11,17 @@ GET /_fake/keys (not through Prism) lists every key, for the tests.
 
 Usage: fake.py PORT ACCOUNT_SID AUTH_TOKEN"""
 import base64
-import json
+import os
 import re
 import secrets
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock
 from urllib.parse import parse_qs, urlsplit
+
+# tests/prism/fake_server.py: what every vendor fake shares.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "prism"))
+from fake_server import Handler, serve  # noqa: E402
 
 port, account, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 lock = Lock()
@@ -41,30 +44,7 @@ def public(sid):
     return {"sid": sid, "friendly_name": key["friendly_name"], "date_created": key["date_created"], "date_updated": key["date_created"]}
 
 
-class Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def reply(self, status, body=None):
-        data = b"" if body is None else json.dumps(body).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def body(self):
-        """The request's body, whether sized or chunked (as Prism forwards a form)."""
-        if self.headers.get("transfer-encoding", "").lower() != "chunked":
-            return self.rfile.read(int(self.headers.get("content-length", 0)))
-        data = b""
-        while size := int(self.rfile.readline().split(b";")[0], 16):
-            data += self.rfile.read(size)
-            self.rfile.readline()
-        self.rfile.readline()
-        return data
-
+class Fake(Handler):
     def caller(self):
         """`account`, `key`, or None."""
         header = self.headers.get("authorization") or ""
@@ -127,7 +107,6 @@ class Handler(BaseHTTPRequestHandler):
                 return 204, None
         return error(404, f"The requested resource {path} was not found", 20404)
 
-    do_GET = do_POST = do_DELETE = route
 
 
-ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+serve(port, Fake)
