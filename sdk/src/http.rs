@@ -165,6 +165,19 @@ impl Response {
     }
 }
 
+impl Response {
+    /// This response's JSON body when it is a success (none for an empty
+    /// body, as a 204 has), or the error that tells the host what to do, as
+    /// [`Response::expect_success`] says.
+    pub fn expect_json(self, what: &str) -> Result<serde_json::Value, ProviderError> {
+        let response = self.expect_success(what)?;
+        match response.bytes() {
+            [] => Ok(serde_json::Value::Null),
+            body => Ok(serde_json::from_slice(body)?),
+        }
+    }
+}
+
 /// The longest part of an error response's body an error carries.
 const REASON_CHARS: usize = 300;
 

@@ -95,6 +95,7 @@ mod error;
 pub mod http;
 pub mod log;
 pub mod login;
+mod results;
 mod schema;
 pub mod secret;
 pub mod tcp;
@@ -164,6 +165,7 @@ pub use bindings::rekey::provider::types::{
     ProviderError, RateLimit, Verification,
 };
 pub use config::Config;
+pub use results::done_if_gone;
 pub use target_bindings::exports::rekey::provider::destination::{Guest as Target, Placed, TargetInfo};
 
 /// What `list-keys` answers in a plugin whose provider cannot enumerate its keys

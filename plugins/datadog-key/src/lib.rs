@@ -99,8 +99,7 @@ fn credential(key: &Value) -> Result<Credential, ProviderError> {
 /// A Datadog answer's JSON (none for 204), or the failure as a provider
 /// error with Datadog's message.
 fn answer(response: Response, what: &str) -> Result<Value, ProviderError> {
-    let response = response.expect_success(&format!("Datadog: {what}"))?;
-    Ok(serde_json::from_slice(response.bytes()).unwrap_or_default())
+    response.expect_json(&format!("Datadog: {what}"))
 }
 
 impl Provider for Datadog {
@@ -145,26 +144,21 @@ impl Provider for Datadog {
             .header("accept", "application/json")
             .send_any_status()?;
         if matches!(response.status(), 401 | 403) {
-            let detail = format!("Datadog refused the key ({})", response.status());
-            return Ok(Verification { valid: false, detail: Some(detail), last_used: None });
+            return Ok(Verification::invalid(format!("Datadog refused the key ({})", response.status())));
         }
         let validated = answer(response, "validate the key")?;
         let attributes = &validated["data"]["attributes"];
         if attributes["valid"] != true || attributes["api_key_id"].as_str() != Some(&key.key_id) {
-            let detail = "Datadog validated the key as another key, or not at all".to_string();
-            return Ok(Verification { valid: false, detail: Some(detail), last_used: None });
+            return Ok(Verification::invalid("Datadog validated the key as another key, or not at all"));
         }
         let last_used = seconds(&org.key(&key.key_id)?["attributes"]["date_last_used"]);
-        Ok(Verification { valid: true, detail: Some("Datadog validates it as this key".into()), last_used })
+        Ok(Verification { last_used, ..Verification::valid("Datadog validates it as this key") })
     }
 
     fn revoke(ctx: CallContext, key: Credential) -> Result<(), ProviderError> {
         let org = Org::from(&ctx)?;
         let response = org.admin("DELETE", &format!("/api/v2/api_keys/{}", key.key_id)).send_any_status()?;
-        match answer(response, "delete the key") {
-            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        rekey_sdk::done_if_gone(answer(response, "delete the key"))
     }
 
     fn list_keys(ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
@@ -174,11 +168,9 @@ impl Provider for Datadog {
             .iter()
             .filter_map(|key| {
                 Some(KeySummary {
-                    key_id: key["id"].as_str()?.into(),
-                    tag: Some(name(key).into()),
                     created_at: seconds(&key["attributes"]["created_at"]),
                     last_used: seconds(&key["attributes"]["date_last_used"]),
-                    attributes: vec![],
+                    ..KeySummary::tagged(key["id"].as_str()?, name(key))
                 })
             })
             .collect())

@@ -104,8 +104,7 @@ fn answer(response: Response, what: &str) -> Result<Value, ProviderError> {
         let message = format!("GitHub: {what} answered 403: the rate limit is spent");
         return Err(ProviderError::RateLimited(rekey_sdk::RateLimit { retry_after_seconds: None, message }));
     }
-    let response = response.expect_success(&format!("GitHub: {what}"))?;
-    Ok(serde_json::from_slice(response.bytes()).unwrap_or_default())
+    response.expect_json(&format!("GitHub: {what}"))
 }
 
 impl Target for ActionsSecret {
@@ -174,10 +173,7 @@ impl Target for ActionsSecret {
             Some(previous) => scope.put(&scope.value(&previous)?),
             None => {
                 let response = scope.request("DELETE", &format!("{}/{}", scope.base, scope.name)).send_any_status()?;
-                match answer(response, "delete the secret") {
-                    Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
-                    Err(e) => Err(e),
-                }
+                rekey_sdk::done_if_gone(answer(response, "delete the secret"))
             }
         }
     }

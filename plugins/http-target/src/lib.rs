@@ -123,10 +123,9 @@ impl Target for HttpTarget {
         if previous.is_some() {
             return write(&call).map(drop);
         }
-        match request(&call, "delete-method", "write-path")?.send_any_status()?.expect_success("delete: the API") {
-            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        let deleted =
+            request(&call, "delete-method", "write-path")?.send_any_status()?.expect_success("delete: the API");
+        rekey_sdk::done_if_gone(deleted)
     }
 }
 

@@ -204,8 +204,7 @@ fn template_annotation<'v>(deployment: &'v Value, name: &str) -> Option<&'v str>
 /// An API server answer's JSON, or the failure as a provider error (with
 /// the `Status` message the server gives).
 fn answer(response: Response, what: &str) -> Result<Value, ProviderError> {
-    let response = response.expect_success(&format!("Kubernetes: {what}"))?;
-    response.json()
+    response.expect_json(&format!("Kubernetes: {what}"))
 }
 
 impl Target for KubernetesSecret {

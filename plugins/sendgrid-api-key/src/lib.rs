@@ -98,8 +98,7 @@ impl<'a> Account<'a> {
 /// A SendGrid answer's JSON (none for 204), or the failure as a provider
 /// error with SendGrid's message.
 fn answer(response: Response, what: &str) -> Result<Value, ProviderError> {
-    let response = response.expect_success(&format!("SendGrid: {what}"))?;
-    Ok(serde_json::from_slice(response.bytes()).unwrap_or_default())
+    response.expect_json(&format!("SendGrid: {what}"))
 }
 
 impl Provider for SendGrid {
@@ -143,14 +142,10 @@ impl Provider for SendGrid {
         let response =
             Request::new("GET", &format!("{}/v3/scopes", account.api)).bearer(&key.secret).send_any_status()?;
         match response.status() {
-            401 | 403 => {
-                let detail = format!("SendGrid refused the key ({})", response.status());
-                Ok(Verification { valid: false, detail: Some(detail), last_used: None })
-            }
+            401 | 403 => Ok(Verification::invalid(format!("SendGrid refused the key ({})", response.status()))),
             _ => {
                 let scopes = answer(response, "read the key's scopes")?;
-                let count = scopes["scopes"].as_array().map_or(0, Vec::len);
-                Ok(Verification { valid: true, detail: Some(format!("{count} scopes")), last_used: None })
+                Ok(Verification::valid(format!("{} scopes", scopes["scopes"].as_array().map_or(0, Vec::len))))
             }
         }
     }
@@ -158,25 +153,12 @@ impl Provider for SendGrid {
     fn revoke(ctx: CallContext, key: Credential) -> Result<(), ProviderError> {
         let account = Account::from(&ctx)?;
         let response = account.admin("DELETE", &format!("/v3/api_keys/{}", key.key_id)).send_any_status()?;
-        match answer(response, "delete the key") {
-            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        rekey_sdk::done_if_gone(answer(response, "delete the key"))
     }
 
     fn list_keys(ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
         let account = Account::from(&ctx)?;
-        Ok(account
-            .keys()?
-            .into_iter()
-            .map(|(key_id, name)| KeySummary {
-                key_id,
-                tag: Some(name),
-                created_at: None,
-                last_used: None,
-                attributes: vec![],
-            })
-            .collect())
+        Ok(account.keys()?.into_iter().map(|(key_id, name)| KeySummary::tagged(key_id, name)).collect())
     }
 }
 

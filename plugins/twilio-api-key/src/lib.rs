@@ -102,8 +102,7 @@ fn path_of(uri: &str) -> &str {
 /// A Twilio answer's JSON (none for 204), or the failure as a provider
 /// error with Twilio's message.
 fn answer(response: Response, what: &str) -> Result<Value, ProviderError> {
-    let response = response.expect_success(&format!("Twilio: {what}"))?;
-    Ok(serde_json::from_slice(response.bytes()).unwrap_or_default())
+    response.expect_json(&format!("Twilio: {what}"))
 }
 
 impl Provider for Twilio {
@@ -157,13 +156,10 @@ impl Provider for Twilio {
             .header("accept", "application/json")
             .send_any_status()?;
         match response.status() {
-            401 | 403 => {
-                let detail = format!("Twilio refused the key ({})", response.status());
-                Ok(Verification { valid: false, detail: Some(detail), last_used: None })
-            }
+            401 | 403 => Ok(Verification::invalid(format!("Twilio refused the key ({})", response.status()))),
             _ => {
                 answer(response, "read the balance with the key")?;
-                Ok(Verification { valid: true, detail: Some("it reads the balance".into()), last_used: None })
+                Ok(Verification::valid("it reads the balance"))
             }
         }
     }
@@ -171,25 +167,12 @@ impl Provider for Twilio {
     fn revoke(ctx: CallContext, key: Credential) -> Result<(), ProviderError> {
         let account = Account::from(&ctx)?;
         let url = format!("{}/2010-04-01/Accounts/{}/Keys/{}.json", account.api, account.sid, key.key_id);
-        match answer(account.admin("DELETE", &url).send_any_status()?, "delete the key") {
-            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        rekey_sdk::done_if_gone(answer(account.admin("DELETE", &url).send_any_status()?, "delete the key"))
     }
 
     fn list_keys(ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {
         let account = Account::from(&ctx)?;
-        Ok(account
-            .keys()?
-            .into_iter()
-            .map(|(key_id, name)| KeySummary {
-                key_id,
-                tag: Some(name),
-                created_at: None,
-                last_used: None,
-                attributes: vec![],
-            })
-            .collect())
+        Ok(account.keys()?.into_iter().map(|(key_id, name)| KeySummary::tagged(key_id, name)).collect())
     }
 }
 

@@ -69,11 +69,8 @@ impl Provider for Plugin {
     fn revoke(ctx: CallContext, key: Credential) -> Result<(), ProviderError> {
         let api = Api::new(&ctx)?;
         let url = format!("{}/{}", api.keys(), key.key_id);
-        match http::Request::delete(&url).bearer(api.admin).send() {
-            // Already gone: revoking twice is not an error.
-            Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
-            Err(error) => Err(error),
-        }
+        // Already gone: revoking twice is not an error.
+        rekey_sdk::done_if_gone(http::Request::delete(&url).bearer(api.admin).send())
     }
 
     fn list_keys(ctx: CallContext) -> Result<Vec<KeySummary>, ProviderError> {

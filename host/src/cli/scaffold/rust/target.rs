@@ -71,10 +71,7 @@ impl Target for Plugin {
         match previous {
             Some(previous) => place.put(&previous.secret),
             // Nothing was there before: remove what the rotation wrote.
-            None => match http::Request::delete(&place.url).bearer(place.admin).send() {
-                Ok(_) | Err(ProviderError::NotFound(_)) => Ok(()),
-                Err(error) => Err(error),
-            },
+            None => rekey_sdk::done_if_gone(http::Request::delete(&place.url).bearer(place.admin).send()),
         }
     }
 }
