@@ -5,11 +5,14 @@ Prism in front of it, which validates every request and response against
 that description.
 
 What it keeps of Datadog's behaviour is what a client can tell apart: the
-DD-API-KEY and DD-APPLICATION-KEY headers; management needs the admin's
-application key; `GET /api/v2/api_keys/{id}` answers the key itself; the
-list filters by name and pages; `/api/v2/validate` takes any live API key
-and names it; a deleted key no longer validates. GET /_fake/keys (not
-through Prism) lists every key by id and name.
+DD-API-KEY and DD-APPLICATION-KEY headers (any live key of each); API keys
+and the current user's application keys; `GET …/{id}` answers the key
+itself (an application key's, not in one-time read mode); the lists filter
+by name and page; `/api/v2/validate` takes any live API key and names it; a
+deleted key no longer works. GET /_fake/keys (not through Prism) lists every
+key by id and name.
+
+POST /_fake/one-time-read puts the organisation in one-time read mode.
 
 Usage: fake.py PORT ADMIN_API_KEY ADMIN_APPLICATION_KEY"""
 import os
@@ -28,9 +31,13 @@ from fake_server import Handler, serve  # noqa: E402
 port, admin_api, admin_app = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ORG = str(uuid.uuid5(uuid.NAMESPACE_URL, "rekey-test-org"))
 lock = Lock()
-# id -> attributes; the admin's own key is not one of them.
-keys = {}
-ONE = re.compile(r"^/api/v2/api_keys/([^/]+)$")
+# kind -> id -> attributes; the admin's own keys are not among them.
+keys = {"api_keys": {}, "application_keys": {}}
+COLLECTIONS = {"/api/v2/api_keys": "api_keys", "/api/v2/current_user/application_keys": "application_keys"}
+ONE = re.compile(r"^(/api/v2/api_keys|/api/v2/current_user/application_keys)/([^/]+)$")
+LAST_USED = {"api_keys": "date_last_used", "application_keys": "last_used_at"}
+# One-time read mode: an application key's value is never read back.
+one_time_read = [False]
 
 
 def now():
@@ -41,9 +48,20 @@ def forbidden():
     return 403, {"errors": ["Forbidden"]}
 
 
-def partial(key_id):
-    attributes = {k: v for k, v in keys[key_id].items() if k != "key"}
-    return {"type": "api_keys", "id": key_id, "attributes": attributes}
+def full(kind, key_id):
+    attributes = dict(keys[kind][key_id])
+    if kind == "application_keys" and one_time_read[0]:
+        del attributes["key"]
+    return {"type": kind, "id": key_id, "attributes": attributes}
+
+
+def partial(kind, key_id):
+    attributes = {k: v for k, v in keys[kind][key_id].items() if k not in ("key", "scopes")}
+    return {"type": kind, "id": key_id, "attributes": attributes}
+
+
+def holder(kind, value):
+    return next((key_id for key_id, key in keys[kind].items() if key["key"] == value), None)
 
 
 class Fake(Handler):
@@ -51,46 +69,58 @@ class Fake(Handler):
         url = urlsplit(self.path)
         if url.path == "/_fake/keys":
             with lock:
-                return self.reply(200, {key_id: key["name"] for key_id, key in keys.items()})
+                return self.reply(200, {i: k["name"] for kind in keys.values() for i, k in kind.items()})
+        if url.path == "/_fake/one-time-read":
+            one_time_read[0] = True
+            return self.reply(200, {"one_time_read": True})
         with lock:
             return self.reply(*self.act(url.path, parse_qs(url.query)))
 
     def act(self, path, query):
         api_key = self.headers.get("dd-api-key")
-        known = next((key_id for key_id, key in keys.items() if key["key"] == api_key), None)
+        app_key = self.headers.get("dd-application-key")
+        api_holder = holder("api_keys", api_key)
         if path == "/api/v2/validate" and self.command == "GET":
-            if api_key != admin_api and known is None:
+            if api_key != admin_api and api_holder is None:
                 # This endpoint answers JSON:API error objects, the others strings.
                 return 403, {"errors": [{"status": "403", "title": "Forbidden", "detail": "invalid API key"}]}
-            keys.get(known, {})["date_last_used"] = now()
+            if api_holder:
+                keys["api_keys"][api_holder]["date_last_used"] = now()
             return 200, {"data": {"type": "validate_v2", "id": ORG, "attributes": {
-                "valid": True, "api_key_id": known or "admin", "api_key_scopes": []}}}
-        if (api_key != admin_api and known is None) or self.headers.get("dd-application-key") != admin_app:
+                "valid": True, "api_key_id": api_holder or "admin", "api_key_scopes": []}}}
+        app_holder = holder("application_keys", app_key)
+        if (api_key != admin_api and api_holder is None) or (app_key != admin_app and app_holder is None):
             return forbidden()
-        if path == "/api/v2/api_keys" and self.command == "POST":
-            body = self.json() or {}
-            name = body["data"]["attributes"]["name"]
-            key_id, value, stamp = str(uuid.uuid4()), secrets.token_hex(16), now()
-            keys[key_id] = {"name": name, "key": value, "last4": value[-4:], "created_at": stamp,
-                            "modified_at": stamp, "date_last_used": None}
-            return 201, {"data": {"type": "api_keys", "id": key_id, "attributes": keys[key_id]}}
-        if path == "/api/v2/api_keys" and self.command == "GET":
+        if app_holder:
+            keys["application_keys"][app_holder]["last_used_at"] = now()
+        kind = COLLECTIONS.get(path)
+        if kind and self.command == "POST":
+            name = self.json()["data"]["attributes"]["name"]
+            key_id, value, stamp = str(uuid.uuid4()), secrets.token_hex(20 if kind == "application_keys" else 16), now()
+            keys[kind][key_id] = {"name": name, "key": value, "last4": value[-4:], "created_at": stamp,
+                                  LAST_USED[kind]: None}
+            if kind == "api_keys":
+                keys[kind][key_id]["modified_at"] = stamp
+            else:
+                keys[kind][key_id]["scopes"] = None
+            return 201, {"data": {"type": kind, "id": key_id, "attributes": keys[kind][key_id]}}
+        if kind and self.command == "GET":
             wanted = query.get("filter", [""])[0]
             size = int(query.get("page[size]", ["10"])[0])
             number = int(query.get("page[number]", ["0"])[0])
-            found = [key_id for key_id in sorted(keys) if wanted in keys[key_id]["name"]]
+            found = [key_id for key_id in sorted(keys[kind]) if wanted in keys[kind][key_id]["name"]]
             page = found[number * size:(number + 1) * size]
-            return 200, {"data": [partial(key_id) for key_id in page],
-                         "meta": {"max_allowed": 50, "page": {"total_filtered_count": len(found)}}}
+            return 200, {"data": [partial(kind, key_id) for key_id in page],
+                         "meta": {"page": {"total_filtered_count": len(found)}}}
         one = ONE.match(path)
-        if one and one.group(1) in keys:
+        if one and one.group(2) in keys[COLLECTIONS[one.group(1)]]:
+            kind, key_id = COLLECTIONS[one.group(1)], one.group(2)
             if self.command == "GET":
-                return 200, {"data": {"type": "api_keys", "id": one.group(1), "attributes": keys[one.group(1)]}}
+                return 200, {"data": full(kind, key_id)}
             if self.command == "DELETE":
-                del keys[one.group(1)]
+                del keys[kind][key_id]
                 return 204, None
         return 404, {"errors": ["Not found"]}
-
 
 
 serve(port, Fake)

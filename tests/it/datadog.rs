@@ -48,20 +48,21 @@ fn keys_rotate_end_to_end_and_a_lost_create_is_found_again() {
     datadog.all_valid(201, &[]);
 }
 
+/// `rekey plugin test` of `kind` keys, the API at `path` under the fake.
+fn kit(datadog: &Vendor, kind: &str, path: &str) -> std::process::Output {
+    let grant = format!("127.0.0.1:{}", datadog.port);
+    let cache = tempfile::tempdir().unwrap();
+    let mut command = support::rekey(&cache);
+    command.args(["plugin", "test", plugins::DATADOG_KEY, "-c", "key-name=kit", "--grant", &grant]);
+    command.args(["-c", &format!("api-url=http://{grant}{path}"), "-c", &format!("kind={kind}")]);
+    command.env("REKEY_ADMIN_ADMIN_API_KEY", ADMIN_API).env("REKEY_ADMIN_ADMIN_APPLICATION_KEY", ADMIN_APP);
+    support::run(&mut command, "")
+}
+
 #[test]
 fn the_provider_passes_the_kit_through_the_validating_proxy_and_a_wrong_path_is_refused() {
     let datadog = datadog();
-    let grant = format!("127.0.0.1:{}", datadog.port);
-    let cache = tempfile::tempdir().unwrap();
-    let kit = |path: &str| {
-        let mut command = support::rekey(&cache);
-        command.args(["plugin", "test", plugins::DATADOG_KEY, "-c", "key-name=kit", "--grant", &grant]);
-        command.args(["-c", &format!("api-url=http://{grant}{path}")]);
-        support::run(
-            command.env("REKEY_ADMIN_ADMIN_API_KEY", ADMIN_API).env("REKEY_ADMIN_ADMIN_APPLICATION_KEY", ADMIN_APP),
-            "",
-        )
-    };
+    let kit = |path: &str| kit(&datadog, "api", path);
     let out = kit("");
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -73,4 +74,22 @@ fn the_provider_passes_the_kit_through_the_validating_proxy_and_a_wrong_path_is_
     // Pointed at a path Datadog does not have, the kit fails on Prism's answer.
     let (stdout, _) = text(&kit("/v3"));
     assert!(stdout.contains("no path matched"), "{stdout}");
+}
+
+#[test]
+fn application_keys_pass_the_kit_and_one_time_read_makes_a_lost_one_again() {
+    let datadog = datadog();
+    let out = kit(&datadog, "application", "");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  verify accepts the new key"), "{stdout}");
+    // One-time read: a key cannot be read back, so a repeated generate
+    // deletes it and makes another; still one key per rotation.
+    datadog.control("one-time-read");
+    let out = kit(&datadog, "application", "");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("PASS  the same rotation id makes no second key"), "{stdout}");
+    assert!(keys(&datadog).is_empty(), "the kit revoked every key it made");
+    datadog.all_valid(201, &[]);
 }

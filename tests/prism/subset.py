@@ -28,7 +28,8 @@ Usage: subset.py FULL.json OUT.json PATH... [+ FULL2.json PATH...]
   tests/datadog/datadog.json (.generator/schemas/v2/openapi.yaml of the datadog-api-client 2.62.0
   source package on PyPI, read to JSON with PyYAML's safe loader less its timestamp resolver):
     python3 subset.py openapi.json ../datadog/datadog.json \\
-      /api/v2/api_keys /api/v2/api_keys/{api_key_id} /api/v2/validate
+      /api/v2/api_keys /api/v2/api_keys/{api_key_id} /api/v2/validate \\
+      /api/v2/current_user/application_keys /api/v2/current_user/application_keys/{app_key_id}
 """
 import json
 import sys
