@@ -121,11 +121,10 @@ impl<'a> Place<'a> {
                     if held == encoded {
                         return Ok(resource_version(&secret));
                     }
-                    let data = secret["data"].as_object_mut();
-                    match (data, encoded) {
-                        (Some(data), None) => drop(data.remove(self.key)),
-                        (_, Some(encoded)) => secret["data"][self.key] = encoded.into(),
-                        (None, None) => return Ok(resource_version(&secret)),
+                    // It differs, so a removal has the key to remove.
+                    match (encoded, secret["data"].as_object_mut()) {
+                        (Some(encoded), _) => secret["data"][self.key] = encoded.into(),
+                        (None, data) => drop(data.and_then(|data| data.remove(self.key))),
                     }
                     let url = format!("{}/{}", self.secrets(), self.name);
                     self.request("PUT", &url).json(&secret).send_any_status()?
