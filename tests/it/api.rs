@@ -416,7 +416,7 @@ fn trusting(der: &[u8]) -> ureq::Agent {
 
 #[test]
 fn over_tls_the_daemon_listens_on_a_public_address_and_its_cookies_are_secure() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = support::free_port();
     let table = format!("[daemon]\nlisten = \"0.0.0.0:{port}\"\ntls = {{ cert = \"cert.pem\", key = \"key.pem\" }}\n");
     let credential = support::random_credential("payments-db", "payments-db.env", "KEY");
     let project = Project::new(&format!("{table}{credential}"), &[]);
@@ -524,7 +524,7 @@ fn the_readmes_certificate_recipe_works_with_server_ca_and_a_ca_certificate_is_e
     for (variant, works) in
         [(recipe.clone(), true), (recipe.replace(" -addext basicConstraints=critical,CA:FALSE", ""), false)]
     {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = support::free_port();
         let table =
             format!("[daemon]\nlisten = \"127.0.0.1:{port}\"\ntls = {{ cert = \"tls.crt\", key = \"tls.key\" }}\n");
         let project = Project::new(&table, &[]);

@@ -117,7 +117,7 @@ fn a_wrong_admin_secret_fails_cleanly_and_the_key_keeps_working() {
 #[test]
 fn an_unreachable_endpoint_fails_cleanly() {
     let moto = Moto::start();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = support::free_port();
     let project = project(&moto, &format!("127.0.0.1:{closed}"));
     let toml = std::fs::read_to_string(project.dir.path().join("rekey.toml"))
         .unwrap()
@@ -200,7 +200,7 @@ struct Kms {
 
 impl Kms {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = support::free_port();
         let moto = Moto::spawn(port, 3);
         let endpoint = format!("http://127.0.0.1:{port}");
         let setup = Command::new(venv("python")).arg(script("kms_setup.py")).arg(&endpoint).output().unwrap();

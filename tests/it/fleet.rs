@@ -55,7 +55,7 @@ impl Fleet {
         let members: Vec<Member> = (0..daemons)
             .map(|i| {
                 let dir = tempfile::tempdir().unwrap();
-                let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+                let port = support::free_port();
                 let toml = format!(
                     "{store}store_lease = \"{lease}\"\n[daemon]\nlisten = \"127.0.0.1:{port}\"\nconcurrency = 8\n{body}"
                 );

@@ -258,7 +258,7 @@ fn an_emergency_rotation_retires_the_old_role_at_once() {
 #[test]
 fn an_unreachable_server_fails_cleanly() {
     let pg = server();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = support::free_port();
     let project = project(&pg, &format!(r#"role = "app_blue", port = {closed}"#), closed);
     import_blue(&project, &pg);
     let out = project.run(&["rotate", "app-db"], "");

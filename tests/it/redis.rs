@@ -137,7 +137,7 @@ fn wrong_admin_credentials_fail_cleanly_and_the_password_keeps_working() {
 #[test]
 fn an_unreachable_server_fails_cleanly() {
     let redis = Redis::start();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = support::free_port();
     let project = project(closed, &format!("127.0.0.1:{closed}"));
     let out = project.run(&["rotate", "app-redis"], "");
     assert_eq!(out.status.code(), Some(1));

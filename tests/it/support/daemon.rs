@@ -3,7 +3,7 @@
 
 use super::Project;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,7 @@ pub fn webhook_credentials(server: &super::KeyServer, names: &[String], max_age:
 
 /// A `[daemon]` table serving on a free loopback port, and that port.
 pub fn daemon_table(extra: &str) -> (String, SocketAddr) {
-    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], super::free_port()));
     (format!("[daemon]\nlisten = \"{addr}\"\n{extra}\n"), addr)
 }
 

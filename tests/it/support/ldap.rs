@@ -46,8 +46,7 @@ impl Slapd {
             .output()
             .expect("slapd is installed (scripts/test installs it)");
         assert!(added.status.success(), "slapadd: {}", String::from_utf8_lossy(&added.stderr));
-        let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let (port, ldaps_port) = (free_port(), free_port());
+        let (port, ldaps_port) = (super::free_port(), super::free_port());
         let child = Self::spawn(path, port, ldaps_port);
         let slapd = Self { port, ldaps_port, child, dir };
         slapd.wait();

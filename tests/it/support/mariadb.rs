@@ -55,7 +55,7 @@ impl Mariadb {
             .output()
             .expect("mariadb-server is installed (scripts/test installs it)");
         assert!(installed.status.success(), "mariadb-install-db: {}", String::from_utf8_lossy(&installed.stderr));
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = super::free_port();
         let file = |name: &str| path.join(name).display().to_string();
         let child = Command::new("/usr/sbin/mariadbd")
             .arg("--no-defaults")

@@ -433,8 +433,26 @@ pub fn random_credential(name: &str, target: &str, variable: &str) -> String {
 }
 
 /// A loopback port nothing listens on now, for a server a test starts.
+///
+/// Ports come from below Linux's ephemeral range (32768–60999), where
+/// `bind(…:0)` and outgoing connections take theirs, and each is handed out
+/// once per test process: a port asked of the OS and released could be
+/// handed to another test before its server binds it, and that test would
+/// then talk to the wrong server.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id() % COUNT;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < COUNT, "every test port below the ephemeral range is taken");
+        let port = (FIRST + (offset + n) % COUNT) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Waits until a server accepts connections on loopback `port` (up to

@@ -31,7 +31,7 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = super::free_port();
         let child = Self::spawn(port, 8);
         let endpoint = format!("http://127.0.0.1:{port}");
         let setup = Command::new(venv("python")).arg(script("setup.py")).arg(&endpoint).output().unwrap();

@@ -68,7 +68,7 @@ impl Postgres {
         let dir = tempfile::tempdir().unwrap();
         Command::new("chown").arg("postgres").arg(dir.path()).status().unwrap();
         let path = dir.path().to_str().unwrap().to_string();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = super::free_port();
         as_postgres(
             "initdb",
             &["-D", &format!("{path}/data"), "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"],

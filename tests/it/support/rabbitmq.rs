@@ -36,8 +36,7 @@ pub fn shared() -> &'static Rabbitmq {
 impl Rabbitmq {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let (amqp, port, distribution) = (free_port(), free_port(), free_port());
+        let (amqp, port, distribution) = (super::free_port(), super::free_port(), super::free_port());
         let path = dir.path();
         std::fs::write(
             path.join("rabbitmq.conf"),

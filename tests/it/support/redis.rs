@@ -38,15 +38,14 @@ impl Redis {
         let dir = tempfile::tempdir().unwrap();
         let acl = format!("user default on >{ADMIN_PASSWORD} ~* &* +@all\nuser app on >{FIRST_PASSWORD} ~* &* +@all\n");
         std::fs::write(dir.path().join("users.acl"), acl).unwrap();
-        let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let tls_port = ca.map(|ca| {
             let issued = ca.issue(&["127.0.0.1", "localhost"]);
             std::fs::write(dir.path().join("server.crt"), issued.cert).unwrap();
             std::fs::write(dir.path().join("server.key"), issued.key).unwrap();
             std::fs::write(dir.path().join("ca.crt"), ca.pem()).unwrap();
-            free_port()
+            super::free_port()
         });
-        let port = free_port();
+        let port = super::free_port();
         let child = Self::spawn(dir.path(), port, tls_port);
         let redis = Self { port, tls_port, child, dir };
         redis.wait();
