@@ -17,6 +17,7 @@ mod datadog;
 mod destinations;
 mod disk;
 mod fleet;
+mod gcp;
 mod github;
 mod hostile;
 mod http_target;

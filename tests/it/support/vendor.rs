@@ -51,6 +51,12 @@ impl Vendor {
         Self { fake, prism, fake_port, port, log, _dir: dir }
     }
 
+    /// The fake itself, not through Prism: for the vendor's endpoints its
+    /// description does not cover (Google's token endpoint).
+    pub fn direct(&self) -> String {
+        format!("127.0.0.1:{}", self.fake_port)
+    }
+
     /// What the fake holds, from its own `GET /_fake/PATH` (not through
     /// Prism: it is not part of the vendor's API).
     pub fn state<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
