@@ -103,3 +103,17 @@ fn an_admin_key_google_does_not_hold_is_refused_with_the_token_endpoint_reason()
     assert!(!stdout.contains("PRIVATE KEY") && !stderr.contains("PRIVATE KEY"), "a key is in the report");
     assert!(keys(&google).is_empty());
 }
+
+#[test]
+fn the_audit_says_what_google_does_not_offer_and_that_the_plugin_sees_the_admin_key() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut command = support::rekey(&cache);
+    command.args(["plugin", "audit", plugins::GCP_SERVICE_ACCOUNT_KEY]);
+    let out = support::run(&mut command, "");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for line in ["idempotent-generate  no", "lists-keys           yes", "reports-last-use     no"] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+    assert!(stdout.contains("admin-key                in clear: the plugin computes with it"), "{stdout}");
+}

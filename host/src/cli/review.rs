@@ -7,7 +7,7 @@
 use super::exit::UsageError;
 use super::show::{field, list};
 use crate::config::{Config, plugin_name_of};
-use crate::runtime::{Kind, Limits, Runtime, Treatment, treatment};
+use crate::runtime::{Kind, Limits, PluginInfo, Runtime, Treatment, treatment};
 use crate::trust::review::anatomy;
 use crate::trust::{Gate, digest, permissions};
 use serde::Serialize;
@@ -38,6 +38,9 @@ struct Report {
     kind: Option<String>,
     /// What it does with the rotated key, in clear.
     rotated_key: &'static str,
+    /// What a provider offers a rotation, and what each answer means for
+    /// the operator (none for a target, or one that did not load).
+    offers: Vec<Offer>,
     imports: Vec<Import>,
     exports: Vec<String>,
     declared: Vec<String>,
@@ -52,6 +55,46 @@ struct Import {
     name: String,
     treatment: Treatment,
     why: &'static str,
+}
+
+#[derive(Serialize)]
+struct Offer {
+    capability: &'static str,
+    offered: bool,
+    meaning: &'static str,
+}
+
+/// A provider's capabilities, each with what it means for a rotation.
+fn offers(info: &PluginInfo) -> Vec<Offer> {
+    let c = &info.capabilities;
+    let offer = |capability, offered, yes, no| Offer { capability, offered, meaning: if offered { yes } else { no } };
+    vec![
+        offer(
+            "concurrent-keys",
+            c.concurrent_keys,
+            "old and new keys both work through the grace period",
+            "one key at a time: the old key stops working when the new one is made",
+        ),
+        offer(
+            "idempotent-generate",
+            c.idempotent_generate,
+            "a retried generate returns the key already made: a lost answer leaves no extra key",
+            "a generate whose answer is lost leaves a key the rotation must find and revoke",
+        ),
+        offer(
+            "lists-keys",
+            c.lists_keys,
+            "keys the store does not know are found (verify, reconcile, after a lost generate); one labelled with \
+             the rotation id is revoked at once, any other is held as a suspect for `reconcile --yes`",
+            "a key whose creation was lost cannot be found by rekey: it is reported for the operator to check",
+        ),
+        offer(
+            "reports-last-use",
+            c.reports_last_use,
+            "verify reports when a key was last used, so an old key still in use is seen before it is revoked",
+            "no last use: an old key still in use is seen only when it fails",
+        ),
+    ]
 }
 
 #[derive(Serialize)]
@@ -135,6 +178,10 @@ pub async fn run(args: Args, config: Option<&Config>, runtime: &Runtime) -> anyh
             Kind::Target { stages_keys: false } => "deploy target (the key is current once written)".into(),
         }),
         rotated_key,
+        offers: match (&info, kind) {
+            (Some(info), Some(Kind::Provider)) => offers(info),
+            _ => vec![],
+        },
         imports,
         exports: anatomy.exports,
         declared,
@@ -173,6 +220,12 @@ fn print(r: &Report) {
     match &r.refused {
         None => field("verdict", "this host runs it under the limits and filters below"),
         Some(why) => field("verdict", format!("REFUSED: {why}")),
+    }
+    if !r.offers.is_empty() {
+        println!("\nwhat it offers a rotation");
+        for o in &r.offers {
+            println!("  {:<20} {:<4} {}", o.capability, if o.offered { "yes" } else { "no" }, o.meaning);
+        }
     }
     println!("\nimports, and what this host does with each");
     for i in &r.imports {
