@@ -13,6 +13,20 @@ use wasip2::http::types::Scheme;
 #[cfg(not(test_host))]
 mod wasi;
 
+/// What a path segment escapes: all but RFC 3986's unreserved characters
+/// and `@` (which emails in paths hold, and servers take as is).
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
+
+/// `text` as one segment of a URL's path: a `/`, `?`, `#` or `%` in it, or
+/// a whole `.` or `..`, cannot change which resource the request names.
+pub fn segment(text: &str) -> String {
+    match text {
+        "." | ".." => text.replace('.', "%2E"),
+        _ => percent_encoding::utf8_percent_encode(text, SEGMENT).to_string(),
+    }
+}
+
 /// An HTTP request being built. Send it with [`Request::send`].
 #[derive(Debug)]
 pub struct Request {
@@ -232,6 +246,13 @@ mod tests {
             .unwrap_err()
             .message()
             .to_string()
+    }
+
+    #[test]
+    fn a_segment_cannot_reach_another_resource() {
+        assert_eq!(segment("app@shop-1.iam.gserviceaccount.com"), "app@shop-1.iam.gserviceaccount.com");
+        assert_eq!(segment("../keys/x?y#z%"), "..%2Fkeys%2Fx%3Fy%23z%25");
+        assert_eq!(segment(".."), "%2E%2E");
     }
 
     #[test]

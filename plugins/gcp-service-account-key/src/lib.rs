@@ -23,8 +23,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rekey_sdk::http::{Request, Response};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use rekey_sdk::http::{Request, Response, segment};
 use rekey_sdk::{
     CallContext, Capabilities, Config, ConfigField, Credential, FieldType, KeySummary, Permissions, PluginInfo,
     Provider, ProviderError, Verification,
@@ -40,9 +40,6 @@ pub struct Gcp;
 
 /// The scope every token asks for: IAM takes no narrower one.
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
-/// What a path segment escapes: all but RFC 3986's unreserved characters
-/// and `@`, which account emails hold and Google's clients send as is.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@');
 /// How long a signed assertion is good for: Google takes at most an hour.
 const ASSERTION_SECONDS: u64 = 3600;
 
@@ -124,8 +121,8 @@ impl Account {
         let admin = ServiceKey::parse(config.secret("admin-key")?).map_err(unauthorized)?;
         let token = admin.sign_in(token_url)?.map_err(unauthorized)?;
         let api = config.get("api-url").unwrap_or("https://iam.googleapis.com").trim_end_matches('/');
-        let project = utf8_percent_encode(config.get("project").unwrap_or("-"), SEGMENT);
-        let email = utf8_percent_encode(email, SEGMENT);
+        let project = segment(config.get("project").unwrap_or("-"));
+        let email = segment(email);
         Ok(Self {
             keys_url: format!("{api}/v1/projects/{project}/serviceAccounts/{email}/keys"),
             token,
@@ -141,7 +138,7 @@ impl Account {
     }
 
     fn key_url(&self, key_id: &str) -> String {
-        format!("{}/{}", self.keys_url, utf8_percent_encode(key_id, SEGMENT))
+        format!("{}/{}", self.keys_url, segment(key_id))
     }
 }
 
