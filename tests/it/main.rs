@@ -8,6 +8,7 @@ mod support;
 mod api;
 mod authors;
 mod aws;
+mod azure;
 mod bombs;
 mod bulk;
 mod cache;

