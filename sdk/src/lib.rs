@@ -88,7 +88,6 @@
 //! rekey_sdk::export_provider!(Example);
 //! ```
 
-#[cfg(feature = "aws")]
 pub mod aws;
 mod config;
 mod error;
