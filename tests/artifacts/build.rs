@@ -30,11 +30,13 @@ fn main() {
         cargo.arg("-p").arg(package_name(&dir));
     }
     // Settings meant for the host build must not leak into the guest build.
-    for var in
-        ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"]
-    {
+    for var in ["RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
         cargo.env_remove(var);
     }
+    // Reproducible: the only machine-dependent path rustc writes into a
+    // plugin (in a dependency's panic locations) is Cargo's home, renamed
+    // as `scripts/reproducible` and a reviewer's rebuild rename it.
+    cargo.env("CARGO_ENCODED_RUSTFLAGS", format!("--remap-path-prefix={}=/cargo", cargo_home().display()));
     let status = cargo.status().expect("cannot run cargo to build the guests");
     assert!(
         status.success(),
@@ -62,6 +64,14 @@ fn main() {
     }
     code.push_str("    };\n}\n");
     std::fs::write(PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("artifacts.rs"), code).unwrap();
+}
+
+/// Cargo's home, as Cargo finds it: `$CARGO_HOME`, or `~/.cargo`.
+fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .expect("neither CARGO_HOME nor HOME is set")
 }
 
 /// The crate folders directly below `dir`, sorted.

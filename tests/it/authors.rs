@@ -222,6 +222,10 @@ fn new_plugin_passes_the_kit(kind: &str, lang: &str, template: &str, kit_args: &
     for file in ["README.md", ".github/workflows/ci.yml", ".gitignore"] {
         assert!(project.join(file).exists(), "{file}");
     }
+    if lang == "rust" {
+        let pinned = std::fs::read_to_string(project.join("rust-toolchain.toml")).unwrap();
+        assert_eq!(pinned, std::fs::read_to_string(root().join("rust-toolchain.toml")).unwrap(), "rekey's toolchain");
+    }
     let snake = name.replace('-', "_");
     let (test, build, wasm) = match lang {
         "rust" => (

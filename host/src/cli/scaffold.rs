@@ -245,11 +245,14 @@ fn project(lang: Lang, kind: Kind, template: Template, snake: &str) -> Project {
                 ),
                 (".github/workflows/ci.yml", include_str!("scaffold/rust/ci.yml.in")),
                 (".gitignore", include_str!("scaffold/rust/gitignore.in")),
+                // The toolchain rekey's own plugins are built with: the same
+                // source then gives the same bytes anywhere.
+                ("rust-toolchain.toml", include_str!("../../../rust-toolchain.toml")),
             ],
             language: "Rust",
             wasm_path: format!("target/wasm32-wasip2/release/{snake}.wasm"),
             commands: "rustup target add wasm32-wasip2\ncargo test                                     # the unit tests, natively\ncargo build --target wasm32-wasip2 --release",
-            layout: "`src/lib.rs` is the plugin, with its unit tests; `Cargo.toml` must keep\n`crate-type = [\"cdylib\"]`, or cargo makes a library archive and no `.wasm`.",
+            layout: "`src/lib.rs` is the plugin, with its unit tests; `Cargo.toml` must keep\n`crate-type = [\"cdylib\"]`, or cargo makes a library archive and no `.wasm`.\n\nThe build is reproducible, so a reviewer can check that a `.wasm` is this\nsource: with the toolchain `rust-toolchain.toml` pins and Cargo's home\nrenamed, as CI builds it,\n`CARGO_ENCODED_RUSTFLAGS=\"--remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo\" cargo build --locked --target wasm32-wasip2 --release`\ngives the same sha256 in any folder on any machine (commit `Cargo.lock`).",
             needs_wit: false,
         },
         Lang::Js => Project {
