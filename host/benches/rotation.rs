@@ -48,6 +48,7 @@ targets = [{{ type = "env-file", path = "prod.env", variable = "SECRET" }}]
         info_parts: rekey::trust::info_parts(plugin.info(), plugin.kind()),
         signer: None,
         approved_at: "the benchmark".into(),
+        origin: None,
     };
     Lock::read(&config.lock_file()).unwrap().approve("random", approval).unwrap();
     Store::init(config.store(), &config.key_file()).unwrap();

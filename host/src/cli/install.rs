@@ -1,13 +1,15 @@
-//! `rekey plugin install`: the operator's review and approval of a plugin.
-//! It shows what the plugin is and what it may reach, records the approval
-//! in `rekey.lock` pinned by sha256, and copies the plugin into the plugin
-//! directory, so the file that runs is the file that was approved.
+//! `rekey plugin install`: the operator's review and approval of a plugin,
+//! from a file or an OCI registry. It shows what the plugin is and what it
+//! may reach, records the approval in `rekey.lock` pinned by sha256 (and,
+//! from a registry, the repository, tag and manifest digest), and copies
+//! the plugin into the plugin directory, so the file that runs is the file
+//! that was approved.
 
 use super::exit::UsageError;
 use super::show::{field, list};
 use crate::config::Config;
 use crate::runtime::{Kind, Plugin, Runtime};
-use crate::trust::lock::Approval;
+use crate::trust::lock::{Approval, Origin};
 use crate::trust::{Gate, Signer, digest, permissions, signature};
 use std::path::{Path, PathBuf};
 
@@ -15,13 +17,23 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "In a script, either --yes (approve whatever the plugin declares) or --grant for each \
 permission you expect, e.g. --grant 'http {base-url}' --grant 'tcp {host}:{port}': the install is refused if \
-the plugin declares anything else.")]
+the plugin declares anything else.\n\nFrom a registry: registry credentials come from REKEY_REGISTRY_USERNAME and \
+REKEY_REGISTRY_PASSWORD, else the Docker config file (docker login), else none; plain HTTP only to a registry on \
+loopback. The signature is the tag sha256-<manifest digest>.sig beside the component.")]
 pub struct Args {
-    /// The plugin file (a WebAssembly component); a `FILE.minisig` next to it is checked and copied too.
-    file: PathBuf,
+    /// The plugin: a file (a WebAssembly component; a `FILE.minisig` next to it is checked and copied too), or
+    /// oci://REGISTRY/REPOSITORY:TAG or oci://REGISTRY/REPOSITORY@sha256:DIGEST to pull it and its signature.
+    plugin: String,
     /// The name to install it under, which rekey.toml's `plugin = "..."` uses [default: the plugin's own name].
     #[arg(long)]
     name: Option<String>,
+    #[command(flatten)]
+    consent: Consent,
+}
+
+/// How the operator approves what a plugin declares.
+#[derive(Debug, clap::Args)]
+pub struct Consent {
     /// Approve exactly these permissions, as the plugin declares them (repeat for more).
     #[arg(long = "grant", value_name = "PERMISSION")]
     grants: Vec<String>,
@@ -30,32 +42,66 @@ pub struct Args {
     yes: bool,
 }
 
-/// Reviews, approves and copies the plugin.
+/// A plugin file to review, and the registry it came from.
+pub struct Candidate {
+    pub file: PathBuf,
+    pub origin: Option<Origin>,
+}
+
+/// Reviews, approves and copies the plugin, pulling it first when it is
+/// an `oci://` reference.
 pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Result<()> {
+    if args.plugin.starts_with("oci://") {
+        let fetched = super::fetch::Fetched::pull(&super::fetch::source(&args.plugin)?).await?;
+        install(&fetched.candidate(), args.name.as_deref(), &args.consent, config, runtime).await
+    } else {
+        let candidate = Candidate { file: PathBuf::from(&args.plugin), origin: None };
+        install(&candidate, args.name.as_deref(), &args.consent, config, runtime).await
+    }
+}
+
+/// Shows what `candidate` is and what changed since its last approval,
+/// and on the operator's consent approves it under `name` (its own name by
+/// default) and copies it into the plugin directory.
+pub async fn install(
+    candidate: &Candidate,
+    name: Option<&str>,
+    consent: &Consent,
+    config: &Config,
+    runtime: &Runtime,
+) -> anyhow::Result<()> {
     let mut gate = Gate::new(config)?;
-    let bytes = runtime.read(&args.file)?;
-    let plugin = runtime.load_bytes(&args.file, &bytes).await?;
-    let name = args.name.clone().unwrap_or_else(|| plugin.info().name.clone());
+    let file = &candidate.file;
+    let bytes = runtime.read(file)?;
+    let plugin = runtime.load_bytes(file, &bytes).await?;
+    let name = name.map_or_else(|| plugin.info().name.clone(), String::from);
     if !valid_name(&name) {
         return Err(UsageError(format!("plugin name `{name}`: use 1-64 of a-z, 0-9 and `-`")).into());
     }
-    let signer = gate.signer(&name, &args.file, &bytes)?;
+    let signer = gate.signer(&name, file, &bytes)?;
     let declared = permissions(plugin.info());
     let previous = gate.lock().get(&name).cloned();
+    if let Some(origin) = &candidate.origin {
+        field("from", format!("{}{} ({})", origin.repository, origin.tag.as_ref().map_or(String::new(), |t| format!(":{t}")), origin.digest));
+    }
     describe(&name, &plugin, &signer, &declared, previous.as_ref());
     let sha256 = plugin.digest().to_string();
     let dir = config.plugin_dir();
     let installed = dir.join(format!("{name}.wasm"));
     let in_place = std::fs::read(&installed).is_ok_and(|b| digest(&b) == sha256);
-    if in_place && previous.as_ref().is_some_and(|p| p.sha256 == sha256 && p.permissions == declared) {
+    let unchanged = previous.as_ref().is_some_and(|p| p.sha256 == sha256 && p.permissions == declared);
+    if in_place && unchanged && previous.as_ref().is_some_and(|p| p.origin == candidate.origin) {
         println!("already approved and installed; nothing to do");
         return Ok(());
     }
-    approve(&args, &declared)?;
+    // The same approved bytes from somewhere new need no new consent.
+    if !(in_place && unchanged) {
+        approve(consent, &declared)?;
+    }
     std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    if !same_file(&args.file, &installed) {
+    if !same_file(file, &installed) {
         crate::deploy::atomic::write(&installed, &bytes)?;
-        let sig = signature::signature_path(&args.file);
+        let sig = signature::signature_path(file);
         if sig.exists() {
             crate::deploy::atomic::write(&signature::signature_path(&installed), &std::fs::read(&sig)?)?;
         }
@@ -72,6 +118,7 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
             Signer::Unchecked | Signer::Unsigned => None,
         },
         approved_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        origin: candidate.origin.clone(),
     };
     gate.lock_mut().approve(&name, approval)?;
     println!("approved `{name}` in {}; installed as {}", gate.lock().path().display(), installed.display());
@@ -127,9 +174,9 @@ fn describe(name: &str, plugin: &Plugin, signer: &Signer, declared: &[String], p
 
 /// The operator's consent: `--grant` lists that cover exactly what is
 /// declared, `--yes`, or an answer at the terminal.
-fn approve(args: &Args, declared: &[String]) -> anyhow::Result<()> {
-    if !args.grants.is_empty() {
-        let unexpected: Vec<&String> = declared.iter().filter(|p| !args.grants.contains(p)).collect();
+fn approve(consent: &Consent, declared: &[String]) -> anyhow::Result<()> {
+    if !consent.grants.is_empty() {
+        let unexpected: Vec<&String> = declared.iter().filter(|p| !consent.grants.contains(p)).collect();
         if !unexpected.is_empty() {
             let unexpected: Vec<String> = unexpected.into_iter().cloned().collect();
             return Err(UsageError(format!(
@@ -140,7 +187,7 @@ fn approve(args: &Args, declared: &[String]) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    super::rotate::confirm(args.yes, "approve this plugin with these permissions")
+    super::rotate::confirm(consent.yes, "approve this plugin with these permissions")
 }
 
 fn valid_name(name: &str) -> bool {

@@ -9,11 +9,13 @@ mod context;
 mod credential;
 mod daemon;
 mod exit;
+mod fetch;
 mod init;
 mod inspect;
 mod install;
 mod list;
 mod manual;
+mod publish;
 mod progress;
 mod reconcile;
 mod remote;
@@ -184,8 +186,10 @@ enum PluginCommand {
     Test(conformance::Args),
     /// Start a plugin project outside this repository that builds and passes `plugin test` as made.
     New(scaffold::Args),
-    /// Review a plugin, approve it in rekey.lock (pinned by sha256) and copy it into the plugin directory.
+    /// Review a plugin (a file or oci://…), approve it in rekey.lock (pinned by sha256) and copy it into the plugin directory.
     Install(install::Args),
+    /// Push a plugin and its signature to an OCI registry (oci://REGISTRY/REPOSITORY:TAG), as wkg reads them.
+    Publish(publish::Args),
     /// Each approved plugin: digest, whether the file is still the approved one, signature.
     List {
         /// Print JSON.
@@ -278,6 +282,7 @@ pub fn main() -> ExitCode {
                     let max_size = config.manifest.plugin_max_bytes();
                     install::run(args, &config, &runtime(Limits::default(), cache.clone(), max_size)?).await
                 }
+                PluginCommand::Publish(args) => publish::run(args).await,
                 PluginCommand::List { json } => list::run(json, &load()?.config),
                 PluginCommand::Audit(args) => {
                     let context = if cli.config_file.exists() { Some(load()?) } else { None };

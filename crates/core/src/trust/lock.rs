@@ -40,6 +40,23 @@ pub struct Approval {
     pub signer: Option<String>,
     /// When it was approved (RFC 3339, UTC).
     pub approved_at: String,
+    /// The registry it was installed from, for `plugin update`; none for a
+    /// file installed from disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// Where in an OCI registry an approved plugin came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// `oci://REGISTRY/REPOSITORY`.
+    pub repository: String,
+    /// The tag it was installed by, if any; `plugin update` looks there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The digest of the manifest it came in (`sha256:…`).
+    pub digest: String,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -105,6 +122,7 @@ mod tests {
             info_parts: Default::default(),
             signer: None,
             approved_at: "2026-11-28T06:00:00Z".into(),
+            origin: None,
         }
     }
 

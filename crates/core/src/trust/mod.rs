@@ -310,6 +310,7 @@ mod tests {
             info_parts: info_parts(&approved, Kind::Provider),
             signer: None,
             approved_at: String::new(),
+            origin: None,
         };
         assert_eq!(approval.redescribed(&approved, Kind::Provider), Some(vec![]));
         assert_eq!(
@@ -342,6 +343,7 @@ mod tests {
             info_parts: info_parts(&described, staging),
             signer: None,
             approved_at: String::new(),
+            origin: None,
         };
         let unstaged = Kind::Target { stages_keys: false };
         assert_ne!(info_digest(&described, unstaged), approval.info_sha256);
