@@ -29,6 +29,7 @@ mod signing;
 mod status;
 mod store;
 mod token;
+mod update;
 mod verify;
 
 use crate::runtime::{Limits, Runtime};
@@ -190,6 +191,8 @@ enum PluginCommand {
     Install(install::Args),
     /// Push a plugin and its signature to an OCI registry (oci://REGISTRY/REPOSITORY:TAG), as wkg reads them.
     Publish(publish::Args),
+    /// Look for newer versions of plugins installed from a registry; show what each would change, install on consent.
+    Update(update::Args),
     /// Each approved plugin: digest, whether the file is still the approved one, signature.
     List {
         /// Print JSON.
@@ -283,6 +286,11 @@ pub fn main() -> ExitCode {
                     install::run(args, &config, &runtime(Limits::default(), cache.clone(), max_size)?).await
                 }
                 PluginCommand::Publish(args) => publish::run(args).await,
+                PluginCommand::Update(args) => {
+                    let config = load()?.config;
+                    let max_size = config.manifest.plugin_max_bytes();
+                    update::run(args, &config, &runtime(Limits::default(), cache.clone(), max_size)?).await
+                }
                 PluginCommand::List { json } => list::run(json, &load()?.config),
                 PluginCommand::Audit(args) => {
                     let context = if cli.config_file.exists() { Some(load()?) } else { None };
