@@ -30,6 +30,7 @@ mod plugins;
 mod postgres;
 mod rabbitmq;
 mod redis;
+mod registry;
 mod rotation;
 mod sendgrid;
 mod store;

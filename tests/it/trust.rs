@@ -8,21 +8,10 @@ use crate::support;
 use rekey_test_artifacts::{guests, plugins};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::process::Output;
-use support::{KeyServer, Project, ok, text};
+use support::{KeyServer, Project, failed, ok};
 
 fn sha256(path: &std::path::Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
-}
-
-/// Checks the exit code and that the error, on stderr or in the command's
-/// own result line on stdout, says `expected`.
-fn failed(output: Output, code: i32, expected: &str) -> String {
-    let (stdout, stderr) = text(&output);
-    assert_eq!(output.status.code(), Some(code), "{stdout}\n{stderr}");
-    let said = format!("{stdout}{stderr}");
-    assert!(said.contains(expected), "expected {expected:?} in:\n{said}");
-    said
 }
 
 /// `api`, rotated by the installed `webhook` plugin (named, not a path)

@@ -107,7 +107,10 @@ impl Client {
         let config = Config::new(b"{}".to_vec(), EMPTY_MEDIA_TYPE.into(), None);
         let mut manifest = OciImageManifest::build(std::slice::from_ref(&layer), &config, None);
         manifest.media_type = Some(OCI_IMAGE_MEDIA_TYPE.into());
-        self.oci.push(&at.reference, &[layer], config, &self.auth, Some(manifest)).await.map_err(failure("push the signature", &at))?;
+        self.oci
+            .push(&at.reference, &[layer], config, &self.auth, Some(manifest))
+            .await
+            .map_err(failure("push the signature", &at))?;
         Ok(())
     }
 
@@ -122,6 +125,15 @@ impl Client {
         let (raw, _) = match self.oci.pull_manifest_raw(&source.reference, &self.auth, &[OCI_IMAGE_MEDIA_TYPE]).await {
             Ok(found) => found,
             Err(e) if unknown(&e) => return Err(RegistryError::NotFound { source_ref: source.to_string() }),
+            Err(OciDistributionError::DigestError(e)) => {
+                let expected = source.digest().unwrap_or_default().to_string();
+                return Err(RegistryError::Digest {
+                    source_ref: source.to_string(),
+                    what: "manifest",
+                    expected,
+                    got: got(&e),
+                });
+            }
             Err(e) => return Err(failure("read the manifest", source)(e)),
         };
         let got = digest(&raw);
@@ -170,18 +182,19 @@ impl Client {
         match self.oci.pull_blob(&source.reference, layer, &mut bytes).await {
             Ok(()) => {}
             Err(OciDistributionError::DigestError(e)) => {
-                return Err(RegistryError::Digest {
-                    source_ref: source.to_string(),
-                    what,
-                    expected: layer.digest.clone(),
-                    got: e.to_string(),
-                });
+                let expected = layer.digest.clone();
+                return Err(RegistryError::Digest { source_ref: source.to_string(), what, expected, got: got(&e) });
             }
             Err(e) => return Err(failure("read the component", source)(e)),
         }
         let got = digest(&bytes);
         if got != layer.digest {
-            return Err(RegistryError::Digest { source_ref: source.to_string(), what, expected: layer.digest.clone(), got });
+            return Err(RegistryError::Digest {
+                source_ref: source.to_string(),
+                what,
+                expected: layer.digest.clone(),
+                got,
+            });
         }
         Ok(bytes)
     }
@@ -195,12 +208,16 @@ impl Client {
             Err(e) => return Err(e),
         };
         let layer = manifest.layers.iter().find(|l| l.media_type == SIGNATURE_MEDIA_TYPE).ok_or_else(|| {
-            RegistryError::Format { source_ref: at.to_string(), reason: format!("it holds no {SIGNATURE_MEDIA_TYPE} layer") }
+            RegistryError::Format {
+                source_ref: at.to_string(),
+                reason: format!("it holds no {SIGNATURE_MEDIA_TYPE} layer"),
+            }
         })?;
         let bytes = self.blob(&at, layer, "signature").await?;
-        String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| RegistryError::Format { source_ref: at.to_string(), reason: "the signature is not text".into() })
+        String::from_utf8(bytes).map(Some).map_err(|_| RegistryError::Format {
+            source_ref: at.to_string(),
+            reason: "the signature is not text".into(),
+        })
     }
 
     /// The repository's tags.
@@ -215,6 +232,13 @@ impl Client {
 fn signature_source(pinned: &Source) -> Source {
     let hex = pinned.digest().and_then(|d| d.strip_prefix("sha256:")).unwrap_or_default();
     pinned.with_tag(&format!("sha256-{hex}.sig"))
+}
+
+/// The digest the bytes had, from the OCI client's report of a mismatch
+/// ("… Expected sha256:A, got sha256:B").
+fn got(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    text.rsplit_once("got ").map_or(text.clone(), |(_, got)| got.trim().to_string())
 }
 
 /// Whether the registry answered that it has no such manifest.

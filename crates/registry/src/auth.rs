@@ -8,7 +8,9 @@ use oci_client::secrets::RegistryAuth;
 
 /// The credentials to use with `registry`.
 pub(crate) fn credentials(registry: &str) -> Result<RegistryAuth, RegistryError> {
-    if let (Ok(user), Ok(password)) = (std::env::var("REKEY_REGISTRY_USERNAME"), std::env::var("REKEY_REGISTRY_PASSWORD")) {
+    if let (Ok(user), Ok(password)) =
+        (std::env::var("REKEY_REGISTRY_USERNAME"), std::env::var("REKEY_REGISTRY_PASSWORD"))
+    {
         return Ok(RegistryAuth::Basic(user, password));
     }
     match docker_credential::get_credential(registry) {

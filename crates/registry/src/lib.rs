@@ -28,7 +28,9 @@ pub use reference::Source;
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The reference is not `oci://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]`.
-    #[error("`{reference}` is not a plugin reference: {reason} (write oci://REGISTRY/REPOSITORY:TAG or …@sha256:DIGEST)")]
+    #[error(
+        "`{reference}` is not a plugin reference: {reason} (write oci://REGISTRY/REPOSITORY:TAG or …@sha256:DIGEST)"
+    )]
     Reference { reference: String, reason: String },
     /// The registry refused or failed a request.
     #[error("{what} at {source_ref}: {cause}")]

@@ -50,7 +50,8 @@ pub fn source(text: &str) -> Result<Source, UsageError> {
 /// `oci://REGISTRY/REPOSITORY` of a source, without tag or digest.
 fn repository(source: &Source) -> String {
     let text = source.to_string();
-    let end = text.rfind('/').map_or(text.len(), |slash| text[slash..].find([':', '@']).map_or(text.len(), |i| slash + i));
+    let end =
+        text.rfind('/').map_or(text.len(), |slash| text[slash..].find([':', '@']).map_or(text.len(), |i| slash + i));
     text[..end].to_string()
 }
 

@@ -25,7 +25,9 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let source = super::fetch::source(&args.reference)?;
     if source.tag().is_none() || source.digest().is_some() {
-        return Err(UsageError(format!("{source}: publish to a tag (oci://REGISTRY/REPOSITORY:TAG), not a digest")).into());
+        return Err(
+            UsageError(format!("{source}: publish to a tag (oci://REGISTRY/REPOSITORY:TAG), not a digest")).into()
+        );
     }
     let bytes = std::fs::read(&args.file).map_err(|e| UsageError(format!("{}: {e}", args.file.display())))?;
     let parts = anatomy(&bytes).map_err(|e| UsageError(format!("{}: {e}", args.file.display())))?;

@@ -4,7 +4,7 @@
 //! capabilities — shown before anything changes. Nothing is approved
 //! without consent; until then the approved version keeps running.
 
-use super::exit::{Reported, UsageError};
+use super::exit::UsageError;
 use super::fetch::{Fetched, origin_source};
 use super::install::{Consent, install};
 use crate::config::Config;
@@ -62,7 +62,8 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
         let installed = config.plugin_dir().join(format!("{name}.wasm"));
         let old_bytes = runtime.read(&installed)?;
         let old = runtime.load_bytes(&installed, &old_bytes).await?;
-        let signer = gate.signer(name, &candidate.file, &bytes).map_or_else(|e| format!("REFUSED: {e}"), |s| s.to_string());
+        let signer =
+            gate.signer(name, &candidate.file, &bytes).map_or_else(|e| format!("REFUSED: {e}"), |s| s.to_string());
         let mut lines = vec![
             format!("version        {} → {}", approval.version, new.info().version),
             format!("sha256         {} → {}", approval.sha256, new.digest()),
@@ -76,7 +77,7 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
     }
     match found {
         0 => Ok(()),
-        n if args.check => Err(Reported(anyhow::anyhow!("{n} of {} plugins have an update", chosen.len())).into()),
+        n if args.check => anyhow::bail!("{n} of {} plugins have an update", chosen.len()),
         _ => Ok(()),
     }
 }
@@ -109,7 +110,12 @@ fn version(tag: &str) -> Option<(u64, u64, u64)> {
 }
 
 fn origin_line(origin: &Origin) -> String {
-    format!("{}{} ({})", origin.repository, origin.tag.as_ref().map_or(String::new(), |t| format!(":{t}")), origin.digest)
+    format!(
+        "{}{} ({})",
+        origin.repository,
+        origin.tag.as_ref().map_or(String::new(), |t| format!(":{t}")),
+        origin.digest
+    )
 }
 
 /// What `plugin audit` would report differently: permissions, admin

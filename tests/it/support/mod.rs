@@ -13,6 +13,7 @@ pub mod pki;
 pub mod postgres;
 pub mod rabbitmq;
 pub mod redis;
+pub mod registry;
 pub mod vendor;
 
 use rekey::runtime::{Limits, Runtime};
@@ -111,6 +112,16 @@ pub fn ok(output: Output) -> String {
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "failed:\n{stdout}\n{stderr}");
     stdout
+}
+
+/// Checks the exit code and that the error, on stderr or in the command's
+/// own result line on stdout, says `expected`.
+pub fn failed(output: Output, code: i32, expected: &str) -> String {
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(code), "{stdout}\n{stderr}");
+    let said = format!("{stdout}{stderr}");
+    assert!(said.contains(expected), "expected {expected:?} in:\n{said}");
+    said
 }
 
 /// A key-issuing HTTP API on loopback, the kind the `webhook` plugin
