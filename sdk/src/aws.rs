@@ -154,7 +154,7 @@ pub fn host_of(url: &str) -> &str {
 
 /// The current time in Unix seconds, to sign with.
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    crate::time::now()
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {

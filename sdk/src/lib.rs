@@ -94,6 +94,7 @@ mod error;
 pub mod http;
 pub mod log;
 pub mod login;
+pub mod oauth;
 mod results;
 mod schema;
 pub mod secret;
@@ -101,6 +102,7 @@ pub mod tcp;
 pub mod template;
 #[cfg(test_host)]
 pub mod testing;
+pub mod time;
 
 /// Generates the bindings of one world of the `rekey:provider` WIT package
 /// (the crate's `wit/` folder, which is the repository's `wit/`, packaged

@@ -23,7 +23,7 @@ use rekey_sdk::{
     Provider, ProviderError, Verification,
 };
 use serde_json::{Value, json};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// The provider; see the crate documentation.
 pub struct Azure;
@@ -66,23 +66,12 @@ impl<'a> Tenant<'a> {
     /// secrets hold only characters a form leaves unescaped, and the
     /// admin's is a placeholder the host fills in on the way out.
     fn sign_in(&self, client: &str, secret: &str) -> Result<Result<String, String>, ProviderError> {
-        let body = format!(
+        let form = format!(
             "grant_type=client_credentials&client_id={}&client_secret={secret}&scope={}",
             utf8_percent_encode(client, NON_ALPHANUMERIC),
             utf8_percent_encode(GRAPH_SCOPE, NON_ALPHANUMERIC)
         );
-        let response = Request::post(&self.token_url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(body)
-            .send_any_status()?;
-        if matches!(response.status(), 400 | 401) {
-            let refusal: Value = response.json().unwrap_or_default();
-            let reason = refusal["error_description"].as_str().or(refusal["error"].as_str()).unwrap_or("refused");
-            return Ok(Err(format!("the identity platform refused it: {reason}")));
-        }
-        let token = response.expect_json("Entra ID: sign in")?["access_token"].as_str().map(String::from);
-        token.map(Ok).ok_or_else(|| ProviderError::Rejected("the token answer has no access_token".into()))
+        rekey_sdk::oauth::token(&self.token_url, form)
     }
 
     /// The admin's Graph token.
@@ -124,10 +113,9 @@ fn answer(response: Response, what: &str) -> Result<Value, ProviderError> {
     response.expect_json(&format!("Microsoft Graph: {what}"))
 }
 
-/// An ISO 8601 time of Graph's as Unix seconds.
+/// A time of the vendor's (RFC 3339) as Unix seconds.
 fn seconds(time: &Value) -> Option<u64> {
-    let time = humantime::parse_rfc3339_weak(time.as_str()?.trim_end_matches('Z')).ok()?;
-    time.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
+    rekey_sdk::time::unix_seconds(time.as_str()?)
 }
 
 impl Provider for Azure {

@@ -133,10 +133,9 @@ fn name(key: &Value) -> &str {
     key["attributes"]["name"].as_str().unwrap_or_default()
 }
 
-/// An RFC 3339 time of Datadog's as Unix seconds.
+/// A time of the vendor's (RFC 3339) as Unix seconds.
 fn seconds(time: &Value) -> Option<u64> {
-    let time = humantime::parse_rfc3339_weak(time.as_str()?.trim_end_matches('Z')).ok()?;
-    time.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
+    rekey_sdk::time::unix_seconds(time.as_str()?)
 }
 
 /// The key a Datadog answer holds, or why not.

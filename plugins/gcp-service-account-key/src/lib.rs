@@ -64,7 +64,7 @@ impl ServiceKey {
     /// An access token for this key's account, or the token endpoint's
     /// refusal (`Ok(Err(reason))`).
     fn sign_in(&self, token_url: &str) -> Result<Result<String, String>, ProviderError> {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = rekey_sdk::time::now();
         let part = |value: Value| URL_SAFE_NO_PAD.encode(value.to_string());
         let header = part(json!({ "alg": "RS256", "typ": "JWT", "kid": self.key_id }));
         let claims = part(json!({
@@ -72,22 +72,11 @@ impl ServiceKey {
         }));
         let signed = format!("{header}.{claims}");
         let signature = URL_SAFE_NO_PAD.encode(self.signer.sign(signed.as_bytes()).to_bytes());
-        let body = format!(
+        let form = format!(
             "grant_type={}&assertion={signed}.{signature}",
             utf8_percent_encode("urn:ietf:params:oauth:grant-type:jwt-bearer", NON_ALPHANUMERIC)
         );
-        let response = Request::post(token_url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .body(body)
-            .send_any_status()?;
-        if response.status() == 400 || response.status() == 401 {
-            let refusal: Value = response.json().unwrap_or_default();
-            let reason = refusal["error_description"].as_str().or(refusal["error"].as_str()).unwrap_or("refused");
-            return Ok(Err(format!("the token endpoint refused the key: {reason}")));
-        }
-        let token = response.expect_json("Google: sign in")?["access_token"].as_str().map(String::from);
-        token.map(Ok).ok_or_else(|| ProviderError::Rejected("Google's token answer has no access_token".into()))
+        rekey_sdk::oauth::token(token_url, form)
     }
 }
 
@@ -152,10 +141,9 @@ fn key_id(key: &Value) -> Option<&str> {
     key["name"].as_str()?.rsplit('/').next()
 }
 
-/// An RFC 3339 time of Google's as Unix seconds.
+/// A time of the vendor's (RFC 3339) as Unix seconds.
 fn seconds(time: &Value) -> Option<u64> {
-    let time = humantime::parse_rfc3339_weak(time.as_str()?.trim_end_matches('Z')).ok()?;
-    time.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs())
+    rekey_sdk::time::unix_seconds(time.as_str()?)
 }
 
 impl Provider for Gcp {
