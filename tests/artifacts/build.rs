@@ -1,6 +1,6 @@
-//! Builds every guest crate (the bundled plugins and the hostile test
-//! guests) for `wasm32-wasip2` with one nested `cargo build`, and writes
-//! their paths as constants.
+//! Builds every guest crate for `wasm32-wasip2` with nested `cargo build`s
+//! (each bundled plugin alone, reproducibly; the hostile test guests
+//! together), and writes their paths as constants.
 //!
 //! The nested build uses its own target folder so it never waits on the
 //! lock of the build that runs this script.
@@ -20,28 +20,16 @@ fn main() {
     }
 
     let target_dir = root.join("target/guests");
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.current_dir(&root).args(["build", "--release", "--target", TARGET, "--target-dir"]).arg(&target_dir);
-    for dir in plugins
-        .iter()
-        .map(|n| root.join("plugins").join(n))
-        .chain(guests.iter().map(|n| root.join("tests/guests").join(n)))
-    {
-        cargo.arg("-p").arg(package_name(&dir));
+    let package = |dir: &str, name: &String| package_name(&root.join(dir).join(name));
+    // Each bundled plugin is built on its own: Cargo unifies the features of
+    // the crates built together, so a plugin built beside others (one that
+    // turns on a feature of a shared dependency) has other bytes than the
+    // same plugin built alone, as a reviewer builds it. The hostile guests
+    // are not reviewed: one build.
+    for plugin in &plugins {
+        build(&root, &target_dir, &[package("plugins", plugin)]);
     }
-    // Settings meant for the host build must not leak into the guest build.
-    for var in ["RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
-        cargo.env_remove(var);
-    }
-    // Reproducible: the only machine-dependent path rustc writes into a
-    // plugin (in a dependency's panic locations) is Cargo's home, renamed
-    // as `scripts/reproducible` and a reviewer's rebuild rename it.
-    cargo.env("CARGO_ENCODED_RUSTFLAGS", format!("--remap-path-prefix={}=/cargo", cargo_home().display()));
-    let status = cargo.status().expect("cannot run cargo to build the guests");
-    assert!(
-        status.success(),
-        "building the guests for {TARGET} failed (is the target installed? `rustup target add {TARGET}`)"
-    );
+    build(&root, &target_dir, &guests.iter().map(|g| package("tests/guests", g)).collect::<Vec<_>>());
 
     let out_dir = target_dir.join(TARGET).join("release");
     let mut code = String::new();
@@ -64,6 +52,30 @@ fn main() {
     }
     code.push_str("    };\n}\n");
     std::fs::write(PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("artifacts.rs"), code).unwrap();
+}
+
+/// `cargo build --release --target wasm32-wasip2` of `packages`, in its
+/// own target folder, reproducibly.
+fn build(root: &Path, target_dir: &Path, packages: &[String]) {
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.current_dir(root).args(["build", "--release", "--target", TARGET, "--target-dir"]).arg(target_dir);
+    for package in packages {
+        cargo.arg("-p").arg(package);
+    }
+    // Settings meant for the host build must not leak into the guest build.
+    for var in ["RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"] {
+        cargo.env_remove(var);
+    }
+    // Reproducible: the only machine-dependent path rustc writes into a
+    // plugin (in a dependency's panic locations) is Cargo's home, renamed
+    // as `scripts/reproducible` and a reviewer's rebuild rename it.
+    cargo.env("CARGO_ENCODED_RUSTFLAGS", format!("--remap-path-prefix={}=/cargo", cargo_home().display()));
+    let status = cargo.status().expect("cannot run cargo to build the guests");
+    assert!(
+        status.success(),
+        "building {} for {TARGET} failed (is the target installed? `rustup target add {TARGET}`)",
+        packages.join(", ")
+    );
 }
 
 /// Cargo's home, as Cargo finds it: `$CARGO_HOME`, or `~/.cargo`.
