@@ -38,6 +38,11 @@ impl Source {
         self.reference.registry()
     }
 
+    /// `oci://REGISTRY/REPOSITORY`, without tag or digest.
+    pub fn repository(&self) -> String {
+        format!("{SCHEME}{}/{}", self.registry(), self.reference.repository())
+    }
+
     /// The tag, if the reference names one.
     pub fn tag(&self) -> Option<&str> {
         self.reference.tag()
@@ -77,7 +82,7 @@ impl Source {
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{SCHEME}{}/{}", self.registry(), self.reference.repository())?;
+        f.write_str(&self.repository())?;
         if let Some(tag) = self.tag() {
             write!(f, ":{tag}")?;
         }
@@ -103,6 +108,7 @@ mod tests {
         assert_eq!((pinned.tag(), pinned.digest()), (None, Some(DIGEST)));
         assert_eq!(pinned.to_string(), format!("oci://ghcr.io/acme/keys@{DIGEST}"));
         assert_eq!(source.pinned(DIGEST).to_string(), format!("oci://127.0.0.1:5000/rekey/random:0.1.0@{DIGEST}"));
+        assert_eq!(source.repository(), "oci://127.0.0.1:5000/rekey/random");
         assert!(!pinned.on_loopback());
     }
 

@@ -28,7 +28,7 @@ impl Fetched {
             std::fs::write(signature::signature_path(&file), text)?;
         }
         let origin = Origin {
-            repository: repository(source),
+            repository: source.repository(),
             tag: source.tag().map(String::from),
             digest: pulled.source.digest().unwrap_or_default().to_string(),
         };
@@ -45,14 +45,6 @@ impl Fetched {
 /// operator's to fix.
 pub fn source(text: &str) -> Result<Source, UsageError> {
     Source::parse(text).map_err(|e| UsageError(e.to_string()))
-}
-
-/// `oci://REGISTRY/REPOSITORY` of a source, without tag or digest.
-fn repository(source: &Source) -> String {
-    let text = source.to_string();
-    let end =
-        text.rfind('/').map_or(text.len(), |slash| text[slash..].find([':', '@']).map_or(text.len(), |i| slash + i));
-    text[..end].to_string()
 }
 
 /// The source an approval's origin names: its tag (or its digest alone).

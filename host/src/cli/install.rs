@@ -82,15 +82,7 @@ pub async fn install(
     let declared = permissions(plugin.info());
     let previous = gate.lock().get(&name).cloned();
     if let Some(origin) = &candidate.origin {
-        field(
-            "from",
-            format!(
-                "{}{} ({})",
-                origin.repository,
-                origin.tag.as_ref().map_or(String::new(), |t| format!(":{t}")),
-                origin.digest
-            ),
-        );
+        field("from", origin);
     }
     describe(&name, &plugin, &signer, &declared, previous.as_ref());
     let sha256 = plugin.digest().to_string();

@@ -50,11 +50,11 @@ pub async fn run(args: Args, config: &Config, runtime: &Runtime) -> anyhow::Resu
             .into());
         };
         let Some((source, digest)) = newest(origin).await? else {
-            println!("{name}: up to date ({})", origin_line(origin));
+            println!("{name}: up to date ({origin})");
             continue;
         };
         found += 1;
-        println!("{name}: {} → {source} ({digest})", origin_line(origin));
+        println!("{name}: {origin} → {source} ({digest})");
         let fetched = Fetched::pull(&source).await?;
         let candidate = fetched.candidate();
         let bytes = runtime.read(&candidate.file)?;
@@ -107,15 +107,6 @@ fn version(tag: &str) -> Option<(u64, u64, u64)> {
         (Some(major), Some(minor), Some(patch), None) => Some((major, minor, patch)),
         _ => None,
     }
-}
-
-fn origin_line(origin: &Origin) -> String {
-    format!(
-        "{}{} ({})",
-        origin.repository,
-        origin.tag.as_ref().map_or(String::new(), |t| format!(":{t}")),
-        origin.digest
-    )
 }
 
 /// What `plugin audit` would report differently: permissions, admin

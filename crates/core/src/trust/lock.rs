@@ -66,6 +66,17 @@ struct File {
     plugin: BTreeMap<String, Approval>,
 }
 
+impl std::fmt::Display for Origin {
+    /// `oci://REGISTRY/REPOSITORY:TAG (sha256:…)`, as install and update show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.repository)?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        write!(f, " ({})", self.digest)
+    }
+}
+
 /// The approvals in a lock file.
 pub struct Lock {
     path: PathBuf,
