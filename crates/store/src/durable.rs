@@ -83,6 +83,11 @@ impl Store {
         Ok(())
     }
 
+    /// Whether this connection makes group commits.
+    pub(super) fn group_committing(&self) -> bool {
+        self.group.enabled.get()
+    }
+
     /// Counts a committed transaction.
     pub(super) fn committed(&self) {
         self.group.committed.set(self.group.committed.get() + 1);
@@ -93,6 +98,7 @@ impl Store {
     /// group commits, every commit already is.
     pub async fn durable(&self) -> Result<(), StoreError> {
         let group = &self.group;
+        self.batch_lost()?;
         let target = group.committed.get();
         let mut flushed = group.flushed.subscribe();
         loop {
@@ -106,6 +112,8 @@ impl Store {
                 continue;
             }
             let _flushing = Flushing(group);
+            // What was batched while the last flush ran.
+            self.commit_batch()?;
             let upto = group.committed.get();
             match &self.location {
                 Location::File(path) => {
@@ -141,6 +149,7 @@ impl Store {
     /// What [`Store::durable`] does, for a store going away: anything not
     /// yet on disk is flushed (a failure is logged; nothing can take it).
     pub(super) fn flush_before_close(&self) {
+        let _ = self.commit_batch();
         let group = &self.group;
         if group.enabled.get()
             && *group.flushed.borrow() < group.committed.get()

@@ -49,6 +49,10 @@ pub enum StoreError {
         /// What SQLite's check found.
         problems: String,
     },
+    /// Batched records could not be committed (see `batch`): whatever
+    /// wrote them must not act on them.
+    #[error("journal records could not be committed to the store: {0}")]
+    Uncommitted(String),
     /// A file next to the store could not be used.
     #[error("{path}: {source}")]
     Io {

@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod backup;
+mod batch;
 pub mod clock;
 pub mod crypto;
 mod db;
@@ -63,6 +64,7 @@ pub struct Store {
     sealer: Sealer,
     location: Location,
     group: durable::GroupCommit,
+    batch: batch::Batch,
     /// The PostgreSQL leases this store holds, once it claimed one.
     leases: OnceCell<Arc<lease::Leases>>,
     /// The credentials whose lease the open write transaction checked.
@@ -132,6 +134,7 @@ impl Store {
             sealer,
             location: location.clone(),
             group: Default::default(),
+            batch: Default::default(),
             leases: OnceCell::new(),
             fenced: RefCell::default(),
         }
@@ -166,11 +169,15 @@ impl Store {
     /// Runs `body` in one write transaction that holds the write lock
     /// from its first statement (see [`db`]), and commits it: on disk when
     /// it returns, or, with group commits, at the next [`Store::durable`].
-    /// Called inside another `write`, it joins that transaction. A failure names the file and
-    /// its cause (`no space left on device`).
+    /// Called inside another `write`, it joins that transaction; while a
+    /// batch is open, it commits with it (see [`batch`]). A failure names
+    /// the file and its cause (`no space left on device`).
     pub fn write<T>(&self, body: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-        if self.db.in_transaction() {
+        if self.writing_in_batch() || (self.db.in_transaction() && !self.batch_open()) {
             return body();
+        }
+        if self.to_batch() {
+            return self.write_in_batch(body).map_err(|e| self.located(e));
         }
         let run = || {
             self.fenced.borrow_mut().clear();

@@ -47,7 +47,7 @@ impl Rotator<'_> {
         if !outcome.connections.is_empty() {
             detail["connections"] = serde_json::json!(outcome.connections);
         }
-        if let Err(e) = self.store.audit(PLUGIN_CALL, Some(self.name()), rotation, detail) {
+        if let Err(e) = self.store.batched(|| self.store.audit(PLUGIN_CALL, Some(self.name()), rotation, detail)) {
             self.unaudited.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
         }
         outcome

@@ -48,7 +48,7 @@ impl Rotator<'_> {
             }
             let started = std::time::Instant::now();
             let resumed = self.store.step_begun(&rotation.id, &step.name)?;
-            self.store.write(|| {
+            self.store.batched(|| {
                 self.record_done(&rotation, finished.take())?;
                 self.store.record(&rotation, &step.name, Phase::Begun)
             })?;
@@ -101,9 +101,10 @@ impl Rotator<'_> {
         }
     }
 
-    /// Journals `step` (if any) done.
+    /// Journals `step` (if any) done, in the open batch: a step whose
+    /// `done` is lost is done again on resume.
     fn record_done(&self, rotation: &Rotation, step: Option<String>) -> Result<(), StoreError> {
-        step.map_or(Ok(()), |step| self.store.record(rotation, &step, Phase::Done))
+        step.map_or(Ok(()), |step| self.store.batched(|| self.store.record(rotation, &step, Phase::Done)))
     }
 
     /// Waits until everything written so far is on disk: before a side
@@ -185,19 +186,26 @@ impl Rotator<'_> {
             Kind::Promote => {
                 // Destinations that staged the key make it current first: a
                 // failure here still rolls back everything.
-                if self.targets.any_staged() {
+                let staged = self.targets.any_staged();
+                if staged {
                     self.promote_targets(rotation, &self.new_key(rotation)?).await?;
                 }
                 let grace = self.spec.policy.grace_period.as_secs() as i64;
-                self.store.promote(rotation, now() + grace).map_err(|e| e.to_string())?;
+                let promote = || self.store.promote(rotation, now() + grace);
+                // Only what the destinations did must be committed at once.
+                if staged { promote() } else { self.store.batched(promote) }.map_err(|e| e.to_string())?;
                 Ok(Done::Recorded)
             }
             Kind::NotifyDone => {
-                self.store.finish(rotation, State::Succeeded, None).map_err(|e| e.to_string())?;
+                self.store
+                    .batched(|| self.store.finish(rotation, State::Succeeded, None))
+                    .map_err(|e| e.to_string())?;
                 self.notify(rotation, "rotation.succeeded", serde_json::json!({ "version": rotation.to_version }))
                     .await?;
                 // Written here: a finished rotation is never resumed to write it later.
-                self.store.record(rotation, &step.name, Phase::Done).map_err(|e| e.to_string())?;
+                self.store
+                    .batched(|| self.store.record(rotation, &step.name, Phase::Done))
+                    .map_err(|e| e.to_string())?;
                 Ok(Done::Recorded)
             }
             Kind::Deploy(index) | Kind::Check(index) => {

@@ -158,8 +158,12 @@ impl<'a> Session<'a> {
         }))
         .buffer_unordered(jobs.max(1));
         futures_util::pin_mut!(runs);
-        while let Some((name, result, elapsed)) = runs.next().await {
-            done(name, result, elapsed);
-        }
+        self.store
+            .batching(async {
+                while let Some((name, result, elapsed)) = runs.next().await {
+                    done(name, result, elapsed);
+                }
+            })
+            .await;
     }
 }

@@ -131,8 +131,10 @@ impl Rotator<'_> {
             "version": rotation.to_version,
             "checked": checked,
         });
+        // Batched: a deployment whose record is lost is done again on
+        // resume, since the step's `done` comes after it.
         self.store
-            .audit(DEPLOYED, Some(self.name()), Some(&rotation.id), detail)
+            .batched(|| self.store.audit(DEPLOYED, Some(self.name()), Some(&rotation.id), detail))
             .map_err(|e| format!("the deployment could not be recorded in the audit log: {e}"))
     }
 
