@@ -676,3 +676,53 @@ fn an_api_token_is_a_credential_rekey_rotates_deploys_and_revokes() {
         text(&refused)
     );
 }
+
+/// `GET path` as `token`: the status, the `Link` header if any, and the body.
+fn get_page(addr: std::net::SocketAddr, path: &str, token: &str) -> (u16, Option<String>, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("the daemon listens");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream.write_all(head(addr, "GET", path, Some(token)).as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (headers, body) = response.split_once("\r\n\r\n").expect("a whole response");
+    let status = headers.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    let link = headers
+        .lines()
+        .find_map(|line| line.split_once(": ").filter(|(name, _)| name.eq_ignore_ascii_case("link")))
+        .map(|(_, value)| value.to_string());
+    (status, link, body.to_string())
+}
+
+#[test]
+fn credentials_come_in_pages_of_the_callers_scope_each_linking_to_the_next() {
+    let (table, addr) = daemon_table("");
+    let names = ["app-1", "other-2", "app-3", "app-4", "app-5"];
+    let credentials: String =
+        names.iter().map(|name| support::random_credential(name, &format!("{name}.env"), "KEY")).collect();
+    let project = Project::new(&format!("{table}{credentials}"), &[]);
+    let daemon = Daemon::start(&project, addr);
+    let viewer = token(&project, "v", "viewer", Some("app-*"), &[]);
+
+    let mut pages = Vec::new();
+    let mut next = Some("/v1/credentials?limit=2".to_string());
+    while let Some(path) = next.take() {
+        let (status, link, body) = get_page(daemon.addr, &path, &viewer);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        let page: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+        pages.push(page.iter().map(|s| s["name"].as_str().unwrap().to_string()).collect::<Vec<_>>());
+        next = link.map(|link| {
+            assert!(link.ends_with("; rel=\"next\""), "{link}");
+            link.trim_start_matches('<').split_once('>').unwrap().0.to_string()
+        });
+        assert!(pages.len() <= 3, "the links end: {pages:?}");
+    }
+    assert_eq!(pages, [["app-1", "app-3"], ["app-4", "app-5"]], "declaration order, in scope only");
+
+    let (_, _, all) = get_page(daemon.addr, "/v1/credentials", &viewer);
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&all).unwrap().len(), 4, "no limit: every one in scope");
+    for after in ["other-2", "nowhere"] {
+        let (status, _, body) = get_page(daemon.addr, &format!("/v1/credentials?limit=2&after={after}"), &viewer);
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(&format!("no credential `{after}` is declared in this token's scope")), "{body}");
+    }
+}

@@ -133,9 +133,29 @@ pub fn standings(
     now: i64,
     wanted: impl Fn(&str) -> bool,
 ) -> Result<Vec<Standing>, StoreError> {
-    let overview = store.overview()?;
-    let specs = config.credentials().iter().filter(|spec| wanted(&spec.name));
-    specs.map(|spec| standing_in(&overview, spec, store, now)).collect()
+    let specs: Vec<&Credential> = config.credentials().iter().filter(|spec| wanted(&spec.name)).collect();
+    standings_of(config, store, now, &specs)
+}
+
+/// The standings of `specs` (declared in `config`), read on one snapshot
+/// of the store: a few of many (a page, a narrow scope) one credential at
+/// a time, more with the overview's four queries over every credential.
+pub fn standings_of(
+    config: &Config,
+    store: &Store,
+    now: i64,
+    specs: &[&Credential],
+) -> Result<Vec<Standing>, StoreError> {
+    const FEW: usize = 128;
+    store.snapshot(|| {
+        if specs.len() <= FEW || specs.len() * 8 <= config.credentials().len() {
+            let each = |spec: &&Credential| standing_in(&store.overview_of(&spec.name)?, spec, store, now);
+            specs.iter().map(each).collect()
+        } else {
+            let overview = store.overview()?;
+            specs.iter().map(|spec| standing_in(&overview, spec, store, now)).collect()
+        }
+    })
 }
 
 /// The standing of the credential `name`, if declared, reading the store

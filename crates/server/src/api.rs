@@ -28,10 +28,17 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// What the API reads: the declaration and a store connection of its own.
+/// How many requests read the store at once, each on a connection of its
+/// own (SQLite's WAL and PostgreSQL both let readers run side by side).
+const READERS: usize = 4;
+
+/// What the API reads: the declaration and store connections of its own.
 pub struct Api {
     config: std::sync::RwLock<Arc<Config>>,
-    store: Mutex<Store>,
+    /// [`READERS`] connections; a read takes one that is free.
+    stores: Vec<Mutex<Store>>,
+    /// Where a read waits when every connection is taken.
+    next: std::sync::atomic::AtomicUsize,
     pub(super) requests: Arc<Requests>,
     throttle: Throttle,
     /// How far the audit chain is known to hold, so a view checks only
@@ -41,11 +48,22 @@ pub struct Api {
 
 impl Api {
     /// The API over `config` and `store` (a connection of its own: the
-    /// rotations keep theirs), handing the rotations it is asked for to
-    /// `requests`.
-    pub fn new(config: Arc<Config>, store: Store, requests: Arc<Requests>) -> Self {
-        let config = std::sync::RwLock::new(config);
-        Self { config, store: Mutex::new(store), requests, throttle: Throttle::default(), verified: Mutex::default() }
+    /// rotations keep theirs, and it opens [`READERS`] − 1 more), handing
+    /// the rotations it is asked for to `requests`.
+    pub fn new(config: Arc<Config>, store: Store, requests: Arc<Requests>) -> Result<Self, StoreError> {
+        let mut stores = Vec::with_capacity(READERS);
+        for _ in 1..READERS {
+            stores.push(Mutex::new(store.connection()?));
+        }
+        stores.push(Mutex::new(store));
+        Ok(Self {
+            config: std::sync::RwLock::new(config),
+            stores,
+            next: Default::default(),
+            requests,
+            throttle: Throttle::default(),
+            verified: Mutex::default(),
+        })
     }
 
     /// Serves `config` from now on (the daemon reloaded it).
@@ -65,13 +83,24 @@ impl Api {
     ) -> Result<T, ApiError> {
         let api = self.clone();
         let config = self.config();
-        tokio::task::spawn_blocking(move || {
-            let store = api.store.lock().unwrap_or_else(|e| e.into_inner());
-            read(&store, &config)
-        })
+        tokio::task::spawn_blocking(move || read(&api.store(), &config))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
         .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// A free store connection, or, when all are taken, the next in turn
+    /// once it is free.
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        let free = self.stores.iter().find_map(|store| match store.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        });
+        free.unwrap_or_else(|| {
+            let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.stores.len();
+            self.stores[turn].lock().unwrap_or_else(|e| e.into_inner())
+        })
     }
 
     /// The plugins, as `rekey plugin list` shows them.

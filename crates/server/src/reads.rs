@@ -9,25 +9,73 @@ use crate::store::audit::{Entry, Page};
 use crate::trust::listing::Listed;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 /// The most audit entries one page holds.
 const MAX_PAGE: usize = 500;
 
-/// The standing of each credential in scope.
-#[utoipa::path(get, path = "/v1/credentials", tag = "credentials",
+/// The most credentials one page holds.
+const MAX_CREDENTIALS_PAGE: usize = 1000;
+
+/// Which credentials a page of `/v1/credentials` shows.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CredentialsQuery {
+    /// Only the credentials declared after this one (the previous page's
+    /// last name, also given by its `Link: <…>; rel="next"` header).
+    after: Option<String>,
+    /// How many credentials, 1 to 1,000; absent: every one in scope.
+    limit: Option<usize>,
+}
+
+/// The standing of each credential in scope, in declaration order: all of
+/// them, or a page (`limit`, then `after`), which reads the store about
+/// that page alone.
+#[utoipa::path(get, path = "/v1/credentials", tag = "credentials", params(CredentialsQuery),
     responses(
-        (status = 200, description = "Each credential in the token's scope, in declaration order", body = Vec<Standing>),
+        (status = 200, description = "Each credential in the token's scope, in declaration order; a `Link` header with `rel=\"next\"` when a page has more after it", body = Vec<Standing>),
+        (status = 400, description = "`after` names no credential in scope", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
     ))]
-pub async fn credentials(Bearer(caller): Bearer, State(api): State<Arc<Api>>) -> Result<Json<Vec<Standing>>, ApiError> {
-    let standings = api
+pub async fn credentials(
+    Bearer(caller): Bearer,
+    State(api): State<Arc<Api>>,
+    Query(page): Query<CredentialsQuery>,
+) -> Result<Response, ApiError> {
+    let limit = page.limit.map_or(usize::MAX, |limit| limit.clamp(1, MAX_CREDENTIALS_PAGE));
+    let (standings, more) = api
         .read(move |store, config| {
-            crate::status::standings(config, store, crate::store::now(), |name| caller.may(Action::View, Some(name)))
+            let in_scope: Vec<_> =
+                config.credentials().iter().filter(|spec| caller.may(Action::View, Some(&spec.name))).collect();
+            let start = match &page.after {
+                None => 0,
+                Some(after) => match in_scope.iter().position(|spec| spec.name == *after) {
+                    Some(at) => at + 1,
+                    None => return Ok(Err(after.clone())),
+                },
+            };
+            let specs = &in_scope[start..in_scope.len().min(start.saturating_add(limit))];
+            let more = start + specs.len() < in_scope.len();
+            crate::status::standings_of(config, store, crate::store::now(), specs).map(|s| Ok((s, more)))
         })
-        .await?;
-    Ok(Json(standings))
+        .await?
+        .map_err(|after| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("`after`: no credential `{after}` is declared in this token's scope; pass the last name of the page before"),
+            )
+        })?;
+    let next = more.then(|| standings.last()).flatten().map(|last| {
+        let after = percent_encoding::utf8_percent_encode(&last.name, percent_encoding::NON_ALPHANUMERIC);
+        format!("</v1/credentials?limit={limit}&after={after}>; rel=\"next\"")
+    });
+    let mut response = Json(standings).into_response();
+    if let Some(link) = next.and_then(|link| HeaderValue::from_str(&link).ok()) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
 }
 
 /// The credential a request is about, named in its path.

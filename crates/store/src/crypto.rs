@@ -205,6 +205,7 @@ impl MasterKey {
 }
 
 /// Seals and opens secrets, and keys the audit chain.
+#[derive(Clone)]
 pub struct Sealer {
     aead: XChaCha20Poly1305,
     audit_key: Zeroizing<[u8; KEY_BYTES]>,

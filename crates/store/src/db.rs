@@ -97,6 +97,19 @@ impl Db {
         Ok(Transaction { db: self, done: false })
     }
 
+    /// Opens a read-only transaction: every read in it sees the same
+    /// snapshot, and SQLite takes its locks once for all of them.
+    pub fn begin_read(&self) -> Result<Transaction<'_>, StoreError> {
+        match self {
+            Self::Sqlite(conn) => conn.execute_batch("BEGIN")?,
+            Self::Postgres { connection, open } => {
+                connection.batch("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+                open.set(true);
+            }
+        }
+        Ok(Transaction { db: self, done: false })
+    }
+
     fn end(&self, sql: &str) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(conn) => Ok(conn.execute_batch(sql)?),

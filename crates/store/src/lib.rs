@@ -166,6 +166,25 @@ impl Store {
         Ok(Self::new(db, sealer, location))
     }
 
+    /// Another connection to the same store, with the same master key
+    /// (not derived or fetched again): for readers that must not wait
+    /// behind this connection's work, such as the API's.
+    pub fn connection(&self) -> Result<Self, StoreError> {
+        Ok(Self::new(opened(&self.location)?, self.sealer.clone(), &self.location))
+    }
+
+    /// Runs the reads of `body` on one snapshot of the store (inside a
+    /// transaction already open, in that one).
+    pub fn snapshot<T>(&self, body: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.db.in_transaction() {
+            return body();
+        }
+        let tx = self.db.begin_read()?;
+        let value = body()?;
+        tx.commit()?;
+        Ok(value)
+    }
+
     /// Runs `body` in one write transaction that holds the write lock
     /// from its first statement (see [`db`]), and commits it: on disk when
     /// it returns, or, with group commits, at the next [`Store::durable`].

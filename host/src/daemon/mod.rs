@@ -116,7 +116,7 @@ pub async fn run(
             );
         }
         let api =
-            Arc::new(crate::server::api::Api::new(config.clone(), crate::state::open(&config)?, requests.clone()));
+            Arc::new(crate::server::api::Api::new(config.clone(), crate::state::open(&config)?, requests.clone())?);
         let shared = server::Shared {
             metrics: metrics.clone(),
             health: health.clone(),
