@@ -2,7 +2,9 @@
 //! `rekey daemon`, side by side in one run with `rekey status --json` (the
 //! same standings, read locally by a new process): the latency of
 //! `GET /v1/credentials` for an admin (every credential) and for a viewer
-//! scoped to ten, of one credential, and of the dashboard's overview.
+//! scoped to ten, of one credential, of a page of 100, and of the
+//! dashboard's overview; then requests per second and p50/p99 latency of
+//! one client and of four at once.
 //!
 //! Numbers go in BENCHMARKS.md.
 
@@ -55,6 +57,28 @@ fn main() {
     measure("GET /v1/credentials, admin (1,000 rows)", || get("/v1/credentials", bearer(&admin)));
     measure("GET /v1/credentials, viewer scoped to c000* (10 rows)", || get("/v1/credentials", bearer(&scoped)));
     measure("GET /v1/credentials/c0500 (its standing and history)", || get("/v1/credentials/c0500", bearer(&admin)));
+    let page = |i: usize| match i % 10 {
+        0 => "/v1/credentials?limit=100".to_string(),
+        p => format!("/v1/credentials?limit=100&after=c{:04}", p * 100 - 1),
+    };
+    let turn = std::cell::Cell::new(0);
+    measure("GET /v1/credentials?limit=100 (a page of 100, admin)", || {
+        turn.set(turn.get() + 1);
+        get(&page(turn.get()), bearer(&admin))
+    });
+    println!();
+    println!("{:<58} {:>9} {:>9} {:>9} {:>10}", "pages of 100, clients at once", "req/s", "p50", "p99", "requests");
+    for clients in [1, 4] {
+        concurrently(&format!("GET /v1/credentials?limit=100, {clients} client(s)"), clients, 500, |i| {
+            get(&page(i), bearer(&admin))
+        });
+    }
+    for clients in [1, 4] {
+        concurrently(&format!("GET /v1/credentials (all 1,000), {clients} client(s)"), clients, 100, |_| {
+            get("/v1/credentials", bearer(&admin))
+        });
+    }
+    println!();
     let session = sign_in(&agent, &base, &admin);
     measure("dashboard overview, admin (1,000 rows and the chart)", || {
         get("/", ("Cookie", format!("rekey_session={session}")))
@@ -85,6 +109,39 @@ fn sign_in(agent: &ureq::Agent, base: &str, token: &str) -> String {
         .map(|v| v.to_str().unwrap())
         .find(|c| c.starts_with("rekey_session="));
     session.unwrap().split(';').next().unwrap().trim_start_matches("rekey_session=").to_string()
+}
+
+/// `clients` threads each making `n` calls at once: requests per second
+/// over them all, and the latency of each.
+fn concurrently(what: &str, clients: usize, n: usize, call: impl Fn(usize) -> usize + Sync) {
+    let started = Instant::now();
+    let mut times: Vec<Duration> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..clients)
+            .map(|client| {
+                let call = &call;
+                scope.spawn(move || {
+                    (0..n)
+                        .map(|i| {
+                            let began = Instant::now();
+                            call(client * n + i);
+                            began.elapsed()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        threads.into_iter().flat_map(|t| t.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed();
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let total = times.len();
+    println!(
+        "{what:<58} {:>9.0} {:>7.2}ms {:>7.2}ms {total:>10}",
+        total as f64 / elapsed.as_secs_f64(),
+        ms(times[total / 2]),
+        ms(times[total * 99 / 100]),
+    );
 }
 
 fn measure(what: &str, call: impl FnMut() -> usize) {

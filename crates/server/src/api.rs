@@ -84,9 +84,9 @@ impl Api {
         let api = self.clone();
         let config = self.config();
         tokio::task::spawn_blocking(move || read(&api.store(), &config))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?
-        .map_err(|e| ApiError::internal(e.to_string()))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+            .map_err(|e| ApiError::internal(e.to_string()))
     }
 
     /// A free store connection, or, when all are taken, the next in turn
