@@ -137,6 +137,23 @@ pub fn standings(
     standings_of(config, store, now, &specs)
 }
 
+/// Hands the standing of each declared credential that `wanted` names to
+/// `each`, in declaration order, as it is read: `rekey status` prints
+/// 10,000 without holding them all.
+pub fn for_each_standing<E: From<StoreError>>(
+    config: &Config,
+    store: &Store,
+    now: i64,
+    wanted: impl Fn(&str) -> bool,
+    mut each: impl FnMut(Standing) -> Result<(), E>,
+) -> Result<(), E> {
+    let overview = store.overview()?;
+    for spec in config.credentials().iter().filter(|spec| wanted(&spec.name)) {
+        each(standing_in(&overview, spec, store, now)?)?;
+    }
+    Ok(())
+}
+
 /// The standings of `specs` (declared in `config`), read on one snapshot
 /// of the store: a few of many (a page, a narrow scope) one credential at
 /// a time, more with the overview's four queries over every credential.

@@ -48,18 +48,33 @@ impl Db {
 
     /// Reads every row of a query.
     pub fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+        let mut out = Vec::new();
+        self.query_each(sql, args, |row| {
+            out.push(row);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Hands each row of a query to `each` as it is read: a caller that
+    /// converts rows never holds them all twice.
+    pub fn query_each(
+        &self,
+        sql: &str,
+        args: &[Value],
+        mut each: impl FnMut(Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         match self {
             Self::Sqlite(conn) => {
                 let mut statement = conn.prepare_cached(sql)?;
                 let columns = statement.column_count();
                 let mut rows = statement.query(rusqlite::params_from_iter(args))?;
-                let mut out = Vec::new();
                 while let Some(row) = rows.next()? {
-                    out.push(Row((0..columns).map(|i| row.get_ref(i).map(value)).collect::<Result<_, _>>()?));
+                    each(Row((0..columns).map(|i| row.get_ref(i).map(value)).collect::<Result<_, _>>()?))?;
                 }
-                Ok(out)
+                Ok(())
             }
-            Self::Postgres { connection, .. } => connection.query(sql, args),
+            Self::Postgres { connection, .. } => connection.query(sql, args)?.into_iter().try_for_each(each),
         }
     }
 

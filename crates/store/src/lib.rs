@@ -242,7 +242,9 @@ impl Store {
         args: &[Value],
         row: impl Fn(&Row) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        self.db.query(sql, args)?.iter().map(row).collect()
+        let mut out = Vec::new();
+        self.db.query_each(sql, args, |r| Ok(out.push(row(&r)?)))?;
+        Ok(out)
     }
 }
 

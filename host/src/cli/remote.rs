@@ -167,7 +167,9 @@ fn segment(name: &str) -> percent_encoding::PercentEncode<'_> {
 pub fn run(server: &str, ca: Option<&Path>, command: Command) -> anyhow::Result<()> {
     let client = Client::new(server, ca)?;
     match command {
-        Command::Status { json } => print_status(&client.get::<Vec<Standing>>("/v1/credentials")?, json),
+        Command::Status { json } => print_status(json, |row| {
+            client.get::<Vec<Standing>>("/v1/credentials")?.into_iter().try_for_each(row)
+        }),
         Command::History { name, json } => print_history(&name, &client.credential(&name)?.history, json),
         Command::Audit(audit::Command::Log { credential, plugin, json }) => {
             print_log(audit_log(&client, credential.as_deref())?, plugin, json)
