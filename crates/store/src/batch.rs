@@ -15,9 +15,9 @@
 //! - at [`Store::durable`], before the flush: nothing acts outside the
 //!   store before its records are committed *and* on disk;
 //! - at the next write not made through [`Store::batched`], which commits
-//!   with it: the record of what happened outside (a key generated, a
-//!   target written, a key revoked) is committed before the process goes
-//!   on, as before, so a killed process forgets no side effect;
+//!   with it: the record of a side effect that resuming could not redo
+//!   (a key generated, a key revoked) is committed before the process
+//!   goes on, as before, so a killed process forgets none;
 //! - whenever the task running the session waits, so the write lock is
 //!   never held while nothing runs, and other processes wait at most for
 //!   one burst of work.
@@ -25,7 +25,9 @@
 //! What a batched record may lose to a killed process is therefore what a
 //! power cut could already lose with group commits (see [`crate::durable`]):
 //! a `begun` whose side effect had not started, a `done` whose step is
-//! done again on resume, a plugin call's audit entry. PostgreSQL does not
+//! done again on resume, a plugin call's audit entry, a deployment's
+//! record (written before the step's `done`, so the step is done again and
+//! recorded again). PostgreSQL does not
 //! batch: a transaction there holds the lock every daemon of the fleet waits
 //! for.
 
@@ -51,11 +53,12 @@ pub(super) struct Batch {
 }
 
 impl Store {
-    /// Runs `work` (a session's rotations) with batched writes, committing
-    /// the open batch whenever `work` waits and when it ends.
+    /// Runs `work` (a session's rotations, a daemon's generation) with
+    /// batched writes, committing the open batch whenever `work` waits and
+    /// when it ends. A batch lost to a failure fails every flush until then.
     pub async fn batching<T>(&self, work: impl Future<Output = T>) -> T {
         let batch = &self.batch;
-        let active = batch.active.replace(matches!(self.db, Db::Sqlite(_)) && self.group_committing());
+        let active = batch.active.replace(true);
         let mut work = pin!(work);
         let out = std::future::poll_fn(|cx| {
             let polled = work.as_mut().poll(cx);
@@ -65,6 +68,9 @@ impl Store {
         })
         .await;
         batch.active.set(active);
+        if !active {
+            batch.lost.take();
+        }
         out
     }
 
@@ -81,8 +87,15 @@ impl Store {
     /// Whether the next write goes to a batch: one is open, or the write
     /// may open one.
     pub(super) fn to_batch(&self) -> bool {
+        self.batch.open.get() || self.deferring()
+    }
+
+    /// Whether a write now may wait in a batch: inside [`Store::batched`]
+    /// and [`Store::batching`], on SQLite with group commits (whose flush
+    /// commits the batch first).
+    fn deferring(&self) -> bool {
         let batch = &self.batch;
-        batch.open.get() || (batch.active.get() && batch.deferring.get())
+        batch.active.get() && batch.deferring.get() && matches!(self.db, Db::Sqlite(_)) && self.group_committing()
     }
 
     /// [`Store::write`] in the batch ([`Store::to_batch`]): the body runs
@@ -102,7 +115,7 @@ impl Store {
         if out.is_ok() {
             self.committed();
         }
-        if !(batch.active.get() && batch.deferring.get()) {
+        if !self.deferring() {
             self.commit_batch()?;
         }
         out
