@@ -243,7 +243,10 @@ impl Store {
         row: impl Fn(&Row) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
-        self.db.query_each(sql, args, |r| Ok(out.push(row(&r)?)))?;
+        self.db.query_each(sql, args, |r| {
+            out.push(row(&r)?);
+            Ok(())
+        })?;
         Ok(out)
     }
 }
