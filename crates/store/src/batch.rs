@@ -17,7 +17,8 @@
 //! - at the next write not made through [`Store::batched`], which commits
 //!   with it: the record of a side effect that resuming could not redo
 //!   (a key generated, a key revoked) is committed before the process
-//!   goes on, as before, so a killed process forgets none;
+//!   goes on, as before, so a killed process forgets none; so is a
+//!   rotation's start, so that a rotation begun is always resumed;
 //! - whenever the task running the session waits, so the write lock is
 //!   never held while nothing runs, and other processes wait at most for
 //!   one burst of work.

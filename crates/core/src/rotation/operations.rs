@@ -53,7 +53,7 @@ impl Rotator<'_> {
         if let Some(current) = self.store.labeled(self.name(), Label::Current)? {
             self.store.secret(&current)?;
         }
-        let rotation = self.store.batched(|| self.store.start_rotation(self.name(), emergency))?;
+        let rotation = self.store.start_rotation(self.name(), emergency)?;
         self.drive(rotation).await
     }
 
