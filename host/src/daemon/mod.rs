@@ -143,8 +143,7 @@ pub async fn run(
     let daemon = Daemon { store, runtime, metrics: &metrics, health: &health, once, requests: &requests };
     let mut config = config;
     let result = loop {
-        // The rotations' journal records share transactions (see the store's `batch`).
-        match store.batching(daemon.generation(&config, &mut signals)).await {
+        match daemon.generation(&config, &mut signals).await {
             Ok(Next::Reload(new)) => {
                 config = Arc::from(new);
                 if let Some(api) = &api {
